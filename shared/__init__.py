@@ -1,0 +1,21 @@
+"""What the agent and the controller share: configs, search space, parameter accounting,
+wire schemas and errors. Importing this package never imports torch (the builders in
+:mod:`shared.models` import it lazily)."""
+
+from __future__ import annotations
+
+from shared.config import ArchConfig
+from shared.errors import ConfigError, LTSError
+from shared.params import ParamCounts, count_params, decoder_params
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchConfig",
+    "ConfigError",
+    "LTSError",
+    "ParamCounts",
+    "__version__",
+    "count_params",
+    "decoder_params",
+]

@@ -1,0 +1,40 @@
+"""The one error hierarchy of LTS.
+
+Every error the project raises on purpose derives from :class:`LTSError`. Library code raises
+these; only the edges (CLI commands, HTTP routes) turn them into exit codes or status codes.
+"""
+
+from __future__ import annotations
+
+
+class LTSError(Exception):
+    """Base class of every error LTS raises on purpose."""
+
+
+class ConfigError(LTSError, ValueError):
+    """An architecture config, search space or setting is invalid.
+
+    ``field`` names the offending field (dotted for nested values, e.g. ``n_head[3]``) so that
+    a CLI can print it and a REST route can return it in a 422 body.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class BuildError(LTSError):
+    """A model could not be built from a valid config (e.g. out of memory, unsupported runtime)."""
+
+
+class MeasurementError(LTSError):
+    """A measurement failed: the worker crashed, timed out or was refused."""
+
+
+class StoreError(LTSError):
+    """The result store could not read or write (wraps database errors)."""
+
+
+class AgentError(LTSError):
+    """An agent could not be reached or answered with an error."""
