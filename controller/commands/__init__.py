@@ -1,0 +1,1 @@
+"""One module per command group of the ``controller`` CLI; each exposes ``register(app)``."""
