@@ -1,0 +1,184 @@
+"""Wire schemas shared by the agent and the controller (pydantic v2; no torch).
+
+The agent's REST contract (extend it, never rename fields):
+
+* ``POST /jobs`` takes :class:`JobCreate` ``{"items": [{"arch": {...}, "settings": {...}}]}`` and
+  answers :class:`JobPublic` with status ``queued``.
+* ``GET /jobs/{id}`` answers :class:`JobPublic`: ``id``, ``status`` (queued | running | done |
+  cancelled) and ``items``, each a :class:`JobItemPublic` with ``status`` (pending | running |
+  done | failed | rejected), ``error`` and ``result`` (:class:`MeasurementResult`).
+
+Settings in a request are overrides (:class:`MeasureSettingsIn`, every field optional); the agent
+fills the rest from its own defaults and returns the complete, resolved :class:`MeasureSettings`
+with every result, so that a stored result says exactly how it was measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Runtime = Literal["torch", "onnxruntime"]
+DeviceKind = Literal["cpu", "cuda"]
+Metric = Literal["prefill", "decode"]
+Output = Literal["last", "all"]
+JobStatus = Literal["queued", "running", "done", "cancelled"]
+ItemStatus = Literal["pending", "running", "done", "failed", "rejected"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MeasureSettings(_Strict):
+    """How one measurement is taken (every field resolved; stored with each result).
+
+    ``metric``: ``prefill`` times one forward pass over ``seq_len`` tokens (the paper's measure);
+    ``decode`` times generating one token after a cached context of ``seq_len`` tokens.
+    ``output``: ``last`` computes the softmax for the last position only (what generating the
+    next token needs), ``all`` for every position. Latency: at least ``warmup_runs`` runs and
+    ``warmup_s`` seconds of warm-up, then at least ``min_runs`` runs and ``min_time_s`` seconds,
+    stopping once the median is known to ``target_rel_ci`` (relative half-width of its 95%
+    confidence interval) or when ``time_budget_s`` is spent.
+    """
+
+    runtime: Runtime = "torch"
+    device: DeviceKind = "cpu"
+    metric: Metric = "prefill"
+    batch_size: int = Field(1, ge=1, le=64)
+    seq_len: int = Field(192, ge=1, le=4096)
+    output: Output = "last"
+    threads: int = Field(1, ge=1, le=256)
+    time_budget_s: float = Field(10.0, gt=0, le=600)
+    warmup_runs: int = Field(3, ge=0, le=1000)
+    warmup_s: float = Field(0.5, ge=0, le=60)
+    min_runs: int = Field(10, ge=1, le=10000)
+    min_time_s: float = Field(1.0, ge=0, le=600)
+    target_rel_ci: float = Field(0.02, gt=0, le=1)
+    measure_memory: bool = True
+    seed: int = Field(0, ge=0)
+
+    def cache_key(self) -> str:
+        """Canonical JSON of the settings: equal settings give equal keys."""
+        return self.model_dump_json()
+
+
+class MeasureSettingsIn(_Strict):
+    """Optional overrides of :class:`MeasureSettings` in a request (omitted = agent default)."""
+
+    runtime: Runtime | None = None
+    device: DeviceKind | None = None
+    metric: Metric | None = None
+    batch_size: int | None = Field(None, ge=1, le=64)
+    seq_len: int | None = Field(None, ge=1, le=4096)
+    output: Output | None = None
+    threads: int | None = Field(None, ge=1, le=256)
+    time_budget_s: float | None = Field(None, gt=0, le=600)
+    warmup_runs: int | None = Field(None, ge=0, le=1000)
+    warmup_s: float | None = Field(None, ge=0, le=60)
+    min_runs: int | None = Field(None, ge=1, le=10000)
+    min_time_s: float | None = Field(None, ge=0, le=600)
+    target_rel_ci: float | None = Field(None, gt=0, le=1)
+    measure_memory: bool | None = None
+    seed: int | None = Field(None, ge=0)
+
+    def resolve(self, defaults: MeasureSettings) -> MeasureSettings:
+        """The complete settings: these overrides applied on ``defaults``."""
+        return defaults.model_copy(update=self.model_dump(exclude_none=True))
+
+
+class LatencyStats(_Strict):
+    """Latency statistics in milliseconds; ``samples`` are the raw timed runs, in order."""
+
+    median: float
+    p10: float
+    p90: float
+    mean: float
+    min: float
+    cv: float = Field(description="coefficient of variation (std / mean)")
+    n: int
+    samples: list[float]
+
+
+class MeasurementResult(BaseModel):
+    """One measurement of one architecture under :class:`MeasureSettings`."""
+
+    arch_id: str
+    latency_ms: LatencyStats
+    peak_memory_mb: float | None = Field(
+        None, description="peak resident memory of build + run minus the worker's baseline (MB)"
+    )
+    memory: dict[str, Any] = Field(default_factory=dict, description="how memory was measured")
+    settings: MeasureSettings
+    context: dict[str, Any] = Field(default_factory=dict, description="run context")
+
+
+class JobItemCreate(_Strict):
+    """One measurement request: an architecture config (as in shared.config) and overrides."""
+
+    arch: dict[str, Any]
+    settings: MeasureSettingsIn = Field(default_factory=MeasureSettingsIn)
+
+
+class JobCreate(_Strict):
+    items: list[JobItemCreate] = Field(min_length=1)
+
+
+class JobItemPublic(BaseModel):
+    index: int
+    status: ItemStatus
+    error: str | None = None
+    arch_id: str | None = None
+    result: MeasurementResult | None = None
+
+
+class JobPublic(BaseModel):
+    id: str
+    status: JobStatus
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    items: list[JobItemPublic]
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class GpuInfo(BaseModel):
+    name: str
+    memory_mb: float | None = None
+
+
+class DeviceInfo(BaseModel):
+    """What a device is (``GET /device``). ``fingerprint`` is stable across restarts for the
+    same machine and the same measurement-relevant agent settings."""
+
+    name: str
+    fingerprint: str
+    hostname: str
+    os: str
+    machine: str
+    cpu_model: str
+    cores_logical: int
+    cores_physical: int | None = None
+    memory_total_mb: float
+    gpus: list[GpuInfo] = Field(default_factory=list)
+    versions: dict[str, str | None] = Field(default_factory=dict)
+    defaults: MeasureSettings
+    slots: int = 1
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    name: str
+
+
+class ErrorBody(BaseModel):
+    """Error answer of every 4xx: ``detail`` is a human message; ``field`` names the input."""
+
+    detail: str
+    field: str | None = None
