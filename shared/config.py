@@ -267,7 +267,8 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
 def _validate(cfg: ArchConfig) -> None:
     """Check every invariant of a canonical config; raise ConfigError naming the field."""
     if cfg.backbone not in BACKBONES:
-        raise ConfigError("backbone", f"must be one of {', '.join(BACKBONES)}, got {cfg.backbone!r}")
+        allowed = ", ".join(BACKBONES)
+        raise ConfigError("backbone", f"must be one of {allowed}, got {cfg.backbone!r}")
     d = cfg.to_dict()
     for name in ("n_layer", "d_model", "d_embed", "div_val", "n_token", "tgt_len"):
         _int(d, name)
