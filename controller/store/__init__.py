@@ -1,0 +1,33 @@
+"""The result store (SQLAlchemy; SQLite by default): devices, architectures, the measurement
+cache, searches, their candidates, hypervolumes and reported frontiers."""
+
+from __future__ import annotations
+
+from controller.store.records import (
+    ArchitectureRecord,
+    CandidateRecord,
+    DeviceRecord,
+    HypervolumeRecord,
+    MeasurementRecord,
+    ReportedRecord,
+    SearchDeviceRecord,
+    SearchRecord,
+)
+from controller.store.schema import SCHEMA_VERSION
+from controller.store.store import DEFAULT_DB, Store, database_url, settings_hash
+
+__all__ = [
+    "DEFAULT_DB",
+    "SCHEMA_VERSION",
+    "ArchitectureRecord",
+    "CandidateRecord",
+    "DeviceRecord",
+    "HypervolumeRecord",
+    "MeasurementRecord",
+    "ReportedRecord",
+    "SearchDeviceRecord",
+    "SearchRecord",
+    "Store",
+    "database_url",
+    "settings_hash",
+]

@@ -1,0 +1,190 @@
+"""ORM models of the result store (SQLAlchemy 2.x typed declarative mapping).
+
+These rows never leave :mod:`controller.store`: reads return the frozen records of
+:mod:`controller.store.records`. Unique constraints carry the invariants:
+
+* one device per (agent name, fingerprint);
+* one architecture per content id;
+* one measurement per (architecture, device, settings): the measurement cache;
+* one candidate per (search, device, iteration, architecture);
+* one hypervolume per (search, device, iteration);
+* one reported (final) figure per (search, device, architecture, role).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from controller.store._types import ExactFloat, UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class SchemaVersionRow(Base):
+    """One row: the schema version of this database (see :mod:`controller.store.schema`)."""
+
+    __tablename__ = "lts_schema"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("name", "fingerprint", name="uq_device_name_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArchitectureRow(Base):
+    __tablename__ = "architectures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arch_id: Mapped[str] = mapped_column(String(64), unique=True)
+    backbone: Mapped[str] = mapped_column(String(32))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    n_layer: Mapped[int] = mapped_column(Integer)
+    d_model: Mapped[int] = mapped_column(Integer)
+    decoder_params: Mapped[int] = mapped_column(BigInteger)
+    total_params: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeasurementRow(Base):
+    __tablename__ = "measurements"
+    __table_args__ = (
+        UniqueConstraint(
+            "architecture_id", "device_id", "settings_hash", name="uq_measurement_cache"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    settings_key: Mapped[str] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
+    peak_memory_mb: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
+    latency: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    samples: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    memory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchRow(Base):
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SearchDeviceRow(Base):
+    """One agent of a search (by its position in ``--agents``) and the device it measures on."""
+
+    __tablename__ = "search_devices"
+    __table_args__ = (UniqueConstraint("search_id", "position", name="uq_search_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str] = mapped_column(String(500))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    iteration_done: Mapped[int] = mapped_column(Integer, default=-1)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CandidateRow(Base):
+    __tablename__ = "candidates"
+    __table_args__ = (
+        UniqueConstraint(
+            "search_id", "device_id", "iteration", "architecture_id", name="uq_candidate"
+        ),
+        Index("ix_candidate_search_device", "search_id", "device_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    iteration: Mapped[int] = mapped_column(Integer)
+    architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id"))
+    origin: Mapped[str] = mapped_column(String(16))
+    parents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
+    cache_hit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HypervolumeRow(Base):
+    __tablename__ = "hypervolumes"
+    __table_args__ = (
+        UniqueConstraint("search_id", "device_id", "iteration", name="uq_hypervolume"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    iteration: Mapped[int] = mapped_column(Integer)
+    hypervolume: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
+    frontier_size: Mapped[int] = mapped_column(Integer)
+    n_measured: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportedRow(Base):
+    """The figures a finished search reports: each frontier member and baseline of a device,
+    with the measurement taken again at the end with the larger budget."""
+
+    __tablename__ = "reported"
+    __table_args__ = (
+        UniqueConstraint("search_id", "device_id", "architecture_id", "role", name="uq_reported"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    search_measurement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("measurements.id"), nullable=True
+    )
+    final_measurement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("measurements.id"), nullable=True
+    )

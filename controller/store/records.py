@@ -1,0 +1,166 @@
+"""What the store returns: frozen records, never ORM rows.
+
+Records are immutable snapshots (their ``dict`` fields are copies owned by the record); they
+are safe to keep after the session that read them is closed and to pass between threads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.config import ArchConfig
+
+#: Candidate origins.
+ORIGINS: tuple[str, ...] = ("random", "mutation", "crossover", "baseline")
+#: Measurement statuses: ``done`` has figures; ``failed`` and ``rejected`` carry an error.
+MEASUREMENT_STATUSES: tuple[str, ...] = ("done", "failed", "rejected")
+#: Search statuses.
+SEARCH_STATUSES: tuple[str, ...] = ("running", "interrupted", "done", "failed")
+#: Per-device statuses within a search.
+DEVICE_STATUSES: tuple[str, ...] = ("pending", "running", "waiting", "done", "failed")
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A device: one agent name with one fingerprint; ``info`` is its ``GET /device`` answer."""
+
+    id: int
+    name: str
+    fingerprint: str
+    url: str | None
+    info: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+
+    def summary(self) -> str:
+        """One line: CPU model, cores, memory and GPUs as the agent reported them."""
+        info = self.info
+        parts = [str(info.get("cpu_model") or info.get("machine") or "?")]
+        if info.get("cores_logical"):
+            parts.append(f"{info['cores_logical']} cores")
+        if info.get("memory_total_mb"):
+            parts.append(f"{info['memory_total_mb'] / 1024:.0f} GB")
+        parts.extend(g.get("name", "gpu") for g in info.get("gpus") or [])
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ArchitectureRecord:
+    """An architecture by content id, with its parameter counts (elements)."""
+
+    arch_id: str
+    backbone: str
+    config: dict[str, Any]
+    n_layer: int
+    d_model: int
+    decoder_params: int
+    total_params: int
+    params: dict[str, int]
+
+    def to_config(self) -> ArchConfig:
+        return ArchConfig.from_dict(self.config)
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    """One stored measurement (the cache entry for architecture + device + settings).
+
+    ``latency_ms`` is the median; ``latency`` holds the other statistics (p10, p90, mean, min,
+    cv, n); ``samples`` the raw timed runs in ms. ``settings`` are the complete settings the
+    agent reported; ``settings_key`` the key the controller asked under.
+    """
+
+    id: int
+    arch_id: str
+    device_id: int
+    settings_key: str
+    settings: dict[str, Any]
+    status: str
+    error: str | None
+    latency_ms: float | None
+    peak_memory_mb: float | None
+    latency: dict[str, Any] = field(default_factory=dict)
+    samples: tuple[float, ...] = ()
+    memory: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the measurement succeeded and has a finite latency."""
+        return (
+            self.status == "done" and self.latency_ms is not None and math.isfinite(self.latency_ms)
+        )
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    id: int
+    name: str | None
+    settings: dict[str, Any]
+    seed: int
+    status: str
+    message: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SearchDeviceRecord:
+    """One agent of a search: its position in ``--agents``, the agent as given (name or URL),
+    the device it turned out to be (None until first reached) and the search's progress there.
+    ``iteration_done`` is the last complete iteration (-1: none); ``state`` the algorithm's
+    state after it."""
+
+    id: int
+    search_id: int
+    position: int
+    agent: str
+    device_id: int | None
+    status: str
+    iteration_done: int
+    state: dict[str, Any]
+    message: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """A candidate of a search on one device. Baselines have iteration -1."""
+
+    search_id: int
+    device_id: int
+    iteration: int
+    arch_id: str
+    origin: str
+    parents: tuple[str, ...]
+    measurement_id: int | None
+    cache_hit: bool | None
+
+
+@dataclass(frozen=True)
+class HypervolumeRecord:
+    search_id: int
+    device_id: int
+    iteration: int
+    hypervolume: float | None
+    frontier_size: int
+    n_measured: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportedRecord:
+    """A frontier member (role ``frontier``) or baseline (role ``baseline``) of a finished
+    search on one device, with its search-time and final (larger budget) measurements."""
+
+    search_id: int
+    device_id: int
+    arch_id: str
+    role: str
+    search_measurement_id: int | None
+    final_measurement_id: int | None
