@@ -1,0 +1,231 @@
+"""The ask/tell search on a fake evaluator: determinism, bounds, no repeats, correct frontier."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from controller.pareto import lower_convex_hull, non_dominated
+from controller.search.algorithm import (
+    Bounds,
+    LTSSearch,
+    Outcome,
+    Proposal,
+    SearchParams,
+    parent_weights,
+)
+from shared.config import ArchConfig
+from shared.errors import ConfigError
+from shared.params import count_params, decoder_params
+from shared.proxies import get_proxy
+from shared.space import SearchSpace
+
+SPACE = SearchSpace(
+    backbone="gpt2",
+    n_layer=(1, 2, 3, 4),
+    d_model=(64, 96, 128),
+    d_embed=(64, 128),
+    div_val=(1, 2),
+    n_head=(2, 4),
+    d_inner=tuple(range(128, 513, 64)),
+    n_token=1000,
+    cutoffs=(200, 500),
+)
+SMALL = SearchParams(iterations=6, population=24, parents=6, mutation_prob=0.3)
+
+
+def fake_measure(cfg: ArchConfig) -> Outcome:
+    """Latency and memory that grow with size, plus deterministic per-architecture noise."""
+    counts = count_params(cfg)
+    noise = int(hashlib.sha256(cfg.arch_id.encode()).hexdigest()[:8], 16) / 2**32
+    latency = 0.2 + counts.decoder / 2e5 * (0.8 + 0.4 * noise) + 0.05 * cfg.n_layer
+    memory = 4.0 + counts.total * 4 / 2**20 * (0.9 + 0.2 * (1 - noise))
+    return Outcome(latency_ms=latency, peak_memory_mb=memory)
+
+
+def run(
+    seed: int,
+    params: SearchParams = SMALL,
+    bounds: Bounds | None = None,
+    fail: set[str] | None = None,
+) -> tuple[LTSSearch, list[list[Proposal]]]:
+    algo = LTSSearch(SPACE, params, np.random.default_rng(seed), bounds=bounds)
+    asked = []
+    while not algo.done:
+        proposals = algo.ask()
+        asked.append(proposals)
+        outcomes = {
+            p.arch_id: Outcome(None, None, "boom")
+            if fail and p.arch_id in fail
+            else fake_measure(p.cfg)
+            for p in proposals
+        }
+        algo.tell(outcomes)
+    return algo, asked
+
+
+def _ids(asked: list[list[Proposal]]) -> list[list[str]]:
+    return [[p.arch_id for p in it] for it in asked]
+
+
+def test_same_seed_same_candidates() -> None:
+    _, a = run(3)
+    _, b = run(3)
+    _, c = run(4)
+    assert _ids(a) == _ids(b)
+    assert _ids(a) != _ids(c)
+
+
+def test_population_composition_and_origins() -> None:
+    algo, asked = run(0)
+    assert len(asked[0]) == SMALL.population
+    assert {p.origin for p in asked[0]} == {"random"}
+    for proposals in asked[1:]:
+        kinds = Counter(p.origin for p in proposals)
+        assert len(proposals) <= SMALL.population - SMALL.parents
+        assert kinds["mutation"] <= SMALL.mutations and kinds["crossover"] <= SMALL.crossovers
+        for p in proposals:
+            assert len(p.parents) == {"mutation": 1, "crossover": 2, "random": 0}[p.origin]
+    assert algo.iteration == SMALL.iterations
+
+
+def test_parents_come_from_the_frontier() -> None:
+    algo = LTSSearch(SPACE, SMALL, np.random.default_rng(1))
+    algo.tell({p.arch_id: fake_measure(p.cfg) for p in algo.ask()})
+    for _ in range(3):
+        front = {p.arch_id for p in algo.frontier()}
+        proposals = algo.ask()
+        for p in proposals:
+            assert set(p.parents) <= front
+        algo.tell({p.arch_id: fake_measure(p.cfg) for p in proposals})
+
+
+def test_no_candidate_is_proposed_twice() -> None:
+    _, asked = run(5, SearchParams(iterations=10, population=30, parents=8))
+    ids = [i for it in _ids(asked) for i in it]
+    assert len(ids) == len(set(ids))
+    assert all(SPACE.contains(p.cfg) for it in asked for p in it)
+
+
+def test_bounds_are_respected() -> None:
+    bounds = Bounds(max_latency_ms=2.0, max_memory_mb=5.0, min_params=50_000, max_params=400_000)
+    algo, asked = run(2, bounds=bounds)
+    for it in asked:
+        for p in it:  # the parameter bound holds before measuring: never even proposed
+            assert 50_000 <= decoder_params(p.cfg) <= 400_000
+    assert algo.frontier()
+    for point in algo.frontier():
+        assert point.latency_ms <= 2.0 and point.peak_memory_mb <= 5.0
+    assert any(not p.feasible for p in algo.points)  # the bound did exclude some
+
+
+def test_frontier_equals_brute_force() -> None:
+    algo, _ = run(7)
+    feasible = [p for p in algo.points if p.feasible]
+    f = [(-p.proxy, p.latency_ms, p.peak_memory_mb) for p in feasible]
+    expected = set()
+    for i, a in enumerate(f):
+        if not any(
+            all(x <= y for x, y in zip(b, a, strict=True)) and b != a
+            for j, b in enumerate(f)
+            if j != i
+        ):
+            expected.add(feasible[i].arch_id)
+    assert {p.arch_id for p in algo.frontier()} == expected
+    assert {feasible[i].arch_id for i in non_dominated(np.array(f))} == expected
+
+
+def test_hypervolume_never_decreases() -> None:
+    algo = LTSSearch(SPACE, SMALL, np.random.default_rng(9))
+    hvs = []
+    while not algo.done:
+        report = algo.tell({p.arch_id: fake_measure(p.cfg) for p in algo.ask()})
+        hvs.append(report.hypervolume)
+    assert all(h is not None for h in hvs)
+    assert all(b >= a - 1e-12 for a, b in pairwise(hvs))
+    assert hvs[-1] > hvs[0]
+
+
+def test_failures_are_seen_but_never_on_the_frontier() -> None:
+    first = LTSSearch(SPACE, SMALL, np.random.default_rng(11)).ask()
+    fail = {p.arch_id for p in first[::2]}
+    algo, asked = run(11, fail=fail)
+    assert not fail & {p.arch_id for p in algo.points}
+    later = {p.arch_id for it in asked[1:] for p in it}
+    assert not fail & later  # a failed candidate is not proposed again
+
+
+def test_resume_from_state_gives_the_same_run() -> None:
+    full, asked_full = run(21)
+    algo = LTSSearch(SPACE, SMALL, np.random.default_rng(21))
+    history = []
+    for _ in range(3):
+        proposals = algo.ask()
+        outcomes = {p.arch_id: fake_measure(p.cfg) for p in proposals}
+        history += [(algo.iteration, p, outcomes[p.arch_id]) for p in proposals]
+        algo.tell(outcomes)
+    state = algo.state_dict()
+    resumed = LTSSearch(SPACE, SMALL, np.random.default_rng(12345))  # state overrides the seed
+    resumed.load_state(state, history)
+    rest = []
+    while not resumed.done:
+        proposals = resumed.ask()
+        rest.append(proposals)
+        resumed.tell({p.arch_id: fake_measure(p.cfg) for p in proposals})
+    assert _ids(rest) == _ids(asked_full[3:])
+    assert [p.arch_id for p in resumed.frontier()] == [p.arch_id for p in full.frontier()]
+    assert resumed.hypervolume == pytest.approx(full.hypervolume)
+
+
+def test_less_chosen_parents_are_favoured() -> None:
+    w = parent_weights([0, 3, 6, 6])
+    assert w.sum() == pytest.approx(1.0)
+    assert w[0] > w[1] > w[2] == w[3]
+    assert w[0] == pytest.approx(2 * w[2])  # the paper's 1 / (1 + scaled count)
+    assert parent_weights([4, 4, 4]).tolist() == pytest.approx([1 / 3] * 3)
+    # Over many draws, parents spread over the frontier: each member chosen, none twice in one go.
+    algo = LTSSearch(SPACE, SearchParams(population=40, parents=3), np.random.default_rng(0))
+    algo.tell({p.arch_id: fake_measure(p.cfg) for p in algo.ask()})
+    front = {p.arch_id for p in algo.frontier()}
+    for _ in range(10 * len(front)):
+        chosen = [c.arch_id for c in algo._select_parents()]
+        assert len(set(chosen)) == len(chosen) == 3 and set(chosen) <= front
+    counts = algo.state_dict()["chosen"]
+    assert set(counts) == front
+
+
+def test_convex_frontier_is_the_supported_part_of_the_front() -> None:
+    convex, _ = run(13, SearchParams(**{**SMALL.__dict__, "frontier": "convex"}))
+    feasible = [p for p in convex.points if p.feasible]
+    f = np.array([(-p.proxy, p.latency_ms, p.peak_memory_mb) for p in feasible])
+    hull = {feasible[i].arch_id for i in lower_convex_hull(f)}
+    front = {feasible[i].arch_id for i in non_dominated(f)}
+    assert {p.arch_id for p in convex.frontier()} == hull
+    assert hull and hull <= front
+
+
+def test_misuse_is_refused() -> None:
+    algo = LTSSearch(SPACE, SMALL, np.random.default_rng(0))
+    with pytest.raises(RuntimeError):
+        algo.tell({})
+    algo.ask()
+    with pytest.raises(RuntimeError):
+        algo.ask()
+    with pytest.raises(RuntimeError):
+        algo.state_dict()
+    with pytest.raises(ConfigError):
+        SearchParams(population=10, parents=10)
+    with pytest.raises(ConfigError):
+        Bounds(min_params=10, max_params=5)
+
+
+def test_proxy_is_pluggable() -> None:
+    total = get_proxy("total_params")
+    algo = LTSSearch(SPACE, SMALL, np.random.default_rng(0), proxy=total)
+    proposals = algo.ask()
+    algo.tell({p.arch_id: fake_measure(p.cfg) for p in proposals})
+    assert all(p.proxy == count_params(p.cfg).total for p in algo.points)
