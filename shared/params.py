@@ -48,17 +48,22 @@ class ParamCounts:
         return asdict(self)
 
 
+def _attention_width_sum(cfg: ArchConfig) -> int:
+    """Sum over layers of the attention width ``n_head * d_head``."""
+    if cfg.d_head is None:
+        # d_head = d_model // n_head, and a valid config's n_head divides d_model in every
+        # layer (ArchConfig enforces it), so every layer's width is d_model.
+        return cfg.d_model * cfg.n_layer
+    return cfg.d_head * sum(cfg.n_head)
+
+
 def attention_params(cfg: ArchConfig) -> int:
     """Attention parameters of all blocks."""
     d = cfg.d_model
-    total = 0
-    for layer in range(cfg.n_layer):
-        a = cfg.attn_dim(layer)
-        if cfg.backbone == "gpt2":
-            total += 4 * d * a + 3 * a + d
-        else:
-            total += 5 * d * a + 2 * a
-    return total
+    widths = _attention_width_sum(cfg)
+    if cfg.backbone == "gpt2":
+        return (4 * d + 3) * widths + d * cfg.n_layer  # per layer: 4*d*a + 3*a + d
+    return (5 * d + 2) * widths  # per layer: 5*d*a + 2*a
 
 
 def feed_forward_params(cfg: ArchConfig) -> int:
@@ -79,51 +84,64 @@ def decoder_params(cfg: ArchConfig) -> int:
     return attention_params(cfg) + feed_forward_params(cfg) + layer_norm_params(cfg)
 
 
-def _projection_widths(cfg: ArchConfig) -> list[int | None]:
-    """Per cluster, the width projected to d_model, or None where no projection exists."""
-    if cfg.div_val == 1:
-        return [cfg.d_embed if cfg.d_embed != cfg.d_model else None]
-    return list(cfg.cluster_widths())
+def _embedding_and_softmax(cfg: ArchConfig) -> tuple[int, int]:
+    """``(embedding, softmax)`` counts in one pass over the clusters (the hot path).
+
+    Cluster ``i`` holds ``bounds[i+1] - bounds[i]`` tokens at width ``d_embed // div_val**i``
+    (one ``n_token x d_embed`` table when div_val is 1). Projections to d_model: one per
+    cluster when div_val > 1; when div_val is 1, one only where d_embed differs from d_model.
+    """
+    d = cfg.d_model
+    d_embed = cfg.d_embed
+    n_token = cfg.n_token
+    div_val = cfg.div_val
+    tie = cfg.tie_projs
+    if div_val == 1:
+        tables = n_token * d_embed
+        projected = d_embed if d_embed != d else 0
+        untied = 0 if tie[0] else projected
+    else:
+        tables = projected = untied = lo = 0
+        for i, hi in enumerate((*cfg.cutoffs, n_token)):
+            width = d_embed // div_val**i
+            tables += (hi - lo) * width
+            projected += width
+            if not tie[i]:
+                untied += width
+            lo = hi
+    embedding = tables + d * projected + (cfg.tgt_len * d if cfg.backbone == "gpt2" else 0)
+    softmax = n_token + len(cfg.cutoffs) * (d_embed + 1) + d * untied
+    if not cfg.tie_weight:
+        softmax += tables
+    return embedding, softmax
 
 
 def embedding_params(cfg: ArchConfig) -> int:
     """Adaptive input embedding with its projections (and GPT-2's learned positions)."""
-    bounds = cfg.cluster_bounds
-    if cfg.div_val == 1:
-        tables = cfg.n_token * cfg.d_embed
-    else:
-        widths = cfg.cluster_widths()
-        tables = sum((bounds[i + 1] - bounds[i]) * w for i, w in enumerate(widths))
-    projections = sum(cfg.d_model * w for w in _projection_widths(cfg) if w is not None)
-    positions = cfg.tgt_len * cfg.d_model if cfg.backbone == "gpt2" else 0
-    return tables + projections + positions
+    return _embedding_and_softmax(cfg)[0]
 
 
 def softmax_params(cfg: ArchConfig) -> int:
     """What the adaptive softmax adds beyond the (possibly tied) embedding."""
-    n_tail = cfg.n_clusters - 1
-    total = cfg.n_token + n_tail * (cfg.d_embed + 1)
-    if not cfg.tie_weight:
-        widths = cfg.cluster_widths()
-        if cfg.div_val == 1:
-            total += cfg.n_token * cfg.d_embed
-        else:
-            bounds = cfg.cluster_bounds
-            total += sum((bounds[i + 1] - bounds[i]) * w for i, w in enumerate(widths))
-    for i, width in enumerate(_projection_widths(cfg)):
-        if width is not None and not cfg.tie_projs[i]:
-            total += cfg.d_model * width
-    return total
+    return _embedding_and_softmax(cfg)[1]
 
 
 def count_params(cfg: ArchConfig) -> ParamCounts:
-    """Every count of :class:`ParamCounts` for ``cfg``, computed by hand from the config."""
-    attention = attention_params(cfg)
-    feed_forward = feed_forward_params(cfg)
-    layer_norm = layer_norm_params(cfg)
+    """Every count of :class:`ParamCounts` for ``cfg``, computed by hand from the config.
+
+    One pass over the config (a search's hot path; timed by ``benchmarks/params_count.py``).
+    Each field equals what the matching per-part function above returns.
+    """
+    d = cfg.d_model
+    n_layer = cfg.n_layer
+    gpt2 = cfg.backbone == "gpt2"
+    widths = _attention_width_sum(cfg)
+    attention = (4 * d + 3) * widths + d * n_layer if gpt2 else (5 * d + 2) * widths
+    inner = sum(cfg.d_inner)
+    feed_forward = 2 * d * inner + inner + d * n_layer
+    layer_norm = (2 * n_layer + gpt2) * 2 * d
     decoder = attention + feed_forward + layer_norm
-    embedding = embedding_params(cfg)
-    softmax = softmax_params(cfg)
+    embedding, softmax = _embedding_and_softmax(cfg)
     return ParamCounts(
         decoder=decoder,
         attention=attention,

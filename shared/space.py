@@ -1,0 +1,554 @@
+"""The search space of one backbone: value sets, sampling, mutation, crossover and size.
+
+A :class:`SearchSpace` is immutable. Its genes are ``n_layer``, ``d_model``, ``d_embed`` and
+``div_val`` (one value per architecture) and ``n_head`` and ``d_inner`` (one value per layer, or
+one shared by all layers when ``homogeneous``). Two rules tie the per-layer genes to ``d_model``:
+
+* a layer's ``n_head`` must divide ``d_model`` (``d_head`` is always the default
+  ``d_model // n_head``);
+* a layer's ``d_inner`` must be at least ``d_inner_min_factor * d_model`` (default 2.0; the
+  paper's code used 1.7).
+
+Every other field of a generated :class:`~shared.config.ArchConfig` is fixed by the space
+(``n_token``, ``cutoffs``, ``tgt_len``, ``mem_len``, ``tie_weight``, ``tie_projs``).
+
+Promises: every config that :meth:`SearchSpace.sample`, :meth:`SearchSpace.mutate` and
+:meth:`SearchSpace.crossover` return is valid and :meth:`SearchSpace.contains` it; all their
+randomness comes from the ``numpy.random.Generator`` passed in (same generator state, same
+result); :meth:`SearchSpace.size` is the exact number of distinct architectures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, ArchConfig
+from shared.errors import ConfigError
+from shared.params import count_params
+
+#: Genes with one value per architecture, then the per-layer genes.
+SCALAR_GENES: tuple[str, ...] = ("n_layer", "d_model", "d_embed", "div_val")
+LAYER_GENES: tuple[str, ...] = ("n_head", "d_inner")
+GENES: tuple[str, ...] = SCALAR_GENES + LAYER_GENES
+
+#: The paper's transxl memory length (GPT-2 has no segment memory: 0).
+DEFAULT_MEM_LEN = 192
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The architectures of one backbone that the search may propose (immutable, hashable).
+
+    Gene value sets are stored sorted and without duplicates; the defaults are the paper's
+    heterogeneous space. ``mem_len`` None means 0 for GPT-2 and 192 for Transformer-XL;
+    ``tie_projs`` None means ``(False, True, ...)``, one flag per softmax cluster. Invalid
+    values, or a value that no architecture could use (a ``d_model`` that no ``n_head``
+    divides, or with no ``d_inner`` above its bound), raise :class:`ConfigError` naming the
+    field.
+    """
+
+    backbone: str
+    n_layer: tuple[int, ...] = tuple(range(2, 17))
+    d_model: tuple[int, ...] = tuple(range(128, 1025, 64))
+    d_embed: tuple[int, ...] = (128, 256, 512)
+    div_val: tuple[int, ...] = (1, 2, 4)
+    n_head: tuple[int, ...] = (2, 4, 8)
+    d_inner: tuple[int, ...] = tuple(range(256, 4097, 64))
+    d_inner_min_factor: float = 2.0
+    homogeneous: bool = False
+    n_token: int = GPT2_VOCAB
+    cutoffs: tuple[int, ...] = DEFAULT_CUTOFFS
+    tgt_len: int = 192
+    mem_len: int | None = None
+    tie_weight: bool = True
+    tie_projs: tuple[bool, ...] | None = None
+    # Per d_model: the n_head and d_inner values a layer may take (derived, not compared).
+    _heads: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _inner: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ConfigError(
+                "backbone", f"must be one of {', '.join(BACKBONES)}, got {self.backbone!r}"
+            )
+        for name in GENES:
+            object.__setattr__(self, name, _value_set(name, getattr(self, name)))
+        _check_fixed(self)
+        factor = self.d_inner_min_factor
+        if isinstance(factor, bool) or not isinstance(factor, int | float):
+            raise ConfigError("d_inner_min_factor", f"must be a number, got {factor!r}")
+        if not math.isfinite(factor) or factor < 0:
+            raise ConfigError("d_inner_min_factor", f"must be finite and >= 0, got {factor!r}")
+        heads: dict[int, tuple[int, ...]] = {}
+        inner: dict[int, tuple[int, ...]] = {}
+        for d in self.d_model:
+            heads[d] = tuple(h for h in self.n_head if d % h == 0)
+            if not heads[d]:
+                raise ConfigError(
+                    "n_head", f"no value in {list(self.n_head)} divides d_model = {d}"
+                )
+            bound = self.d_inner_bound(d)
+            inner[d] = tuple(x for x in self.d_inner if x >= bound)
+            if not inner[d]:
+                raise ConfigError(
+                    "d_inner",
+                    f"no value reaches d_inner_min_factor x d_model = {bound} for d_model = {d}"
+                    f" (largest d_inner: {self.d_inner[-1]})",
+                )
+        object.__setattr__(self, "_heads", heads)
+        object.__setattr__(self, "_inner", inner)
+        n_tail = len(self.cutoffs)
+        for d_embed in self.d_embed:
+            for div_val in self.div_val:
+                if div_val > 1 and d_embed // div_val**n_tail < 1:
+                    raise ConfigError(
+                        "div_val",
+                        f"{div_val} leaves the last cluster of d_embed = {d_embed} no width "
+                        f"(d_embed // div_val^{n_tail} = 0)",
+                    )
+        d = self.d_model[0]
+        self._make(self.n_layer[0], d, (heads[d][0],), (inner[d][0],), self.d_embed[0], 1)
+
+    # ------------------------------------------------------------------------- structure
+    def d_inner_bound(self, d_model: int) -> int:
+        """Smallest d_inner a layer may have at ``d_model``: ``ceil(factor * d_model)``.
+
+        The factor is read as the decimal it is written as (1.7 means 17/10), so the bound is
+        exact and free of floating-point rounding.
+        """
+        return math.ceil(Fraction(str(self.d_inner_min_factor)) * d_model)
+
+    def heads_for(self, d_model: int) -> tuple[int, ...]:
+        """The n_head values a layer may take at ``d_model`` (those that divide it)."""
+        return self._heads[d_model]
+
+    def d_inner_for(self, d_model: int) -> tuple[int, ...]:
+        """The d_inner values a layer may take at ``d_model`` (those at or above the bound)."""
+        return self._inner[d_model]
+
+    def size(self) -> int:
+        """Exact number of distinct architectures in the space (an int, however large).
+
+        Genes map one-to-one onto configs, so this is the number of gene combinations:
+        ``|d_embed| * |div_val| * sum over n_layer L and d_model d of k(d)**L`` with
+        ``k(d) = |n_head dividing d| * |d_inner >= bound(d)|`` (``k(d)`` once when homogeneous).
+        """
+        total = 0
+        for d in self.d_model:
+            k = len(self._heads[d]) * len(self._inner[d])
+            total += sum(k if self.homogeneous else k**n for n in self.n_layer)
+        return total * len(self.d_embed) * len(self.div_val)
+
+    def violation(self, cfg: ArchConfig) -> str | None:
+        """Why ``cfg`` is not in the space, or None when it is."""
+        if cfg.backbone != self.backbone:
+            return f"backbone {cfg.backbone!r} is not the space's {self.backbone!r}"
+        for name in SCALAR_GENES:
+            value = getattr(cfg, name)
+            if value not in getattr(self, name):
+                return f"{name} = {value} is not one of the space's values"
+        if cfg.d_head is not None:
+            return "d_head must be the default d_model // n_head"
+        heads, inner = self._heads[cfg.d_model], self._inner[cfg.d_model]
+        for i, (h, x) in enumerate(zip(cfg.n_head, cfg.d_inner, strict=True)):
+            if h not in heads:
+                return f"n_head[{i}] = {h} is not one of {list(heads)} (for d_model {cfg.d_model})"
+            if x not in inner:
+                bound = self.d_inner_bound(cfg.d_model)
+                return f"d_inner[{i}] = {x} is not a space value >= {bound}"
+        if self.homogeneous and (len(set(cfg.n_head)) > 1 or len(set(cfg.d_inner)) > 1):
+            return "the space is homogeneous: every layer must share n_head and d_inner"
+        for name in ("n_token", "cutoffs", "tgt_len", "mem_len", "tie_weight", "tie_projs"):
+            if getattr(cfg, name) != getattr(self, name):
+                return f"{name} = {getattr(cfg, name)!r} differs from the space's"
+        return None
+
+    def contains(self, cfg: ArchConfig) -> bool:
+        """Whether ``cfg`` is one of the space's architectures."""
+        return self.violation(cfg) is None
+
+    # ------------------------------------------------------------------------ generation
+    def sample(self, rng: np.random.Generator) -> ArchConfig:
+        """A random architecture: each gene uniform over the values allowed where it is drawn
+        (n_head and d_inner among those allowed at the drawn d_model)."""
+        u = rng.random(4).tolist()
+        n_layer = _at(self.n_layer, u[0])
+        d_model = _at(self.d_model, u[1])
+        d_embed = _at(self.d_embed, u[2])
+        div_val = _at(self.div_val, u[3])
+        n_genes = 1 if self.homogeneous else n_layer
+        heads, inner = self._heads[d_model], self._inner[d_model]
+        n_heads, n_inner = len(heads), len(inner)
+        v = rng.random(2 * n_genes).tolist()
+        n_head = tuple([heads[int(x * n_heads)] for x in v[:n_genes]])  # see _at
+        d_inner = tuple([inner[int(x * n_inner)] for x in v[n_genes:]])
+        return self._make(n_layer, d_model, n_head, d_inner, d_embed, div_val)
+
+    def mutate(self, cfg: ArchConfig, rng: np.random.Generator, prob: float) -> ArchConfig:
+        """A mutant of ``cfg``: each gene is resampled with probability ``prob``.
+
+        A resampled gene takes a value different from its current one (so ``prob`` 1 changes
+        every gene that has an alternative; ``prob`` 0 returns ``cfg`` itself). Genes, in
+        order: n_layer, d_model, d_embed, div_val, then each layer's n_head and d_inner (one of
+        each when homogeneous). Layers added by a larger n_layer get sampled genes; after a
+        d_model change, an n_head that does not divide it or a d_inner below its bound is
+        resampled. Raises :class:`ConfigError` if ``cfg`` is not in the space or ``prob`` is
+        outside [0, 1].
+        """
+        self._require(cfg, "arch")
+        if isinstance(prob, bool) or not 0.0 <= prob <= 1.0:
+            raise ConfigError("prob", f"must be a probability in [0, 1], got {prob!r}")
+        if prob == 0.0:
+            return cfg
+        coins = (rng.random(4) < prob).tolist()
+        n_layer = _other(self.n_layer, cfg.n_layer, rng) if coins[0] else cfg.n_layer
+        d_model = _other(self.d_model, cfg.d_model, rng) if coins[1] else cfg.d_model
+        d_embed = _other(self.d_embed, cfg.d_embed, rng) if coins[2] else cfg.d_embed
+        div_val = _other(self.div_val, cfg.div_val, rng) if coins[3] else cfg.div_val
+        n_genes = 1 if self.homogeneous else n_layer
+        n_head = self._mutate_layers(cfg.n_head, self._heads[d_model], n_genes, prob, rng)
+        d_inner = self._mutate_layers(cfg.d_inner, self._inner[d_model], n_genes, prob, rng)
+        return self._make(n_layer, d_model, n_head, d_inner, d_embed, div_val)
+
+    def crossover(self, a: ArchConfig, b: ArchConfig, rng: np.random.Generator) -> ArchConfig:
+        """A child of ``a`` and ``b`` by uniform crossover: every gene from either parent.
+
+        n_layer, d_model, d_embed and div_val each come from ``a`` or ``b`` with probability
+        1/2. Layer ``i``'s n_head and d_inner come from either parent's layer ``i`` (the one
+        that has it, when only one does), among the values valid at the child's d_model; when
+        neither is valid, from any layer of either parent (the parent whose d_model the child
+        took always offers one). Raises :class:`ConfigError` if a parent is not in the space.
+        """
+        self._require(a, "a")
+        self._require(b, "b")
+        u = rng.random(4).tolist()
+        n_layer, d_model, d_embed, div_val = (
+            getattr(a if x < 0.5 else b, name) for x, name in zip(u, SCALAR_GENES, strict=True)
+        )
+        n_genes = 1 if self.homogeneous else n_layer
+        n_head = _cross_layers(a.n_head, b.n_head, self._heads[d_model], n_genes, rng)
+        d_inner = _cross_layers(a.d_inner, b.d_inner, self._inner[d_model], n_genes, rng)
+        return self._make(n_layer, d_model, n_head, d_inner, d_embed, div_val)
+
+    # ------------------------------------------------------------------- reference points
+    def smallest(self) -> ArchConfig:
+        """The architecture with the fewest decoder parameters, with the fewest heads in every
+        layer (heads do not change the count) and, among equal decoder counts, the fewest
+        parameters in total."""
+        return self._extreme(largest=False)
+
+    def largest(self) -> ArchConfig:
+        """The architecture with the most decoder parameters, with the most heads in every
+        layer (heads do not change the count) and, among equal decoder counts, the most
+        parameters in total."""
+        return self._extreme(largest=True)
+
+    def middle(self) -> ArchConfig:
+        """A middle architecture: every gene at the median of its value set (the lower median
+        for an even count; n_head and d_inner among the values allowed at that d_model), the
+        same in every layer. Its decoder parameters lie between :meth:`smallest`'s and
+        :meth:`largest`'s."""
+        d_model = _median(self.d_model)
+        n_layer = _median(self.n_layer)
+        return self._make(
+            n_layer,
+            d_model,
+            (_median(self._heads[d_model]),),
+            (_median(self._inner[d_model]),),
+            _median(self.d_embed),
+            _median(self.div_val),
+        )
+
+    # -------------------------------------------------------------------------- encoding
+    def to_dict(self) -> dict[str, Any]:
+        """The space as plain JSON/TOML types, as :func:`load_space` reads it back.
+
+        Value sets that form an arithmetic progression of three or more values are written as
+        ``{"min", "max", "step"}``, others as lists.
+        """
+        out: dict[str, Any] = {"backbone": self.backbone, "homogeneous": self.homogeneous}
+        for name in GENES:
+            out[name] = _encode_values(getattr(self, name))
+        out["d_inner_min_factor"] = self.d_inner_min_factor
+        for f in fields(self):
+            if f.init and f.name not in out:
+                value = getattr(self, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, backbone: str | None = None) -> SearchSpace:
+        """Parse the format that :func:`load_space` documents. ``backbone`` supplies the
+        backbone when ``data`` has none (and must agree when it has one)."""
+        if not isinstance(data, dict):
+            raise ConfigError("space", f"expected a table of settings, got {type(data).__name__}")
+        data = dict(data)
+        if backbone is not None:
+            if data.get("backbone", backbone) != backbone:
+                raise ConfigError("backbone", f"{data['backbone']!r} conflicts with {backbone!r}")
+            data["backbone"] = backbone
+        if "backbone" not in data:
+            raise ConfigError("backbone", f"is required; allowed: {', '.join(BACKBONES)}")
+        known = [f.name for f in fields(cls) if f.init]
+        for key in data:
+            if key not in known:
+                raise ConfigError(key, f"unknown setting; allowed: {', '.join(known)}")
+        for name in GENES:
+            if name in data:
+                data[name] = _parse_values(name, data[name])
+        for name in ("cutoffs", "tie_projs"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
+        return cls(**data)
+
+    # -------------------------------------------------------------------------- internals
+    def _make(
+        self,
+        n_layer: int,
+        d_model: int,
+        n_head: tuple[int, ...],
+        d_inner: tuple[int, ...],
+        d_embed: int,
+        div_val: int,
+    ) -> ArchConfig:
+        """A config with the space's fixed fields; one-element layer genes are broadcast."""
+        if len(n_head) == 1 and n_layer > 1:
+            n_head = n_head * n_layer
+        if len(d_inner) == 1 and n_layer > 1:
+            d_inner = d_inner * n_layer
+        return ArchConfig(
+            backbone=self.backbone,
+            n_layer=n_layer,
+            d_model=d_model,
+            n_head=n_head,
+            d_inner=d_inner,
+            d_embed=d_embed,
+            div_val=div_val,
+            n_token=self.n_token,
+            cutoffs=self.cutoffs,
+            tie_weight=self.tie_weight,
+            tie_projs=self.tie_projs,  # type: ignore[arg-type]  # resolved in __post_init__
+            tgt_len=self.tgt_len,
+            mem_len=self.mem_len,  # type: ignore[arg-type]  # resolved in __post_init__
+        )
+
+    def _require(self, cfg: ArchConfig, name: str) -> None:
+        if not isinstance(cfg, ArchConfig):
+            raise ConfigError(name, f"expected an ArchConfig, got {type(cfg).__name__}")
+        reason = self.violation(cfg)
+        if reason is not None:
+            raise ConfigError(name, f"not in the search space: {reason}")
+
+    def _mutate_layers(
+        self,
+        genes: tuple[int, ...],
+        allowed: tuple[int, ...],
+        n_genes: int,
+        prob: float,
+        rng: np.random.Generator,
+    ) -> tuple[int, ...]:
+        kept = genes[:n_genes]
+        coins = (rng.random(len(kept)) < prob).tolist()
+        out = []
+        for value, coin in zip(kept, coins, strict=True):
+            if coin:
+                value = _other(allowed, value, rng)
+            elif value not in allowed:
+                value = _at(allowed, rng.random())
+            out.append(value)
+        out.extend(_at(allowed, x) for x in rng.random(n_genes - len(kept)).tolist())
+        return tuple(out)
+
+    def _extreme(self, *, largest: bool) -> ArchConfig:
+        # Decoder parameters grow with n_layer and d_inner and do not depend on n_head (the
+        # attention width is d_model), d_embed or div_val; those pick the total among ties.
+        n_layer = self.n_layer[-1 if largest else 0]
+        end = -1 if largest else 0
+        best: tuple[tuple[int, int], ArchConfig] | None = None
+        for d in self.d_model:
+            for d_embed in self.d_embed:
+                for div_val in self.div_val:
+                    cfg = self._make(
+                        n_layer,
+                        d,
+                        (self._heads[d][end],),
+                        (self._inner[d][end],),
+                        d_embed,
+                        div_val,
+                    )
+                    counts = count_params(cfg)
+                    key = (counts.decoder, counts.total)
+                    if largest:
+                        key = (-key[0], -key[1])
+                    if best is None or key < best[0]:
+                        best = (key, cfg)
+        assert best is not None  # value sets are never empty
+        return best[1]
+
+
+# ------------------------------------------------------------------------------ factories
+def default_space(backbone: str, homogeneous: bool = False) -> SearchSpace:
+    """The paper's space for ``backbone`` (heterogeneous unless ``homogeneous``)."""
+    return SearchSpace(backbone=backbone, homogeneous=homogeneous)
+
+
+def load_space(path: str | Path, *, backbone: str | None = None) -> SearchSpace:
+    """Read a space from a TOML (``.toml``) or JSON (any other suffix) file.
+
+    The file is one table (object) of settings; every key is optional except ``backbone``
+    (which the ``backbone`` argument may supply), and omitted keys take the paper's defaults::
+
+        backbone = "gpt2"                          # "gpt2" | "transxl"
+        homogeneous = false                        # all layers share n_head and d_inner
+        n_layer = { min = 2, max = 16, step = 1 }  # a gene: a {min, max, step} range ...
+        d_model = { min = 128, max = 1024, step = 64 }
+        d_embed = [128, 256, 512]                  # ... or a list of values, or one integer
+        div_val = [1, 2, 4]
+        n_head = [2, 4, 8]                         # per layer; must divide d_model
+        d_inner = { min = 256, max = 4096, step = 64 }   # per layer
+        d_inner_min_factor = 2.0                   # per layer d_inner >= factor * d_model
+        n_token = 50257                            # fixed fields of every generated config
+        cutoffs = [19997, 39997]
+        tgt_len = 192
+        mem_len = 192                              # transxl only (default 192; gpt2: 0)
+        tie_weight = true
+        tie_projs = [false, true, true]            # default: false then true per tail cluster
+
+    ``step`` defaults to 1; ranges include ``max`` when the steps reach it. Unknown keys,
+    wrong types and invalid values raise :class:`ConfigError` naming the key (``d_model.step``
+    for a part of a range); a file that does not parse raises it with field ``space``. A file
+    that cannot be read raises :class:`OSError`.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        raise ConfigError("space", f"{path}: not valid {kind} ({exc})") from exc
+    return SearchSpace.from_dict(data, backbone=backbone)
+
+
+# -------------------------------------------------------------------------------- helpers
+def _at(values: Sequence[int], u: float) -> int:
+    """The value at uniform position ``u`` in [0, 1) (a ``Generator.random()`` draw).
+
+    ``int(u * n) < n`` always holds: ``u <= 1 - 2**-53``, and the rounded product of such a
+    ``u`` and an integer ``n < 2**52`` stays below ``n``.
+    """
+    return values[int(u * len(values))]
+
+
+def _other(values: tuple[int, ...], current: int, rng: np.random.Generator) -> int:
+    """A uniform value of ``values`` other than ``current`` (``current`` if it is the only one;
+    any value if ``current`` is not among them)."""
+    if current not in values:
+        return _at(values, rng.random())
+    if len(values) == 1:
+        return current
+    i = int(rng.random() * (len(values) - 1))
+    return values[i + (i >= values.index(current))]
+
+
+def _cross_layers(
+    a: tuple[int, ...],
+    b: tuple[int, ...],
+    allowed: tuple[int, ...],
+    n_genes: int,
+    rng: np.random.Generator,
+) -> tuple[int, ...]:
+    fallback = sorted({*a, *b}.intersection(allowed))
+    out = []
+    for i, u in enumerate(rng.random(n_genes).tolist()):
+        choices = [p[i] for p in (a, b) if i < len(p) and p[i] in allowed] or fallback
+        out.append(_at(choices, u))
+    return tuple(out)
+
+
+def _median(values: tuple[int, ...]) -> int:
+    return values[(len(values) - 1) // 2]
+
+
+def _value_set(name: str, value: Any) -> tuple[int, ...]:
+    if _is_int(value):
+        value = (value,)
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(name, f"must be a non-empty list of positive integers, got {value!r}")
+    for i, item in enumerate(value):
+        if not _is_int(item) or item < 1:
+            raise ConfigError(f"{name}[{i}]", f"must be a positive integer, got {item!r}")
+    return tuple(sorted(set(value)))
+
+
+def _parse_values(name: str, value: Any) -> Any:
+    """A gene's file form (list, single integer or {min, max, step} range) as a tuple."""
+    if not isinstance(value, dict):
+        return tuple(value) if isinstance(value, list) else value
+    for key in value:
+        if key not in ("min", "max", "step"):
+            raise ConfigError(f"{name}.{key}", "unknown key; a range has min, max and step")
+    parts = {"step": 1, **value}
+    for key in ("min", "max", "step"):
+        if key not in parts:
+            raise ConfigError(f"{name}.{key}", "is required in a range")
+        if not _is_int(parts[key]) or parts[key] < 1:
+            raise ConfigError(f"{name}.{key}", f"must be a positive integer, got {parts[key]!r}")
+    if parts["min"] > parts["max"]:
+        raise ConfigError(name, f"min = {parts['min']} is above max = {parts['max']}")
+    return tuple(range(parts["min"], parts["max"] + 1, parts["step"]))
+
+
+def _encode_values(values: tuple[int, ...]) -> Any:
+    if len(values) >= 3:
+        step = values[1] - values[0]
+        if all(b - a == step for a, b in pairwise(values)):
+            return {"min": values[0], "max": values[-1], "step": step}
+    return list(values)
+
+
+def _check_fixed(space: SearchSpace) -> None:
+    """Type-check and resolve the fixed fields of generated configs (in place)."""
+    for name in ("n_token", "tgt_len"):
+        if not _is_int(getattr(space, name)) or getattr(space, name) < 1:
+            raise ConfigError(name, f"must be a positive integer, got {getattr(space, name)!r}")
+    if not isinstance(space.homogeneous, bool):
+        raise ConfigError("homogeneous", f"must be a boolean, got {space.homogeneous!r}")
+    if not isinstance(space.tie_weight, bool):
+        raise ConfigError("tie_weight", f"must be a boolean, got {space.tie_weight!r}")
+    cutoffs = space.cutoffs
+    if not isinstance(cutoffs, list | tuple) or not all(_is_int(c) for c in cutoffs):
+        raise ConfigError("cutoffs", f"must be a list of integers, got {cutoffs!r}")
+    object.__setattr__(space, "cutoffs", tuple(cutoffs))
+    mem_len = space.mem_len
+    if mem_len is None:
+        mem_len = 0 if space.backbone == "gpt2" else DEFAULT_MEM_LEN
+    if not _is_int(mem_len) or mem_len < 0:
+        raise ConfigError("mem_len", f"must be an integer >= 0, got {mem_len!r}")
+    if space.backbone == "gpt2" and mem_len != 0:
+        raise ConfigError("mem_len", "GPT-2 has no segment memory; must be 0")
+    object.__setattr__(space, "mem_len", mem_len)
+    n_clusters = len(cutoffs) + 1
+    tie = space.tie_projs
+    if tie is None:
+        tie = (False,) + (True,) * (n_clusters - 1)
+    if not isinstance(tie, list | tuple) or not all(isinstance(t, bool) for t in tie):
+        raise ConfigError("tie_projs", f"must be a list of booleans, got {tie!r}")
+    if len(tie) != n_clusters:
+        raise ConfigError(
+            "tie_projs", f"has {len(tie)} flags; needs one per cluster ({n_clusters})"
+        )
+    object.__setattr__(space, "tie_projs", tuple(tie))
