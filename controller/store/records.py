@@ -20,7 +20,14 @@ MEASUREMENT_STATUSES: tuple[str, ...] = ("done", "failed", "rejected")
 #: Search statuses.
 SEARCH_STATUSES: tuple[str, ...] = ("running", "interrupted", "done", "failed")
 #: Per-device statuses within a search.
-DEVICE_STATUSES: tuple[str, ...] = ("pending", "running", "waiting", "done", "failed")
+DEVICE_STATUSES: tuple[str, ...] = (
+    "pending",
+    "running",
+    "waiting",
+    "done",
+    "failed",
+    "interrupted",
+)
 
 
 @dataclass(frozen=True)

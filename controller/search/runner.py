@@ -1,0 +1,358 @@
+"""Run a stored search on its agents: one concurrent task per device (asyncio).
+
+:func:`start_search` stores a new search; :class:`SearchRunner` runs (or resumes) it. Each
+device's task connects to its agent, measures the layer-scaled baselines, runs the ask/tell
+algorithm iteration by iteration through the evaluation layer (cache through the store), then
+measures the frontier and baselines again with the larger final budget and stores what the
+search reports. Devices never wait for each other; a device whose agent fails hard ends with
+its message while the others finish.
+
+Everything needed to resume is in the store: an iteration is complete when its hypervolume
+row and the algorithm's state after it are written (one transaction); measurements are stored
+as they arrive; the job in flight is recorded so that a restarted controller collects what
+the agent measured meanwhile. A resumed device starts from its last complete iteration with
+the generator state saved there, so it proposes the same candidates again and finds those
+already measured in the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from controller.agents import AgentSpec
+from controller.client import AgentClient
+from controller.search.algorithm import LTSSearch, Outcome, Proposal
+from controller.search.baselines import layer_scaled_baselines
+from controller.search.config import SearchConfig
+from controller.search.dispatch import Dispatcher, RetryPolicy
+from controller.search.evaluation import DeviceEvaluator, Evaluation
+from controller.store import DeviceRecord, SearchDeviceRecord, SearchRecord, Store
+from shared.config import ArchConfig
+from shared.errors import AgentError, ConfigError
+from shared.proxies import get_proxy
+from shared.schemas import MeasureSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceProgress:
+    """A device's progress, as shown live. ``iteration``: iterations completed;
+    ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
+    why the agent cannot be reached now (None when it can)."""
+
+    position: int
+    agent: str
+    device: str | None = None
+    phase: str = "connecting"
+    iteration: int = 0
+    iterations: int = 0
+    measured: int = 0
+    cache_hits: int = 0
+    hypervolume: float | None = None
+    frontier_size: int = 0
+    waiting: str | None = None
+    message: str | None = None
+
+
+Observer = Callable[[DeviceProgress], None]
+ClientFactory = Callable[[AgentSpec], AgentClient]
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    search_id: int
+    status: str
+    devices: list[SearchDeviceRecord]
+
+
+def start_search(store: Store, config: SearchConfig, name: str | None = None) -> SearchRecord:
+    """Store a new search and its agents (in ``config.agents`` order)."""
+    search = store.create_search(config.model_dump(mode="json"), config.seed, name)
+    for position, agent in enumerate(config.agents):
+        store.add_search_device(search.id, position, agent)
+    return search
+
+
+def load_config(store: Store, search_id: int) -> SearchConfig:
+    search = store.get_search(search_id)
+    try:
+        return SearchConfig.model_validate(search.settings)
+    except ValueError as exc:
+        raise ConfigError("resume", f"search {search_id} has unreadable settings: {exc}") from None
+
+
+def default_client(spec: AgentSpec) -> AgentClient:
+    return AgentClient(spec.url, spec.resolve_token(), label=spec.label)
+
+
+class SearchRunner:
+    """Runs search ``search_id`` on ``agents`` (one per stored position, in order)."""
+
+    def __init__(
+        self,
+        store: Store,
+        search_id: int,
+        agents: Sequence[AgentSpec],
+        *,
+        observer: Observer | None = None,
+        client_factory: ClientFactory = default_client,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.search = store.get_search(search_id)
+        self.config = load_config(store, search_id)
+        self.devices = store.search_devices(search_id)
+        if len(agents) != len(self.devices):
+            raise ConfigError(
+                "agents", f"search {search_id} has {len(self.devices)} agents, got {len(agents)}"
+            )
+        self.agents = list(agents)
+        self.observer = observer or (lambda progress: None)
+        self.client_factory = client_factory
+        self.policy = policy or RetryPolicy(fail_after_s=self.config.fail_after_s)
+
+    async def run(self) -> SearchOutcome:
+        """Run every device not yet done, concurrently; return the search's final status.
+
+        Cancelling (Ctrl-C) marks the search interrupted and re-raises; nothing measured is
+        lost and :class:`SearchRunner` on the same search resumes it."""
+        sid = self.search.id
+        self.store.set_search_status(sid, "running")
+        runs = [
+            _DeviceRun(self, sd, spec)
+            for sd, spec in zip(self.devices, self.agents, strict=True)
+            if sd.status != "done"
+        ]
+        try:
+            await asyncio.gather(*(r.run() for r in runs))
+        except asyncio.CancelledError:
+            self.store.set_search_status(
+                sid, "interrupted", f"interrupted; resume with --resume {sid}"
+            )
+            raise
+        devices = self.store.search_devices(sid)
+        failed = [d for d in devices if d.status != "done"]
+        if failed:
+            message = "; ".join(f"{d.agent}: {d.message or d.status}" for d in failed)
+            self.store.set_search_status(sid, "failed", message)
+        else:
+            self.store.set_search_status(sid, "done")
+        return SearchOutcome(sid, self.store.get_search(sid).status, devices)
+
+
+class _DeviceRun:
+    """The search on one device (one task)."""
+
+    def __init__(self, runner: SearchRunner, sd: SearchDeviceRecord, spec: AgentSpec) -> None:
+        self.r = runner
+        self.store = runner.store
+        self.config = runner.config
+        self.sd = sd
+        self.spec = spec
+        self.state = dict(sd.state)
+        self.key: str | None = None
+        self.progress = DeviceProgress(
+            position=sd.position,
+            agent=spec.label,
+            iteration=sd.iteration_done + 1,
+            iterations=self.config.iterations,
+        )
+
+    # ---------------------------------------------------------------------------- flow
+    async def run(self) -> None:
+        client = self.r.client_factory(self.spec)
+        self.dispatcher = Dispatcher(
+            client,
+            self.r.policy,
+            batch_size=self.config.batch_size,
+            on_waiting=self._on_waiting,
+            on_job=self._on_job,
+        )
+        try:
+            await self._search()
+        except AgentError as exc:
+            message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
+            logger.error("device %s failed: %s", self.spec.label, message)
+            self._set_status("failed", message)
+            self._emit(phase="failed", message=message, waiting=None)
+        except asyncio.CancelledError:
+            await self.dispatcher.cancel_current()
+            self._set_status("interrupted", "interrupted")
+            self._emit(phase="interrupted")
+            raise
+        finally:
+            await client.aclose()
+
+    async def _search(self) -> None:
+        device, settings = await self._connect()
+        self.evaluator = DeviceEvaluator(
+            self.store, device, self.dispatcher, on_measured=self._on_measured
+        )
+        inflight = self.state.get("inflight")
+        if inflight:
+            self._emit(phase="collecting")
+            await self.evaluator.harvest(inflight["job"], inflight["key"])
+            self._save_state(inflight=None)
+        baselines = await self._baselines(settings) if self.config.baselines else {}
+        algo = self._algorithm()
+        while not algo.done:
+            await self._iterate(algo, settings)
+        await self._final(algo, baselines, settings)
+        self._set_status("done", None)
+        self._emit(phase="done", waiting=None)
+
+    async def _connect(self) -> tuple[DeviceRecord, MeasureSettings]:
+        self._emit(phase="connecting")
+        info = await self.dispatcher.call(self.dispatcher.client.device)
+        name = self.spec.name or info.name
+        device = self.store.upsert_device(name, info, self.spec.url)
+        if self.sd.device_id is not None and self.sd.device_id != device.id:
+            before = self.store.get_device(self.sd.device_id)
+            raise AgentError(
+                f"agent {self.spec.label} is now device {name!r} (fingerprint "
+                f"{info.fingerprint}), not the {before.name!r} ({before.fingerprint}) this "
+                "search measured on; restart it with the same settings"
+            )
+        self.sd = self.store.update_search_device(
+            self.sd.id, device_id=device.id, status="running", clear_message=True
+        )
+        self.device = device
+        self._emit(device=name)
+        return device, self.config.settings_for(info.defaults)
+
+    async def _baselines(self, settings: MeasureSettings) -> dict[str, Evaluation]:
+        self._emit(phase="baselines")
+        space = self.config.search_space()
+        cfgs = layer_scaled_baselines(
+            space, self.config.baseline_layers, self.config.baseline_sizes
+        )
+        sid, did = self.sd.search_id, self.device.id
+        self.store.add_candidates(sid, did, -1, [(c, "baseline", ()) for c in cfgs])
+        evals = await self._evaluate(cfgs, settings)
+        self.store.link_candidates(
+            sid, did, -1, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
+        )
+        return evals
+
+    def _algorithm(self) -> LTSSearch:
+        cfg = self.config
+        algo = LTSSearch(
+            cfg.search_space(),
+            cfg.algorithm(),
+            cfg.rng(self.sd.position),
+            proxy=get_proxy(cfg.proxy),
+            bounds=cfg.bounds(),
+        )
+        done = self.sd.iteration_done
+        if done >= 0:
+            algo.load_state(self.state["algorithm"], self._history(done))
+            self._emit(
+                iteration=algo.iteration,
+                hypervolume=algo.hypervolume,
+                frontier_size=len(algo.frontier()),
+            )
+        return algo
+
+    async def _iterate(self, algo: LTSSearch, settings: MeasureSettings) -> None:
+        it = algo.iteration
+        self._emit(phase="search")
+        proposals = algo.ask()
+        sid, did = self.sd.search_id, self.device.id
+        self.store.add_candidates(sid, did, it, [(p.cfg, p.origin, p.parents) for p in proposals])
+        evals = await self._evaluate([p.cfg for p in proposals], settings)
+        self.store.link_candidates(
+            sid, did, it, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
+        )
+        report = algo.tell({a: e.outcome() for a, e in evals.items()})
+        self.state = {**self.state, "algorithm": algo.state_dict(), "inflight": None}
+        self.store.complete_iteration(
+            self.sd.id,
+            it,
+            hypervolume=report.hypervolume,
+            frontier_size=report.frontier_size,
+            n_measured=len(algo.points),
+            state=self.state,
+        )
+        self._emit(
+            iteration=it + 1, hypervolume=report.hypervolume, frontier_size=report.frontier_size
+        )
+
+    async def _final(
+        self, algo: LTSSearch, baselines: dict[str, Evaluation], settings: MeasureSettings
+    ) -> None:
+        """Measure the frontier and the baselines again with the final budget; store the
+        figures the search reports (search-time and final measurement of each)."""
+        members = [p.cfg for p in algo.frontier()]
+        during = {a: m.id for a, m in self.store.find_measurements(
+            [c.arch_id for c in members], self.device.id, settings.cache_key()
+        ).items()}  # fmt: skip
+        during.update((a, e.measurement.id) for a, e in baselines.items())
+        final = self.config.final_settings(settings)
+        if final == settings:
+            after = dict(during)
+        else:
+            self._emit(phase="final")
+            cfgs = members + [e.cfg for e in baselines.values()]
+            after = {a: e.measurement.id for a, e in (await self._evaluate(cfgs, final)).items()}
+        entries = [(c.arch_id, "frontier") for c in members] + [(a, "baseline") for a in baselines]
+        self.store.set_reported(
+            self.sd.search_id,
+            self.device.id,
+            [(a, role, during.get(a), after.get(a)) for a, role in entries],
+        )
+
+    # ------------------------------------------------------------------------- helpers
+    async def _evaluate(
+        self, cfgs: Sequence[ArchConfig], settings: MeasureSettings
+    ) -> dict[str, Evaluation]:
+        self.key = settings.cache_key()
+        evals = await self.evaluator.evaluate(cfgs, settings)
+        hits = sum(e.cache_hit for e in evals.values())
+        self._emit(cache_hits=self.progress.cache_hits + hits)
+        return evals
+
+    def _history(self, upto: int) -> list[tuple[int, Proposal, Outcome | None]]:
+        sid, did = self.sd.search_id, self.device.id
+        cands = [c for c in self.store.candidates(sid, did) if 0 <= c.iteration <= upto]
+        archs = self.store.architectures(c.arch_id for c in cands)
+        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+        out: list[tuple[int, Proposal, Outcome | None]] = []
+        for c in cands:
+            proposal = Proposal(archs[c.arch_id].to_config(), c.origin, c.parents)
+            m = ms.get(c.measurement_id) if c.measurement_id else None
+            outcome = None if m is None else Evaluation(proposal.cfg, m, True).outcome()
+            out.append((c.iteration, proposal, outcome))
+        return out
+
+    def _on_measured(self, evaluation: Evaluation) -> None:
+        self._emit(measured=self.progress.measured + 1)
+
+    def _on_waiting(self, reason: str | None) -> None:
+        status = "waiting" if reason else "running"
+        self.sd = self.store.update_search_device(self.sd.id, status=status, message=reason,
+                                                  clear_message=reason is None)  # fmt: skip
+        self._emit(waiting=reason)
+
+    def _on_job(self, job_id: str | None) -> None:
+        inflight = None if job_id is None else {"job": job_id, "key": self.key}
+        self._save_state(inflight=inflight)
+
+    def _save_state(self, **changes: object) -> None:
+        self.state = {**self.state, **changes}
+        self.sd = self.store.update_search_device(self.sd.id, state=self.state)
+
+    def _set_status(self, status: str, message: str | None) -> None:
+        self.sd = self.store.update_search_device(
+            self.sd.id, status=status, message=message, clear_message=message is None
+        )
+
+    def _emit(self, **changes: object) -> None:
+        self.progress = replace(self.progress, **changes)  # type: ignore[arg-type]
+        try:
+            self.r.observer(self.progress)
+        except Exception:  # a display must never stop a search
+            logger.exception("progress observer failed")

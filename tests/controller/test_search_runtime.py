@@ -1,0 +1,374 @@
+"""Dispatch, evaluation and the search runner against in-process fake agents (fast).
+
+The real agents are exercised by tests/e2e; here a fake speaks the same client interface,
+measures instantly (latency and memory from the config) and finishes one item per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.agents import AgentSpec
+from controller.client import AgentRefused, AgentUnavailable, JobNotFound
+from controller.search.config import SearchConfig
+from controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
+from controller.search.runner import DeviceProgress, SearchRunner, start_search
+from controller.store import Store
+from shared.config import ArchConfig
+from shared.params import count_params
+from shared.schemas import (
+    DeviceInfo,
+    JobItemCreate,
+    JobItemPublic,
+    JobPublic,
+    LatencyStats,
+    MeasurementResult,
+    MeasureSettings,
+)
+
+FAST = RetryPolicy(first_delay_s=0.005, max_delay_s=0.02, fail_after_s=5.0, poll_s=0.001)
+SPACE = {
+    "backbone": "gpt2",
+    "n_layer": [1, 2, 3],
+    "d_model": [64, 96, 128],
+    "d_embed": [64],
+    "div_val": [1],
+    "n_head": [2, 4],
+    "d_inner": [128, 192, 256],
+    "n_token": 1000,
+    "cutoffs": [200, 500],
+}
+
+
+def fake_result(cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult:
+    noise = int(hashlib.sha256(cfg.arch_id.encode()).hexdigest()[:8], 16) / 2**32
+    latency = (0.1 + count_params(cfg).decoder / 1e5 * (0.8 + 0.4 * noise)) / settings.threads
+    memory = 2.0 + count_params(cfg).total * 4 / 2**20
+    return MeasurementResult(
+        arch_id=cfg.arch_id,
+        latency_ms=LatencyStats(
+            median=latency, p10=latency, p90=latency, mean=latency, min=latency, cv=0.0, n=1,
+            samples=[latency],
+        ),
+        peak_memory_mb=memory,
+        settings=settings,
+    )  # fmt: skip
+
+
+class FakeAgent:
+    """One fake device. ``down``: every call fails as unreachable; ``bad``: arch ids refused
+    with 422 at submission; ``fail_if(cfg)``: the measurements that fail."""
+
+    def __init__(self, name: str = "fake", threads: int = 1) -> None:
+        self.info = DeviceInfo(
+            name=name, fingerprint=f"fp-{name}-{threads}", hostname=name, os="linux",
+            machine="x86_64", cpu_model="fake", cores_logical=2, memory_total_mb=1024.0,
+            defaults=MeasureSettings(threads=threads),
+        )  # fmt: skip
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.measured: Counter[tuple[str, str]] = Counter()
+        self.submitted: list[int] = []
+        self.max_open = 0
+        self.down = False
+        self.bad: set[str] = set()
+        self.fail_if: Any = lambda cfg: False
+        self._ids = itertools.count()
+
+    def open_jobs(self) -> int:
+        return sum(j["status"] in ("queued", "running") for j in self.jobs.values())
+
+    def public(self, job_id: str) -> JobPublic:
+        job = self.jobs[job_id]
+        items = [JobItemPublic(**item) for item in job["items"]]
+        return JobPublic(id=job_id, status=job["status"], created_at="now", items=items)
+
+    def submit(self, items: list[JobItemCreate]) -> JobPublic:
+        for i, item in enumerate(items):
+            if ArchConfig.from_dict(item.arch).arch_id in self.bad:
+                raise AgentRefused("422 invalid", status=422, field=f"items[{i}].arch.n_head")
+        job_id = f"job{next(self._ids)}"
+        self.jobs[job_id] = {
+            "status": "queued",
+            "requests": [
+                (ArchConfig.from_dict(it.arch), it.settings.resolve(self.info.defaults))
+                for it in items
+            ],
+            "items": [{"index": i, "status": "pending"} for i in range(len(items))],
+        }
+        self.submitted.append(len(items))
+        self.max_open = max(self.max_open, self.open_jobs())
+        return self.public(job_id)
+
+    def advance(self, job_id: str) -> None:
+        """Measure the job's next pending item (one per poll)."""
+        job = self.jobs[job_id]
+        for item, (cfg, settings) in zip(job["items"], job["requests"], strict=True):
+            if item["status"] != "pending":
+                continue
+            job["status"] = "running"
+            self.measured[(cfg.arch_id, settings.cache_key())] += 1
+            if self.fail_if(cfg):
+                item.update(status="failed", error="worker crashed", arch_id=cfg.arch_id)
+            else:
+                result = fake_result(cfg, settings)
+                item.update(status="done", result=result, arch_id=cfg.arch_id)
+            break
+        if all(i["status"] != "pending" for i in job["items"]):
+            job["status"] = "done"
+
+    def cancel(self, job_id: str) -> JobPublic:
+        job = self.jobs[job_id]
+        for item in job["items"]:
+            if item["status"] == "pending":
+                item.update(status="rejected", error="cancelled before it started")
+        job["status"] = "cancelled"
+        return self.public(job_id)
+
+
+class FakeClient:
+    def __init__(self, agent: FakeAgent, label: str = "fake") -> None:
+        self.agent = agent
+        self.label = label
+        self.url = f"http://{label}"
+
+    def _check(self) -> None:
+        if self.agent.down:
+            raise AgentUnavailable(f"agent {self.label}: cannot reach {self.url}")
+
+    async def device(self) -> DeviceInfo:
+        await asyncio.sleep(0)
+        self._check()
+        return self.agent.info
+
+    async def submit(self, items: list[JobItemCreate]) -> JobPublic:
+        await asyncio.sleep(0)
+        self._check()
+        return self.agent.submit(items)
+
+    async def job(self, job_id: str) -> JobPublic:
+        await asyncio.sleep(0)
+        self._check()
+        if job_id not in self.agent.jobs:
+            raise JobNotFound(f"no job {job_id}")
+        self.agent.advance(job_id)
+        return self.agent.public(job_id)
+
+    async def cancel(self, job_id: str) -> JobPublic:
+        self._check()
+        return self.agent.cancel(job_id)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _items(n: int) -> list[JobItemCreate]:
+    cfgs = [
+        ArchConfig.from_dict({**{k: v for k, v in SPACE.items() if k in ("n_token", "cutoffs")},
+                              "backbone": "gpt2", "n_layer": 1 + i % 3, "d_model": 64,
+                              "n_head": 2, "d_inner": 128 + 64 * (i // 3)})
+        for i in range(n)
+    ]  # fmt: skip
+    return [JobItemCreate(arch=c.to_dict()) for c in cfgs]
+
+
+# ------------------------------------------------------------------------------ dispatcher
+def test_one_job_in_flight_in_batches_and_every_item_once() -> None:
+    agent = FakeAgent()
+    got: list[int] = []
+    dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=4)
+    asyncio.run(dispatcher.run(_items(9), lambda i, item: got.append(i)))
+    assert sorted(got) == list(range(9))
+    assert agent.submitted == [4, 4, 1] and agent.max_open == 1
+
+
+def test_refused_item_is_rejected_and_the_rest_measured() -> None:
+    agent = FakeAgent()
+    items = _items(5)
+    agent.bad = {ArchConfig.from_dict(items[2].arch).arch_id}
+    got: dict[int, str] = {}
+    dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=8)
+    asyncio.run(dispatcher.run(items, lambda i, item: got.__setitem__(i, item.status)))
+    assert got == {0: "done", 1: "done", 2: "rejected", 3: "done", 4: "done"}
+
+
+def test_forgotten_job_is_sent_again_without_repeats() -> None:
+    agent = FakeAgent()
+    got: list[int] = []
+
+    def on_item(i: int, item: JobItemPublic) -> None:
+        got.append(i)
+        if len(got) == 2:
+            agent.jobs.clear()  # the agent restarted and lost its jobs
+
+    asyncio.run(Dispatcher(FakeClient(agent), FAST, batch_size=8).run(_items(6), on_item))
+    assert sorted(got) == list(range(6))
+
+
+def test_outage_waits_then_resumes() -> None:
+    agent = FakeAgent()
+    events: list[str | None] = []
+
+    async def scenario() -> None:
+        agent.down = True
+        dispatcher = Dispatcher(FakeClient(agent), FAST, on_waiting=events.append)
+        task = asyncio.create_task(dispatcher.run(_items(3), lambda i, item: None))
+        await asyncio.sleep(0.1)
+        agent.down = False
+        await task
+
+    asyncio.run(scenario())
+    assert len(events) == 2 and events[0] and "cannot reach" in events[0] and events[1] is None
+
+
+def test_hard_failure_after_the_configured_time() -> None:
+    agent = FakeAgent()
+    agent.down = True
+    policy = RetryPolicy(first_delay_s=0.01, max_delay_s=0.02, fail_after_s=0.1, poll_s=0.001)
+    with pytest.raises(AgentGone, match="gave up after"):
+        asyncio.run(Dispatcher(FakeClient(agent), policy).run(_items(2), lambda i, it: None))
+
+
+# ---------------------------------------------------------------------------------- runner
+def _config(**changes: Any) -> SearchConfig:
+    values: dict[str, Any] = {
+        "agents": ["a", "b"],
+        "space": SPACE,
+        "seed": 3,
+        "iterations": 4,
+        "population": 10,
+        "parents": 3,
+        "baseline_sizes": "space",
+        "baseline_layers": [1, 2],
+        "final_budget_factor": 2.0,
+        "measure": {"time_budget_s": 0.5},
+    }
+    return SearchConfig.build(**{**values, **changes})
+
+
+def _run(
+    store: Store,
+    search_id: int,
+    agents: dict[str, FakeAgent],
+    observer: Any = None,
+) -> Any:
+    specs = [AgentSpec(name, f"http://{name}") for name in agents]
+    runner = SearchRunner(
+        store,
+        search_id,
+        specs,
+        observer=observer,
+        client_factory=lambda spec: FakeClient(agents[spec.name], spec.name),
+        policy=FAST,
+    )
+    return asyncio.run(runner.run())
+
+
+def _candidates(store: Store, search_id: int) -> list[tuple[int, str, int, str]]:
+    return [(c.device_id, c.origin, c.iteration, c.arch_id) for c in store.candidates(search_id)]
+
+
+def test_search_on_two_devices_stores_everything(tmp_path: Path) -> None:
+    agents = {"a": FakeAgent("a", threads=1), "b": FakeAgent("b", threads=2)}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config())
+        outcome = _run(store, search.id, agents)
+        assert outcome.status == "done"
+        assert {d.status for d in outcome.devices} == {"done"}
+        for sd in outcome.devices:
+            assert sd.iteration_done == 3
+            hvs = store.hypervolumes(search.id, sd.device_id)
+            assert [h.iteration for h in hvs] == [0, 1, 2, 3]
+            reported = store.reported(search.id, sd.device_id)
+            roles = Counter(r.role for r in reported)
+            assert roles["baseline"] == 2 and roles["frontier"] >= 1
+            assert all(r.final_measurement_id for r in reported)
+            assert all(r.final_measurement_id != r.search_measurement_id for r in reported)
+        # Every measurement was taken once, on its own device.
+        for agent in agents.values():
+            assert set(agent.measured.values()) == {1}
+        assert store.count_measurements() == sum(len(a.measured) for a in agents.values())
+
+
+def test_resume_after_interruption_repeats_nothing(tmp_path: Path) -> None:
+    agents = {"a": FakeAgent("a"), "b": FakeAgent("b", threads=2)}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config())
+        seen: list[DeviceProgress] = []
+
+        async def interrupted() -> None:
+            runner = SearchRunner(
+                store, search.id, [AgentSpec(n, f"http://{n}") for n in agents],
+                observer=seen.append,
+                client_factory=lambda spec: FakeClient(agents[spec.name], spec.name),
+                policy=FAST,
+            )  # fmt: skip
+            task = asyncio.create_task(runner.run())
+            while sum(p.measured for p in seen[-2:]) < 17:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(interrupted())
+        assert store.get_search(search.id).status == "interrupted"
+        outcome = _run(store, search.id, agents)
+        assert outcome.status == "done"
+        for agent in agents.values():
+            assert set(agent.measured.values()) == {1}, "a measurement was repeated"
+        resumed = _candidates(store, search.id)
+
+    fresh = {"a": FakeAgent("a"), "b": FakeAgent("b", threads=2)}
+    with Store.open(tmp_path / "fresh.sqlite") as store:
+        search = start_search(store, _config())
+        _run(store, search.id, fresh)
+        assert _candidates(store, search.id) == resumed  # the same search, interrupted or not
+
+
+def test_a_dead_agent_fails_only_its_device(tmp_path: Path) -> None:
+    agents = {"a": FakeAgent("a"), "b": FakeAgent("b", threads=2)}
+    agents["b"].down = True
+    policy = RetryPolicy(first_delay_s=0.01, max_delay_s=0.02, fail_after_s=0.2, poll_s=0.001)
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config())
+        specs = [AgentSpec(n, f"http://{n}") for n in agents]
+        runner = SearchRunner(
+            store, search.id, specs, policy=policy,
+            client_factory=lambda spec: FakeClient(agents[spec.name], spec.name),
+        )  # fmt: skip
+        outcome = asyncio.run(runner.run())
+        a, b = outcome.devices
+        assert a.status == "done" and a.iteration_done == 3
+        assert b.status == "failed" and "gave up after" in (b.message or "")
+        assert outcome.status == "failed" and "b:" in (store.get_search(search.id).message or "")
+        # The agent comes back: resuming finishes the failed device only.
+        agents["b"].down = False
+        before = Counter(agents["a"].measured)
+        outcome = _run(store, search.id, agents)
+        assert outcome.status == "done" and agents["a"].measured == before
+
+
+def test_failures_are_cached_off_the_frontier_and_the_cache_is_shared(tmp_path: Path) -> None:
+    agent = FakeAgent("a")
+    agent.fail_if = lambda cfg: cfg.n_layer == 3
+    with Store.open(tmp_path / "s.sqlite") as store:
+        first = start_search(store, _config(agents=["a"], baselines=False))
+        assert _run(store, first.id, {"a": agent}).status == "done"
+        cands = store.candidates(first.id)
+        ms = store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+        failed = [m for m in ms.values() if m.status == "failed"]
+        assert failed and all(m.error == "worker crashed" for m in failed)
+        archs = store.architectures(r.arch_id for r in store.reported(first.id))
+        assert archs and all(a.n_layer != 3 for a in archs.values())
+        # Another search on the same store reuses the cache (failures included): nothing is
+        # measured twice.
+        second = start_search(store, _config(agents=["a"], seed=4, baselines=False))
+        assert _run(store, second.id, {"a": agent}).status == "done"
+        assert set(agent.measured.values()) == {1}
+        assert any(c.cache_hit for c in store.candidates(second.id))
