@@ -99,7 +99,7 @@ class SearchRunner:
         agents: Sequence[AgentSpec],
         *,
         observer: Observer | None = None,
-        client_factory: ClientFactory = default_client,
+        client_factory: ClientFactory | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
         self.store = store
@@ -112,7 +112,7 @@ class SearchRunner:
             )
         self.agents = list(agents)
         self.observer = observer or (lambda progress: None)
-        self.client_factory = client_factory
+        self.client_factory = client_factory or default_client
         self.policy = policy or RetryPolicy(fail_after_s=self.config.fail_after_s)
 
     async def run(self) -> SearchOutcome:

@@ -1,0 +1,194 @@
+"""``controller results`` and ``controller searches``: what the store holds about searches."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from controller.commands._edge import user_errors
+from controller.search.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
+from controller.store import DEFAULT_DB, Store
+from shared.errors import ConfigError
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help=f"The store: a SQLAlchemy URL or a SQLite file path (default: ./{DEFAULT_DB}).",
+        envvar="LTS_DB",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``results`` and ``searches`` to ``app``."""
+    app.command("results")(results)
+    app.command("searches")(searches)
+
+
+def results(
+    search_id: Annotated[
+        int | None, typer.Argument(help="The search (default: the latest).", show_default=False)
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="Only this device (agent or device name).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print a search's frontier per device and the comparison with its baselines."""
+    with user_errors(), Store.open(db) as store:
+        if search_id is None:
+            latest = store.latest_search()
+            if latest is None:
+                raise ConfigError("search", f"no search in {store.url}")
+            search_id = latest.id
+        report = build_report(store, search_id, device)
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+        return
+    render_report(output_console(), report)
+
+
+def output_console() -> Console:
+    """Rich console for stdout; wide when stdout is not a terminal (logs, pipes), so that
+    tables are not squeezed to 80 columns."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def searches(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List the stored searches."""
+    with user_errors(), Store.open(db) as store:
+        found = store.list_searches()
+        per_search = {s.id: store.search_devices(s.id) for s in found}
+    if as_json:
+        rows = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "status": s.status,
+                "created_at": s.created_at.isoformat(),
+                "agents": [d.agent for d in per_search[s.id]],
+                "iterations_done": [d.iteration_done + 1 for d in per_search[s.id]],
+                "iterations": s.settings.get("iterations"),
+                "seed": s.seed,
+            }
+            for s in found
+        ]
+        typer.echo(json.dumps({"data": rows, "count": len(rows)}))
+        return
+    table = Table(title=f"Searches ({len(found)})")
+    for name in ("id", "name", "status", "created (UTC)", "agents", "iterations", "seed"):
+        table.add_column(name, justify="right" if name in ("id", "seed") else "left")
+    for s in found:
+        devices = per_search[s.id]
+        done = ", ".join(f"{d.iteration_done + 1}" for d in devices)
+        table.add_row(
+            str(s.id),
+            s.name or "",
+            _status(s.status),
+            s.created_at.strftime("%Y-%m-%d %H:%M"),
+            ", ".join(d.agent for d in devices),
+            f"{done} / {s.settings.get('iterations')}",
+            str(s.seed),
+        )
+    output_console().print(table)
+
+
+# ---------------------------------------------------------------------------- rendering
+def render_report(console: Console, report: SearchReport) -> None:
+    """The end-of-search tables: per device, its frontier and the baseline comparison."""
+    s = report.search
+    title = f"Search {s.id}" + (f" ({s.name})" if s.name else "")
+    console.print(f"[bold]{title}[/bold]: {_status(s.status)}")
+    if s.message and s.status != "done":
+        console.print(f"  {s.message}")
+    for d in report.devices:
+        console.print(_frontier_table(d))
+        if d.comparisons:
+            console.print(_comparison_table(d))
+
+
+def _device_title(d: DeviceReport) -> str:
+    name = d.device or d.agent
+    hv = f", hypervolume {d.hypervolume:.4f}" if d.hypervolume is not None else ""
+    return (
+        f"{name}: {_status(d.status)}, iteration {d.iterations_done}/{d.iterations}, "
+        f"{d.candidates} candidates, {d.cache_hits} cache hits{hv}"
+    )
+
+
+def _frontier_table(d: DeviceReport) -> Table:
+    figures = {r.figures for r in d.frontier}
+    which = "final re-measurement" if figures == {"final"} else "search-time figures"
+    table = Table(title=_device_title(d), caption=f"Pareto frontier ({which}; latency: median)")
+    for name in ("arch_id", "layers", "d_model", "decoder params"):
+        table.add_column(name, justify="left" if name == "arch_id" else "right", no_wrap=True)
+    for name in ("latency ms", "p10-p90 ms", "memory MB"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in d.frontier:
+        table.add_row(
+            r.arch_id,
+            str(r.n_layer),
+            str(r.d_model),
+            _params(r.decoder_params),
+            _num(r.latency_ms, 2),
+            f"{_num(r.p10_ms, 1)}-{_num(r.p90_ms, 1)}",
+            _num(r.peak_memory_mb, 1),
+        )
+    if d.message and d.status != "done":
+        table.caption = f"{table.caption}\n{d.message}"
+    return table
+
+
+def _comparison_table(d: DeviceReport) -> Table:
+    table = Table(
+        title=f"{d.device or d.agent}: layer-scaled baselines",
+        caption="match: the fastest frontier model with at least the baseline's decoder params",
+    )
+    for name in ("baseline", "decoder params", "latency ms", "memory MB", "match", "params"):
+        table.add_column(name, justify="left" if name == "match" else "right", no_wrap=True)
+    table.add_column("speed-up", justify="right", style="bold")
+    table.add_column("memory ratio", justify="right", style="bold")
+    for c in d.comparisons:
+        table.add_row(*_comparison_cells(c))
+    return table
+
+
+def _comparison_cells(c: Comparison) -> list[str]:
+    b: ModelRow = c.baseline
+    head = [
+        f"{b.n_layer} layer{'s' if b.n_layer != 1 else ''}",
+        _params(b.decoder_params),
+        _num(b.latency_ms, 2) if b.error is None else "failed",
+        _num(b.peak_memory_mb, 1),
+    ]
+    if c.match is None:
+        return [*head, "none as large", "", "", ""]
+    return [
+        *head,
+        c.match.arch_id,
+        _params(c.match.decoder_params),
+        f"{c.speedup:.2f}x" if c.speedup is not None else "-",
+        f"{c.memory_ratio:.2f}x" if c.memory_ratio is not None else "-",
+    ]
+
+
+def _params(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 100_000 else f"{n:,}"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _status(status: str) -> str:
+    colour = {"done": "green", "failed": "red", "interrupted": "yellow", "waiting": "yellow"}
+    return f"[{colour.get(status, 'cyan')}]{status}[/]"

@@ -1,0 +1,240 @@
+"""What a search reports, read back from the store: per device, the frontier and the
+comparison with each layer-scaled baseline.
+
+A finished device reports the figures of the final re-measurement (larger budget). A device
+that has not finished (running elsewhere, interrupted, failed) reports its current frontier
+from the search-time measurements, marked as such.
+
+The baseline comparison is the paper's claim made on the user's device: for each baseline,
+the fastest frontier model with at least the baseline's decoder parameters (the perplexity
+proxy), its speed-up (baseline latency / model latency) and memory ratio (baseline peak
+memory / model peak memory; above 1 means less memory).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from controller.pareto import frontier as frontier_indices
+from controller.search.config import SearchConfig
+from controller.search.runner import load_config
+from controller.store import (
+    ArchitectureRecord,
+    MeasurementRecord,
+    SearchDeviceRecord,
+    SearchRecord,
+    Store,
+)
+from shared.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model on one device. ``latency_ms`` is the median; ``figures`` says which
+    measurement the numbers come from (``final`` or ``search``); ``error`` is set when the
+    measurement failed."""
+
+    arch_id: str
+    n_layer: int
+    d_model: int
+    decoder_params: int
+    latency_ms: float | None
+    p10_ms: float | None
+    p90_ms: float | None
+    peak_memory_mb: float | None
+    figures: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: ModelRow
+    match: ModelRow | None
+    speedup: float | None
+    memory_ratio: float | None
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    position: int
+    agent: str
+    device: str | None
+    device_id: int | None
+    status: str
+    message: str | None
+    iterations_done: int
+    iterations: int
+    candidates: int
+    cache_hits: int
+    hypervolume: float | None
+    frontier: list[ModelRow]
+    comparisons: list[Comparison]
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    search: SearchRecord
+    config: SearchConfig
+    devices: list[DeviceReport]
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.search
+        return {
+            "search": {
+                "id": s.id,
+                "name": s.name,
+                "status": s.status,
+                "message": s.message,
+                "seed": s.seed,
+                "created_at": s.created_at.isoformat(),
+                "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+                "settings": s.settings,
+            },
+            "devices": [_json_safe(asdict(d)) for d in self.devices],
+        }
+
+
+def build_report(store: Store, search_id: int, device: str | None = None) -> SearchReport:
+    """The report of search ``search_id`` (only the device named ``device`` if given)."""
+    search = store.get_search(search_id)
+    config = load_config(store, search_id)
+    devices = store.search_devices(search_id)
+    names = {d.id: d.name for d in store.list_devices()}
+    if device is not None:
+        devices = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]
+        if not devices:
+            raise ConfigError("device", f"search {search_id} has no device named {device!r}")
+    reports = [_device_report(store, config, sd, names.get(sd.device_id or -1)) for sd in devices]
+    return SearchReport(search, config, reports)
+
+
+def _device_report(
+    store: Store, config: SearchConfig, sd: SearchDeviceRecord, name: str | None
+) -> DeviceReport:
+    base = {
+        "position": sd.position,
+        "agent": sd.agent,
+        "device": name,
+        "device_id": sd.device_id,
+        "status": sd.status,
+        "message": sd.message,
+        "iterations_done": sd.iteration_done + 1,
+        "iterations": config.iterations,
+    }
+    if sd.device_id is None:
+        return DeviceReport(**base, candidates=0, cache_hits=0, hypervolume=None,
+                            frontier=[], comparisons=[])  # fmt: skip
+    cands = store.candidates(sd.search_id, sd.device_id)
+    hvs = store.hypervolumes(sd.search_id, sd.device_id)
+    reported = store.reported(sd.search_id, sd.device_id)
+    if reported:
+        frontier, baselines = _reported_rows(store, reported)
+    else:
+        frontier, baselines = _live_rows(store, config, cands)
+    return DeviceReport(
+        **base,
+        candidates=sum(c.iteration >= 0 for c in cands),
+        cache_hits=sum(bool(c.cache_hit) for c in cands),
+        hypervolume=hvs[-1].hypervolume if hvs else None,
+        frontier=sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id)),
+        comparisons=[compare(b, frontier) for b in sorted(baselines, key=lambda r: r.n_layer)],
+    )
+
+
+def compare(baseline: ModelRow, frontier: list[ModelRow]) -> Comparison:
+    """The fastest frontier model with at least ``baseline``'s decoder parameters."""
+    ok = [r for r in frontier if r.latency_ms is not None and r.error is None]
+    big = [r for r in ok if r.decoder_params >= baseline.decoder_params]
+    if baseline.latency_ms is None or not big:
+        return Comparison(baseline, None, None, None)
+    match = min(big, key=lambda r: (r.latency_ms, r.arch_id))
+    speedup = baseline.latency_ms / match.latency_ms if match.latency_ms else None
+    ratio = None
+    if baseline.peak_memory_mb and match.peak_memory_mb:
+        ratio = baseline.peak_memory_mb / match.peak_memory_mb
+    return Comparison(baseline, match, speedup, ratio)
+
+
+def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) -> ModelRow:
+    ok = m is not None and m.ok
+    return ModelRow(
+        arch_id=arch.arch_id,
+        n_layer=arch.n_layer,
+        d_model=arch.d_model,
+        decoder_params=arch.decoder_params,
+        latency_ms=m.latency_ms if ok else None,
+        p10_ms=m.latency.get("p10") if ok else None,
+        p90_ms=m.latency.get("p90") if ok else None,
+        peak_memory_mb=m.peak_memory_mb if ok else None,
+        figures=figures,
+        error=None if ok else (m.error if m is not None else "not measured"),
+    )
+
+
+def _reported_rows(store: Store, reported: list[Any]) -> tuple[list[ModelRow], list[ModelRow]]:
+    archs = store.architectures(r.arch_id for r in reported)
+    ids = [i for r in reported for i in (r.final_measurement_id, r.search_measurement_id) if i]
+    ms = store.get_measurements(ids)
+    frontier, baselines = [], []
+    for r in reported:
+        final = ms.get(r.final_measurement_id) if r.final_measurement_id else None
+        during = ms.get(r.search_measurement_id) if r.search_measurement_id else None
+        if final is not None and final.ok:
+            row = _row(archs[r.arch_id], final, "final")
+        else:
+            row = _row(archs[r.arch_id], during, "search")
+        (frontier if r.role == "frontier" else baselines).append(row)
+    return frontier, baselines
+
+
+def _live_rows(
+    store: Store, config: SearchConfig, cands: list[Any]
+) -> tuple[list[ModelRow], list[ModelRow]]:
+    archs = store.architectures(c.arch_id for c in cands)
+    ms = store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+    bounds = config.bounds()
+    rows, baselines = [], []
+    for c in cands:
+        m = ms.get(c.measurement_id) if c.measurement_id else None
+        if c.iteration < 0:
+            baselines.append(_row(archs[c.arch_id], m, "search"))
+        elif m is not None and m.ok:
+            row = _row(archs[c.arch_id], m, "search")
+            if bounds.feasible(row.latency_ms or 0.0, row.peak_memory_mb or 0.0):
+                rows.append(row)
+    if not rows:
+        return [], baselines
+    sign = -1.0 if _higher_is_better(config.proxy) else 1.0
+    unique = list({r.arch_id: r for r in rows}.values())
+    f = [
+        [sign * _proxy(config.proxy, archs[r.arch_id]), r.latency_ms, r.peak_memory_mb or 0.0]
+        for r in unique
+    ]
+    return [unique[i] for i in frontier_indices(f, config.frontier)], baselines
+
+
+def _higher_is_better(proxy: str) -> bool:
+    from shared.proxies import get_proxy
+
+    return get_proxy(proxy).higher_is_better
+
+
+def _proxy(proxy: str, arch: ArchitectureRecord) -> float:
+    if proxy == "decoder_params":
+        return float(arch.decoder_params)
+    from shared.proxies import get_proxy
+
+    return float(get_proxy(proxy)(arch.to_config()))
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats as null (strict JSON for machines)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
