@@ -1,0 +1,20 @@
+"""The agent's measurement core: latency and true peak memory of one architecture.
+
+Public API (importing this package does not import torch; the helper processes do):
+
+* :class:`Measurer` -- ``measure(cfg, settings) -> MeasurementResult`` in isolated worker
+  processes, with per-item time limits, crash containment and optional CPU pinning.
+* :func:`estimate_memory_mb` -- a conservative memory estimate made before building, for
+  refusing candidates above a memory budget.
+* :func:`check_settings` -- raises before any build when settings cannot apply to a config.
+* :mod:`agent.measure.latency` -- the latency protocol (pure), :mod:`agent.measure.context`
+  -- the run context, :mod:`agent.measure.memory` -- the peak-memory pass.
+"""
+
+from __future__ import annotations
+
+from agent.measure.estimate import estimate_memory_mb
+from agent.measure.runners import check_settings
+from agent.measure.worker import Measurer
+
+__all__ = ["Measurer", "check_settings", "estimate_memory_mb"]

@@ -1,0 +1,275 @@
+"""Runners: one inference of a built model, ready to be timed, for each runtime.
+
+:func:`prepare` builds the model (``init="constant"`` by default: every weight page written,
+no random-init cost), prepares the inputs and, for ONNX Runtime, exports the graph and opens
+a session. :meth:`Runner.timed` runs one inference and returns its duration in seconds;
+:meth:`Runner.run` returns its log-probabilities as a numpy array (for tests and checks).
+
+Inputs: token ids drawn uniformly from ``[0, n_token)`` by ``numpy.random.default_rng(seed)``:
+first the (B, seq_len) context, then for ``decode`` the (B, 1) next token.
+
+Metrics:
+
+* ``prefill``: ``model(idx, output=...)`` over (batch_size, seq_len) tokens.
+* ``decode``: one ``decode_step`` of one token per sequence after a cache prefilled with the
+  ``seq_len`` context tokens; every run starts from the same prefilled cache (the models never
+  change the cache they are given). GPT-2 needs ``seq_len + 1 <= tgt_len``; Transformer-XL's
+  memory holds the last ``min(seq_len, mem_len)`` positions.
+
+Torch runners must be timed inside ``torch.inference_mode()`` (the worker enters it once).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.config import ArchConfig
+from shared.errors import ConfigError, MeasurementError
+from shared.schemas import MeasureSettings
+
+log = logging.getLogger(__name__)
+
+
+def check_settings(cfg: ArchConfig, settings: MeasureSettings) -> None:
+    """Raise ConfigError (or MeasurementError for an unsupported combination) before any
+    build when ``settings`` cannot be measured on ``cfg``."""
+    if settings.device == "cuda" and settings.runtime != "torch":
+        raise MeasurementError(
+            f"not supported: runtime {settings.runtime!r} on cuda (only 'torch' runs on cuda)"
+        )
+    if cfg.backbone == "gpt2":
+        need = settings.seq_len + (1 if settings.metric == "decode" else 0)
+        if need > cfg.tgt_len:
+            what = (
+                "seq_len + 1 (the cached context and the new token)"
+                if (settings.metric == "decode")
+                else "seq_len"
+            )
+            raise ConfigError(
+                "seq_len",
+                f"{what} = {need} exceeds the GPT-2 position table (tgt_len = {cfg.tgt_len})",
+            )
+
+
+def make_tokens(settings: MeasureSettings, n_token: int) -> tuple[np.ndarray, np.ndarray]:
+    """(context (B, seq_len), next token (B, 1)) int64 ids from the settings' seed."""
+    rng = np.random.default_rng(settings.seed)
+    ctx = rng.integers(0, n_token, size=(settings.batch_size, settings.seq_len), dtype=np.int64)
+    nxt = rng.integers(0, n_token, size=(settings.batch_size, 1), dtype=np.int64)
+    return ctx, nxt
+
+
+class Runner:
+    """One inference, repeatable. ``timed()`` -> seconds; ``run()`` -> log-probs (numpy)."""
+
+    def timed(self) -> float:
+        raise NotImplementedError
+
+    def run(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the model/session (the runner is unusable afterwards)."""
+
+
+class TorchRunner(Runner):
+    """PyTorch eager, on CPU or CUDA (synchronised around the timer on CUDA)."""
+
+    def __init__(self, model: Any, settings: MeasureSettings, ctx: np.ndarray, nxt: np.ndarray):
+        import torch
+
+        self._torch = torch
+        self._cuda = settings.device == "cuda"
+        device = "cuda" if self._cuda else "cpu"
+        self.model = model
+        idx = torch.from_numpy(ctx).to(device)
+        with torch.inference_mode():
+            if settings.metric == "prefill":
+                output = settings.output
+                self._fn = lambda: model(idx, output=output)
+                self.cache_len = 0
+            else:
+                _, cache = model.decode_step(idx)
+                tok = torch.from_numpy(nxt).to(device)
+                self._fn = lambda: model.decode_step(tok, cache)[0]
+                self.cache_len = cache.length
+        if self._cuda:
+            torch.cuda.synchronize()
+
+    def timed(self) -> float:
+        if self._cuda:
+            sync = self._torch.cuda.synchronize
+            sync()
+            t0 = time.perf_counter()
+            out = self._fn()
+            sync()
+            t1 = time.perf_counter()
+        else:
+            t0 = time.perf_counter()
+            out = self._fn()
+            t1 = time.perf_counter()
+        del out
+        return t1 - t0
+
+    def run(self) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self._fn().float().cpu().numpy()
+
+    def close(self) -> None:
+        self.model = None
+        self._fn = None  # type: ignore[assignment]
+
+
+class OrtRunner(Runner):
+    """ONNX Runtime CPU session over the exported graph; all outputs are fetched."""
+
+    def __init__(self, session: Any, feeds: dict[str, np.ndarray], cache_len: int) -> None:
+        self.session = session
+        self.feeds = feeds
+        self.cache_len = cache_len
+
+    def timed(self) -> float:
+        t0 = time.perf_counter()
+        out = self.session.run(None, self.feeds)
+        t1 = time.perf_counter()
+        del out
+        return t1 - t0
+
+    def run(self) -> np.ndarray:
+        return self.session.run(None, self.feeds)[0]
+
+    def close(self) -> None:
+        self.session = None
+        self.feeds = {}
+
+
+@dataclass
+class Prepared:
+    """A runner and what preparing it took (seconds; ``export_s``/``exporter`` for ONNX)."""
+
+    runner: Runner
+    build_s: float
+    export_s: float | None = None
+    session_s: float | None = None
+    exporter: str | None = None
+    onnx_path: Path | None = None
+    cache_len: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(
+    cfg: ArchConfig,
+    settings: MeasureSettings,
+    *,
+    export_dir: Path | None = None,
+    init: str = "constant",
+) -> Prepared:
+    """Build ``cfg`` and make the runner of ``settings`` (runtime, device, metric, shape).
+
+    For ``onnxruntime`` the graph is written to ``export_dir`` (required) and kept there: the
+    memory pass loads the same file. ``init="random"`` (for checks, not timing) seeds torch
+    with ``settings.seed`` first. Raises ConfigError or MeasurementError (unsupported).
+    """
+    import torch
+
+    from shared.models import build_model
+
+    check_settings(cfg, settings)
+    if settings.device == "cuda" and not torch.cuda.is_available():
+        raise MeasurementError("not supported: device 'cuda' requested but CUDA is not available")
+    torch.set_num_threads(settings.threads)
+    ctx, nxt = make_tokens(settings, cfg.n_token)
+    if init == "random":
+        torch.manual_seed(settings.seed)  # the same settings build the same weights
+    t0 = time.perf_counter()
+    model = build_model(cfg, init=init, device=settings.device)
+    if settings.device == "cuda":
+        torch.cuda.synchronize()
+    build_s = time.perf_counter() - t0
+    if settings.runtime == "torch":
+        runner = TorchRunner(model, settings, ctx, nxt)
+        return Prepared(runner, build_s, cache_len=runner.cache_len)
+    if export_dir is None:
+        raise ValueError("export_dir is required for the onnxruntime runtime")
+    if init == "constant":
+        make_distinct(model)
+    return _prepare_ort(cfg, settings, model, ctx, nxt, build_s, export_dir)
+
+
+def make_distinct(model: Any) -> None:
+    """Give every parameter its own constant (``c * (1 + k * 1e-4)`` for the k-th one).
+
+    The TorchScript ONNX exporter deduplicates initializers *by value* in eval mode: with
+    ``init="constant"`` every same-shaped weight is equal, so the exported graph would hold
+    one copy per shape instead of one per layer, and both its memory and its weight traffic
+    would be those of a smaller model. Distinct constants keep one initializer per parameter.
+    """
+    import torch
+
+    with torch.no_grad():
+        for k, p in enumerate(model.parameters()):  # unique Parameters (tied ones once)
+            p.mul_(1.0 + (k + 1) * 1e-4)
+
+
+def _prepare_ort(
+    cfg: ArchConfig,
+    settings: MeasureSettings,
+    model: Any,
+    ctx: np.ndarray,
+    nxt: np.ndarray,
+    build_s: float,
+    export_dir: Path,
+) -> Prepared:
+    import torch
+
+    from agent.measure.onnx_export import export_onnx, flatten_cache, make_session
+
+    shape = f"b{settings.batch_size}-t{settings.seq_len}"
+    path = Path(export_dir) / f"{cfg.arch_id}-{settings.metric}-{settings.output}-{shape}.onnx"
+    feeds: dict[str, np.ndarray] = {}
+    cache_len = 0
+    # no_grad, not inference_mode: the tracer cannot take inference tensors as example inputs.
+    with torch.no_grad():
+        if settings.metric == "prefill":
+            idx = torch.from_numpy(ctx)
+            exporter, export_s = export_onnx(
+                model, path, metric="prefill", output=settings.output, idx=idx
+            )
+            feeds["idx"] = ctx
+        else:
+            _, cache = model.decode_step(torch.from_numpy(ctx))
+            cache_len = cache.length
+            flat = flatten_cache(cache)
+            exporter, export_s = export_onnx(
+                model,
+                path,
+                metric="decode",
+                output="last",
+                idx=torch.from_numpy(nxt),
+                cache=cache,
+            )
+            feeds["idx"] = nxt
+            for i, t in enumerate(flat):
+                feeds[f"cache_{i}"] = t.numpy().copy()
+            del cache, flat
+    del model
+    gc.collect()
+    t0 = time.perf_counter()
+    session = make_session(path, settings.threads)
+    session_s = time.perf_counter() - t0
+    return Prepared(
+        OrtRunner(session, feeds, cache_len),
+        build_s,
+        export_s=export_s,
+        session_s=session_s,
+        exporter=exporter,
+        onnx_path=path,
+        cache_len=cache_len,
+    )

@@ -1,0 +1,414 @@
+"""Worker isolation: :class:`Measurer` measures one architecture at a time, out of process.
+
+Two helper processes per :class:`Measurer` (see :mod:`agent.measure._proc`):
+
+* the **latency worker** builds the model, exports it for ONNX Runtime when asked, and runs the
+  latency protocol (:mod:`agent.measure.latency`). It is reused from item to item while it is
+  healthy, and replaced by a fresh one after any failure;
+* the **memory fork server** (:mod:`agent.measure.memory`) forks one child per item for the
+  peak-memory pass (on CPU; on CUDA the worker runs the memory pass itself).
+
+A crash (any signal, e.g. SIGKILL from the kernel's out-of-memory killer or SIGABRT), a
+``MemoryError`` or an item past its time limit fails that item with :class:`MeasurementError`
+and a reason; the Measurer stays usable and the next item gets a fresh worker.
+
+Test-only switch: when the environment variable ``LTS_AGENT_TEST_ABORT_SEED`` is set (in the
+environment the worker is started with) and an item's ``settings.seed`` equals it, the worker
+calls ``os.abort()`` before measuring. It exists so that tests can crash a worker on purpose;
+never set it in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from shared.config import ArchConfig
+from shared.errors import BuildError, ConfigError, MeasurementError
+from shared.params import count_params
+from shared.schemas import LatencyStats, MeasurementResult, MeasureSettings
+
+log = logging.getLogger(__name__)
+
+ABORT_ENV = "LTS_AGENT_TEST_ABORT_SEED"
+
+#: Seconds allowed on top of ``time_budget_s`` for start-up of an item, build and warm caches.
+BASE_ALLOWANCE_S = 60.0
+#: Build (and, for ONNX Runtime, export and session) seconds per million parameters; generous
+#: (about 20x what this 2-core machine needs) so that a slow device is not cut off.
+ALLOWANCE_S_PER_MPARAM = {"torch": 0.2, "onnxruntime": 1.0}
+
+
+# ============================================================================ worker side
+def _malloc_trim() -> None:
+    """Give freed heap back to the OS (glibc), so the next item starts from a low RSS."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def measure_latency_local(
+    cfg: ArchConfig, settings: MeasureSettings, *, export_dir: Path | None = None
+) -> dict[str, Any]:
+    """Build and time ``cfg`` in THIS process (what the worker runs for each item).
+
+    Returns ``{"latency": LatencyStats dict, "context": dict, "onnx_path": str | None,
+    "memory": dict | None}`` (``memory`` only on CUDA, where the worker runs that pass).
+    Raises ConfigError, MeasurementError or whatever the build raises.
+    """
+    import torch
+
+    from agent.measure.context import RunContext
+    from agent.measure.latency import run_protocol_for
+    from agent.measure.memory import MB, cuda_memory_pass, read_status, reset_peak
+    from agent.measure.runners import prepare
+
+    run_ctx = RunContext()
+    run_ctx.begin()
+    hwm = reset_peak()
+    rss0 = read_status().get("VmRSS", 0)
+    prepared = prepare(cfg, settings, export_dir=export_dir)
+    try:
+        with torch.inference_mode():
+            outcome = run_protocol_for(prepared.runner.timed, settings)
+    finally:
+        prepared.runner.close()
+    worker_peak = (read_status()["VmHWM"] - rss0) / MB if hwm else None
+    del prepared.runner
+    gc.collect()
+    memory = None
+    if settings.device == "cuda" and settings.measure_memory:
+        memory = cuda_memory_pass(cfg, settings)
+    run_ctx.end()
+    run_ctx.extra.update(
+        {
+            "runtime": settings.runtime,
+            "device": settings.device,
+            "threads": settings.threads,
+            "torch_threads": torch.get_num_threads(),
+            "build_s": round(prepared.build_s, 4),
+            "export_s": None if prepared.export_s is None else round(prepared.export_s, 4),
+            "exporter": prepared.exporter,
+            "session_s": None if prepared.session_s is None else round(prepared.session_s, 4),
+            "warmup_runs": outcome.warmup_runs,
+            "warmup_s": round(outcome.warmup_s, 4),
+            "timed_runs": outcome.stats.n,
+            "timed_s": round(outcome.timed_s, 4),
+            "stop_reason": outcome.stop_reason,
+            "median_ci95_rel": None if outcome.ci_rel is None else round(outcome.ci_rel, 5),
+            "decode_cache_len": prepared.cache_len if settings.metric == "decode" else None,
+            "worker_peak_rss_mb": None if worker_peak is None else round(worker_peak, 2),
+        }
+    )
+    if settings.device == "cuda":
+        run_ctx.extra["cuda_device"] = torch.cuda.get_device_name()
+    return {
+        "latency": outcome.stats.model_dump(),
+        "context": run_ctx.as_dict(),
+        "onnx_path": None if prepared.onnx_path is None else str(prepared.onnx_path),
+        "memory": memory,
+    }
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    """The worker's answer for a failed item."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ConfigError):
+        return {"ok": False, "kind": "config", "field": exc.field, "message": exc.message}
+    if isinstance(exc, MeasurementError):
+        return {"ok": False, "kind": "measurement", "message": str(exc)}
+    oom = isinstance(exc, MemoryError) or "can't allocate memory" in str(exc)
+    if isinstance(exc, BuildError) and "out of memory" in str(exc):
+        oom = True
+    if oom:
+        return {"ok": False, "kind": "memory", "message": f"worker out of memory ({text})"}
+    log.error("item failed:\n%s", "".join(traceback.format_exception(exc)))
+    return {"ok": False, "kind": "error", "message": f"worker error ({text})"}
+
+
+def serve_worker(conn: Connection) -> None:
+    """Main loop of the latency worker process (one request at a time).
+
+    Request: ``{"op": "measure", "cfg": dict, "settings": dict, "export_dir": str}``.
+    Answer: ``{"ok": True, **measure_latency_local(...)}`` or ``{"ok": False, "kind", ...}``.
+    """
+    import torch
+
+    from agent.measure.memory import _warm_up
+
+    info = _warm_up()
+    info["cuda"] = torch.cuda.is_available()
+    abort_seed = os.environ.get(ABORT_ENV)
+    conn.send({"ready": True, **info})
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg.get("op") == "stop":
+            return
+        cfg = ArchConfig.from_dict(msg["cfg"])
+        settings = MeasureSettings.model_validate(msg["settings"])
+        if abort_seed is not None and str(settings.seed) == abort_seed.strip():
+            log.warning("%s=%s: aborting on purpose (test-only switch)", ABORT_ENV, abort_seed)
+            os.abort()
+        log.debug("item %s received", cfg.arch_id)
+        try:
+            answer = {
+                "ok": True,
+                **measure_latency_local(cfg, settings, export_dir=Path(msg["export_dir"])),
+            }
+        except BaseException as exc:  # every failure goes back with its reason
+            answer = _failure(exc)
+        # Plain JSON types only: the answer goes into the REST response, and unpickling a
+        # library type (torch's version string) would import that library in the service.
+        answer = json.loads(json.dumps(answer))
+        t0 = time.perf_counter()
+        gc.collect()
+        _malloc_trim()
+        log.debug("item done (ok=%s); clean-up %.3f s", answer["ok"], time.perf_counter() - t0)
+        conn.send(answer)
+
+
+# ============================================================================ parent side
+class Measurer:
+    """Measures architectures in isolated helper processes; see the module docstring.
+
+    ``cpus``: pin the helpers to these cores (``os.sched_setaffinity``), so that N Measurers
+    can run side by side on disjoint cores; None leaves the affinity alone.
+    ``allowance_s``: seconds allowed per item on top of ``settings.time_budget_s`` (default:
+    :data:`BASE_ALLOWANCE_S` plus a per-parameter term, :meth:`time_limit_s`); ``time_limit_s``
+    replaces the whole per-item limit with a fixed value. The memory pass gets the allowance
+    (or ``time_limit_s``) as its own limit. ``start_timeout_s``: how long a helper may take to
+    start (import the runtimes and warm up). The attributes ``fixed_allowance_s`` and
+    ``fixed_time_limit_s`` hold the two overrides and may be changed between items.
+
+    Thread safety: one Measurer measures one item at a time; concurrent :meth:`measure` calls
+    are serialised by a lock. Use one Measurer per slot for parallel measurements. Helpers
+    start lazily on the first :meth:`measure` (or :meth:`start`); :meth:`close` stops them.
+    Usable as a context manager.
+    """
+
+    def __init__(
+        self,
+        cpus: list[int] | None = None,
+        *,
+        allowance_s: float | None = None,
+        time_limit_s: float | None = None,
+        start_timeout_s: float = 180.0,
+    ) -> None:
+        self.cpus = sorted(cpus) if cpus else None
+        self.fixed_allowance_s = allowance_s
+        self.fixed_time_limit_s = time_limit_s
+        self.start_timeout_s = start_timeout_s
+        self._lock = threading.Lock()
+        self._worker: Any = None
+        self._forkserver: Any = None
+        self._export_dir = Path(tempfile.mkdtemp(prefix="lts-measure-"))
+        self._closed = False
+        self.items_done = 0
+
+    # ------------------------------------------------------------------------- lifecycle
+    def __enter__(self) -> Measurer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self, *, memory: bool = True) -> None:
+        """Start the worker (and the fork server when ``memory``) now, in parallel."""
+        with self._lock:
+            self._ensure(memory=memory)
+
+    def close(self) -> None:
+        """Stop the helper processes and remove the export folder (idempotent).
+
+        May be called from another thread while :meth:`measure` runs: the helpers are killed
+        at once and that measurement fails with MeasurementError("measurer closed").
+        """
+        self._closed = True
+        for helper in (self._worker, self._forkserver):
+            if helper is not None and helper.alive():
+                helper.kill()
+        if self._lock.acquire(timeout=60):
+            try:
+                for helper in (self._worker, self._forkserver):
+                    if helper is not None:
+                        helper.close()
+                self._worker = self._forkserver = None
+                shutil.rmtree(self._export_dir, ignore_errors=True)
+            finally:
+                self._lock.release()
+
+    @property
+    def worker_pid(self) -> int | None:
+        """PID of the current latency worker (None when none runs)."""
+        return self._worker.pid if self._worker is not None and self._worker.alive() else None
+
+    @property
+    def forkserver_pid(self) -> int | None:
+        """PID of the memory fork server (None when none runs)."""
+        fs = self._forkserver
+        return fs.pid if fs is not None and fs.alive() else None
+
+    def _ensure(self, *, memory: bool) -> None:
+        from agent.measure._proc import Helper, ProcessDied, ProcessTimeout
+
+        if self._closed:
+            raise MeasurementError("the measurer is closed")
+        if self._worker is not None and not self._worker.alive():
+            self._worker.kill()
+            self._worker = None
+        if memory and self._forkserver is not None and not self._forkserver.alive():
+            self._forkserver.kill()
+            self._forkserver = None
+        started = []
+        if self._worker is None:
+            self._worker = Helper("worker", self.cpus)
+            started.append("_worker")
+        if memory and self._forkserver is None:
+            self._forkserver = Helper("forkserver", self.cpus)
+            started.append("_forkserver")
+        for attr in started:
+            try:
+                getattr(self, attr).wait_ready(self.start_timeout_s)
+            except (ProcessDied, ProcessTimeout) as exc:
+                setattr(self, attr, None)
+                raise MeasurementError(f"could not start the {attr[1:]}: {exc}") from exc
+
+    # ---------------------------------------------------------------------------- limits
+    def allowance_s(self, cfg: ArchConfig, settings: MeasureSettings) -> float:
+        """Seconds allowed per item beyond the latency budget (build, export, warm caches)."""
+        if self.fixed_allowance_s is not None:
+            return self.fixed_allowance_s
+        mparams = count_params(cfg).total / 1e6
+        per = ALLOWANCE_S_PER_MPARAM[settings.runtime] * max(1, settings.batch_size) ** 0.5
+        return BASE_ALLOWANCE_S + per * mparams
+
+    def time_limit_s(self, cfg: ArchConfig, settings: MeasureSettings) -> float:
+        """The latency worker's limit for one item: time_budget_s + allowance (or fixed)."""
+        if self.fixed_time_limit_s is not None:
+            return self.fixed_time_limit_s
+        return settings.time_budget_s + self.allowance_s(cfg, settings)
+
+    # --------------------------------------------------------------------------- measure
+    def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult:
+        """Measure latency (and peak memory unless ``settings.measure_memory`` is False).
+
+        Returns a :class:`MeasurementResult` whose ``settings`` are ``settings`` unchanged.
+        Raises ConfigError when the settings cannot apply to ``cfg`` (e.g. a GPT-2 with
+        ``seq_len`` beyond its ``tgt_len``) and MeasurementError with a reason when the item
+        fails (unsupported combination, crash, out of memory, time limit). The Measurer stays
+        usable after either.
+        """
+        from agent.measure.runners import check_settings
+
+        check_settings(cfg, settings)
+        with self._lock:
+            t0 = time.monotonic()
+            cpu_memory = settings.measure_memory and settings.device == "cpu"
+            self._ensure(memory=cpu_memory)
+            if settings.device == "cuda" and not self._worker.info.get("cuda"):
+                raise MeasurementError(
+                    "not supported: device 'cuda' requested but CUDA is not available"
+                )
+            reused = self._worker.info.get("items", 0) > 0
+            answer = self._run_latency(cfg, settings)
+            try:
+                memory = answer.get("memory")
+                if cpu_memory:
+                    memory = self._run_memory(cfg, settings, answer.get("onnx_path"))
+            finally:
+                if answer.get("onnx_path"):
+                    Path(answer["onnx_path"]).unlink(missing_ok=True)
+            self._worker.info["items"] = self._worker.info.get("items", 0) + 1
+            self.items_done += 1
+            context = dict(answer["context"])
+            context.update(
+                {
+                    "worker_reused": reused,
+                    "time_limit_s": round(self.time_limit_s(cfg, settings), 1),
+                    "item_s": round(time.monotonic() - t0, 3),
+                    "memory_pass_s": None if not memory else memory.get("pass_s"),
+                }
+            )
+            return MeasurementResult(
+                arch_id=cfg.arch_id,
+                latency_ms=LatencyStats.model_validate(answer["latency"]),
+                peak_memory_mb=None if not memory else memory["peak_memory_mb"],
+                memory=memory or {"method": "not measured (measure_memory is false)"},
+                settings=settings,
+                context=context,
+            )
+
+    def _run_latency(self, cfg: ArchConfig, settings: MeasureSettings) -> dict[str, Any]:
+        from agent.measure._proc import ProcessDied, ProcessTimeout
+
+        limit = self.time_limit_s(cfg, settings)
+        msg = {
+            "op": "measure",
+            "cfg": cfg.to_dict(),
+            "settings": settings.model_dump(),
+            "export_dir": str(self._export_dir),
+        }
+        try:
+            answer = self._worker.request(msg, limit)
+        except ProcessTimeout as exc:
+            self._worker = None  # killed by request(); a fresh one for the next item
+            raise MeasurementError(f"timed out after {limit:.0f} s (worker killed)") from exc
+        except ProcessDied as exc:
+            self._worker = None
+            if self._closed:
+                raise MeasurementError("measurer closed during the measurement") from exc
+            raise MeasurementError(exc.reason) from exc
+        if answer["ok"]:
+            return answer
+        if answer["kind"] == "config":
+            raise ConfigError(answer["field"], answer["message"])
+        if answer["kind"] == "measurement":  # refused before building: the worker is fine
+            raise MeasurementError(answer["message"])
+        # Any other failure: replace the worker (it may be in a bad state).
+        self._worker.close()
+        self._worker = None
+        raise MeasurementError(answer["message"])
+
+    def _run_memory(
+        self, cfg: ArchConfig, settings: MeasureSettings, onnx_path: str | None
+    ) -> dict[str, Any]:
+        from agent.measure._proc import ProcessDied, ProcessTimeout
+
+        limit = self.fixed_time_limit_s or self.allowance_s(cfg, settings)
+        msg = {
+            "op": "memory",
+            "cfg": cfg.to_dict(),
+            "settings": settings.model_dump(),
+            "onnx_path": onnx_path,
+            "timeout_s": limit,
+        }
+        try:
+            answer = self._forkserver.request(msg, limit + 30.0)
+        except (ProcessTimeout, ProcessDied) as exc:
+            self._forkserver = None
+            if self._closed:
+                raise MeasurementError("measurer closed during the measurement") from exc
+            raise MeasurementError(f"memory fork server failed: {exc}") from exc
+        if not answer["ok"]:
+            raise MeasurementError(answer["error"])
+        return answer["memory"]
