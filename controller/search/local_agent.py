@@ -66,6 +66,12 @@ class LocalAgent:
     def start(self) -> LocalAgent:
         """Start the agent and wait until it answers; raise :class:`AgentError` if it exits
         or does not answer within ``start_timeout_s``."""
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting (start several, then :meth:`wait_ready` each)."""
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -78,10 +84,9 @@ class LocalAgent:
         finally:
             if self.log_path is not None:
                 log.close()  # type: ignore[union-attr]
-        self._wait_ready()
-        return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
+        """Wait until ``GET /health`` answers (see :meth:`start`)."""
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             assert self.process is not None

@@ -1,0 +1,235 @@
+"""End to end: real agents on 127.0.0.1 (subprocesses), the real ``controller`` CLI.
+
+Three agents start once for the module (about 20-30 s on two busy cores): two on this machine
+with different thread counts (two devices) and a third that one test kills. The space is tiny
+and every budget short, so each search takes seconds per device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from controller.search.local_agent import LocalAgent
+from controller.store import Store
+
+SPACE = {
+    "backbone": "gpt2",
+    "n_layer": [1, 2, 3],
+    "d_model": [64, 96, 128],
+    "d_embed": [64],
+    "div_val": [1],
+    "n_head": [2, 4],
+    "d_inner": {"min": 128, "max": 256, "step": 64},
+    "n_token": 1000,
+    "cutoffs": [200, 500],
+}
+FAST = [
+    "--time-budget-s", "0.3", "--min-time-s", "0.1", "--warmup-s", "0.02",
+    "--baseline-sizes", "space", "--baseline-layers", "1,3", "--final-budget-factor", "2",
+    "--parents", "2", "--batch-size", "4",
+]  # fmt: skip
+CONTROLLER = [sys.executable, "-c", "from controller.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocalAgent]]:
+    logs = tmp_path_factory.mktemp("agents")
+    started = {
+        "one": LocalAgent(name="e2e-one", threads=1, log_path=logs / "one.log"),
+        "two": LocalAgent(name="e2e-two", threads=2, log_path=logs / "two.log"),
+        "doomed": LocalAgent(name="e2e-doomed", threads=1, log_path=logs / "doomed.log"),
+    }
+    try:
+        for agent in started.values():
+            agent.launch()
+        for agent in started.values():
+            agent.wait_ready()
+        yield started
+    finally:
+        for agent in started.values():
+            agent.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(SPACE))
+    return {
+        **os.environ,
+        "LTS_DB": str(tmp_path / "lts.sqlite"),
+        "LTS_AGENTS_FILE": str(tmp_path / "agents.toml"),
+        "SPACE": str(space),
+        "COLUMNS": "200",
+    }
+
+
+def controller(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CONTROLLER, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def job_ids(agent: LocalAgent) -> set[str]:
+    return {j["id"] for j in httpx.get(f"{agent.url}/jobs?limit=1000").json()["data"]}
+
+
+def measured_items(agent: LocalAgent, since: set[str]) -> Counter[tuple[str, str]]:
+    """(arch_id, settings) of every item the agent measured in jobs not in ``since``."""
+    jobs = httpx.get(f"{agent.url}/jobs?limit=1000").json()["data"]
+    out: Counter[tuple[str, str]] = Counter()
+    for job in jobs:
+        if job["id"] in since:
+            continue
+        for item in job["items"]:
+            if item["status"] == "done":
+                settings = json.dumps(item["result"]["settings"], sort_keys=True)
+                out[(item["arch_id"], settings)] += 1
+            elif item["status"] == "failed":
+                out[(item["arch_id"], "failed")] += 1
+    return out
+
+
+def db_count(path: str, sql: str) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str, str]) -> None:
+    one, two = agents["one"], agents["two"]
+    before = {name: job_ids(a) for name, a in agents.items()}
+    r = controller(
+        env, "search", "--agents", f"{one.url},{two.url}", "--space", env["SPACE"],
+        "--iterations", "3", "--population", "6", "--seed", "1", *FAST,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    for name in ("e2e-one", "e2e-two"):
+        assert f"{name}: done, iteration 3/3" in r.stdout
+    assert r.stdout.count("Pareto frontier (final re-measurement") == 2
+    assert r.stdout.count("layer-scaled baselines") == 2
+
+    with Store.open(env["LTS_DB"]) as store:
+        (search,) = store.list_searches()
+        assert search.status == "done"
+        devices = store.search_devices(search.id)
+        assert [d.status for d in devices] == ["done", "done"]
+        records = [store.get_device(d.device_id) for d in devices]
+        assert records[0].fingerprint != records[1].fingerprint
+        assert [r.info["defaults"]["threads"] for r in records] == [1, 2]
+        for sd, agent in zip(devices, (one, two), strict=True):
+            assert [h.iteration for h in store.hypervolumes(search.id, sd.device_id)] == [0, 1, 2]
+            reported = store.reported(search.id, sd.device_id)
+            assert {r.role for r in reported} == {"frontier", "baseline"}
+            finals = store.get_measurements(r.final_measurement_id for r in reported)
+            assert all(m.settings["time_budget_s"] == pytest.approx(0.6) for m in finals.values())
+            # Each measurement the agent took is stored once; none was taken twice.
+            taken = measured_items(agent, before["one" if agent is one else "two"])
+            assert set(taken.values()) == {1}
+            assert len(taken) == store.count_measurements(sd.device_id)
+
+    r = controller(env, "results", "--json")
+    report = json.loads(r.stdout)
+    assert [d["device"] for d in report["devices"]] == ["e2e-one", "e2e-two"]
+    assert all(d["frontier"] and d["comparisons"] for d in report["devices"])
+
+
+def test_resume_after_the_controller_is_killed(
+    agents: dict[str, LocalAgent], env: dict[str, str]
+) -> None:
+    one = agents["one"]
+    before = job_ids(one)
+    args = [
+        "search", "--agents", one.url, "--space", env["SPACE"], "--iterations", "4",
+        "--population", "8", "--seed", "2", *FAST,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [*CONTROLLER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(
+            lambda: db_count(env["LTS_DB"], "SELECT count(*) FROM measurements") >= 9,
+            timeout=180,
+            what="the first measurements",
+        )
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    killed_at = db_count(env["LTS_DB"], "SELECT count(*) FROM measurements")
+    assert db_count(env["LTS_DB"], "SELECT count(*) FROM hypervolumes") < 4  # mid-search
+
+    r = controller(env, "search", "--resume", "1")
+    assert r.returncode == 0, r.stderr
+    assert "e2e-one: done, iteration 4/4" in r.stdout
+    with Store.open(env["LTS_DB"]) as store:
+        assert store.get_search(1).status == "done"
+        cands = store.candidates(1)
+        assert all(c.measurement_id is not None for c in cands)
+        total = store.count_measurements()
+        assert total > killed_at
+        taken = measured_items(one, before)
+        assert set(taken.values()) == {1}, "a measurement was taken twice"
+        assert len(taken) == total
+
+
+def test_a_killed_agent_does_not_fail_the_other_device(
+    agents: dict[str, LocalAgent], env: dict[str, str]
+) -> None:
+    one, doomed = agents["one"], agents["doomed"]
+    args = [
+        "search", "--agents", f"{one.url},{doomed.url}", "--space", env["SPACE"],
+        "--iterations", "3", "--population", "6", "--seed", "3", "--fail-after-s", "3", *FAST,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [*CONTROLLER, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(
+            lambda: (
+                db_count(
+                    env["LTS_DB"],
+                    "SELECT count(*) FROM measurements m JOIN devices d ON m.device_id = d.id "
+                    "WHERE d.name = 'e2e-doomed'",
+                )
+                >= 3
+            ),
+            timeout=180,
+            what="measurements on the doomed agent",
+        )
+        doomed.kill()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "did not finish on every device" in err
+    assert "e2e-one: done, iteration 3/3" in out
+    with Store.open(env["LTS_DB"]) as store:
+        first, second = store.search_devices(1)
+        assert first.status == "done"
+        assert second.status == "failed" and "gave up after" in (second.message or "")
+        assert store.reported(1, first.device_id)
