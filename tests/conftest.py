@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 #: The published LTS tables lie beside the repository (in ../shared/, read-only), in CI too.
@@ -15,3 +23,74 @@ def tables_dir() -> Path:
     if not TABLES_DIR.is_dir():
         pytest.fail(f"published tables not found at {TABLES_DIR}")
     return TABLES_DIR
+
+
+@dataclass
+class RunningAgent:
+    """An ``agent serve`` process listening on 127.0.0.1 (see the ``start_agent`` fixture)."""
+
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
+        """An httpx client for this agent, with its token (or ``token``, "" for none)."""
+        token = self.token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def start_agent(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., RunningAgent]]:
+    """Start real agents (``python -m agent.cli serve`` on a free port of 127.0.0.1).
+
+    ``start_agent(*options, env={...})`` waits until ``/health`` answers and returns a
+    :class:`RunningAgent`; every agent started is stopped (SIGTERM) at the end of the session.
+    """
+    started: list[RunningAgent] = []
+
+    def start(*options: str, env: dict[str, str] | None = None) -> RunningAgent:
+        home = tmp_path_factory.mktemp("agent")
+        token = f"test-token-{len(started)}"
+        token_file = home / "token"
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        port = _free_port()
+        log = home / "agent.log"
+        cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(port),
+               "--token-file", str(token_file), *options]  # fmt: skip
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
+        agent = RunningAgent(f"http://127.0.0.1:{port}", token, process, log)
+        started.append(agent)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"agent exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{agent.url}/health", timeout=1).status_code == 200:
+                    return agent
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"agent did not answer /health in time:\n{log.read_text()}")
+
+    yield start
+    for agent in started:
+        agent.process.terminate()
+    for agent in started:
+        try:
+            agent.process.wait(30)
+        except subprocess.TimeoutExpired:
+            agent.process.kill()

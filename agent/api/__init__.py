@@ -1,0 +1,1 @@
+"""The agent's HTTP edge: routers, dependencies, error bodies and request limits."""

@@ -1,0 +1,51 @@
+"""``/jobs``: batches of measurement requests, queued and measured in order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from agent.api.deps import AgentDep, QueueDep, TokenDep
+from agent.api.errors import ERROR_RESPONSES
+from agent.jobs import prepare_items
+from shared.schemas import ErrorBody, JobCreate, JobPublic, JobsPublic
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[TokenDep])
+
+_NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job"}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={code: ERROR_RESPONSES[code] for code in (401, 413, 422, 429)},
+)
+async def create_job(body: JobCreate, agent: AgentDep, queue: QueueDep) -> JobPublic:
+    """Queue a batch. Every item is validated first (one invalid item refuses the batch with
+    422 naming ``items[i].arch.<field>``); items over the memory budget are ``rejected``."""
+    requests = prepare_items(
+        body.items, agent.defaults, agent.caps, agent.settings.max_items_per_job
+    )
+    return queue.submit(requests)
+
+
+@router.get("", response_model=JobsPublic, responses={401: ERROR_RESPONSES[401]})
+async def read_jobs(
+    queue: QueueDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> JobsPublic:
+    """Kept jobs, most recent first; ``count`` is the number kept."""
+    return queue.list_jobs(limit)
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses=_NOT_FOUND)
+async def read_job(job_id: str, queue: QueueDep) -> JobPublic:
+    """The job and its items' status, errors and results so far."""
+    return queue.get(job_id)
+
+
+@router.delete("/{job_id}", response_model=JobPublic, responses=_NOT_FOUND)
+async def delete_job(job_id: str, queue: QueueDep) -> JobPublic:
+    """Cancel the items that have not started (a running item finishes)."""
+    return queue.cancel(job_id)

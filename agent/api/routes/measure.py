@@ -1,0 +1,48 @@
+"""``POST /measure``: one synchronous measurement, through the same queue as the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, HTTPException, status
+
+from agent.api.deps import AgentDep, QueueDep, TokenDep
+from agent.api.errors import ERROR_RESPONSES
+from agent.jobs import CANCELLED, SHUTTING_DOWN, prepare_item
+from shared.errors import ConfigError
+from shared.schemas import ErrorBody, JobItemCreate, MeasurementResult
+
+router = APIRouter(tags=["measure"], dependencies=[TokenDep])
+
+_RESPONSES = {
+    **{code: ERROR_RESPONSES[code] for code in (401, 413, 422, 429)},
+    409: {"model": ErrorBody, "description": "Cancelled (DELETE /jobs/{id}) before it started"},
+    502: {"model": ErrorBody, "description": "The measurement failed (worker crash, timeout)"},
+    503: {"model": ErrorBody, "description": "The agent shut down before measuring"},
+}
+
+
+@router.post("/measure", response_model=MeasurementResult, responses=_RESPONSES)
+async def create_measurement(
+    body: JobItemCreate, agent: AgentDep, queue: QueueDep
+) -> MeasurementResult:
+    """Measure one architecture and wait for the result. It is queued as a one-item job (so
+    it never overlaps another measurement) that ``GET /jobs`` lists like any other."""
+    job = queue.submit([prepare_item(body, agent.defaults, agent.caps)])
+    try:
+        await asyncio.wrap_future(queue.wait(job.id))
+    except asyncio.CancelledError:  # the server is stopping: do not leave the item queued
+        queue.cancel(job.id)
+        raise
+    item = queue.get(job.id).items[0]
+    if item.status == "done" and item.result is not None:
+        return item.result
+    if item.status == "failed":
+        code = status.HTTP_502_BAD_GATEWAY
+    elif item.error == CANCELLED:
+        code = status.HTTP_409_CONFLICT
+    elif item.error == SHUTTING_DOWN:
+        code = status.HTTP_503_SERVICE_UNAVAILABLE
+    else:  # rejected at submission: over the memory budget
+        raise ConfigError("arch", item.error or "rejected")
+    raise HTTPException(code, detail=f"measurement {item.status}: {item.error}")

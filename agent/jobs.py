@@ -1,0 +1,472 @@
+"""The measurement queue: jobs in submission order, their items in order, one item per slot.
+
+A :class:`JobQueue` owns one thread per slot; each thread takes the next pending item of the
+oldest job that has one and measures it with its slot's measurer (which blocks, isolated in a
+worker process), so the event loop that serves the API never waits on a measurement. With one
+slot no two measurements ever overlap; with N slots at most N run at once, each on its own
+measurer and cores. Every result gets ``context["queue"]``: the slot, its CPUs and when the
+measurement started and ended (UTC), so overlap can be checked from the outside.
+
+Thread safety: every public method may be called from any thread; state is guarded by one lock.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from agent.device import Capabilities
+from agent.measure import check_settings
+from shared.config import ArchConfig
+from shared.errors import ConfigError, LTSError, MeasurementError
+from shared.schemas import (
+    ItemStatus,
+    JobItemCreate,
+    JobItemPublic,
+    JobPublic,
+    JobsPublic,
+    JobStatus,
+    MeasurementResult,
+    MeasureSettings,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Sanity bound on depth, checked before a config is parsed: a scalar ``n_head`` with a huge
+#: ``n_layer`` would otherwise expand into a huge tuple inside the server process.
+MAX_LAYERS = 1024
+
+CANCELLED = "cancelled before it started"
+SHUTTING_DOWN = "the agent shut down before it started"
+
+
+class QueueFullError(LTSError):
+    """The queue holds too many unfinished items to take this job now (retry later)."""
+
+
+class TooManyItemsError(LTSError):
+    """One request holds more items than this agent accepts in a job."""
+
+
+class JobNotFoundError(LTSError):
+    """No job with this id (never submitted, or finished and forgotten)."""
+
+
+class Measurer(Protocol):
+    """What the queue needs of a measurer (:class:`agent.measure.Measurer` is one)."""
+
+    def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult: ...
+
+    def close(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------ validation
+@dataclass(frozen=True)
+class ItemRequest:
+    """One validated measurement request: a canonical architecture and complete settings."""
+
+    arch: ArchConfig
+    settings: MeasureSettings
+
+
+def prepare_item(item: JobItemCreate, defaults: MeasureSettings, caps: Capabilities) -> ItemRequest:
+    """Validate one request against the config rules and this agent's capabilities.
+
+    Raises :class:`ConfigError` whose field is relative to the item (``arch.n_head[3]``,
+    ``settings.threads``).
+    """
+    n_layer = item.arch.get("n_layer")
+    if isinstance(n_layer, int) and n_layer > MAX_LAYERS:  # before expanding per-layer lists
+        raise ConfigError("arch.n_layer", f"at most {MAX_LAYERS} layers, got {n_layer}")
+    try:
+        arch = ArchConfig.from_dict(item.arch)
+    except ConfigError as exc:
+        raise ConfigError(f"arch.{exc.field}", exc.message) from None
+    settings = item.settings.resolve(defaults)
+    try:
+        check_settings(arch, settings)
+    except ConfigError as exc:
+        raise ConfigError(f"settings.{exc.field}", exc.message) from None
+    except MeasurementError as exc:  # a combination no runtime supports
+        raise ConfigError("settings", str(exc)) from None
+    if settings.runtime not in caps.runtimes:
+        raise ConfigError("settings.runtime", f"{settings.runtime} is not installed on this agent")
+    if settings.device == "cuda" and not caps.cuda:
+        raise ConfigError("settings.device", "this agent has no CUDA device")
+    if settings.threads > caps.max_threads:
+        raise ConfigError(
+            "settings.threads",
+            f"{settings.threads} threads, but a measurement slot here has {caps.max_threads} CPUs",
+        )
+    return ItemRequest(arch, settings)
+
+
+def prepare_items(
+    items: Sequence[JobItemCreate],
+    defaults: MeasureSettings,
+    caps: Capabilities,
+    max_items: int,
+) -> list[ItemRequest]:
+    """Validate a whole batch up front: one invalid item refuses all of it.
+
+    Raises :class:`TooManyItemsError` over ``max_items``, :class:`ConfigError` naming the
+    field as ``items[i].arch.<field>`` or ``items[i].settings.<field>``.
+    """
+    if len(items) > max_items:
+        raise TooManyItemsError(
+            f"the job has {len(items)} items; this agent takes at most {max_items} per job"
+        )
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(prepare_item(item, defaults, caps))
+        except ConfigError as exc:
+            raise ConfigError(f"items[{i}].{exc.field}", exc.message) from None
+    return out
+
+
+# ----------------------------------------------------------------------------------- state
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass
+class _Item:
+    index: int
+    request: ItemRequest
+    status: ItemStatus = "pending"
+    error: str | None = None
+    result: MeasurementResult | None = None
+
+    def public(self) -> JobItemPublic:
+        return JobItemPublic(
+            index=self.index,
+            status=self.status,
+            error=self.error,
+            arch_id=self.request.arch.arch_id,
+            result=self.result,
+        )
+
+
+@dataclass
+class _Job:
+    id: str
+    items: list[_Item]
+    created_at: str = field(default_factory=_utc_now)
+    submitted: float = field(default_factory=time.monotonic)
+    started_at: str | None = None
+    finished_at: str | None = None
+    finished: float | None = None  # monotonic, for retention
+    cancelled: bool = False
+    next_pending: int = 0
+    running: int = 0
+    done: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+
+    def status(self) -> JobStatus:
+        if self.cancelled:
+            return "cancelled"
+        if self.finished_at is not None:
+            return "done"
+        if self.started_at is not None:
+            return "running"
+        return "queued"
+
+    def public(self) -> JobPublic:
+        return JobPublic(
+            id=self.id,
+            status=self.status(),
+            created_at=self.created_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            items=[item.public() for item in self.items],
+        )
+
+    def take_next(self) -> _Item | None:
+        while self.next_pending < len(self.items):
+            item = self.items[self.next_pending]
+            self.next_pending += 1
+            if item.status == "pending":
+                return item
+        return None
+
+    def unfinished(self) -> bool:
+        return self.running > 0 or any(i.status == "pending" for i in self.items)
+
+
+# ----------------------------------------------------------------------------------- queue
+class JobQueue:
+    """Jobs of measurement items, measured in order by one thread per measurer (slot).
+
+    ``estimate_memory_mb(arch, settings)`` is asked for each item at submission; one above
+    ``memory_budget_mb`` (``gpu_memory_budget_mb`` for ``device="cuda"`` items, where given)
+    is ``rejected`` with the reason and never built. ``max_queue`` bounds
+    the unfinished (pending or running) items of all jobs. Finished jobs are kept for
+    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. ``slot_cpus[i]`` (the CPUs the
+    i-th measurer is pinned to) only goes into each result's context.
+    """
+
+    def __init__(
+        self,
+        measurers: Sequence[Measurer],
+        *,
+        estimate_memory_mb: Callable[[ArchConfig, MeasureSettings], float],
+        memory_budget_mb: float,
+        gpu_memory_budget_mb: float | None = None,
+        max_queue: int,
+        keep_jobs: int = 100,
+        keep_jobs_s: float = 6 * 3600,
+        slot_cpus: Sequence[list[int] | None] | None = None,
+    ) -> None:
+        if not measurers:
+            raise ValueError("a JobQueue needs at least one measurer")
+        self._measurers = list(measurers)
+        self._slot_cpus = list(slot_cpus) if slot_cpus else [None] * len(measurers)
+        self._estimate = estimate_memory_mb
+        self.memory_budget_mb = memory_budget_mb
+        self.gpu_memory_budget_mb = gpu_memory_budget_mb
+        self.max_queue = max_queue
+        self._keep_jobs = keep_jobs
+        self._keep_jobs_s = keep_jobs_s
+        self._cond = threading.Condition()
+        self._jobs: dict[str, _Job] = {}  # submission order
+        self._waiting: deque[_Job] = deque()  # jobs that may still have pending items
+        self._unfinished = 0  # pending + running items of all jobs
+        self._closing = False
+        self._threads: list[threading.Thread] = []
+
+    # ---------------------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Start one thread per slot (idempotent)."""
+        with self._cond:
+            if self._threads:
+                return
+            for slot in range(len(self._measurers)):
+                thread = threading.Thread(
+                    target=self._run_slot, args=(slot,), name=f"lts-slot-{slot}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Refuse new work, drop what has not started, wait up to ``timeout_s`` for the rest.
+
+        The measurers are not closed here: their owner closes them (which also ends a running
+        measurement early).
+        """
+        finished: list[_Job] = []
+        with self._cond:
+            self._closing = True
+            for job in list(self._waiting):
+                if self._drop_pending(job, SHUTTING_DOWN):
+                    finished.append(job)
+            self._waiting.clear()
+            self._cond.notify_all()
+        self._resolve(finished)
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # ------------------------------------------------------------------------------- public
+    @property
+    def slots(self) -> int:
+        return len(self._measurers)
+
+    def unfinished_items(self) -> int:
+        """Items pending or running, over all jobs."""
+        with self._cond:
+            return self._unfinished
+
+    def submit(self, requests: Sequence[ItemRequest]) -> JobPublic:
+        """Queue a job of validated items; over-budget items are rejected on the spot.
+
+        Raises :class:`QueueFullError` when the accepted items would take the unfinished
+        items over ``max_queue`` (nothing is queued then).
+        """
+        items = [_Item(i, request) for i, request in enumerate(requests)]
+        for item in items:
+            self._check_budget(item)
+        accepted = sum(item.status == "pending" for item in items)
+        job = _Job(id=uuid.uuid4().hex, items=items)
+        with self._cond:
+            if self._closing:
+                raise QueueFullError("the agent is shutting down")
+            if self._unfinished + accepted > self.max_queue:
+                raise QueueFullError(
+                    f"queue full: {self._unfinished} item(s) waiting or running, this job adds "
+                    f"{accepted}, the limit is {self.max_queue}; retry later"
+                )
+            self._prune()
+            self._jobs[job.id] = job
+            self._unfinished += accepted
+            if accepted:
+                self._waiting.append(job)
+                self._cond.notify_all()
+            else:
+                self._mark_finished(job)
+            public = job.public()
+        if not accepted:
+            self._resolve([job])
+        logger.info("job %s: %d item(s), %d queued", job.id, len(items), accepted)
+        return public
+
+    def get(self, job_id: str) -> JobPublic:
+        """The job as it stands. Raises :class:`JobNotFoundError`."""
+        with self._cond:
+            return self._job(job_id).public()
+
+    def list_jobs(self, limit: int | None = None) -> JobsPublic:
+        """Kept jobs, most recent first (at most ``limit``); ``count`` is all kept jobs."""
+        with self._cond:
+            self._prune()
+            jobs = list(reversed(self._jobs.values()))
+            return JobsPublic(data=[j.public() for j in jobs[:limit]], count=len(jobs))
+
+    def cancel(self, job_id: str) -> JobPublic:
+        """Cancel the items that have not started (``rejected``, "cancelled before it
+        started"); a running item finishes and keeps its result. A finished job is left as
+        it is. Raises :class:`JobNotFoundError`."""
+        with self._cond:
+            job = self._job(job_id)
+            finished = False
+            if job.finished_at is None:
+                job.cancelled = True
+                finished = self._drop_pending(job, CANCELLED)
+            public = job.public()
+        if finished:
+            self._resolve([job])
+        logger.info("job %s cancelled", job_id)
+        return public
+
+    def wait(self, job_id: str) -> concurrent.futures.Future[None]:
+        """A future that resolves when the job has finished (done or cancelled).
+
+        Use ``asyncio.wrap_future`` to await it on an event loop. Raises
+        :class:`JobNotFoundError`.
+        """
+        with self._cond:
+            return self._job(job_id).done
+
+    # ------------------------------------------------------------------------------ workers
+    def _run_slot(self, slot: int) -> None:
+        measurer = self._measurers[slot]
+        while True:
+            with self._cond:
+                taken = self._take()
+                if taken is None:
+                    return
+                job, item = taken
+            started_at, t0 = _utc_now(), time.monotonic()
+            result, error = None, None
+            try:
+                result = measurer.measure(item.request.arch, item.request.settings)
+            except LTSError as exc:  # MeasurementError: crash, timeout, out of memory...
+                error = str(exc) or type(exc).__name__
+            except Exception as exc:  # a bug in one measurement must not stop the slot
+                logger.exception("slot %d: measurement raised", slot)
+                error = f"internal error: {type(exc).__name__}: {exc}"
+            if result is not None:
+                queue_context = {
+                    "slot": slot,
+                    "cpus": self._slot_cpus[slot],
+                    "started_at": started_at,
+                    "finished_at": _utc_now(),
+                    "waited_s": round(t0 - job.submitted, 3),
+                }
+                result = result.model_copy(
+                    update={"context": {**result.context, "queue": queue_context}}
+                )
+            self._complete(job, item, result, error)
+
+    def _take(self) -> tuple[_Job, _Item] | None:
+        """Under the lock: wait for the next pending item and mark it running (None: closing)."""
+        while not self._closing:
+            while self._waiting:
+                job = self._waiting[0]
+                item = job.take_next()
+                if item is None:
+                    self._waiting.popleft()
+                    continue
+                item.status = "running"
+                job.running += 1
+                job.started_at = job.started_at or _utc_now()
+                return job, item
+            self._cond.wait()
+        return None
+
+    def _complete(
+        self, job: _Job, item: _Item, result: MeasurementResult | None, error: str | None
+    ) -> None:
+        with self._cond:
+            item.status, item.result, item.error = ("done" if result else "failed"), result, error
+            job.running -= 1
+            self._unfinished -= 1
+            finished = not job.unfinished()
+            if finished:
+                self._mark_finished(job)
+        if error:
+            logger.warning("job %s item %d failed: %s", job.id, item.index, error)
+        if finished:
+            self._resolve([job])
+
+    # ------------------------------------------------------------------------------ helpers
+    def _check_budget(self, item: _Item) -> None:
+        request = item.request
+        try:
+            need_mb = self._estimate(request.arch, request.settings)
+        except Exception:  # an estimate that fails must not refuse a valid item
+            logger.exception("memory estimate failed for %s", request.arch.arch_id)
+            return
+        on_gpu = request.settings.device == "cuda" and self.gpu_memory_budget_mb is not None
+        budget = self.gpu_memory_budget_mb if on_gpu else self.memory_budget_mb
+        if need_mb > budget:
+            item.status = "rejected"
+            item.error = (
+                f"needs about {need_mb:.0f} MB by the estimate, over this agent's "
+                f"{'GPU ' if on_gpu else ''}memory budget of {budget:.0f} MB"
+            )
+
+    def _job(self, job_id: str) -> _Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFoundError(f"no job {job_id!r} on this agent") from None
+
+    def _drop_pending(self, job: _Job, reason: str) -> bool:
+        """Under the lock: reject the job's pending items; True if that finished the job."""
+        for item in job.items:
+            if item.status == "pending":
+                item.status, item.error = "rejected", reason
+                self._unfinished -= 1
+        job.next_pending = len(job.items)
+        if job.running == 0 and job.finished_at is None:
+            self._mark_finished(job)
+            return True
+        return False
+
+    @staticmethod
+    def _mark_finished(job: _Job) -> None:
+        job.finished_at, job.finished = _utc_now(), time.monotonic()
+
+    @staticmethod
+    def _resolve(jobs: list[_Job]) -> None:
+        """Outside the lock: wake whoever waits on these finished jobs."""
+        for job in jobs:
+            if not job.done.done():
+                job.done.set_result(None)
+
+    def _prune(self) -> None:
+        """Under the lock: forget finished jobs past the age limit or beyond the count."""
+        now = time.monotonic()
+        finished = [j for j in self._jobs.values() if j.finished is not None]
+        excess = len(finished) - self._keep_jobs
+        for i, job in enumerate(finished):
+            if i < excess or now - job.finished > self._keep_jobs_s:
+                del self._jobs[job.id]

@@ -1,0 +1,106 @@
+"""Builds the agent's FastAPI app: :func:`create_app` and its lifespan (nothing else here)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from agent import device
+from agent.api.deps import AgentState
+from agent.api.errors import install_error_handlers
+from agent.api.limits import BodySizeLimit
+from agent.api.main import api_router
+from agent.auth import load_token
+from agent.jobs import JobQueue, Measurer
+from agent.measure import Measurer as RealMeasurer
+from agent.measure import estimate_memory_mb as default_estimate
+from agent.settings import Settings
+from shared import __version__
+from shared.config import ArchConfig
+from shared.schemas import MeasureSettings
+
+logger = logging.getLogger(__name__)
+
+MeasurerFactory = Callable[[list[int] | None], Measurer]
+MemoryEstimate = Callable[[ArchConfig, MeasureSettings], float]
+
+#: How long shutting down waits for running measurements before closing the measurers.
+SHUTDOWN_WAIT_S = 5.0
+
+
+def _default_measurer(cpus: list[int] | None) -> Measurer:
+    """A started :class:`agent.measure.Measurer` (its helper processes warm and waiting)."""
+    measurer = RealMeasurer(cpus=cpus)
+    measurer.start()
+    return measurer
+
+
+def create_app(
+    settings: Settings,
+    *,
+    measurers: Sequence[Measurer] | None = None,
+    measurer_factory: MeasurerFactory = _default_measurer,
+    estimate_memory_mb: MemoryEstimate = default_estimate,
+) -> FastAPI:
+    """The agent's app. Checks the settings now (raises :class:`ConfigError`: token, slots,
+    runtime, device); the lifespan starts one measurer per slot (or uses ``measurers``, which
+    the caller then owns and closes) and the queue, and stops them at shutdown."""
+    token = load_token(settings)
+    slot_cpus, caps = device.check_machine(settings)
+    if measurers is not None and len(measurers) != len(slot_cpus):
+        raise ValueError(f"{len(measurers)} measurers for {len(slot_cpus)} slots")
+    budget_mb = settings.memory_budget_mb or device.default_memory_budget_mb(settings.slots)
+    gpu_budget_mb = device.default_gpu_budget_mb(settings.slots)
+    defaults = settings.measure_defaults()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = measurers is None
+        started = list(measurers or [])
+        if owned:
+            started = list(
+                await asyncio.gather(
+                    *(asyncio.to_thread(measurer_factory, cpus) for cpus in slot_cpus)
+                )
+            )
+        info = await asyncio.to_thread(device.device_info, settings.name, defaults, len(started))
+        queue = JobQueue(
+            started,
+            estimate_memory_mb=estimate_memory_mb,
+            memory_budget_mb=budget_mb,
+            gpu_memory_budget_mb=gpu_budget_mb,
+            max_queue=settings.max_queue,
+            keep_jobs=settings.keep_jobs,
+            keep_jobs_s=settings.keep_jobs_s,
+            slot_cpus=slot_cpus,
+        )
+        queue.start()
+        app.state.agent = AgentState(settings, token, defaults, caps, queue, info)
+        logger.info(
+            "agent %r ready: %d slot(s) %s, defaults %s/%s/%d thread(s), budget %.0f MB, "
+            "fingerprint %s",
+            settings.name, len(started), slot_cpus, defaults.runtime, defaults.device,
+            defaults.threads, budget_mb, info.fingerprint,
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(queue.close, SHUTDOWN_WAIT_S)
+            if owned:
+                for measurer in started:
+                    await asyncio.to_thread(measurer.close)
+
+    app = FastAPI(
+        title="LTS agent",
+        version=__version__,
+        summary="Measures Transformer candidates' latency and peak memory on this device.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(api_router)
+    return app

@@ -1,0 +1,60 @@
+"""The agent's settings: one pydantic-settings class, from CLI options and ``LTS_AGENT_*``.
+
+Precedence: explicit values (the CLI passes its options) over environment variables over the
+defaults below. Nothing here touches the machine; :mod:`agent.device` resolves the defaults
+that depend on it (the memory budget, the cores of each slot).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.schemas import DeviceKind, MeasureSettings, Runtime
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Everything ``agent serve`` can be told (env var = ``LTS_AGENT_`` + the upper-case name).
+
+    ``threads``, ``runtime`` and ``device`` are the defaults of every measurement that does not
+    override them. ``memory_budget_mb`` is the most memory one measurement may need by the
+    estimate (``None``: half of the memory available at start-up, divided among the slots).
+    ``max_queue`` bounds the unfinished items of all jobs together, ``max_items_per_job`` one
+    request's batch, ``max_body_bytes`` a request body. Finished jobs are kept for
+    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LTS_AGENT_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8900, ge=1, le=65535)
+    name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=200)
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    no_auth: bool = False
+    threads: int = Field(1, ge=1, le=256)
+    runtime: Runtime = "torch"
+    device: DeviceKind = "cpu"
+    memory_budget_mb: float | None = Field(None, gt=0)
+    slots: int = Field(1, ge=1, le=256)
+    max_queue: int = Field(1000, ge=1)
+    max_items_per_job: int = Field(256, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    keep_jobs: int = Field(100, ge=1)
+    keep_jobs_s: float = Field(6 * 3600, gt=0)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def measure_defaults(self) -> MeasureSettings:
+        """The measurement settings a request gets for every field it does not override."""
+        return MeasureSettings(threads=self.threads, runtime=self.runtime, device=self.device)

@@ -1,0 +1,272 @@
+"""The agent's REST API, end to end: real ``agent serve`` processes on 127.0.0.1, measuring
+real small models (both runtimes) through real worker processes, talked to with httpx."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from itertools import pairwise
+
+import httpx
+import pytest
+
+from agent.jobs import CANCELLED
+from shared.schemas import DeviceInfo, ErrorBody, Health, JobPublic, MeasurementResult
+
+TINY = {
+    "backbone": "gpt2", "n_layer": 2, "d_model": 64, "n_head": 2, "d_inner": 128,
+    "n_token": 1000, "cutoffs": [200, 500],
+}  # fmt: skip
+TINY_XL = {**TINY, "backbone": "transxl", "n_head": [2, 4], "mem_len": 32}
+#: Over the test agent's 400 MB budget: GPT-2 vocabulary, 16 layers of width 1024.
+HUGE = {"backbone": "gpt2", "n_layer": 16, "d_model": 1024, "n_head": 16, "d_inner": 4096}
+FAST = {"seq_len": 32, "time_budget_s": 1, "min_time_s": 0.2, "warmup_s": 0.05}
+ABORT_SEED = 7  # the test agent's worker aborts on this seed (LTS_AGENT_TEST_ABORT_SEED)
+
+
+def item(arch: dict = TINY, **settings: object) -> dict:
+    return {"arch": arch, "settings": {**FAST, **settings}}
+
+
+@pytest.fixture(scope="module")
+def agent(start_agent):
+    """One slot; small limits so that 413/429 are cheap to reach."""
+    return start_agent(
+        "--max-queue", "6", "--max-items", "4", "--memory-budget-mb", "400",
+        env={"LTS_AGENT_MAX_BODY_BYTES": "65536", "LTS_AGENT_TEST_ABORT_SEED": str(ABORT_SEED)},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def client(agent):
+    with agent.client() as c:
+        yield c
+
+
+def wait_done(client: httpx.Client, job_id: str, timeout_s: float = 90) -> JobPublic:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = JobPublic.model_validate(client.get(f"/jobs/{job_id}").json())
+        if job.finished_at is not None:
+            return job
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} did not finish in {timeout_s} s")
+
+
+def error(response: httpx.Response, status: int) -> ErrorBody:
+    assert response.status_code == status, response.text
+    return ErrorBody.model_validate(response.json())
+
+
+def spans(*jobs: JobPublic) -> list[tuple[datetime, datetime]]:
+    contexts = [i.result.context["queue"] for job in jobs for i in job.items if i.result]
+    iso = datetime.fromisoformat
+    return sorted((iso(c["started_at"]), iso(c["finished_at"])) for c in contexts)
+
+
+# ------------------------------------------------------------------------------ read-only
+def test_health_needs_no_token(agent):
+    health = Health.model_validate(httpx.get(f"{agent.url}/health").json())
+    assert health.status == "ok" and health.version and health.name
+
+
+def test_device_describes_the_machine(client):
+    device = DeviceInfo.model_validate(client.get("/device").json())
+    assert len(device.fingerprint) == 16 and device.cores_logical >= 1
+    assert device.memory_total_mb > 0 and device.cpu_model and device.machine
+    assert device.versions["torch"] and device.versions["agent"]
+    assert device.defaults.threads == 1 and device.defaults.runtime == "torch"
+    assert device.slots == 1
+    assert client.get("/device").json()["fingerprint"] == device.fingerprint
+
+
+def test_openapi_docs_are_served(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/device", "/jobs", "/jobs/{job_id}", "/measure"} <= set(paths)
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/device"), ("GET", "/jobs"), ("POST", "/jobs"), ("GET", "/jobs/x"),
+     ("DELETE", "/jobs/x"), ("POST", "/measure")],
+)  # fmt: skip
+def test_missing_or_wrong_token_is_401(agent, method, path, token):
+    with agent.client(token=token) as c:
+        response = c.request(method, path, json={"items": [item()]})
+    assert "wrong bearer token" in error(response, 401).detail
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# ---------------------------------------------------------------------------- measurements
+def test_job_measures_real_models_with_both_runtimes(client):
+    items = [item(TINY, runtime="torch"), item(TINY_XL, runtime="onnxruntime")]
+    response = client.post("/jobs", json={"items": items})
+    assert response.status_code == 202, response.text
+    queued = JobPublic.model_validate(response.json())
+    assert queued.status in ("queued", "running") and len(queued.items) == 2
+    job = wait_done(client, queued.id)
+    assert job.status == "done", job
+    for got, runtime in zip(job.items, ("torch", "onnxruntime"), strict=True):
+        assert got.status == "done", got.error
+        result = got.result
+        assert result.settings.runtime == runtime and result.settings.seq_len == 32
+        assert result.arch_id == got.arch_id
+        assert 0 < result.latency_ms.min <= result.latency_ms.median
+        assert result.latency_ms.n == len(result.latency_ms.samples) >= 1
+        assert result.peak_memory_mb is not None and result.peak_memory_mb > 0
+    listed = client.get("/jobs").json()
+    assert listed["data"][0]["id"] == job.id and listed["count"] >= 1
+
+
+def test_two_concurrent_jobs_are_measured_one_after_the_other(client):
+    ids: list[str] = []
+
+    def submit(seed: int) -> None:
+        response = client.post("/jobs", json={"items": [item(seed=seed), item(seed=seed + 1)]})
+        ids.append(response.json()["id"])
+
+    threads = [threading.Thread(target=submit, args=(s,)) for s in (10, 20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    jobs = [wait_done(client, job_id) for job_id in ids]
+    assert all(i.status == "done" for job in jobs for i in job.items), jobs
+    intervals = spans(*jobs)
+    assert len(intervals) == 4
+    for (_, end), (start, _) in pairwise(intervals):
+        assert end <= start, f"two measurements overlapped: {intervals}"
+    first, second = jobs  # submission order: the second job starts after the first ends
+    assert spans(first)[-1][1] <= spans(second)[0][0]
+
+
+def test_worker_crash_fails_that_item_and_the_agent_keeps_serving(client):
+    response = client.post("/jobs", json={"items": [item(seed=ABORT_SEED), item(seed=1)]})
+    job = wait_done(client, response.json()["id"])
+    crashed, after = job.items
+    assert crashed.status == "failed" and crashed.error
+    assert after.status == "done" and after.result is not None
+    assert client.get("/health").status_code == 200
+
+
+def test_over_budget_model_is_rejected_with_the_reason(client):
+    response = client.post("/jobs", json={"items": [item(HUGE)]})
+    assert response.status_code == 202
+    job = JobPublic.model_validate(response.json())
+    assert job.status == "done" and job.items[0].status == "rejected"
+    assert "over this agent's memory budget of 400 MB" in job.items[0].error
+    assert job.items[0].result is None
+
+
+def test_cancel_drops_what_has_not_started(client):
+    response = client.post("/jobs", json={"items": [item(seed=s) for s in (1, 2, 3)]})
+    job_id = response.json()["id"]
+    cancelled = JobPublic.model_validate(client.delete(f"/jobs/{job_id}").json())
+    assert cancelled.status == "cancelled"
+    assert [i.status for i in cancelled.items][1:] == ["rejected", "rejected"]
+    assert cancelled.items[2].error == CANCELLED
+    final = wait_done(client, job_id)
+    assert final.status == "cancelled" and final.items[0].status in ("done", "rejected")
+    assert error(client.delete("/jobs/no-such-job"), 404).detail
+    assert error(client.get("/jobs/no-such-job"), 404).detail
+
+
+def test_measure_is_synchronous_and_reports_failures(client):
+    response = client.post("/measure", json=item(output="all"))
+    assert response.status_code == 200, response.text
+    result = MeasurementResult.model_validate(response.json())
+    assert result.settings.output == "all" and result.latency_ms.median > 0
+    assert result.context["queue"]["slot"] == 0
+    crashed = error(client.post("/measure", json=item(seed=ABORT_SEED)), 502)
+    assert "measurement failed" in crashed.detail
+    assert error(client.post("/measure", json=item(HUGE)), 422).field == "arch"
+    bad = error(client.post("/measure", json=item({**TINY, "n_head": [2, 3]})), 422)
+    assert bad.field == "arch.n_head[1]"
+
+
+# ---------------------------------------------------------------------------------- limits
+def test_invalid_architecture_refuses_the_whole_batch_naming_the_field(client):
+    kept = client.get("/jobs").json()["count"]
+    items = [item(), item({**TINY, "n_head": [2, 3]})]
+    body = error(client.post("/jobs", json={"items": items}), 422)
+    assert body.field == "items[1].arch.n_head[1]" and "divisible" in body.detail
+    body = error(client.post("/jobs", json={"items": [item({**TINY, "n_layers": 2})]}), 422)
+    assert body.field == "items[0].arch.n_layers"
+    body = error(client.post("/jobs", json={"items": [item({**TINY, "n_layer": 10**9})]}), 422)
+    assert body.field == "items[0].arch.n_layer"
+    body = error(client.post("/jobs", json={"items": [item({**TINY, "tgt_len": 16})]}), 422)
+    assert body.field == "items[0].settings.seq_len" and "tgt_len = 16" in body.detail
+    assert client.get("/jobs").json()["count"] == kept  # nothing was queued
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [({"threads": 0}, "items[0].settings.threads"),
+     ({"threads": 64}, "items[0].settings.threads"),  # more than a slot's CPUs
+     ({"runtime": "tvm"}, "items[0].settings.runtime"),
+     ({"device": "cuda"}, "items[0].settings.device"),  # no GPU on the test agent
+     ({"bogus": 1}, "items[0].settings.bogus")],
+)  # fmt: skip
+def test_bad_settings_are_422_naming_the_field(client, settings, field):
+    body = error(client.post("/jobs", json={"items": [item(**settings)]}), 422)
+    assert body.field == field
+
+
+def test_malformed_requests_are_422(client):
+    assert error(client.post("/jobs", json={"items": []}), 422).field == "items"
+    assert error(client.post("/jobs", json={"jobs": []}), 422).field in ("items", "jobs")
+    bad_json = client.post(
+        "/jobs", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert error(bad_json, 422).field == "body"
+
+
+def test_too_many_items_is_413(client):
+    body = error(client.post("/jobs", json={"items": [item()] * 5}), 413)
+    assert "at most 4 per job" in body.detail
+
+
+def test_too_big_body_is_413_with_or_without_content_length(client):
+    big = json.dumps({"items": [item({**TINY, "pad": "x" * 70_000})]}).encode()
+    assert "at most 65536" in error(client.post("/jobs", content=big), 413).detail
+
+    def chunks():
+        for i in range(0, len(big), 8192):
+            yield big[i : i + 8192]
+
+    assert error(client.post("/jobs", content=chunks()), 413).detail  # chunked, no length
+
+
+def test_full_queue_is_429(client):
+    first = client.post("/jobs", json={"items": [item(seed=s) for s in range(4)]})
+    assert first.status_code == 202
+    try:
+        response = client.post("/jobs", json={"items": [item()] * 4})  # 4 + 4 (or 3 + 4) > 6
+        body = error(response, 429)
+        assert "queue full" in body.detail and "limit is 6" in body.detail
+        assert response.headers["Retry-After"]
+    finally:
+        client.delete(f"/jobs/{first.json()['id']}")
+        wait_done(client, first.json()["id"])
+
+
+# ----------------------------------------------------------------------------------- slots
+def test_two_slots_measure_at_once_on_disjoint_cores(start_agent, agent):
+    two = start_agent("--slots", "2")
+    with two.client() as c:
+        device = c.get("/device").json()
+        assert device["slots"] == 2
+        with agent.client() as one:  # same machine, other settings: another device
+            assert device["fingerprint"] != one.get("/device").json()["fingerprint"]
+        job = wait_done(c, c.post("/jobs", json={"items": [item(), item(seed=1)]}).json()["id"])
+    assert [i.status for i in job.items] == ["done", "done"], job
+    contexts = [i.result.context["queue"] for i in job.items]
+    assert sorted(ctx["slot"] for ctx in contexts) == [0, 1]
+    cpus = [set(ctx["cpus"]) for ctx in contexts]
+    assert cpus[0] and cpus[1] and not cpus[0] & cpus[1]
+    (_, end), (start, _) = spans(job)
+    assert start < end, "with two slots the two items should have run at once"

@@ -1,0 +1,63 @@
+"""``agent`` on the command line: help, and bad options as one line with exit status 1."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.device import usable_cpus
+
+TOO_MANY = len(usable_cpus()) + 1
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_console_script_help_and_usage_errors_exit_1_in_one_line():
+    exe = shutil.which("agent")
+    cmd = [exe] if exe else [sys.executable, "-m", "agent.cli"]
+    shown = subprocess.run([*cmd, "serve", "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0
+    assert all(opt in shown.stdout for opt in ("--token-file", "--slots", "LTS_AGENT_PORT"))
+    bad = subprocess.run([*cmd, "serve", "--port", "abc"], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: Invalid value for '--port'")
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ((), {}, "error: token: a token is required"),
+        (("--token-file", "/no/such/token"), {}, "error: token-file: cannot read /no/such/token"),
+        (("--no-auth", "--slots", str(TOO_MANY)), {}, f"error: slots: {TOO_MANY} slots but only"),
+        (("--no-auth", "--threads", "4096"), {}, "error: --threads: Input should be less"),
+        (("--no-auth",), {"LTS_AGENT_THREADS": "0"}, "error: --threads: Input should be greater"),
+        (("--no-auth", "--runtime", "tvm"), {}, "error: --runtime: Input should be 'torch'"),
+        (("--no-auth", "--device", "cuda"), {}, "error: device: no CUDA device found"),
+        ((), {"LTS_AGENT_TOKEN": "  "}, "error: token: LTS_AGENT_TOKEN is empty"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_1(args, env, message, monkeypatch):
+    monkeypatch.delenv("LTS_AGENT_TOKEN", raising=False)
+    if message.endswith("no CUDA device found"):
+        from agent import device
+
+        monkeypatch.setattr(device, "detect_gpus", lambda: ())
+    result = run("serve", *args, env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_empty_token_file_is_refused(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("\n")
+    result = run("serve", "--token-file", str(token_file))
+    assert result.exit_code == 1 and "is empty" in result.stderr
