@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 # Command modules under controller.commands; each defines register(app: typer.Typer).
-COMMAND_MODULES: tuple[str, ...] = ("space", "params", "search", "results", "agents")
+COMMAND_MODULES: tuple[str, ...] = ("space", "params", "search", "results", "agents", "proxy")
 
 
 def _version(value: bool) -> None:
