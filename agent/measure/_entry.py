@@ -2,6 +2,10 @@
 
 ``python -m agent.measure._entry worker|forkserver FD [CPU,CPU,...]``: FD is the helper's end
 of a socket pair; the optional CPU list pins the process (``os.sched_setaffinity``).
+
+Helpers (and the memory children they fork) raise their own out-of-memory score to the
+maximum, so that when a candidate exhausts the machine's memory the kernel kills the helper
+measuring it, not the service.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ def main(argv: list[str]) -> int:
         level=os.environ.get("LTS_AGENT_LOG_LEVEL", "WARNING"),
         format=f"%(asctime)s {role}[%(process)d] %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass  # not Linux, or not allowed: the service is then no better protected
     conn = Connection(fd)
     if role == "worker":
         from agent.measure.worker import serve_worker

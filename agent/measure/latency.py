@@ -7,8 +7,9 @@ time spent. Tests drive it with a fake timed function that advances a fake clock
 Protocol (the defaults are in :class:`shared.schemas.MeasureSettings`):
 
 1. Warm-up: runs until at least ``warmup_runs`` runs *and* ``warmup_s`` seconds are done. The
-   warm-up never takes more than half of ``time_budget_s`` (so that the timed runs keep the
-   other half), but at least one warm-up run is made when ``warmup_runs >= 1``.
+   warm-up never takes more than a third of ``time_budget_s`` (the timed samples matter more:
+   with a large model, the budget would otherwise go to warm-up), but at least one warm-up run
+   is made when ``warmup_runs >= 1``.
 2. Timed runs: until at least ``min_runs`` runs *and* ``min_time_s`` seconds of timed runs are
    done *and* the 95% confidence interval of the median is within ``target_rel_ci * median`` on
    both sides ("converged"); or until the next run would end past ``time_budget_s`` counted from
@@ -34,6 +35,9 @@ from shared.schemas import LatencyStats, MeasureSettings
 #: Upper bound on timed runs (and on the raw samples returned): the median of 10k runs is
 #: known far better than any target; the samples go over the wire.
 DEFAULT_MAX_RUNS = 10_000
+
+#: The largest share of the time budget that the warm-up may take.
+WARMUP_SHARE = 1.0 / 3.0
 
 _Z_975 = 1.959963984540054
 
@@ -147,7 +151,7 @@ def run_protocol(
     """Run the protocol of the module docstring around ``timed_run`` (seconds per call)."""
     start = clock()
     deadline = start + time_budget_s
-    warmup_cap = start + time_budget_s / 2.0
+    warmup_cap = start + time_budget_s * WARMUP_SHARE
     n_warm = 0
     last = 0.0
     while n_warm < warmup_runs or clock() - start < warmup_s:

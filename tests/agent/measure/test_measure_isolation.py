@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from typing import Any
 
 import pytest
 
 from agent.measure import Measurer
-from shared.errors import MeasurementError
+from agent.measure.worker import _failure
+from shared.errors import ConfigError, MeasurementError
 
 ABORT_SEED = 987654  # the conftest arms the shared measurer's workers with this seed
 
@@ -70,3 +73,28 @@ def test_cuda_without_a_gpu_is_a_clear_failure(
     with pytest.raises(MeasurementError, match="not supported: device 'cuda'"):
         measurer.measure(make_arch(), make_settings(device="cuda"))
     assert measurer.measure(make_arch(), make_settings(measure_memory=False)).latency_ms.n > 0
+
+
+def test_a_worker_killed_mid_item_fails_it_and_the_next_one_succeeds(
+    measurer: Measurer, make_arch: Any, make_settings: Any
+) -> None:
+    """SIGKILL is what the kernel's out-of-memory killer sends."""
+    cfg = make_arch()
+    measurer.measure(cfg, make_settings(measure_memory=False))
+    pid = measurer.worker_pid
+    assert pid is not None
+    killer = threading.Timer(1.0, os.kill, args=(pid, signal.SIGKILL))
+    killer.start()
+    try:
+        with pytest.raises(MeasurementError, match=r"killed by signal 9 \(SIGKILL: likely out of"):
+            measurer.measure(cfg, make_settings(time_budget_s=4.0, target_rel_ci=1e-9))
+    finally:
+        killer.cancel()
+    assert measurer.measure(cfg, make_settings()).peak_memory_mb is not None
+
+
+def test_worker_failures_are_classified() -> None:
+    assert _failure(MemoryError())["kind"] == "memory"
+    assert _failure(RuntimeError("DefaultCPUAllocator: can't allocate memory"))["kind"] == "memory"
+    assert _failure(ConfigError("seq_len", "too long"))["field"] == "seq_len"
+    assert _failure(ValueError("boom"))["message"] == "worker error (ValueError: boom)"

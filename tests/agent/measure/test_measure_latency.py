@@ -125,10 +125,17 @@ def test_budget_is_respected_when_the_median_never_settles() -> None:
     assert out.warmup_s + out.timed_s <= 3.0 + 1e-9
 
 
-def test_warmup_takes_at_most_half_the_budget_and_one_run_always_happens() -> None:
+def test_warmup_takes_at_most_a_third_of_the_budget() -> None:
+    timer = FakeTimer(constant(1.0))
+    out = protocol(timer, time_budget_s=10.0)
+    assert out.warmup_runs == 3  # a 4th run would end past 10/3 s
+    assert out.stats.n == 7 and out.stop_reason == "budget"  # 3 + 7 runs = the 10 s budget
+
+
+def test_one_warmup_run_and_one_timed_run_always_happen() -> None:
     timer = FakeTimer(constant(2.0))
     out = protocol(timer, time_budget_s=3.0)
-    assert out.warmup_runs == 1  # a second warm-up run would pass half the budget
+    assert out.warmup_runs == 1
     assert out.stats.n == 1 and out.stop_reason == "budget"
 
 
