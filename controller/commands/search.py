@@ -4,6 +4,7 @@ short real search on a local agent that the command starts itself."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from enum import StrEnum
@@ -272,6 +273,8 @@ def _new_config(agents: list[str], given: dict[str, Any]) -> SearchConfig:
     space_file = values.pop("space", None)
     if space_file is not None:
         sp = load_space(space_file, backbone=backbone)
+        if homogeneous and not sp.homogeneous:
+            sp = dataclasses.replace(sp, homogeneous=True)
     else:
         sp = default_space(backbone or "gpt2", homogeneous=homogeneous)
     measure = {_MEASURE[k]: values.pop(k) for k in list(values) if k in _MEASURE}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from controller.search.algorithm import Bounds, SearchParams
 from controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
 from shared.errors import ConfigError
+from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings, MeasureSettingsIn
 from shared.space import SearchSpace
 
@@ -57,6 +58,7 @@ class SearchConfig(BaseModel):
         config.bounds()
         config.overrides()
         config.search_space()
+        get_proxy(config.proxy)  # an unknown name fails here, before anything is stored
         if config.baseline_sizes not in BASELINE_SIZES:
             raise ConfigError("baseline_sizes", f"must be one of {', '.join(BASELINE_SIZES)}")
         return config

@@ -18,6 +18,7 @@ already measured in the cache.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -184,6 +185,10 @@ class _DeviceRun:
             self._set_status("interrupted", "interrupted")
             self._emit(phase="interrupted")
             raise
+        except Exception as exc:  # a store error or a bug: record it if the store still works
+            with contextlib.suppress(Exception):
+                self._set_status("failed", f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             await client.aclose()
 
@@ -220,6 +225,12 @@ class _DeviceRun:
         self.sd = self.store.update_search_device(
             self.sd.id, device_id=device.id, status="running", clear_message=True
         )
+        for other in self.store.search_devices(self.sd.search_id):
+            if other.device_id == device.id and other.position < self.sd.position:
+                raise AgentError(
+                    f"agent {self.spec.label} is the same device as agent {other.agent} "
+                    f"({name!r}, fingerprint {info.fingerprint}); list each device once"
+                )
         self.device = device
         self._emit(device=name)
         return device, self.config.settings_for(info.defaults)

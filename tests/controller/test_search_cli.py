@@ -83,6 +83,7 @@ def test_search_results_and_searches(env: dict[str, str]) -> None:
         (["search", "--agents", "nope"], "no agent named 'nope'"),
         (["search", "--agents", "http://x:1", "--parents", "200"], "parents"),
         (["search", "--agents", "http://x:1", "--threads", "0"], "threads"),
+        (["search", "--agents", "http://x:1", "--proxy", "nope"], "unknown proxy"),
         (["search", "--resume", "42"], "no search with id 42"),
         (["results"], "no search in"),
     ],

@@ -372,3 +372,18 @@ def test_failures_are_cached_off_the_frontier_and_the_cache_is_shared(tmp_path: 
         assert _run(store, second.id, {"a": agent}).status == "done"
         assert set(agent.measured.values()) == {1}
         assert any(c.cache_hit for c in store.candidates(second.id))
+
+
+def test_the_same_device_twice_is_refused(tmp_path: Path) -> None:
+    agent = FakeAgent("a")
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config(agents=["a", "a2"], iterations=1, baselines=False))
+        specs = [AgentSpec("a", "http://a"), AgentSpec("a", "http://a2")]
+        runner = SearchRunner(
+            store, search.id, specs, policy=FAST,
+            client_factory=lambda spec: FakeClient(agent, spec.url),
+        )  # fmt: skip
+        outcome = asyncio.run(runner.run())
+        first, second = outcome.devices
+        assert first.status == "done"
+        assert second.status == "failed" and "same device" in (second.message or "")
