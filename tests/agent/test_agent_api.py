@@ -32,11 +32,11 @@ def item(arch: dict = TINY, **settings: object) -> dict:
 
 @pytest.fixture(scope="module")
 def agent(start_agent):
-    """One slot; small limits so that 413/429 are cheap to reach."""
-    return start_agent(
-        "--max-queue", "6", "--max-items", "4", "--memory-budget-mb", "400",
-        env={"LTS_AGENT_MAX_BODY_BYTES": "65536", "LTS_AGENT_TEST_ABORT_SEED": str(ABORT_SEED)},
-    )  # fmt: skip
+    """One slot; small limits so that 413/429 are cheap to reach. Some settings come from the
+    environment (a lower-case log level must reach the measurement helpers upper-cased)."""
+    env = {"LTS_AGENT_MAX_BODY_BYTES": "65536", "LTS_AGENT_TEST_ABORT_SEED": str(ABORT_SEED),
+           "LTS_AGENT_LOG_LEVEL": "info"}  # fmt: skip
+    return start_agent("--max-queue", "6", "--max-items", "4", "--memory-budget-mb", "400", env=env)
 
 
 @pytest.fixture
