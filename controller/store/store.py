@@ -273,6 +273,17 @@ class Store:
                 out.update((m.id, _measurement(m, a)) for m, a in s.execute(q))
             return out
 
+    def measurements_of(self, arch_id: str) -> list[MeasurementRecord]:
+        """Every stored measurement of the architecture (any device and settings), by id."""
+        with self._session() as s:
+            q = (
+                select(MeasurementRow)
+                .join(ArchitectureRow, MeasurementRow.architecture_id == ArchitectureRow.id)
+                .where(ArchitectureRow.arch_id == arch_id)
+                .order_by(MeasurementRow.id)
+            )
+            return [_measurement(m, arch_id) for m in s.scalars(q)]
+
     def count_measurements(self, device_id: int | None = None) -> int:
         with self._session() as s:
             q = select(func.count(MeasurementRow.id))
@@ -310,9 +321,21 @@ class Store:
             row = s.scalar(select(SearchRow).order_by(SearchRow.id.desc()).limit(1))
             return None if row is None else _search(row)
 
-    def list_searches(self) -> list[SearchRecord]:
+    def find_search(self, search_id: int) -> SearchRecord | None:
+        """The search, or None when there is no search with that id."""
         with self._session() as s:
-            return [_search(r) for r in s.scalars(select(SearchRow).order_by(SearchRow.id))]
+            row = s.get(SearchRow, search_id)
+            return None if row is None else _search(row)
+
+    def list_searches(self, *, offset: int = 0, limit: int | None = None) -> list[SearchRecord]:
+        """Searches by id (ascending); ``offset``/``limit`` select a page."""
+        with self._session() as s:
+            q = select(SearchRow).order_by(SearchRow.id).offset(offset).limit(limit)
+            return [_search(r) for r in s.scalars(q)]
+
+    def count_searches(self) -> int:
+        with self._session() as s:
+            return int(s.scalar(select(func.count(SearchRow.id))) or 0)
 
     def set_search_status(self, search_id: int, status: str, message: str | None = None) -> None:
         with self._session() as s:
@@ -490,6 +513,40 @@ class Store:
             if device_id is not None:
                 q = q.where(CandidateRow.device_id == device_id)
             return [_candidate(r, a) for r, a in s.execute(q)]
+
+    def count_candidates(self, search_id: int, device_id: int | None = None) -> int:
+        """How many candidates the search proposed (on one device), baselines excluded."""
+        with self._session() as s:
+            q = select(func.count(CandidateRow.id)).where(
+                CandidateRow.search_id == search_id, CandidateRow.iteration >= 0
+            )
+            if device_id is not None:
+                q = q.where(CandidateRow.device_id == device_id)
+            return int(s.scalar(q) or 0)
+
+    def candidates_after(
+        self,
+        search_id: int,
+        after: int = 0,
+        *,
+        device_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int, CandidateRecord]]:
+        """``(sequence number, candidate)`` pairs with a sequence number above ``after``, in
+        sequence order (at most ``limit``). The sequence number is the row id: it grows in the
+        order candidates are recorded (commit order with SQLite's single writer), so it is a
+        cursor for following a running search."""
+        with self._session() as s:
+            q = (
+                select(CandidateRow, ArchitectureRow.arch_id)
+                .join(ArchitectureRow, CandidateRow.architecture_id == ArchitectureRow.id)
+                .where(CandidateRow.search_id == search_id, CandidateRow.id > after)
+                .order_by(CandidateRow.id)
+                .limit(limit)
+            )
+            if device_id is not None:
+                q = q.where(CandidateRow.device_id == device_id)
+            return [(r.id, _candidate(r, a)) for r, a in s.execute(q)]
 
     # ------------------------------------------------------------------------ hypervolumes
     def hypervolumes(self, search_id: int, device_id: int | None = None) -> list[HypervolumeRecord]:
