@@ -8,7 +8,10 @@ for ONNX Runtime, the latency worker's peak with the export, against the pre-bui
 and the Spearman correlation of the two runtimes' latency rankings.
 
     python benchmarks/agent_ort_vs_torch.py [--metric prefill|decode] [--random 5]
-        [--seq-len 192] [--output last|all] [--budget 10] [--no-memory]
+        [--seq-len 192] [--output last|all] [--budget 10] [--no-memory] [--rounds 1]
+
+With ``--rounds N`` each runtime is measured N times per architecture, alternating which goes
+first, and the median of its medians is used (less sensitive to load that drifts).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=10.0)
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the runtimes' order over N rounds"
+    )
     args = parser.parse_args()
     space = default_space(args.backbone)
     # GPT-2 decode needs seq_len + 1 <= tgt_len (192): a 191-token context by default.
@@ -66,23 +72,29 @@ def main() -> None:
     with Measurer() as m:
         m.start()
         for label, cfg in archs:
-            res = {}
-            for runtime in ("torch", "onnxruntime"):
-                settings = MeasureSettings(
-                    runtime=runtime, metric=args.metric, output=args.output, seq_len=seq_len,
-                    time_budget_s=args.budget, measure_memory=not args.no_memory,
-                )  # fmt: skip
-                res[runtime] = m.measure(cfg, settings)
-                med[runtime].append(res[runtime].latency_ms.median)
+            runs: dict[str, list] = {"torch": [], "onnxruntime": []}
+            for rnd in range(args.rounds):
+                order = ("torch", "onnxruntime") if rnd % 2 == 0 else ("onnxruntime", "torch")
+                for runtime in order:
+                    settings = MeasureSettings(
+                        runtime=runtime, metric=args.metric, output=args.output,
+                        seq_len=seq_len, time_budget_s=args.budget,
+                        measure_memory=not args.no_memory and rnd == 0,
+                    )  # fmt: skip
+                    runs[runtime].append(m.measure(cfg, settings))
+            res = {rt: runs[rt][0] for rt in runs}
+            medians = {rt: statistics.median(r.latency_ms.median for r in runs[rt]) for rt in runs}
+            for runtime in med:
+                med[runtime].append(medians[runtime])
             t, o = res["torch"], res["onnxruntime"]
-            ratio = o.latency_ms.median / t.latency_ms.median
+            ratio = medians["onnxruntime"] / medians["torch"]
             ratios.append(ratio)
             mem = [
                 f"{r.peak_memory_mb:.1f}" if r.peak_memory_mb is not None else "-" for r in (t, o)
             ]
             print(
-                f"{label:<9} {count_params(cfg).total / 1e6:>7.1f} {t.latency_ms.median:>9.2f} "
-                f"{o.latency_ms.median:>9.2f} {ratio:>9.3f} {mem[0]:>9} {mem[1]:>8} "
+                f"{label:<9} {count_params(cfg).total / 1e6:>7.1f} {medians['torch']:>9.2f} "
+                f"{medians['onnxruntime']:>9.2f} {ratio:>9.3f} {mem[0]:>9} {mem[1]:>8} "
                 f"{100 * t.latency_ms.cv:>4.1f}/{100 * o.latency_ms.cv:<5.1f} "
                 f"{o.context['export_s']:>8.2f} {o.context['worker_peak_rss_mb']:>13.1f} "
                 f"{estimate_memory_mb(cfg, o.settings):>10.0f}"

@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
         pass  # not Linux, or not allowed: the service is then no better protected
     conn = Connection(fd)
     if role == "worker":
-        from agent.measure.worker import serve_worker
+        from agent.measure.local import serve_worker
 
         serve_worker(conn)
     elif role == "forkserver":

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent.measure import Measurer
-from agent.measure.worker import ABORT_ENV
+from agent.measure.local import ABORT_ENV
 from shared.config import ArchConfig
 from shared.schemas import MeasureSettings
 

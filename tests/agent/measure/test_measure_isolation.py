@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent.measure import Measurer
-from agent.measure.worker import _failure
+from agent.measure.local import _failure
 from shared.errors import ConfigError, MeasurementError
 
 ABORT_SEED = 987654  # the conftest arms the shared measurer's workers with this seed
