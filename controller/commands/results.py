@@ -127,7 +127,14 @@ def _device_title(d: DeviceReport) -> str:
 
 def _frontier_table(d: DeviceReport) -> Table:
     figures = {r.figures for r in d.frontier}
-    which = "final re-measurement" if figures == {"final"} else "search-time figures"
+    if figures == {"final"}:
+        which = "final re-measurement"
+    elif "final" in figures:
+        n = sum(r.figures == "final" for r in d.frontier)
+        which = f"final re-measurement of {n} members (marked *), search-time figures otherwise"
+    else:
+        which = "search-time figures"
+    mark = len(figures) > 1
     table = Table(title=_device_title(d), caption=f"Pareto frontier ({which}; latency: median)")
     for name in ("arch_id", "layers", "d_model", "decoder params"):
         table.add_column(name, justify="left" if name == "arch_id" else "right", no_wrap=True)
@@ -139,7 +146,7 @@ def _frontier_table(d: DeviceReport) -> Table:
             str(r.n_layer),
             str(r.d_model),
             _params(r.decoder_params),
-            _num(r.latency_ms, 2),
+            _num(r.latency_ms, 2) + ("*" if mark and r.figures == "final" else ""),
             f"{_num(r.p10_ms, 1)}-{_num(r.p90_ms, 1)}",
             _num(r.peak_memory_mb, 1),
         )

@@ -121,6 +121,9 @@ def search(
     final_budget_factor: Annotated[
         float | None, _opt("Final re-measurement budget, x the search's (default: 5).")
     ] = None,
+    final_max_members: Annotated[
+        int | None, _opt("Most frontier members measured again at the end (default: 50).", min=1)
+    ] = None,
     batch_size: Annotated[int | None, _opt("Items per job sent to an agent (default: 16).")] = None,
     fail_after_s: Annotated[
         float | None,
@@ -253,7 +256,7 @@ _DEFINITION = {
     "mutation_prob", "seed", "frontier", "runtime", "device_type", "metric", "output",
     "threads", "seq_len", "time_budget_s", "min_time_s", "warmup_s", "max_latency_ms",
     "max_memory_mb", "min_params", "max_params", "baselines", "baseline_sizes",
-    "baseline_layers", "final_budget_factor", "batch_size", "fail_after_s",
+    "baseline_layers", "final_budget_factor", "final_max_members", "batch_size", "fail_after_s",
 }  # fmt: skip
 _MEASURE = {
     "runtime": "runtime", "device_type": "device", "metric": "metric", "output": "output",

@@ -39,6 +39,7 @@ class SearchConfig(BaseModel):
     max_params: int | None = Field(None, gt=0)
     measure: dict[str, Any] = Field(default_factory=dict)
     final_budget_factor: float = Field(5.0, ge=1.0)
+    final_max_members: int | None = Field(50, ge=1)
     baselines: bool = True
     baseline_sizes: str = "paper"
     baseline_layers: list[int] = Field(default_factory=lambda: list(PAPER_LAYERS))

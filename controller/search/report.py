@@ -144,8 +144,11 @@ def _device_report(
 
 
 def compare(baseline: ModelRow, frontier: list[ModelRow]) -> Comparison:
-    """The fastest frontier model with at least ``baseline``'s decoder parameters."""
+    """The fastest frontier model with at least ``baseline``'s decoder parameters, among
+    those measured like the baseline (final or search-time figures) when there are any."""
     ok = [r for r in frontier if r.latency_ms is not None and r.error is None]
+    alike = [r for r in ok if r.figures == baseline.figures]
+    ok = alike or ok
     big = [r for r in ok if r.decoder_params >= baseline.decoder_params]
     if baseline.latency_ms is None or not big:
         return Comparison(baseline, None, None, None)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from controller.agents import AgentSpec
 from controller.client import AgentClient
-from controller.search.algorithm import LTSSearch, Outcome, Proposal
+from controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
 from controller.search.baselines import layer_scaled_baselines
 from controller.search.config import SearchConfig
 from controller.search.dispatch import Dispatcher, RetryPolicy
@@ -33,6 +33,7 @@ from controller.search.evaluation import DeviceEvaluator, Evaluation
 from controller.store import DeviceRecord, SearchDeviceRecord, SearchRecord, Store
 from shared.config import ArchConfig
 from shared.errors import AgentError, ConfigError
+from shared.params import decoder_params
 from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings
 
@@ -84,6 +85,27 @@ def load_config(store: Store, search_id: int) -> SearchConfig:
         return SearchConfig.model_validate(search.settings)
     except ValueError as exc:
         raise ConfigError("resume", f"search {search_id} has unreadable settings: {exc}") from None
+
+
+def choose_final(
+    members: Sequence[Point], baselines: Sequence[tuple[int, float | None]], cap: int | None
+) -> list[Point]:
+    """The frontier members to measure again: all of them if ``cap`` is None or they are at
+    most ``cap``; else ``cap`` spread evenly by decoder parameters (the smallest and the
+    largest included), plus, for each baseline ``(decoder params, latency)``, the member the
+    comparison would pick (the fastest with at least its parameters), so that every
+    comparison rests on final figures. Returned in ascending decoder parameters."""
+    ordered = sorted(members, key=lambda p: (p.decoder_params, p.arch_id))
+    if cap is None or len(ordered) <= cap:
+        return ordered
+    picks = {round(i * (len(ordered) - 1) / max(cap - 1, 1)) for i in range(cap)}
+    chosen = {ordered[i].arch_id: ordered[i] for i in sorted(picks)}
+    for params, latency in baselines:
+        big = [p for p in ordered if p.decoder_params >= params]
+        if latency is not None and big:
+            best = min(big, key=lambda p: (p.latency_ms, p.arch_id))
+            chosen[best.arch_id] = best
+    return sorted(chosen.values(), key=lambda p: (p.decoder_params, p.arch_id))
 
 
 def default_client(spec: AgentSpec) -> AgentClient:
@@ -295,11 +317,12 @@ class _DeviceRun:
     async def _final(
         self, algo: LTSSearch, baselines: dict[str, Evaluation], settings: MeasureSettings
     ) -> None:
-        """Measure the frontier and the baselines again with the final budget; store the
-        figures the search reports (search-time and final measurement of each)."""
-        members = [p.cfg for p in algo.frontier()]
+        """Measure the baselines and (up to ``final_max_members`` of) the frontier again with
+        the final budget; store the figures the search reports (search-time and final
+        measurement of each)."""
+        members = algo.frontier()
         during = {a: m.id for a, m in self.store.find_measurements(
-            [c.arch_id for c in members], self.device.id, settings.cache_key()
+            [p.arch_id for p in members], self.device.id, settings.cache_key()
         ).items()}  # fmt: skip
         during.update((a, e.measurement.id) for a, e in baselines.items())
         final = self.config.final_settings(settings)
@@ -307,9 +330,11 @@ class _DeviceRun:
             after = dict(during)
         else:
             self._emit(phase="final")
-            cfgs = members + [e.cfg for e in baselines.values()]
+            refs = [(decoder_params(e.cfg), e.outcome().latency_ms) for e in baselines.values()]
+            chosen = choose_final(members, refs, self.config.final_max_members)
+            cfgs = [p.cfg for p in chosen] + [e.cfg for e in baselines.values()]
             after = {a: e.measurement.id for a, e in (await self._evaluate(cfgs, final)).items()}
-        entries = [(c.arch_id, "frontier") for c in members] + [(a, "baseline") for a in baselines]
+        entries = [(p.arch_id, "frontier") for p in members] + [(a, "baseline") for a in baselines]
         self.store.set_reported(
             self.sd.search_id,
             self.device.id,

@@ -387,3 +387,27 @@ def test_the_same_device_twice_is_refused(tmp_path: Path) -> None:
         first, second = outcome.devices
         assert first.status == "done"
         assert second.status == "failed" and "same device" in (second.message or "")
+
+
+def test_final_remeasurement_is_capped_but_keeps_the_comparisons() -> None:
+    from controller.search.algorithm import Point
+    from controller.search.runner import choose_final
+
+    cfgs = [ArchConfig.from_dict(item.arch) for item in _items(9)]
+
+    def members(latency: Any) -> list[Point]:
+        return [
+            Point(c, 0, "random", float(i), 1000 * (i + 1), latency(i), 1.0, True)
+            for i, c in enumerate(cfgs)
+        ]
+
+    grow = members(lambda i: 1.0 + i)  # latency grows with size
+    assert choose_final(grow, [], None) == grow
+    assert choose_final(grow, [], 20) == grow
+    # Capped: spread evenly over decoder parameters, smallest and largest included.
+    assert [p.decoder_params for p in choose_final(grow, [], 3)] == [1000, 5000, 9000]
+    # Plus what each baseline comparison picks: the fastest member with at least the
+    # baseline's parameters (here 3,000, unusually fast), so it rests on final figures.
+    dip = members(lambda i: 0.5 if i == 2 else 1.0 + i)
+    picked = choose_final(dip, [(2500, 5.0)], 3)
+    assert [p.decoder_params for p in picked] == [1000, 3000, 5000, 9000]
