@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from controller.client import AgentRefused, JobNotFound
 from controller.search.algorithm import Outcome
 from controller.search.dispatch import Dispatcher
 from controller.store import DeviceRecord, MeasurementRecord, Store
@@ -92,7 +93,7 @@ class DeviceEvaluator:
         none of it is measured again; return how many new measurements it gave."""
         try:
             job: JobPublic = await self.dispatcher.call(lambda: self.dispatcher.client.job(job_id))
-        except Exception as exc:  # JobNotFound (agent restarted) or any refusal: nothing to get
+        except (JobNotFound, AgentRefused) as exc:  # the agent restarted and forgot it
             logger.info("job %s of a previous run is gone (%s)", job_id, exc)
             return 0
         new = 0
