@@ -18,7 +18,9 @@ app = typer.Typer(
 )
 
 # Command modules under controller.commands; each defines register(app: typer.Typer).
-COMMAND_MODULES: tuple[str, ...] = ("space", "params", "search", "results", "agents", "proxy")
+COMMAND_MODULES: tuple[str, ...] = (
+    "space", "params", "search", "results", "agents", "proxy", "plot", "export", "serve",
+)  # fmt: skip
 
 
 def _version(value: bool) -> None:

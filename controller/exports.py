@@ -1,0 +1,302 @@
+"""Exports of a search's frontier on one device, to take the chosen models away and train them.
+
+Formats (one file per architecture unless said otherwise):
+
+* ``json``: ``{arch_id}.json``, the canonical config; ``ArchConfig.from_json(text)`` reads it
+  back with the same content id.
+* ``pt``: ``{arch_id}.pt``, an *untrained* PyTorch model: a dict with ``format``
+  (:data:`PT_FORMAT`), ``arch_id``, ``config`` (the canonical config as a dict), ``init``,
+  ``seed`` and ``state_dict``. Load it with :func:`load_model` or by hand::
+
+      ckpt = torch.load(path, map_location="cpu", weights_only=True)
+      model = build_model(ArchConfig.from_dict(ckpt["config"]), init="constant")
+      model.load_state_dict(ckpt["state_dict"])
+
+* ``onnx``: ``{arch_id}.onnx``, the same untrained weights exported with the agent's exporter
+  (:func:`agent.measure.onnx_export.export_onnx`) as the graph the search measured: input
+  ``idx`` (batch, seq_len) int64, output ``logp`` (log-probabilities of the last position, or of
+  all positions if the search measured ``output=all``), static shapes from the search's
+  measurement settings.
+* ``csv``: ``frontier.csv``, one row per model (see :data:`CSV_COLUMNS`).
+
+The weights of ``pt`` and ``onnx`` are the GPT-2-style random initialisation of
+:func:`shared.models.build_model` drawn after seeding torch with ``seed`` (torch's global
+generator is restored afterwards): the same seed gives the same weights in both formats.
+``pt`` and ``onnx`` need PyTorch (the ``agent`` extra) and import it only when called;
+``json`` and ``csv`` do not.
+
+By default the frontier is exported; ``ids`` picks members of the frontier or of the
+layer-scaled baselines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from controller.search.report import ModelRow, build_report
+from controller.store import Store
+from shared.config import ArchConfig
+from shared.errors import BuildError, ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+FORMATS: tuple[str, ...] = ("json", "onnx", "pt", "csv")
+#: The ``format`` tag of a ``.pt`` file.
+PT_FORMAT = "lts-model/1"
+CSV_NAME = "frontier.csv"
+CSV_COLUMNS: tuple[str, ...] = (
+    "arch_id", "role", "device", "backbone", "n_layer", "d_model", "d_embed", "div_val",
+    "n_head", "d_inner", "decoder_params", "total_params", "latency_ms", "p10_ms", "p90_ms",
+    "peak_memory_mb", "figures", "config",
+)  # fmt: skip
+#: Measurement settings that shape the ONNX graph when the store has none.
+_DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
+_MEDIA = {"json": "application/json", "csv": "text/csv", "onnx": "application/octet-stream",
+          "pt": "application/octet-stream", "zip": "application/zip"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Member:
+    """A model to export: its reported row, ``role`` (``frontier`` or ``baseline``), config
+    and total parameter count."""
+
+    row: ModelRow
+    role: str
+    config: ArchConfig
+    total_params: int
+
+    @property
+    def arch_id(self) -> str:
+        return self.row.arch_id
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The models picked from one device of a search; ``shape`` holds the measurement
+    settings that fix the ONNX graph (``batch_size``, ``seq_len``, ``output``)."""
+
+    search_id: int
+    device: str
+    status: str
+    members: list[Member]
+    shape: dict[str, Any]
+
+
+def parse_ids(text: str | None) -> list[str] | None:
+    """``"a,b"`` as ``["a", "b"]`` (None or blank: None, i.e. the whole frontier)."""
+    if text is None:
+        return None
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    return list(dict.fromkeys(ids)) or None
+
+
+def select(
+    store: Store, search_id: int, device: str | None = None, ids: list[str] | None = None
+) -> Selection:
+    """The frontier of ``device`` (an agent or device name; may be left out when the search ran
+    on one device), or the members ``ids`` of its frontier or baselines, in frontier order.
+
+    Raises StoreError for an unknown search, ConfigError (field ``device``) for a device the
+    search did not run on and (field ``ids``) for ids on neither its frontier nor its baselines.
+    """
+    report = build_report(store, search_id, device)
+    if len(report.devices) != 1:
+        names = ", ".join(d.device or d.agent for d in report.devices)
+        raise ConfigError("device", f"search {search_id} ran on several devices; name one of: "
+                                    f"{names}")  # fmt: skip
+    d = report.devices[0]
+    name = d.device or d.agent
+    rows = [(r, "frontier") for r in d.frontier]
+    if ids is not None:
+        known = {r.arch_id: (r, role) for r, role in rows}
+        for c in d.comparisons:
+            known.setdefault(c.baseline.arch_id, (c.baseline, "baseline"))
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise ConfigError(
+                "ids", f"not on the frontier or baselines of search {search_id} on {name}: "
+                       f"{', '.join(unknown)}"
+            )  # fmt: skip
+        rows = [known[i] for i in ids]
+    archs = store.architectures(r.arch_id for r, _ in rows)
+    members = [
+        Member(r, role, archs[r.arch_id].to_config(), archs[r.arch_id].total_params)
+        for r, role in rows
+    ]
+    shape = _shape(store, search_id, d.device_id)
+    return Selection(search_id, name, d.status, members, shape)
+
+
+def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any]:
+    """The graph-shaping settings of the device's measurements (all of a search's share them)."""
+    if device_id is not None:
+        for c in store.candidates(search_id, device_id):
+            if c.measurement_id is None:
+                continue
+            m = store.get_measurements([c.measurement_id]).get(c.measurement_id)
+            if m is not None and m.settings:
+                return {k: m.settings.get(k, v) for k, v in _DEFAULT_SHAPE.items()}
+    return dict(_DEFAULT_SHAPE)
+
+
+# ---------------------------------------------------------------------------- documents
+def manifest(sel: Selection) -> dict[str, Any]:
+    """The selection as one JSON-ready object: every member's config and figures."""
+    data = [
+        {
+            **{k: v for k, v in _csv_row(sel, m).items() if k not in ("config", "device")},
+            "n_head": list(m.config.n_head),
+            "d_inner": list(m.config.d_inner),
+            "config": m.config.to_dict(),
+        }
+        for m in sel.members
+    ]
+    return {"search_id": sel.search_id, "device": sel.device, "status": sel.status,
+            "shape": sel.shape, "data": data, "count": len(data)}  # fmt: skip
+
+
+def csv_text(sel: Selection) -> str:
+    """The selection as CSV (header :data:`CSV_COLUMNS`; lists and the config as JSON)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for m in sel.members:
+        writer.writerow(_csv_row(sel, m))
+    return buf.getvalue()
+
+
+def _csv_row(sel: Selection, m: Member) -> dict[str, Any]:
+    r, c = m.row, m.config
+    return {
+        "arch_id": m.arch_id, "role": m.role, "device": sel.device, "backbone": c.backbone,
+        "n_layer": c.n_layer, "d_model": c.d_model, "d_embed": c.d_embed, "div_val": c.div_val,
+        "n_head": json.dumps(list(c.n_head)), "d_inner": json.dumps(list(c.d_inner)),
+        "decoder_params": r.decoder_params, "total_params": m.total_params,
+        "latency_ms": r.latency_ms, "p10_ms": r.p10_ms, "p90_ms": r.p90_ms,
+        "peak_memory_mb": r.peak_memory_mb, "figures": r.figures, "config": c.canonical_json(),
+    }  # fmt: skip
+
+
+# -------------------------------------------------------------------------------- files
+def write(sel: Selection, fmt: str, out_dir: str | Path, *, seed: int = 0) -> list[Path]:
+    """Write the selection in ``fmt`` (one of :data:`FORMATS`) under ``out_dir``; return the
+    paths. ``seed`` fixes the untrained weights of ``pt`` and ``onnx``."""
+    if fmt not in FORMATS:
+        raise ConfigError("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt in ("pt", "onnx"):
+        _require_torch(fmt)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        path = out / CSV_NAME
+        path.write_text(csv_text(sel), encoding="utf-8")
+        return [path]
+    if fmt == "json":
+        paths = [out / f"{m.arch_id}.json" for m in sel.members]
+        for m, path in zip(sel.members, paths, strict=True):
+            path.write_text(m.config.canonical_json() + "\n", encoding="utf-8")
+        return paths
+    writer = write_pt if fmt == "pt" else write_onnx
+    paths = []
+    for m in sel.members:
+        path = out / f"{m.arch_id}.{fmt}"
+        writer(m.config, path, seed=seed, shape=sel.shape)
+        logger.info("exported %s", path)
+        paths.append(path)
+    return paths
+
+
+def bundle(sel: Selection, fmt: str, work_dir: str | Path, *, seed: int = 0) -> tuple[Path, str]:
+    """One file holding the export (for an HTTP response) and its media type: the file itself
+    when there is one, else a zip of them (``json``: the manifest; ``csv``: the table)."""
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path = work / f"search-{sel.search_id}-frontier.json"
+        path.write_text(json.dumps(manifest(sel)), encoding="utf-8")
+        return path, _MEDIA["json"]
+    paths = write(sel, fmt, work / "files", seed=seed)
+    if len(paths) == 1:
+        return paths[0], _MEDIA[fmt]
+    path = work / f"search-{sel.search_id}-{fmt}.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for p in paths:
+            zf.write(p, arcname=p.name)
+    return path, _MEDIA["zip"]
+
+
+def _require_torch(fmt: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise BuildError(
+            f"--format {fmt} needs PyTorch (and ONNX for onnx): pip install 'lts[agent]'"
+        ) from None
+
+
+def build_untrained(cfg: ArchConfig, seed: int = 0) -> torch.nn.Module:
+    """The model of ``cfg`` with :func:`shared.models.build_model`'s random initialisation,
+    drawn from ``seed`` (torch's global generator is left as it was)."""
+    import torch
+
+    from shared.models import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(cfg, init="random")
+
+
+def write_pt(cfg: ArchConfig, path: Path, *, seed: int = 0, **_: Any) -> None:
+    """Save the untrained model of ``cfg`` as a ``.pt`` file (see the module docstring)."""
+    import torch
+
+    model = build_untrained(cfg, seed)
+    torch.save(
+        {"format": PT_FORMAT, "arch_id": cfg.arch_id, "config": cfg.to_dict(),
+         "init": "random", "seed": seed, "state_dict": model.state_dict()},
+        path,
+    )  # fmt: skip
+
+
+def write_onnx(
+    cfg: ArchConfig, path: Path, *, seed: int = 0, shape: dict[str, Any] | None = None
+) -> None:
+    """Export the untrained model of ``cfg`` to ONNX with the agent's exporter (prefill graph,
+    static ``shape``: ``batch_size``, ``seq_len``, ``output``)."""
+    import torch
+
+    from agent.measure.onnx_export import export_onnx
+
+    shape = {**_DEFAULT_SHAPE, **(shape or {})}
+    model = build_untrained(cfg, seed)
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, cfg.n_token, (shape["batch_size"], shape["seq_len"]), generator=gen)
+    try:
+        export_onnx(model, path, metric="prefill", output=shape["output"], idx=idx)
+    except RuntimeError as exc:
+        raise BuildError(f"{cfg.arch_id}: {exc}") from exc
+
+
+def load_model(path: str | Path) -> torch.nn.Module:
+    """The model saved by :func:`write_pt`, in eval mode (its config is ``model.cfg``)."""
+    import torch
+
+    from shared.models import build_model
+
+    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != PT_FORMAT:
+        raise ConfigError("pt", f"{path} is not an LTS model file ({PT_FORMAT})")
+    cfg = ArchConfig.from_dict(ckpt["config"])
+    model = build_model(cfg, init="constant")
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()

@@ -1,0 +1,295 @@
+"""Plots of a search, per device: the paper's 2-D slices, the 3-D frontier, the hypervolume.
+
+* ``latency`` and ``memory`` (PNG, matplotlib): decoder parameters (the perplexity proxy)
+  against the median latency, or against the peak memory, with three series: every measured
+  candidate (search-time figures), the Pareto frontier (the figures the search reports: the
+  final re-measurement once the device is done) and the layer-scaled baselines (annotated with
+  their depth). The frontier is the 3-objective one, so in a 2-D slice some members may look
+  dominated: they win on the third objective.
+* ``hypervolume`` (PNG): the hypervolume after each completed iteration.
+* ``frontier3d`` (HTML, plotly): the three objectives in one interactive 3-D scatter (rotate,
+  zoom, hover for each model's id and figures). The file embeds plotly.js: it opens offline.
+
+The figures are built as :class:`matplotlib.figure.Figure` objects without pyplot (no global
+state, no display: safe in a server thread) and rendered with the Agg backend. Importing this
+module imports neither matplotlib nor plotly; building a figure does.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from controller.search.report import ModelRow, build_report
+from controller.store import HypervolumeRecord, Store
+from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+#: PNG plots per device (``{name}.png``).
+PNG_PLOTS: tuple[str, ...] = ("latency", "memory", "hypervolume")
+#: HTML plots per device (``{name}.html``).
+HTML_PLOTS: tuple[str, ...] = ("frontier3d",)
+#: Series labels of the 2-D slices, in legend order.
+SERIES: tuple[str, ...] = ("candidates", "Pareto frontier", "layer-scaled baselines")
+
+_Y = {
+    "latency": ("latency_ms", "median latency (ms)"),
+    "memory": ("peak_memory_mb", "peak memory (MB)"),
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured candidate (search-time figures)."""
+
+    arch_id: str
+    n_layer: int
+    d_model: int
+    decoder_params: int
+    latency_ms: float
+    peak_memory_mb: float | None
+
+
+@dataclass(frozen=True)
+class DevicePlotData:
+    """What the plots of one device show. ``failed`` counts candidates without figures."""
+
+    search_id: int
+    device: str
+    status: str
+    candidates: list[Point]
+    failed: int
+    frontier: list[ModelRow]
+    baselines: list[ModelRow]
+    hypervolumes: list[HypervolumeRecord]
+
+    @property
+    def title(self) -> str:
+        return f"search {self.search_id} on {self.device} ({self.status})"
+
+
+def plot_data(store: Store, search_id: int, device: str | None = None) -> list[DevicePlotData]:
+    """The plot data of every device of the search that was reached (only ``device``, an
+    agent or device name, if given). Raises StoreError for an unknown search and
+    ConfigError for a device the search did not run on."""
+    report = build_report(store, search_id, device)
+    out = []
+    for d in report.devices:
+        if d.device_id is None:
+            logger.warning("search %d: agent %s was never reached; no plots", search_id, d.agent)
+            continue
+        points, failed = _candidate_points(store, search_id, d.device_id)
+        out.append(
+            DevicePlotData(
+                search_id=search_id,
+                device=d.device or d.agent,
+                status=d.status,
+                candidates=points,
+                failed=failed,
+                frontier=[r for r in d.frontier if r.error is None],
+                baselines=[c.baseline for c in d.comparisons if c.baseline.error is None],
+                hypervolumes=store.hypervolumes(search_id, d.device_id),
+            )
+        )
+    return out
+
+
+def one_device(data: list[DevicePlotData], device: str | None) -> DevicePlotData:
+    """The one device of ``data``; ``device`` must name it when there are several."""
+    if not data:
+        raise ConfigError("device", "no device of this search has been reached yet")
+    if device is None and len(data) > 1:
+        names = ", ".join(d.device for d in data)
+        raise ConfigError("device", f"the search ran on several devices; name one of: {names}")
+    return data[0]
+
+
+def _candidate_points(store: Store, search_id: int, device_id: int) -> tuple[list[Point], int]:
+    cands = [c for c in store.candidates(search_id, device_id) if c.iteration >= 0]
+    archs = store.architectures(c.arch_id for c in cands)
+    ms = store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+    points: dict[str, Point] = {}
+    failed = 0
+    for c in cands:
+        m = ms.get(c.measurement_id) if c.measurement_id else None
+        if m is None or not m.ok or m.latency_ms is None:
+            failed += m is not None
+            continue
+        a = archs[c.arch_id]
+        points[c.arch_id] = Point(
+            a.arch_id, a.n_layer, a.d_model, a.decoder_params, m.latency_ms, m.peak_memory_mb
+        )
+    return list(points.values()), failed
+
+
+# ---------------------------------------------------------------------------------- PNG
+def slice_figure(data: DevicePlotData, y: str) -> Figure:
+    """Decoder parameters against ``y`` (``latency`` or ``memory``): candidates, frontier
+    and baselines as three labelled series (a series with no point is left out)."""
+    if y not in _Y:
+        raise ConfigError("plot", f"no 2-D slice {y!r}; choose latency or memory")
+    field, label = _Y[y]
+    fig, ax = _new_figure()
+    cand = [(p.decoder_params, getattr(p, field)) for p in data.candidates]
+    front = [(r.decoder_params, getattr(r, field)) for r in data.frontier]
+    base = sorted(
+        ((r.decoder_params, getattr(r, field), r.n_layer) for r in data.baselines),
+        key=lambda t: t[0],
+    )
+    cand = [(x, v) for x, v in cand if v is not None]
+    front = [(x, v) for x, v in front if v is not None]
+    base = [(x, v, n) for x, v, n in base if v is not None]
+    if cand:
+        ax.scatter(*_mxy(cand), s=14, color="0.65", alpha=0.7, label=SERIES[0], zorder=2)
+    if front:
+        ax.scatter(*_mxy(front), s=46, color="tab:red", edgecolor="black", linewidth=0.6,
+                   label=SERIES[1], zorder=4)  # fmt: skip
+    if base:
+        xs, ys = _mxy([(x, v) for x, v, _ in base])
+        ax.plot(xs, ys, marker="s", color="tab:blue", linewidth=1.2, label=SERIES[2], zorder=3)
+        for (x, v), (_, _, n) in zip(zip(xs, ys, strict=True), base, strict=True):
+            ax.annotate(f"{n}L", (x, v), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                        color="tab:blue")  # fmt: skip
+    ax.set_xlabel("decoder parameters (millions)")
+    ax.set_ylabel(label)
+    failed = f", {data.failed} failed" if data.failed else ""
+    ax.set_title(f"{data.title}: {len(data.candidates)} candidates{failed}", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def hypervolume_figure(data: DevicePlotData) -> Figure:
+    """The hypervolume after each completed iteration (one series)."""
+    fig, ax = _new_figure()
+    pts = [(h.iteration, h.hypervolume) for h in data.hypervolumes if h.hypervolume is not None]
+    if pts:
+        xs, ys = zip(*pts, strict=True)
+        ax.plot(xs, ys, marker="o", color="tab:green", label="hypervolume")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("hypervolume (normalised objectives)")
+    ax.set_title(data.title, fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+    return fig
+
+
+def figure(data: DevicePlotData, name: str) -> Figure:
+    """The PNG plot ``name`` (one of :data:`PNG_PLOTS`) of one device."""
+    if name == "hypervolume":
+        return hypervolume_figure(data)
+    if name in _Y:
+        return slice_figure(data, name)
+    raise ConfigError("plot", f"no plot {name!r}; choose from {', '.join(PNG_PLOTS)}")
+
+
+def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
+    """The figure as PNG bytes (Agg)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _new_figure() -> tuple[Figure, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _mxy(pairs: list[tuple[int, float]]) -> tuple[list[float], list[float]]:
+    return [x / 1e6 for x, _ in pairs], [y for _, y in pairs]
+
+
+# --------------------------------------------------------------------------------- HTML
+def frontier3d_figure(data: DevicePlotData) -> Any:
+    """A plotly figure: decoder parameters, latency and memory of the candidates, the
+    frontier and the baselines (a ``plotly.graph_objects.Figure``)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    groups = (
+        (SERIES[0], data.candidates, {"size": 3, "color": "#a0a0a0", "opacity": 0.6}, "markers"),
+        (SERIES[1], data.frontier, {"size": 6, "color": "#d62728"}, "markers"),
+        (SERIES[2], sorted(data.baselines, key=lambda r: r.decoder_params),
+         {"size": 5, "color": "#1f77b4", "symbol": "square"}, "lines+markers"),
+    )  # fmt: skip
+    for label, rows, marker, mode in groups:
+        rows = [r for r in rows if r.latency_ms is not None and r.peak_memory_mb is not None]
+        if not rows:
+            continue
+        fig.add_trace(
+            go.Scatter3d(
+                name=label,
+                mode=mode,
+                x=[r.decoder_params / 1e6 for r in rows],
+                y=[float(r.latency_ms) for r in rows],
+                z=[float(r.peak_memory_mb) for r in rows],
+                text=[r.arch_id for r in rows],
+                customdata=[[r.n_layer, r.d_model, r.decoder_params] for r in rows],
+                hovertemplate=(
+                    "%{text}<br>%{customdata[0]} layers, d_model %{customdata[1]}<br>"
+                    "%{customdata[2]:,} decoder params<br>%{y:.3f} ms, %{z:.1f} MB"
+                    f"<extra>{label}</extra>"
+                ),
+                marker=marker,
+            )
+        )
+    fig.update_layout(
+        title=f"{data.title}: Pareto frontier in 3-D",
+        scene={
+            "xaxis_title": "decoder parameters (M)",
+            "yaxis_title": "median latency (ms)",
+            "zaxis_title": "peak memory (MB)",
+        },
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+    )
+    return fig
+
+
+def frontier3d_html(data: DevicePlotData) -> str:
+    """The 3-D frontier as one self-contained HTML page (plotly.js embedded)."""
+    return str(frontier3d_figure(data).to_html(full_html=True, include_plotlyjs=True))
+
+
+# --------------------------------------------------------------------------------- files
+def render(data: DevicePlotData, name: str) -> bytes:
+    """Plot ``name`` (PNG or HTML) of one device as bytes."""
+    if name in HTML_PLOTS:
+        return frontier3d_html(data).encode()
+    return png_bytes(figure(data, name))
+
+
+def safe_name(text: str) -> str:
+    """``text`` as a file-name part (letters, digits, ``.``, ``_``, ``-``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "device"
+
+
+def write_plots(
+    store: Store, search_id: int, out_dir: str | Path, device: str | None = None
+) -> list[Path]:
+    """Write every plot of every reached device (or of ``device``) under ``out_dir`` as
+    ``{device}-{name}.png`` / ``.html``; return the paths in the order written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for data in plot_data(store, search_id, device):
+        stem = safe_name(data.device)
+        for name in (*PNG_PLOTS, *HTML_PLOTS):
+            ext = "html" if name in HTML_PLOTS else "png"
+            path = out / f"{stem}-{name}.{ext}"
+            path.write_bytes(render(data, name))
+            paths.append(path)
+    return paths
