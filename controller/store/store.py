@@ -514,12 +514,15 @@ class Store:
                 q = q.where(CandidateRow.device_id == device_id)
             return [_candidate(r, a) for r, a in s.execute(q)]
 
-    def count_candidates(self, search_id: int, device_id: int | None = None) -> int:
-        """How many candidates the search proposed (on one device), baselines excluded."""
+    def count_candidates(
+        self, search_id: int, device_id: int | None = None, *, baselines: bool = False
+    ) -> int:
+        """How many candidates the search proposed (on one device); the layer-scaled
+        baselines (iteration -1) count only with ``baselines``."""
         with self._session() as s:
-            q = select(func.count(CandidateRow.id)).where(
-                CandidateRow.search_id == search_id, CandidateRow.iteration >= 0
-            )
+            q = select(func.count(CandidateRow.id)).where(CandidateRow.search_id == search_id)
+            if not baselines:
+                q = q.where(CandidateRow.iteration >= 0)
             if device_id is not None:
                 q = q.where(CandidateRow.device_id == device_id)
             return int(s.scalar(q) or 0)

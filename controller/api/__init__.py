@@ -1,0 +1,1 @@
+"""The controller's results API (``controller serve``): routers, dependencies, schemas."""

@@ -1,0 +1,43 @@
+"""Rendered frontier answers, kept while the search they describe has not changed.
+
+A finished device's frontier never changes, and a running one changes once per store update
+of its search; reading the frontier of a large search, however, costs a read of every
+member's architecture and measurements. :class:`FrontierCache` keeps the rendered JSON per
+(search, device filter) together with the search's version (:func:`results.search_version`,
+two small queries) and serves it again while the version is the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from controller import results
+from controller.store import Store
+
+
+class FrontierCache:
+    """At most ``size`` rendered frontiers (least recently used dropped). Thread-safe."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str | None], tuple[Hashable, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def frontier_json(self, store: Store, search_id: int, device: str | None) -> bytes:
+        """The JSON of :func:`results.read_frontier` (raises what it raises)."""
+        version = results.search_version(store, search_id)
+        key = (search_id, device)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == version:
+                self._entries.move_to_end(key)
+                return entry[1]
+        body = results.read_frontier(store, search_id, device).model_dump_json().encode()
+        with self._lock:
+            self._entries[key] = (version, body)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return body

@@ -1,0 +1,94 @@
+"""Builds the controller's FastAPI app: :func:`create_app`, its lifespan and its routers.
+
+To add a resource: write ``controller/api/routes/<name>.py`` with a module-level
+``router = APIRouter(...)`` and add the module to :data:`ROUTE_MODULES` (one line). Every
+router listed there gets the read authorisation (:func:`controller.api.deps.require_read`);
+mutating routes add ``dependencies=[WriteAuth]`` themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import ModuleType
+
+from fastapi import FastAPI
+
+from controller.agents import AgentsFile
+from controller.api.auth import load_token
+from controller.api.cache import FrontierCache
+from controller.api.deps import ControllerState, ReadAuth, StorePool
+from controller.api.errors import install_error_handlers
+from controller.api.routes import agents, architectures, candidates, devices, frontier, health
+from controller.api.routes import searches as searches_routes
+from controller.api.runs import SearchRuns
+from controller.api.settings import Settings
+from controller.search.runner import ClientFactory
+from controller.store import Store, database_url
+from shared import __version__
+from shared.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+#: The routers behind the read authorisation, in the order /docs lists them. Plots and
+#: exports (controller/api/routes/plots.py, exports.py) are registered by adding them here.
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    searches_routes,
+    frontier,
+    candidates,
+    architectures,
+    devices,
+    agents,
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client_factory: ClientFactory | None = None,
+    route_modules: Sequence[ModuleType] = ROUTE_MODULES,
+) -> FastAPI:
+    """The controller's app on the store ``settings.db``. Checks the settings now (raises
+    :class:`ConfigError`: token, store URL; :class:`StoreError`: the store cannot be
+    opened); the lifespan owns the stores and the background searches and, at shutdown,
+    stops the searches (they end ``interrupted``, resumable). ``client_factory`` replaces the
+    agent client of background searches (tests)."""
+    token = load_token(settings)
+    url = database_url(settings.db)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        raise ConfigError("db", "an in-memory database cannot be served; give a file or a URL")
+    Store(url).close()  # create or check the schema now: a bad --db fails at start
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stores = StorePool(url)
+        registry = AgentsFile(settings.agents_file)
+        tf = str(settings.agent_token_file) if settings.agent_token_file else None
+        runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory)
+        app.state.controller = ControllerState(
+            settings, token, stores, runs, registry, FrontierCache()
+        )
+        logger.info(
+            "controller API on %s:%d, store %s; writes %s, reads %s",
+            settings.host, settings.port, url,
+            "open (--no-auth)" if settings.no_auth else ("token" if token else "refused"),
+            "token" if settings.reads_need_token else "open",
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            runs.close(settings.stop_wait_s)
+            stores.close()
+
+    app = FastAPI(
+        title="LTS controller",
+        version=__version__,
+        summary="Searches, Pareto frontiers, architectures and measurements of the LTS store.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for module in route_modules:
+        app.include_router(module.router, dependencies=[ReadAuth])
+    return app

@@ -1,0 +1,1 @@
+"""One router per resource (see :data:`controller.api.main.ROUTE_MODULES`)."""

@@ -1,0 +1,19 @@
+"""``GET /agents``: the named agents of the agents file, each asked whether it is up."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from controller.api.deps import StateDep
+from controller.api.errors import responses
+from controller.api.probe import probe_agents
+from controller.api.schemas import AgentsPublic
+
+router = APIRouter(tags=["agents"])
+
+
+@router.get("/agents", response_model=AgentsPublic, responses=responses(401, 422))
+async def read_agents(state: StateDep) -> AgentsPublic:
+    """The agents file's agents with a live check (``GET /device`` on each, all at once,
+    each bounded by the server's ``agent_timeout_s``)."""
+    return await probe_agents(state.registry, state.settings.agent_timeout_s)

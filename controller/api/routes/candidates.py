@@ -1,0 +1,33 @@
+"""``GET /searches/{id}/candidates``: a cursor over a search's candidates (for polling)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from controller import results
+from controller.api.deps import StoreDep
+from controller.api.errors import responses
+from controller.api.schemas import CandidatesPublic
+
+router = APIRouter(prefix="/searches", tags=["searches"])
+
+
+@router.get(
+    "/{search_id}/candidates",
+    response_model=CandidatesPublic,
+    responses=responses(401, 404, 422),
+)
+def read_candidates(
+    search_id: int,
+    store: StoreDep,
+    device: Annotated[
+        str | None, Query(min_length=1, description="only this device (agent or device name)")
+    ] = None,
+    after: Annotated[int, Query(ge=0, description="the cursor: the last seq seen")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most candidates to return")] = 100,
+) -> CandidatesPublic:
+    """Candidates with a sequence number above ``after``, in order, each with its
+    measurement. Poll with ``after=next_after`` until ``complete``."""
+    return results.read_candidates(store, search_id, device=device, after=after, limit=limit)

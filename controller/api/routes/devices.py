@@ -1,0 +1,19 @@
+"""``GET /devices``: the devices the store knows (every agent that was measured on)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from controller import results
+from controller.api.deps import StoreDep
+from controller.api.errors import responses
+from controller.api.schemas import DevicesPublic
+
+router = APIRouter(tags=["devices"])
+
+
+@router.get("/devices", response_model=DevicesPublic, responses=responses(401))
+def read_devices(store: StoreDep) -> DevicesPublic:
+    """Each device (an agent name with a fingerprint): what it reported and how many
+    measurements the store holds of it."""
+    return results.list_devices(store)

@@ -1,0 +1,234 @@
+"""Searches the API runs in the background: one thread per search, with its own event loop
+and its own :class:`Store` (a Store is used by one thread only).
+
+:meth:`SearchRuns.start` checks a ``POST /searches`` body the way ``controller search``
+checks its options (same names, same errors), stores the new search (or finds the one to
+resume) and starts :class:`~controller.search.runner.SearchRunner` on it. :meth:`stop`
+cancels the runner's task: the runner's own cancellation path then marks the search
+``interrupted`` (nothing measured is lost; ``POST /searches {"resume": id}`` or ``controller
+search --resume id`` continues it), exactly as Ctrl-C does for the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.agents import AgentsFile, AgentSpec, resolve_agents
+from controller.api.schemas import SearchCreate
+from controller.search.baselines import parse_layers
+from controller.search.config import SearchConfig
+from controller.search.runner import ClientFactory, SearchRunner, start_search
+from controller.store import Store
+from shared.errors import ConfigError, LTSError
+from shared.space import SearchSpace, default_space
+
+logger = logging.getLogger(__name__)
+
+#: ``POST /searches`` fields that are measurement settings, by their name in SearchConfig.measure.
+_MEASURE = {
+    "runtime": "runtime", "device_type": "device", "metric": "metric", "output": "output",
+    "threads": "threads", "seq_len": "seq_len", "time_budget_s": "time_budget_s",
+    "min_time_s": "min_time_s", "warmup_s": "warmup_s",
+}  # fmt: skip
+_BODY_NAME = {v: k for k, v in _MEASURE.items() if k != v}
+#: Fields that are not part of a search's definition.
+_NOT_DEFINITION = {"agents", "name", "resume"}
+
+
+class SearchConflict(LTSError):
+    """The search cannot be started, resumed or stopped in its present state."""
+
+
+def config_from_request(body: SearchCreate, agents: list[str]) -> SearchConfig:
+    """The search definition of a ``POST /searches`` body (as ``controller search`` builds
+    it from its options): the space given inline, else the paper's default space of
+    ``backbone`` (``homogeneous`` if asked); unknown or invalid values raise
+    :class:`ConfigError` naming the field."""
+    try:
+        return _build(body, agents)
+    except ConfigError as exc:  # name the field as the body does (device_type, baseline_layers)
+        field = exc.field.replace("-", "_")
+        field = _BODY_NAME.get(field, field)
+        raise ConfigError(field, exc.message) from None
+
+
+def _build(body: SearchCreate, agents: list[str]) -> SearchConfig:
+    values = body.model_dump(exclude_none=True, exclude=_NOT_DEFINITION)
+    backbone = values.pop("backbone", None)
+    homogeneous = bool(values.pop("homogeneous", False))
+    inline = values.pop("space", None)
+    if inline is not None:
+        space = SearchSpace.from_dict(inline, backbone=backbone)
+    else:
+        space = default_space(backbone or "gpt2", homogeneous=homogeneous)
+    measure = {_MEASURE[k]: values.pop(k) for k in list(values) if k in _MEASURE}
+    layers = values.get("baseline_layers")
+    if isinstance(layers, str):
+        values["baseline_layers"] = parse_layers(layers)
+    return SearchConfig.build(agents=agents, space=space.to_dict(), measure=measure, **values)
+
+
+@dataclass
+class _Run:
+    """One search running in its thread."""
+
+    search_id: int
+    thread: threading.Thread | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    task: asyncio.Task[Any] | None = None
+    stop_requested: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SearchRuns:
+    """The searches this server runs. Thread-safe: routes call it from worker threads.
+
+    ``url`` is the store's URL (each run opens its own Store on it); ``registry`` the agents
+    file; ``agent_token_file`` the token of agents given by URL; ``client_factory`` replaces
+    the agent client (tests)."""
+
+    def __init__(
+        self,
+        url: str,
+        registry: AgentsFile,
+        *,
+        agent_token_file: str | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        self.url = url
+        self.registry = registry
+        self.agent_token_file = agent_token_file
+        self.client_factory = client_factory
+        self._runs: dict[int, _Run] = {}
+        self._lock = threading.Lock()
+
+    def running(self) -> set[int]:
+        """Ids of the searches running in this server now."""
+        with self._lock:
+            return {sid for sid, run in self._runs.items() if run.thread and run.thread.is_alive()}
+
+    def start(self, store: Store, body: SearchCreate) -> int:
+        """Store (or find) the search of ``body``, start it in the background; return its id.
+
+        Raises :class:`ConfigError` for invalid options or agents (nothing is stored then),
+        :class:`SearchConflict` for a search to resume that runs here already or is done,
+        :class:`controller.results.NotFoundError` for a search to resume that does not exist.
+        """
+        if body.resume is not None:
+            search_id, specs = self._resume(store, body)
+        else:
+            if not body.agents:
+                raise ConfigError("agents", "name the agents: a list of names or URLs")
+            specs = resolve_agents(body.agents, self.registry, self.agent_token_file)
+            _check_tokens(specs)
+            config = config_from_request(body, [s.name or s.url for s in specs])
+            search_id = start_search(store, config, body.name).id
+        self._launch(search_id, specs)
+        return search_id
+
+    def stop(self, search_id: int, wait_s: float) -> bool:
+        """Ask the search to stop; wait up to ``wait_s`` for it; whether it has ended.
+        Raises :class:`SearchConflict` when this server does not run it."""
+        with self._lock:
+            run = self._runs.get(search_id)
+        if run is None or run.thread is None or not run.thread.is_alive():
+            raise SearchConflict(f"search {search_id} is not running in this server")
+        with run.lock:
+            run.stop_requested = True
+            if run.loop is not None and run.task is not None:
+                run.loop.call_soon_threadsafe(run.task.cancel)
+        run.thread.join(wait_s)
+        return not run.thread.is_alive()
+
+    def close(self, wait_s: float = 10.0) -> None:
+        """Stop every search (they end ``interrupted``, resumable) and wait for them."""
+        for search_id in sorted(self.running()):
+            try:
+                if not self.stop(search_id, wait_s):
+                    logger.warning("search %d did not stop within %.0f s", search_id, wait_s)
+            except SearchConflict:  # it ended meanwhile
+                pass
+
+    # ------------------------------------------------------------------------ internals
+    def _resume(self, store: Store, body: SearchCreate) -> tuple[int, list[AgentSpec]]:
+        from controller.results import require_search
+
+        given = body.model_dump(exclude_none=True, exclude=_NOT_DEFINITION)
+        if given:
+            fields = ", ".join(sorted(given))
+            raise ConfigError("resume", f"a stored search keeps its settings; drop {fields}")
+        if body.name is not None:
+            raise ConfigError("name", "a resumed search keeps its name")
+        search = require_search(store, body.resume or 0)
+        if search.id in self.running():
+            raise SearchConflict(f"search {search.id} is already running in this server")
+        if search.status == "done":
+            raise SearchConflict(f"search {search.id} is done; there is nothing to resume")
+        stored = [d.agent for d in store.search_devices(search.id)]
+        specs = resolve_agents(body.agents or stored, self.registry, self.agent_token_file)
+        if len(specs) != len(stored):
+            raise ConfigError("agents", f"search {search.id} ran on {len(stored)} agents: {stored}")
+        _check_tokens(specs)
+        return search.id, specs
+
+    def _launch(self, search_id: int, specs: list[AgentSpec]) -> None:
+        run = _Run(search_id)
+        run.thread = threading.Thread(
+            target=self._main, args=(run, specs), name=f"search-{search_id}", daemon=True
+        )
+        with self._lock:
+            self._runs[search_id] = run
+        run.thread.start()
+        logger.info("search %d started in the background on %s", search_id,
+                    ", ".join(s.label for s in specs))  # fmt: skip
+
+    def _main(self, run: _Run, specs: list[AgentSpec]) -> None:
+        sid = run.search_id
+        try:
+            with Store(self.url) as store:
+                try:
+                    runner = SearchRunner(store, sid, specs, client_factory=self.client_factory)
+                    asyncio.run(self._run(run, runner, store))
+                except asyncio.CancelledError:
+                    logger.info("search %d stopped", sid)
+                except Exception as exc:
+                    logger.exception("search %d failed", sid)
+                    _mark_failed(store, sid, exc)
+        except LTSError as exc:  # the store could not be opened
+            logger.error("search %d could not start: %s", sid, exc)
+        finally:
+            with self._lock:
+                if self._runs.get(sid) is run:
+                    del self._runs[sid]
+
+    @staticmethod
+    async def _run(run: _Run, runner: SearchRunner, store: Store) -> None:
+        with run.lock:
+            if run.stop_requested:  # stopped before it began
+                store.set_search_status(run.search_id, "interrupted", _stopped(run.search_id))
+                return
+            run.loop = asyncio.get_running_loop()
+            run.task = asyncio.current_task()
+        outcome = await runner.run()
+        logger.info("search %d ended: %s", run.search_id, outcome.status)
+
+
+def _check_tokens(specs: list[AgentSpec]) -> None:
+    """Read every agent's token now, so that a bad token file is a 422, not a failed run."""
+    for spec in specs:
+        spec.resolve_token()
+
+
+def _stopped(search_id: int) -> str:
+    return f"interrupted; resume with --resume {search_id}"
+
+
+def _mark_failed(store: Store, search_id: int, exc: Exception) -> None:
+    try:
+        store.set_search_status(search_id, "failed", f"the search stopped on an error: {exc}")
+    except LTSError:
+        logger.exception("could not mark search %d failed", search_id)

@@ -1,0 +1,68 @@
+"""The settings of ``controller serve``: one pydantic-settings class, ``LTS_CONTROLLER_*``.
+
+Precedence: explicit values (the CLI passes its options) over environment variables over the
+defaults below. ``controller serve`` also takes the store from ``--db``/``LTS_DB`` and the
+agents file from ``--agents-file``/``LTS_AGENTS_FILE``, like the other commands.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Everything ``controller serve`` can be told (env var = ``LTS_CONTROLLER_`` + the
+    upper-case name, e.g. ``LTS_CONTROLLER_TOKEN``).
+
+    Authorisation: ``POST`` requests need the controller token (``token_file`` wins over
+    ``token``); without one they are refused (403) unless ``no_auth``. ``read_token`` decides
+    whether ``GET`` requests need it too: None (the default) means "only when ``host`` is not
+    a loopback address". ``GET /health`` and the OpenAPI pages never need it.
+    ``agent_token_file`` is the token of agents given by URL in ``POST /searches`` (named
+    agents take theirs from the agents file). ``agent_timeout_s`` bounds the live check of
+    ``GET /agents``; ``stop_wait_s`` how long ``POST /searches/{id}/stop`` waits for the search
+    to wind down before answering 202.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LTS_CONTROLLER_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8800, ge=1, le=65535)
+    db: str | None = None
+    agents_file: Path | None = None
+    agent_token_file: Path | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    no_auth: bool = False
+    read_token: bool | None = None
+    agent_timeout_s: float = Field(2.0, gt=0, le=60)
+    stop_wait_s: float = Field(10.0, ge=0, le=300)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def loopback(self) -> bool:
+        """Whether ``host`` is a loopback address (only this machine can connect)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name other than localhost
+            return False
+
+    @property
+    def reads_need_token(self) -> bool:
+        if self.no_auth:
+            return False
+        return self.read_token if self.read_token is not None else not self.loopback

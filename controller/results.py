@@ -1,0 +1,370 @@
+"""What the results API reads: plain functions over a :class:`Store` that return the API's
+schemas (:mod:`controller.api.schemas`). No HTTP here: the routes call these, and so do tests.
+
+The frontier and the baseline comparison come from :mod:`controller.search.report` (the
+figures ``controller results`` prints); this module adds what a client needs around them
+(parameter counts, the measurements behind each figure) and reads only what a request needs:
+a finished device's frontier is read from the stored report, without loading its candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import fields
+from typing import Any
+
+from controller.api.schemas import (
+    ArchitecturePublic,
+    CandidateMeasurement,
+    CandidatePublic,
+    CandidatesPublic,
+    ComparisonPublic,
+    DeviceFrontierPublic,
+    DevicePublic,
+    DevicesPublic,
+    FrontierMemberPublic,
+    FrontierPublic,
+    HypervolumePoint,
+    MeasurementBrief,
+    MeasurementPublic,
+    MeasurementsPublic,
+    ModelPublic,
+    SearchDetailPublic,
+    SearchDevicePublic,
+    SearchesPublic,
+    SearchPublic,
+)
+from controller.search.config import SearchConfig
+from controller.search.report import Comparison, ModelRow, _live_rows, _reported_rows, compare
+from controller.search.runner import load_config
+from controller.store import (
+    ArchitectureRecord,
+    CandidateRecord,
+    MeasurementRecord,
+    SearchDeviceRecord,
+    SearchRecord,
+    Store,
+)
+from shared.errors import ConfigError, LTSError
+
+#: Device statuses of a search that is still measuring there.
+ACTIVE_STATUSES = frozenset({"pending", "running", "waiting"})
+
+
+class NotFoundError(LTSError, LookupError):
+    """No search, architecture or device with the id asked for."""
+
+
+# ----------------------------------------------------------------------------- searches
+def require_search(store: Store, search_id: int) -> SearchRecord:
+    search = store.find_search(search_id)
+    if search is None:
+        raise NotFoundError(f"no search with id {search_id}")
+    return search
+
+
+def list_searches(
+    store: Store, offset: int = 0, limit: int = 100, background: Iterable[int] = ()
+) -> SearchesPublic:
+    """One page of the searches (by id); ``background``: ids this server runs now."""
+    running = set(background)
+    page = store.list_searches(offset=offset, limit=limit)
+    data = [search_public(s, s.id in running) for s in page]
+    return SearchesPublic(data=data, count=store.count_searches())
+
+
+def search_public(search: SearchRecord, background: bool = False) -> SearchPublic:
+    settings = search.settings
+    return SearchPublic(
+        id=search.id,
+        name=search.name,
+        status=search.status,
+        message=search.message,
+        seed=search.seed,
+        agents=list(settings.get("agents") or []),
+        iterations=settings.get("iterations"),
+        created_at=search.created_at,
+        updated_at=search.updated_at,
+        finished_at=search.finished_at,
+        background=background,
+    )
+
+
+def read_search(store: Store, search_id: int, background: bool = False) -> SearchDetailPublic:
+    """A search with its settings, per-device progress and hypervolume history."""
+    search = require_search(store, search_id)
+    iterations = int(search.settings.get("iterations") or 0)
+    names = _device_names(store)
+    hvs = store.hypervolumes(search_id)
+    last = {h.device_id: h for h in hvs}
+    devices = []
+    for sd in store.search_devices(search_id):
+        hv = last.get(sd.device_id) if sd.device_id is not None else None
+        devices.append(
+            SearchDevicePublic(
+                position=sd.position,
+                agent=sd.agent,
+                device=names.get(sd.device_id) if sd.device_id is not None else None,
+                device_id=sd.device_id,
+                status=sd.status,
+                message=sd.message,
+                iterations_done=sd.iteration_done + 1,
+                iterations=iterations,
+                candidates=store.count_candidates(search_id, sd.device_id)
+                if sd.device_id is not None
+                else 0,
+                hypervolume=hv.hypervolume if hv else None,
+                frontier_size=hv.frontier_size if hv else 0,
+                updated_at=sd.updated_at,
+            )
+        )
+    done = sum(d.iterations_done for d in devices)
+    total = iterations * len(devices)
+    return SearchDetailPublic(
+        **search_public(search, background).model_dump(),
+        settings=search.settings,
+        progress=done / total if total else 0.0,
+        devices=devices,
+        hypervolume=[
+            HypervolumePoint(device=names.get(h.device_id), **_fields(h, HypervolumePoint))
+            for h in hvs
+        ],
+    )
+
+
+def search_version(store: Store, search_id: int) -> tuple[object, ...]:
+    """What changes whenever the runner records progress on the search (its status, and each
+    device's status, iteration and last update): equal versions, same frontier."""
+    search = require_search(store, search_id)
+    devices = store.search_devices(search_id)
+    per_device = tuple((d.id, d.status, d.iteration_done, d.updated_at) for d in devices)
+    return (search.status, search.updated_at, per_device)
+
+
+# ----------------------------------------------------------------------------- frontier
+def read_frontier(store: Store, search_id: int, device: str | None = None) -> FrontierPublic:
+    """Per device (only ``device``, an agent or device name, if given): the frontier with
+    each member's parameter counts and measurements, and the baseline comparison. A device
+    that finished reports its final re-measured figures; one still searching (or stopped)
+    its current frontier from the search-time figures."""
+    search = require_search(store, search_id)
+    config = load_config(store, search_id)
+    names = _device_names(store)
+    data = []
+    for sd in _select_devices(store, search_id, device, names):
+        base = {
+            "position": sd.position,
+            "agent": sd.agent,
+            "device": names.get(sd.device_id) if sd.device_id is not None else None,
+            "device_id": sd.device_id,
+            "status": sd.status,
+            "message": sd.message,
+            "iterations_done": sd.iteration_done + 1,
+            "iterations": config.iterations,
+        }
+        if sd.device_id is None:
+            data.append(DeviceFrontierPublic(**base, candidates=0, hypervolume=None,
+                                             members=[], baselines=[]))  # fmt: skip
+            continue
+        data.append(_device_frontier(store, config, sd, base))
+    return FrontierPublic(search_id=search.id, status=search.status, data=data, count=len(data))
+
+
+def _device_frontier(
+    store: Store, config: SearchConfig, sd: SearchDeviceRecord, base: dict[str, Any]
+) -> DeviceFrontierPublic:
+    """One device's frontier: the stored report once the device has finished (no candidate
+    is read then), else the frontier of its candidates so far."""
+    sid, did = sd.search_id, sd.device_id
+    assert did is not None
+    reported = store.reported(sid, did)
+    if reported:
+        frontier, baselines = _reported_rows(store, reported)
+        ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported}
+    else:  # still searching, stopped or failed: the current frontier
+        cands = store.candidates(sid, did)
+        frontier, baselines = _live_rows(store, config, cands)
+        ids = {c.arch_id: (c.measurement_id, None) for c in cands if c.measurement_id}
+    frontier = sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id))
+    archs = store.architectures(r.arch_id for r in frontier)
+    ms = store.get_measurements(i for r in frontier for i in ids.get(r.arch_id, ()) if i)
+    members = []
+    for row in frontier:
+        during, final = ids.get(row.arch_id, (None, None))
+        members.append(_member(row, archs[row.arch_id], ms.get(during or -1), ms.get(final or -1)))
+    hvs = store.hypervolumes(sid, did)
+    return DeviceFrontierPublic(
+        **base,
+        candidates=store.count_candidates(sid, did),
+        hypervolume=hvs[-1].hypervolume if hvs else None,
+        members=members,
+        baselines=[_comparison(compare(b, frontier)) for b in sorted(baselines, key=_depth)],
+    )
+
+
+def _depth(row: ModelRow) -> int:
+    return row.n_layer
+
+
+def _member(
+    row: ModelRow,
+    arch: ArchitectureRecord,
+    during: MeasurementRecord | None,
+    final: MeasurementRecord | None,
+) -> FrontierMemberPublic:
+    return FrontierMemberPublic(
+        **_shallow(row),
+        backbone=arch.backbone,
+        total_params=arch.total_params,
+        params=arch.params,
+        config=arch.config,
+        search_measurement=_brief(during),
+        final_measurement=_brief(final),
+    )
+
+
+def _brief(m: MeasurementRecord | None) -> MeasurementBrief | None:
+    return None if m is None else MeasurementBrief(**_fields(m, MeasurementBrief))
+
+
+def _comparison(c: Comparison) -> ComparisonPublic:
+    return ComparisonPublic(
+        baseline=ModelPublic(**_shallow(c.baseline)),
+        match=ModelPublic(**_shallow(c.match)) if c.match is not None else None,
+        speedup=c.speedup,
+        memory_ratio=c.memory_ratio,
+    )
+
+
+# --------------------------------------------------------------------------- candidates
+def read_candidates(
+    store: Store,
+    search_id: int,
+    *,
+    device: str | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> CandidatesPublic:
+    """Candidates with a sequence number above ``after`` (see :class:`CandidatesPublic` for
+    why a page may stop early while a device is still searching)."""
+    search = require_search(store, search_id)
+    names = _device_names(store)
+    devices = _select_devices(store, search_id, device, names)
+    active = {d.device_id for d in devices if d.status in ACTIVE_STATUSES}
+    ids = [d.device_id for d in devices if d.device_id is not None]
+    device_id = ids[0] if device is not None and ids else None
+    if device is not None and not ids:  # the agent was not reached yet: nothing to show
+        return CandidatesPublic(data=[], count=0, next_after=after, search_status=search.status,
+                                complete=search.status != "running")  # fmt: skip
+    rows = store.candidates_after(search_id, after, device_id=device_id, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ready = []
+    for seq, c in rows:
+        if c.measurement_id is None and c.device_id in active:
+            more = True
+            break
+        ready.append((seq, c))
+    archs = store.architectures(c.arch_id for _, c in ready)
+    ms = store.get_measurements(c.measurement_id for _, c in ready if c.measurement_id)
+    data = [
+        _candidate(seq, c, archs[c.arch_id], ms.get(c.measurement_id or -1), names)
+        for seq, c in ready
+    ]
+    return CandidatesPublic(
+        data=data,
+        count=store.count_candidates(search_id, device_id, baselines=True),
+        next_after=data[-1].seq if data else after,
+        search_status=search.status,
+        complete=search.status != "running" and not more,
+    )
+
+
+def _candidate(
+    seq: int,
+    c: CandidateRecord,
+    arch: ArchitectureRecord,
+    m: MeasurementRecord | None,
+    names: dict[int, str],
+) -> CandidatePublic:
+    figures = None
+    if m is not None:
+        figures = CandidateMeasurement(id=m.id, status=m.status, latency_ms=m.latency_ms,
+                                       peak_memory_mb=m.peak_memory_mb, error=m.error)  # fmt: skip
+    return CandidatePublic(
+        seq=seq,
+        device_id=c.device_id,
+        device=names.get(c.device_id),
+        iteration=c.iteration,
+        arch_id=c.arch_id,
+        origin=c.origin,
+        parents=list(c.parents),
+        decoder_params=arch.decoder_params,
+        cache_hit=c.cache_hit,
+        measurement=figures,
+    )
+
+
+# ------------------------------------------------------------ architectures and devices
+def read_architecture(store: Store, arch_id: str) -> ArchitecturePublic:
+    arch = store.architectures([arch_id]).get(arch_id)
+    if arch is None:
+        raise NotFoundError(f"no architecture with id {arch_id}")
+    n = len(store.measurements_of(arch_id))
+    return ArchitecturePublic(**_shallow(arch), measurements=n)
+
+
+def read_measurements(store: Store, arch_id: str, samples: bool = False) -> MeasurementsPublic:
+    """Every measurement of the architecture, on any device and under any settings."""
+    if not store.architectures([arch_id]):
+        raise NotFoundError(f"no architecture with id {arch_id}")
+    names = _device_names(store)
+    data = [measurement_public(m, names, samples) for m in store.measurements_of(arch_id)]
+    return MeasurementsPublic(data=data, count=len(data))
+
+
+def list_devices(store: Store) -> DevicesPublic:
+    data = [
+        DevicePublic(**_shallow(d), measurements=store.count_measurements(d.id))
+        for d in store.list_devices()
+    ]
+    return DevicesPublic(data=data, count=len(data))
+
+
+def measurement_public(
+    m: MeasurementRecord, names: dict[int, str], samples: bool = False
+) -> MeasurementPublic:
+    values = _shallow(m)
+    values["samples"] = list(m.samples) if samples else None
+    del values["settings_key"]
+    return MeasurementPublic(**values, device=names.get(m.device_id))
+
+
+# ------------------------------------------------------------------------------ helpers
+def _device_names(store: Store) -> dict[int, str]:
+    return {d.id: d.name for d in store.list_devices()}
+
+
+def _select_devices(
+    store: Store, search_id: int, device: str | None, names: dict[int, str]
+) -> list[SearchDeviceRecord]:
+    """The search's devices; with ``device``, the one of that agent or device name (as
+    ``controller results --device`` matches it)."""
+    devices = store.search_devices(search_id)
+    if device is None:
+        return devices
+    chosen = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]
+    if not chosen:
+        raise ConfigError("device", f"search {search_id} has no device named {device!r}")
+    return chosen
+
+
+def _shallow(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, values as they are (``asdict`` deep-copies every
+    value: ten times slower, and records own their values already)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def _fields(record: Any, model: type) -> dict[str, Any]:
+    """The dataclass ``record``'s fields that ``model`` declares."""
+    return {k: v for k, v in _shallow(record).items() if k in model.model_fields}

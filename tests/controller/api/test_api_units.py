@@ -1,0 +1,164 @@
+"""The API's plain modules called directly (no agent, no server process): the candidates
+cursor while a device is measuring, a running device's frontier, settings and tokens, the
+read-token mode, and ``controller serve``'s refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from apiserver import SPACE
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from controller import results
+from controller.api.auth import load_token
+from controller.api.main import create_app
+from controller.api.settings import Settings
+from controller.cli import app as cli_app
+from controller.search.config import SearchConfig
+from controller.search.runner import start_search
+from controller.store import Store
+from shared.config import ArchConfig
+from shared.errors import ConfigError
+from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
+from shared.space import SearchSpace
+
+
+def _result(cfg: ArchConfig, latency: float, settings: MeasureSettings) -> MeasurementResult:
+    stats = LatencyStats(median=latency, p10=latency, p90=latency, mean=latency, min=latency,
+                         cv=0.0, n=1, samples=[latency])  # fmt: skip
+    return MeasurementResult(arch_id=cfg.arch_id, latency_ms=stats, peak_memory_mb=10 + latency,
+                             settings=settings)  # fmt: skip
+
+
+Running = tuple[Store, int, int, int, list[ArchConfig]]
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    """A search whose one device is running: four candidates recorded, none measured yet."""
+    store = Store.open(tmp_path / "units.sqlite")
+    config = SearchConfig.build(agents=["box"], space=SPACE, iterations=3, population=4,
+                                parents=2)  # fmt: skip
+    sid = start_search(store, config).id
+    info = DeviceInfo(name="box", fingerprint="fp", hostname="h", os="linux", machine="x86_64",
+                      cpu_model="cpu", cores_logical=2, memory_total_mb=1024.0,
+                      defaults=MeasureSettings())  # fmt: skip
+    did = store.upsert_device("box", info).id
+    (sd,) = store.search_devices(sid)
+    store.update_search_device(sd.id, device_id=did, status="running")
+    space = SearchSpace.from_dict(SPACE)
+    cfgs = [space.smallest(), space.middle(), space.largest()]
+    store.add_candidates(sid, did, 0, [(c, "random", ()) for c in cfgs])
+    yield store, sid, did, sd.id, cfgs
+    store.close()
+
+
+def test_the_cursor_waits_for_measurements_of_a_running_device(running: Running) -> None:
+    store, sid, did, sd_id, cfgs = running
+    page = results.read_candidates(store, sid)
+    assert page.data == [] and page.next_after == 0 and page.complete is False
+    assert page.count == 3
+    settings = MeasureSettings()
+    key = settings.cache_key()
+    first, _ = store.add_measurement(cfgs[0], did, key, result=_result(cfgs[0], 1.0, settings))
+    store.link_candidates(sid, did, 0, [(cfgs[0].arch_id, first.id, False)])
+    page = results.read_candidates(store, sid)
+    assert [c.arch_id for c in page.data] == [cfgs[0].arch_id]  # stops before the unmeasured
+    assert page.data[0].measurement.latency_ms == 1.0 and page.complete is False
+    # The device fails: what it never measured comes out without a measurement.
+    store.update_search_device(sd_id, status="failed", message="agent gone")
+    store.set_search_status(sid, "failed", "agent gone")
+    page = results.read_candidates(store, sid, after=page.next_after)
+    assert [c.arch_id for c in page.data] == [c.arch_id for c in cfgs[1:]]
+    assert all(c.measurement is None for c in page.data) and page.complete is True
+
+
+def test_a_running_device_reports_its_current_frontier(running: Running) -> None:
+    store, sid, did, sd_id, cfgs = running
+    settings = MeasureSettings()
+    links = []
+    for i, cfg in enumerate(cfgs):
+        m, _ = store.add_measurement(cfg, did, settings.cache_key(),
+                                     result=_result(cfg, 1.0 + i, settings))  # fmt: skip
+        links.append((cfg.arch_id, m.id, False))
+    store.link_candidates(sid, did, 0, links)
+    store.complete_iteration(sd_id, 0, hypervolume=0.25, frontier_size=3, n_measured=3, state={})
+    body = results.read_frontier(store, sid, "box")
+    (dev,) = body.data
+    assert dev.status == "running" and dev.hypervolume == 0.25 and dev.iterations_done == 1
+    assert dev.members and all(m.figures == "search" for m in dev.members)
+    assert all(m.final_measurement is None and m.search_measurement for m in dev.members)
+    before = results.search_version(store, sid)
+    store.update_search_device(sd_id, status="done")
+    assert results.search_version(store, sid) != before  # the cache sees the change
+
+
+def test_reads_need_the_token_off_loopback() -> None:
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert Settings(host=host).reads_need_token is False
+    assert Settings(host="0.0.0.0").reads_need_token is True
+    assert Settings(host="0.0.0.0", read_token=False).reads_need_token is False
+    assert Settings(read_token=True).reads_need_token is True
+    assert Settings(host="0.0.0.0", no_auth=True).reads_need_token is False
+
+
+def test_token_sources_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LTS_CONTROLLER_TOKEN", " from-env \n")
+    assert load_token(Settings()) == "from-env"
+    file = tmp_path / "token"
+    file.write_text("from-file\n")
+    assert load_token(Settings(token_file=file)) == "from-file"  # the file wins
+    monkeypatch.delenv("LTS_CONTROLLER_TOKEN")
+    assert load_token(Settings()) is None  # loopback: reads open, writes refused (403)
+    with pytest.raises(ConfigError, match="reads need the controller token"):
+        load_token(Settings(host="0.0.0.0"))
+    assert load_token(Settings(host="0.0.0.0", read_token=False)) is None
+    with pytest.raises(ConfigError, match="contradicts --no-auth"):
+        load_token(Settings(no_auth=True, read_token=True))
+    file.write_text("  \n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_token(Settings(token_file=file))
+
+
+def test_read_token_mode(tmp_path: Path) -> None:
+    settings = Settings(db=str(tmp_path / "r.sqlite"), token="t0k", read_token=True)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+        for path in ("/searches", "/devices", "/agents", "/searches/1/frontier"):
+            r = client.get(path)
+            assert r.status_code == 401 and r.json()["detail"] == "missing or wrong bearer token"
+        auth = {"Authorization": "Bearer t0k"}
+        assert client.get("/searches", headers=auth).json() == {"data": [], "count": 0}
+        assert client.get("/searches/1", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "error: token: reads need the controller token"),
+        (["--port", "0"], "error: --port:"),
+        (["--db", "sqlite://"], "error: db: an in-memory database cannot be served"),
+        (["--no-auth", "--read-token"], "error: read-token: contradicts --no-auth"),
+        (["--token-file", "/nonexistent/token"], "error: token-file: cannot read"),
+    ],
+)
+def test_serve_refuses_bad_settings_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    for name in ("LTS_CONTROLLER_TOKEN", "LTS_CONTROLLER_TOKEN_FILE", "LTS_DB"):
+        monkeypatch.delenv(name, raising=False)
+    r = CliRunner().invoke(cli_app, ["serve", "--db", str(tmp_path / "s.sqlite"), *args])
+    assert r.exit_code == 1 and r.output.startswith(message), r.output
+    assert "Traceback" not in r.output
+
+
+def test_the_body_of_post_searches_takes_every_option_of_controller_search() -> None:
+    from controller.api.schemas import SearchCreate
+    from controller.commands.search import _DEFINITION
+
+    # Files on the server (space, token file) are not the client's to name: the space comes
+    # inline; a URL agent's token is the server's --agent-token-file.
+    assert set(SearchCreate.model_fields) == _DEFINITION | {"agents", "name", "resume"}
