@@ -194,7 +194,7 @@ def write(sel: Selection, fmt: str, out_dir: str | Path, *, seed: int = 0) -> li
     if fmt not in FORMATS:
         raise ConfigError("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt in ("pt", "onnx"):
-        _require_torch(fmt)
+        require_torch(fmt)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
@@ -235,7 +235,9 @@ def bundle(sel: Selection, fmt: str, work_dir: str | Path, *, seed: int = 0) -> 
     return path, _MEDIA["zip"]
 
 
-def _require_torch(fmt: str) -> None:
+def require_torch(fmt: str) -> None:
+    """Raise BuildError (one line: what to install) when ``fmt`` needs PyTorch and it is
+    missing."""
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,9 @@ PNG_PLOTS: tuple[str, ...] = ("latency", "memory", "hypervolume")
 HTML_PLOTS: tuple[str, ...] = ("frontier3d",)
 #: Series labels of the 2-D slices, in legend order.
 SERIES: tuple[str, ...] = ("candidates", "Pareto frontier", "layer-scaled baselines")
+
+#: matplotlib is not thread-safe (its font cache, text layout): one figure at a time.
+_RENDER_LOCK = threading.Lock()
 
 _Y = {
     "latency": ("latency_ms", "median latency (ms)"),
@@ -266,10 +270,12 @@ def frontier3d_html(data: DevicePlotData) -> str:
 
 # --------------------------------------------------------------------------------- files
 def render(data: DevicePlotData, name: str) -> bytes:
-    """Plot ``name`` (PNG or HTML) of one device as bytes."""
+    """Plot ``name`` (PNG or HTML) of one device as bytes. Thread-safe (PNGs are rendered one
+    at a time)."""
     if name in HTML_PLOTS:
         return frontier3d_html(data).encode()
-    return png_bytes(figure(data, name))
+    with _RENDER_LOCK:
+        return png_bytes(figure(data, name))
 
 
 def safe_name(text: str) -> str:

@@ -21,6 +21,8 @@ from controller.api.cache import FrontierCache
 from controller.api.deps import ControllerState, ReadAuth, StorePool
 from controller.api.errors import install_error_handlers
 from controller.api.routes import agents, architectures, candidates, devices, frontier, health
+from controller.api.routes import exports as export_routes
+from controller.api.routes import plots as plot_routes
 from controller.api.routes import searches as searches_routes
 from controller.api.runs import SearchRuns
 from controller.api.settings import Settings
@@ -40,6 +42,8 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     architectures,
     devices,
     agents,
+    plot_routes,
+    export_routes,
 )
 
 

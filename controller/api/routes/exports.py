@@ -1,0 +1,67 @@
+"""``GET /searches/{id}/export``: one device's frontier as JSON, CSV, PyTorch or ONNX files."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.background import BackgroundTask
+
+from controller import exports, results
+from controller.api.deps import StoreDep
+from controller.api.errors import responses
+from shared.errors import BuildError
+
+router = APIRouter(prefix="/searches", tags=["exports"])
+
+_CONTENT = {t: {} for t in ("application/json", "text/csv", "application/octet-stream",
+                            "application/zip")}  # fmt: skip
+
+
+@router.get(
+    "/{search_id}/export",
+    response_class=Response,
+    responses={200: {"content": _CONTENT}, **responses(401, 404, 422),
+               501: {"description": "pt/onnx: PyTorch is not installed on this server"}},
+)  # fmt: skip
+def read_export(
+    search_id: int,
+    store: StoreDep,
+    device: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="agent or device name; needed when the search ran on several devices",
+        ),
+    ] = None,
+    fmt: Annotated[Literal["json", "onnx", "pt", "csv"], Query(alias="format")] = "json",
+    ids: Annotated[
+        str | None, Query(description="comma-separated arch ids (default: the frontier)")
+    ] = None,
+    seed: Annotated[int, Query(ge=0, description="seed of the untrained weights")] = 0,
+) -> Response:
+    """``json``: every member's config and figures; ``csv``: the table; ``pt`` / ``onnx``:
+    untrained model files (the file itself for one member, else a zip of them)."""
+    results.require_search(store, search_id)
+    sel = exports.select(store, search_id, device, exports.parse_ids(ids))
+    if fmt == "json":
+        return JSONResponse(exports.manifest(sel))
+    if fmt == "csv":
+        name = f"search-{search_id}-frontier.csv"
+        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(exports.csv_text(sel), media_type="text/csv", headers=disposition)
+    try:
+        exports.require_torch(fmt)
+    except BuildError as exc:
+        raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from None
+    work = tempfile.mkdtemp(prefix="lts-export-")
+    try:
+        path, media = exports.bundle(sel, fmt, work, seed=seed)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    cleanup = BackgroundTask(shutil.rmtree, work, ignore_errors=True)
+    return FileResponse(path, media_type=media, filename=path.name, background=cleanup)

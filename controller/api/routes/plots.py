@@ -1,0 +1,59 @@
+"""``GET /searches/{id}/plots/{name}.png`` and ``.html``: a search's plots of one device."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from controller import plots, results
+from controller.api.deps import StoreDep
+from controller.api.errors import responses
+from controller.store import Store
+
+router = APIRouter(prefix="/searches", tags=["plots"])
+
+DeviceQuery = Annotated[
+    str | None,
+    Query(min_length=1, description="agent or device name; needed when the search ran on "
+          "several devices"),
+]  # fmt: skip
+
+
+def _render(store: Store, search_id: int, name: str, device: str | None, kind: str) -> bytes:
+    results.require_search(store, search_id)
+    names = plots.PNG_PLOTS if kind == "png" else plots.HTML_PLOTS
+    if name not in names:
+        raise results.NotFoundError(f"no plot {name}.{kind}; choose from "
+                                    f"{', '.join(f'{n}.{kind}' for n in names)}")  # fmt: skip
+    data = plots.one_device(plots.plot_data(store, search_id, device), device)
+    return plots.render(data, name)
+
+
+@router.get(
+    "/{search_id}/plots/{name}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **responses(401, 404, 422)},
+)
+def read_plot_png(
+    search_id: int, name: str, store: StoreDep, device: DeviceQuery = None
+) -> Response:
+    """``latency`` or ``memory``: decoder parameters against median latency or peak memory,
+    with every candidate, the Pareto frontier and the layer-scaled baselines; ``hypervolume``:
+    the hypervolume after each iteration."""
+    body = _render(store, search_id, name, device, "png")
+    return Response(body, media_type="image/png")
+
+
+@router.get(
+    "/{search_id}/plots/{name}.html",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}, **responses(401, 404, 422)},
+)
+def read_plot_html(
+    search_id: int, name: str, store: StoreDep, device: DeviceQuery = None
+) -> Response:
+    """``frontier3d``: the frontier in 3-D (decoder parameters, latency, memory) as an
+    interactive page with plotly.js embedded (about 5 MB; it opens offline)."""
+    body = _render(store, search_id, name, device, "html")
+    return Response(body, media_type="text/html; charset=utf-8")
