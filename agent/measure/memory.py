@@ -287,9 +287,6 @@ def serve_forkserver(conn: Connection) -> None:
             return
         if msg.get("op") == "stop":
             return
-        if msg.get("op") == "threads":
-            conn.send({"threads": _thread_count()})
-            continue
         conn.send(_fork_and_measure(msg, conn))
 
 

@@ -128,6 +128,16 @@ class Measurer:
         fs = self._forkserver
         return fs.pid if fs is not None and fs.alive() else None
 
+    @property
+    def helper_info(self) -> dict[str, dict[str, Any]]:
+        """What the running helpers reported when ready: per helper (``worker``,
+        ``forkserver``) its pid, thread count and RSS after warm-up (MB), and for the worker
+        whether CUDA is available. Empty for a helper that is not running."""
+        return {
+            name: dict(h.info) if h is not None and h.alive() else {}
+            for name, h in (("worker", self._worker), ("forkserver", self._forkserver))
+        }
+
     def _ensure(self, *, memory: bool) -> None:
         from agent.measure._proc import Helper, ProcessDied, ProcessTimeout
 

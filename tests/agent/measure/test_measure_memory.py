@@ -97,3 +97,11 @@ def test_estimate_grows_with_what_it_counts(make_arch: Any, make_settings: Any) 
     assert estimate_memory_mb(cfg, make_settings(runtime="onnxruntime")) > base
     bigger = make_arch(d_model=512, d_embed=512, d_inner=[2048, 2048])
     assert estimate_memory_mb(bigger, make_settings()) > base + weights_mb(bigger) / 2
+
+
+def test_the_fork_server_forks_without_thread_pools(measurer: Measurer) -> None:
+    """Its only other thread is onnxruntime's idle one (created at import, parked on a
+    futex): no OpenMP or intra-op pool that a forked child could deadlock on."""
+    info = measurer.helper_info["forkserver"]
+    assert info["threads"] <= 2
+    assert info["rss_mb"] > 100  # the runtimes are imported and warm: not counted per item
