@@ -12,11 +12,13 @@ not with measurements: this benchmarks the API, not a device. Two searches of on
   candidate on each change (a search in progress).
 
 A real ``controller serve`` (uvicorn) answers on 127.0.0.1; an httpx client sends the
-requests one after the other. Reported: the first request (nothing cached), then p50/p95/max
-of the following ones (the rendered answer is cached while the search is unchanged), and the
-time to build the answer without the cache (``results.read_frontier`` in this process).
+requests one after the other, accepting gzip (httpx's default) or not. Reported: the first
+request (nothing cached), then p50/p95/max of the following ones (the rendered answer is kept
+while the search is unchanged), and the time to build the answer without the cache
+(``results.read_frontier`` in this process). Filling the store takes minutes; ``--db`` keeps it
+for the next run.
 
-    python benchmarks/controller_api_frontier.py [--candidates 10000] [--requests 200]
+    python benchmarks/controller_api_frontier.py [--candidates 10000] [--requests 200] [--db F]
 """
 
 from __future__ import annotations
@@ -148,18 +150,19 @@ def timed(client: httpx.Client, url: str, n: int) -> tuple[float, list[float], i
     first = client.get(url)
     first.raise_for_status()
     cold = time.perf_counter() - t0
+    wire = int(first.headers.get("content-length", len(first.content)))
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
         client.get(url).raise_for_status()
         times.append(time.perf_counter() - t0)
-    return cold, times, len(first.content)
+    return cold, times, wire
 
 
 def line(label: str, cold: float, times: list[float], size: int, members: int) -> str:
     ms = sorted(t * 1000 for t in times)
     p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
-    return (f"{label}: {members} frontier members, {size / 1e6:.2f} MB; first request "
+    return (f"{label}: {members} frontier members, {size / 1e6:.2f} MB sent; first request "
             f"{cold * 1000:.0f} ms; then p50 {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms, "
             f"max {ms[-1]:.1f} ms ({len(ms)} requests)")  # fmt: skip
 
@@ -168,27 +171,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--db", type=Path, help="keep the store here (reused if it exists)")
     args = parser.parse_args()
     print(f"SYNTHETIC store: {args.candidates} candidates per search; cores {os.cpu_count()}; "
           f"load {os.getloadavg()[0]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.sqlite"
+        db = args.db or Path(tmp) / "bench.sqlite"
         t0 = time.perf_counter()
         with Store.open(db) as store:
-            done = fill(store, args.candidates, finished=True, seed=0)
-            running = fill(store, args.candidates, finished=False, seed=1)
-            n_cands = store.count_candidates(done)
-        print(f"filled in {time.perf_counter() - t0:.0f} s ({n_cands} candidates per search)")
+            if store.count_searches() == 0:
+                fill(store, args.candidates, finished=True, seed=0)
+                fill(store, args.candidates, finished=False, seed=1)
+                print(f"filled in {time.perf_counter() - t0:.0f} s")
+            done, running = (s.id for s in store.list_searches(limit=2))
+            print(f"{store.count_candidates(done)} candidates per search")
         port = free_port()
         proc = serve(db, port)
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-                for label, sid, n in (("done", done, args.requests),
-                                      ("running", running, args.requests // 4)):  # fmt: skip
-                    url = f"/searches/{sid}/frontier?device={DEVICE}"
-                    cold, times, size = timed(client, url, n)
-                    members = len(client.get(url).json()["data"][0]["members"])
-                    print(line(f"{label:>7}", cold, times, size, members))
+            bench(f"http://127.0.0.1:{port}", {"done": done, "running": running}, args.requests)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -199,6 +199,22 @@ def main() -> None:
                 print(f"{label:>7}: building the answer without the cache: "
                       f"{(time.perf_counter() - t0) * 1000:.0f} ms")  # fmt: skip
     print("goal: p95 < 50 ms")
+
+
+def bench(url: str, searches: dict[str, int], n: int) -> None:
+    """Per search: a client that accepts gzip (httpx's default) and one that does not; and
+    ``GET /health`` for the floor (HTTP, routing, no store)."""
+    with httpx.Client(base_url=url) as client:
+        _, times, size = timed(client, "/health", n)
+        print(line("/health", 0.0, times, size, 0))
+    for encoding in ("gzip", "identity"):
+        headers = {"Accept-Encoding": encoding}
+        with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
+            for label, sid in searches.items():
+                path = f"/searches/{sid}/frontier?device={DEVICE}"
+                cold, times, size = timed(client, path, n if label == "done" else n // 4)
+                members = len(client.get(path).json()["data"][0]["members"])
+                print(line(f"{label:>7} ({encoding})", cold, times, size, members))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
     CandidateRecord,
+    HypervolumeRecord,
     MeasurementRecord,
     SearchDeviceRecord,
     SearchRecord,
@@ -97,27 +98,9 @@ def read_search(store: Store, search_id: int, background: bool = False) -> Searc
     names = _device_names(store)
     hvs = store.hypervolumes(search_id)
     last = {h.device_id: h for h in hvs}
-    devices = []
-    for sd in store.search_devices(search_id):
-        hv = last.get(sd.device_id) if sd.device_id is not None else None
-        devices.append(
-            SearchDevicePublic(
-                position=sd.position,
-                agent=sd.agent,
-                device=names.get(sd.device_id) if sd.device_id is not None else None,
-                device_id=sd.device_id,
-                status=sd.status,
-                message=sd.message,
-                iterations_done=sd.iteration_done + 1,
-                iterations=iterations,
-                candidates=store.count_candidates(search_id, sd.device_id)
-                if sd.device_id is not None
-                else 0,
-                hypervolume=hv.hypervolume if hv else None,
-                frontier_size=hv.frontier_size if hv else 0,
-                updated_at=sd.updated_at,
-            )
-        )
+    devices = [
+        _progress(store, sd, iterations, names, last) for sd in store.search_devices(search_id)
+    ]
     done = sum(d.iterations_done for d in devices)
     total = iterations * len(devices)
     return SearchDetailPublic(
@@ -129,6 +112,31 @@ def read_search(store: Store, search_id: int, background: bool = False) -> Searc
             HypervolumePoint(device=names.get(h.device_id), **_fields(h, HypervolumePoint))
             for h in hvs
         ],
+    )
+
+
+def _progress(
+    store: Store,
+    sd: SearchDeviceRecord,
+    iterations: int,
+    names: dict[int, str],
+    last: dict[int, HypervolumeRecord],
+) -> SearchDevicePublic:
+    did = sd.device_id
+    hv = last.get(did) if did is not None else None
+    return SearchDevicePublic(
+        position=sd.position,
+        agent=sd.agent,
+        device=names.get(did) if did is not None else None,
+        device_id=did,
+        status=sd.status,
+        message=sd.message,
+        iterations_done=sd.iteration_done + 1,
+        iterations=iterations,
+        candidates=store.count_candidates(sd.search_id, did) if did is not None else 0,
+        hypervolume=hv.hypervolume if hv else None,
+        frontier_size=hv.frontier_size if hv else 0,
+        updated_at=sd.updated_at,
     )
 
 
@@ -164,6 +172,7 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
         }
         if sd.device_id is None:
             data.append(DeviceFrontierPublic(**base, candidates=0, hypervolume=None,
+                                             search_settings=None, final_settings=None,
                                              members=[], baselines=[]))  # fmt: skip
             continue
         data.append(_device_frontier(store, config, sd, base))
@@ -193,10 +202,15 @@ def _device_frontier(
         during, final = ids.get(row.arch_id, (None, None))
         members.append(_member(row, archs[row.arch_id], ms.get(during or -1), ms.get(final or -1)))
     hvs = store.hypervolumes(sid, did)
+    # One settings key per kind (the cache key of the search, of the final re-measurement).
+    during_ms = [ms[i] for i, _ in ids.values() if i in ms]
+    final_ms = [ms[i] for _, i in ids.values() if i in ms]
     return DeviceFrontierPublic(
         **base,
         candidates=store.count_candidates(sid, did),
         hypervolume=hvs[-1].hypervolume if hvs else None,
+        search_settings=during_ms[0].settings if during_ms else None,
+        final_settings=final_ms[0].settings if final_ms else None,
         members=members,
         baselines=[_comparison(compare(b, frontier)) for b in sorted(baselines, key=_depth)],
     )

@@ -180,9 +180,12 @@ class SearchRuns:
         run.thread = threading.Thread(
             target=self._main, args=(run, specs), name=f"search-{search_id}", daemon=True
         )
-        with self._lock:
+        with self._lock:  # checked and registered at once: never two runners on one search
+            before = self._runs.get(search_id)
+            if before is not None and before.thread is not None and before.thread.is_alive():
+                raise SearchConflict(f"search {search_id} is already running in this server")
             self._runs[search_id] = run
-        run.thread.start()
+            run.thread.start()
         logger.info("search %d started in the background on %s", search_id,
                     ", ".join(s.label for s in specs))  # fmt: skip
 

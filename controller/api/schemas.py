@@ -152,8 +152,9 @@ class MeasurementPublic(_Public):
 
 
 class MeasurementBrief(_Public):
-    """A measurement as a frontier member carries it (``GET
-    /architectures/{id}/measurements`` has the rest: memory method, run context, samples)."""
+    """A measurement as a frontier member carries it: its settings are the device's
+    ``search_settings`` or ``final_settings``; ``GET /architectures/{id}/measurements`` has
+    the rest (settings, memory method, run context, samples)."""
 
     id: int
     status: str
@@ -161,7 +162,6 @@ class MeasurementBrief(_Public):
     latency_ms: float | None
     peak_memory_mb: float | None
     latency: dict[str, Any]
-    settings: dict[str, Any]
     created_at: datetime | None
 
 
@@ -219,6 +219,12 @@ class DeviceFrontierPublic(_Public):
     iterations: int
     candidates: int
     hypervolume: float | None
+    search_settings: dict[str, Any] | None = Field(
+        description="the settings of every search-time measurement on this device"
+    )
+    final_settings: dict[str, Any] | None = Field(
+        description="the settings of the final re-measurement (None: not made)"
+    )
     members: list[FrontierMemberPublic] = Field(description="by decoder parameters")
     baselines: list[ComparisonPublic]
 

@@ -109,11 +109,15 @@ def test_frontier_reports_the_final_figures(api: httpx.Client, filled: Filled) -
         assert m["figures"] == "final" and final["status"] == "done"
         assert m["latency_ms"] == final["latency_ms"] and m["latency_ms"] > 0
         assert m["peak_memory_mb"] == final["peak_memory_mb"]
-        assert final["settings"]["time_budget_s"] == pytest.approx(0.6)  # 2 x the search's
-        assert during["settings"]["time_budget_s"] == pytest.approx(0.3)
-    # The device by name (a named agent's device takes its name), twice: built, then cached.
-    for _ in range(2):
-        again = api.get(f"/searches/{filled.search_id}/frontier", params={"device": AGENT_NAME})
+        assert during["status"] == "done" and during["id"] != final["id"]
+    assert dev["final_settings"]["time_budget_s"] == pytest.approx(0.6)  # 2 x the search's
+    assert dev["search_settings"]["time_budget_s"] == pytest.approx(0.3)
+    # The device by name (a named agent's device takes its name), twice: built, then from
+    # memory; gzip-compressed for a client that asks for it (httpx does), plain otherwise.
+    for encoding in ("gzip", "gzip", "identity"):
+        again = api.get(f"/searches/{filled.search_id}/frontier", params={"device": AGENT_NAME},
+                        headers={"Accept-Encoding": encoding})  # fmt: skip
+        assert again.headers.get("Content-Encoding") == (encoding if encoding == "gzip" else None)
         assert again.json() == body
 
 

@@ -162,3 +162,12 @@ def test_the_body_of_post_searches_takes_every_option_of_controller_search() -> 
     # Files on the server (space, token file) are not the client's to name: the space comes
     # inline; a URL agent's token is the server's --agent-token-file.
     assert set(SearchCreate.model_fields) == _DEFINITION | {"agents", "name", "resume"}
+
+
+def test_an_unreadable_agents_file_is_the_servers_fault(tmp_path: Path) -> None:
+    bad = tmp_path / "agents.toml"
+    bad.write_text("[agents.x\n")
+    settings = Settings(db=str(tmp_path / "a.sqlite"), agents_file=bad)
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/agents")
+        assert r.status_code == 503 and "not valid TOML" in r.json()["detail"]
