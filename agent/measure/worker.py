@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -76,7 +77,7 @@ class Measurer:
         self._lock = threading.Lock()
         self._worker: Any = None
         self._forkserver: Any = None
-        self._export_dir = Path(tempfile.mkdtemp(prefix="lts-measure-"))
+        self._export_dir: Path | None = None  # made on first use; removed by close() or GC
         self._closed = False
         self.items_done = 0
 
@@ -113,7 +114,8 @@ class Measurer:
                     if helper is not None:
                         helper.close()
                 self._worker = self._forkserver = None
-                shutil.rmtree(self._export_dir, ignore_errors=True)
+                if self._export_dir is not None:
+                    shutil.rmtree(self._export_dir, ignore_errors=True)
             finally:
                 self._lock.release()
 
@@ -137,6 +139,14 @@ class Measurer:
             name: dict(h.info) if h is not None and h.alive() else {}
             for name, h in (("worker", self._worker), ("forkserver", self._forkserver))
         }
+
+    def _exports(self) -> Path:
+        """The folder for exported ONNX graphs (one file per item, deleted after it)."""
+        if self._export_dir is None:
+            self._export_dir = Path(tempfile.mkdtemp(prefix="lts-measure-"))
+            # Removed even when the Measurer is never closed (at GC or interpreter exit).
+            weakref.finalize(self, shutil.rmtree, str(self._export_dir), ignore_errors=True)
+        return self._export_dir
 
     def _ensure(self, *, memory: bool) -> None:
         from agent.measure._proc import Helper, ProcessDied, ProcessTimeout
@@ -236,7 +246,7 @@ class Measurer:
             "op": "measure",
             "cfg": cfg.to_dict(),
             "settings": settings.model_dump(),
-            "export_dir": str(self._export_dir),
+            "export_dir": str(self._exports()),
         }
         try:
             answer = self._worker.request(msg, limit)
