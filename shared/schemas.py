@@ -35,7 +35,8 @@ class MeasureSettings(_Strict):
     """How one measurement is taken (every field resolved; stored with each result).
 
     ``metric``: ``prefill`` times one forward pass over ``seq_len`` tokens (the paper's measure);
-    ``decode`` times generating one token after a cached context of ``seq_len`` tokens.
+    ``decode`` times generating token number ``seq_len`` after a cached context of
+    ``seq_len - 1`` tokens (``seq_len`` is the total sequence length for both metrics).
     ``output``: ``last`` computes the softmax for the last position only (what generating the
     next token needs), ``all`` for every position. Latency: at least ``warmup_runs`` runs and
     ``warmup_s`` seconds of warm-up, then at least ``min_runs`` runs and ``min_time_s`` seconds,

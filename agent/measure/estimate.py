@@ -55,12 +55,12 @@ def _activation_bytes(cfg: ArchConfig, settings: MeasureSettings, tokens: int, k
 
 
 def _cache_bytes(cfg: ArchConfig, settings: MeasureSettings) -> int:
-    """The decode cache for seq_len + 1 positions (GPT-2: keys and values; XL: memory)."""
+    """The decode cache for seq_len positions (GPT-2: keys and values; XL: memory)."""
     if cfg.backbone == "gpt2":
-        length = settings.seq_len + 1
+        length = settings.seq_len
         width = sum(2 * cfg.attn_dim(i) for i in range(cfg.n_layer))
     else:
-        length = min(settings.seq_len, cfg.mem_len) + 1
+        length = min(settings.seq_len - 1, cfg.mem_len) + 1
         width = cfg.n_layer * cfg.d_model
     return BYTES * settings.batch_size * length * width
 
@@ -81,7 +81,7 @@ def estimate_memory_mb(cfg: ArchConfig, settings: MeasureSettings) -> float:
     else:
         rows = 1
         # The prefill of the cache (last position only through the softmax), then one step.
-        keys = t + 1 if cfg.backbone == "gpt2" else min(t, cfg.mem_len) + 1
+        keys = t if cfg.backbone == "gpt2" else min(t - 1, cfg.mem_len) + 1
         acts = max(
             _activation_bytes(cfg, settings, t, t), _activation_bytes(cfg, settings, 1, keys)
         )

@@ -6,15 +6,18 @@ a session. :meth:`Runner.timed` runs one inference and returns its duration in s
 :meth:`Runner.run` returns its log-probabilities as a numpy array (for tests and checks).
 
 Inputs: token ids drawn uniformly from ``[0, n_token)`` by ``numpy.random.default_rng(seed)``:
-first the (B, seq_len) context, then for ``decode`` the (B, 1) next token.
+first the context ((B, seq_len) for prefill, (B, seq_len - 1) for decode), then the (B, 1)
+next token.
 
 Metrics:
 
 * ``prefill``: ``model(idx, output=...)`` over (batch_size, seq_len) tokens.
-* ``decode``: one ``decode_step`` of one token per sequence after a cache prefilled with the
-  ``seq_len`` context tokens; every run starts from the same prefilled cache (the models never
-  change the cache they are given). GPT-2 needs ``seq_len + 1 <= tgt_len``; Transformer-XL's
-  memory holds the last ``min(seq_len, mem_len)`` positions.
+* ``decode``: one ``decode_step`` of one token per sequence after a cache prefilled with
+  ``seq_len - 1`` context tokens, i.e. generating token number ``seq_len``: ``seq_len`` is the
+  total sequence length for both metrics, so the defaults fit GPT-2's position table
+  (``seq_len <= tgt_len``). Every run starts from the same prefilled cache (the models never
+  change the cache they are given). Transformer-XL's memory holds the last
+  ``min(seq_len - 1, mem_len)`` positions.
 
 Torch runners must be timed inside ``torch.inference_mode()`` (the worker enters it once).
 """
@@ -44,24 +47,24 @@ def check_settings(cfg: ArchConfig, settings: MeasureSettings) -> None:
         raise MeasurementError(
             f"not supported: runtime {settings.runtime!r} on cuda (only 'torch' runs on cuda)"
         )
-    if cfg.backbone == "gpt2":
-        need = settings.seq_len + (1 if settings.metric == "decode" else 0)
-        if need > cfg.tgt_len:
-            what = (
-                "seq_len + 1 (the cached context and the new token)"
-                if (settings.metric == "decode")
-                else "seq_len"
-            )
-            raise ConfigError(
-                "seq_len",
-                f"{what} = {need} exceeds the GPT-2 position table (tgt_len = {cfg.tgt_len})",
-            )
+    if settings.metric == "decode" and settings.seq_len < 2:
+        raise ConfigError(
+            "seq_len", "decode needs seq_len >= 2 (a context of seq_len - 1 tokens, then one)"
+        )
+    if cfg.backbone == "gpt2" and settings.seq_len > cfg.tgt_len:
+        raise ConfigError(
+            "seq_len",
+            f"seq_len = {settings.seq_len} exceeds the GPT-2 position table "
+            f"(tgt_len = {cfg.tgt_len})",
+        )
 
 
 def make_tokens(settings: MeasureSettings, n_token: int) -> tuple[np.ndarray, np.ndarray]:
-    """(context (B, seq_len), next token (B, 1)) int64 ids from the settings' seed."""
+    """(context, next token (B, 1)) int64 ids from the settings' seed; the context is
+    (B, seq_len) for prefill and (B, seq_len - 1) for decode."""
     rng = np.random.default_rng(settings.seed)
-    ctx = rng.integers(0, n_token, size=(settings.batch_size, settings.seq_len), dtype=np.int64)
+    ctx_len = settings.seq_len - (1 if settings.metric == "decode" else 0)
+    ctx = rng.integers(0, n_token, size=(settings.batch_size, ctx_len), dtype=np.int64)
     nxt = rng.integers(0, n_token, size=(settings.batch_size, 1), dtype=np.int64)
     return ctx, nxt
 

@@ -60,7 +60,7 @@ def test_decode_gives_sane_stats(
     settings = make_settings(runtime=runtime, metric="decode")
     result = measurer.measure(cfg, settings)
     check_sane(result, settings, cfg.arch_id)
-    assert result.context["decode_cache_len"] == settings.seq_len
+    assert result.context["decode_cache_len"] == settings.seq_len - 1  # then the new token
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -81,10 +81,12 @@ def test_settings_that_cannot_apply_are_refused_before_building(
 ) -> None:
     cfg = make_arch(tgt_len=32)
     with pytest.raises(ConfigError) as err:
-        measurer.measure(cfg, make_settings(metric="decode", seq_len=32))
+        measurer.measure(cfg, make_settings(metric="decode", seq_len=33))
     assert err.value.field == "seq_len"
     with pytest.raises(ConfigError):
         measurer.measure(cfg, make_settings(seq_len=33))
+    with pytest.raises(ConfigError, match="seq_len >= 2"):
+        measurer.measure(cfg, make_settings(metric="decode", seq_len=1))
     with pytest.raises(MeasurementError, match="not supported"):
         measurer.measure(cfg, make_settings(runtime="onnxruntime", device="cuda"))
 
