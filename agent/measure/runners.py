@@ -24,6 +24,7 @@ Torch runners must be timed inside ``torch.inference_mode()`` (the worker enters
 
 from __future__ import annotations
 
+import abc
 import gc
 import logging
 import time
@@ -69,16 +70,18 @@ def make_tokens(settings: MeasureSettings, n_token: int) -> tuple[np.ndarray, np
     return ctx, nxt
 
 
-class Runner:
+class Runner(abc.ABC):
     """One inference, repeatable. ``timed()`` -> seconds; ``run()`` -> log-probs (numpy)."""
 
+    @abc.abstractmethod
     def timed(self) -> float:
-        raise NotImplementedError
+        """Run one inference and return its duration in seconds."""
 
+    @abc.abstractmethod
     def run(self) -> np.ndarray:
-        raise NotImplementedError
+        """Run one inference and return its log-probabilities."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook: nothing to release by default)
         """Release the model/session (the runner is unusable afterwards)."""
 
 
