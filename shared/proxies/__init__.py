@@ -93,7 +93,11 @@ def _lazy(module: str, func: str) -> ProxyFn:
 
 
 _BUILD = "one model build with random init (about 0.05-1.5 s on a CPU, growing with the embedding)"
-_TOKENS = "batch 8 x 32 tokens"
+_TOKENS = "4 x 32 random tokens"
+_LOSS_COST = (
+    f"{_BUILD}; 1 forward + 1 backward on {_TOKENS} (about 6 x P x 128 FLOPs in the decoder, "
+    "P its parameters, plus the adaptive softmax over the whole vocabulary at every position)"
+)
 
 _BUILTINS: tuple[Proxy, ...] = (
     Proxy(
@@ -114,53 +118,53 @@ _BUILTINS: tuple[Proxy, ...] = (
         "grad_norm",
         _lazy("pruning", "grad_norm"),
         needs_torch=True,
-        cost=f"{_BUILD}; 1 forward + 1 backward on {_TOKENS} (about 6 x P x 256 FLOPs)",
+        cost=_LOSS_COST,
         description="sum over decoder weight matrices of the L2 norm of the loss gradient",
     ),
     Proxy(
         "snip",
         _lazy("pruning", "snip"),
         needs_torch=True,
-        cost=f"{_BUILD}; 1 forward + 1 backward on {_TOKENS} (about 6 x P x 256 FLOPs)",
+        cost=_LOSS_COST,
         description="sum |w * dL/dw| over decoder weight matrices (Lee et al., 2019)",
     ),
     Proxy(
         "grasp",
         _lazy("pruning", "grasp"),
         needs_torch=True,
-        cost=f"{_BUILD}; 2 forwards, 1 backward and 1 double backward on {_TOKENS} "
-        "(about 4 x the FLOPs of grad_norm)",
+        cost=f"{_BUILD}; 1 forward, 1 backward keeping its graph and 1 double backward on "
+        f"{_TOKENS} (about 3 x grad_norm's FLOPs; attention on torch's math kernel)",
         description="sum -w * (H g) over decoder weight matrices (Wang et al., 2020)",
     ),
     Proxy(
         "fisher",
         _lazy("pruning", "fisher"),
         needs_torch=True,
-        cost=f"{_BUILD}; 1 forward + 1 backward on {_TOKENS} (about 6 x P x 256 FLOPs)",
+        cost=_LOSS_COST,
         description="per-channel Fisher information of the decoder linear layers' outputs",
     ),
     Proxy(
         "synflow",
         _lazy("pruning", "synflow"),
         needs_torch=True,
-        cost=f"{_BUILD} and a float64 copy; 1 forward + 1 backward on 1 x 32 all-ones "
-        "embeddings in float64 (about 6 x P x 32 FLOPs)",
-        description="sum |w * dR/dw|, R the summed decoder output with |weights| (Tanaka et al.)",
+        cost=f"{_BUILD} in float64; 1 forward + 1 backward on 1 x 32 random tokens in float64 "
+        "(about 6 x P x 32 FLOPs) and the logits of the 32 positions",
+        description="sum |w * dR/dw|, R the summed logits with |weights| (Tanaka et al., 2020)",
     ),
     Proxy(
         "jacob_cov",
         _lazy("activation", "jacob_cov"),
         needs_torch=True,
-        cost=f"{_BUILD}; 1 forward + 1 backward to the inputs on {_TOKENS} "
-        "(about 4 x P x 256 FLOPs) and an 8 x 8 eigendecomposition",
+        cost=f"{_BUILD}; 1 forward + 1 backward to the inputs on 32 x 8 random tokens "
+        "(about 4 x P x 256 FLOPs), the last position's logits, a 32 x 32 eigendecomposition",
         description="Jacobian covariance score of the decoder (Mellor et al., 2021, v1)",
     ),
     Proxy(
         "relu_log_det",
         _lazy("activation", "relu_log_det"),
         needs_torch=True,
-        cost=f"{_BUILD}; 1 forward on {_TOKENS} (about 2 x P x 256 FLOPs) and a 256 x 256 "
-        "log-determinant",
+        cost=f"{_BUILD}; 1 forward without gradients on 8 x 32 random tokens (about "
+        "2 x P x 256 FLOPs, no softmax) and a 256 x 256 log-determinant",
         description="log |det K| of the feed-forward activation-pattern kernel (Mellor, v2)",
     ),
 )

@@ -16,7 +16,6 @@ from torch import nn
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.proxies._torch import (
-    BATCH_SIZE,
     SEED,
     SEQ_LEN,
     build_for_scoring,
@@ -27,9 +26,11 @@ from shared.proxies._torch import (
     random_inputs,
 )
 
-#: jacob_cov's default: 32 sequences (its samples) of 8 tokens (the same 256 tokens).
+#: jacob_cov's default: 32 sequences (its samples) of 8 tokens.
 JACOB_BATCH = 32
 JACOB_SEQ = 8
+#: relu_log_det's default: 8 sequences of 32 tokens, 256 samples (kernel 256 x 256).
+KERNEL_BATCH = 8
 #: Mellor et al.'s regulariser of the correlation eigenvalues.
 _EIG_EPS = 1e-5
 
@@ -82,7 +83,7 @@ def jacob_cov(
 def relu_log_det(
     cfg: ArchConfig,
     *,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = KERNEL_BATCH,
     seq_len: int = SEQ_LEN,
     seed: int = SEED,
     device: str = "cpu",
