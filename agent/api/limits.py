@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.api.errors import error_response
+from shared.web import error_response
 
 #: How much of a too-large body is still read (and dropped) so that the client sees the 413
 #: rather than a reset connection; beyond this the connection is simply answered and closed.
