@@ -18,11 +18,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.agents import AgentsFile
-from controller.api.auth import token_matches
 from controller.api.cache import FrontierCache
 from controller.api.runs import SearchRuns
 from controller.api.settings import Settings
 from controller.store import Store
+from shared.tokens import token_matches
 
 
 class StorePool:
