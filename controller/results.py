@@ -35,7 +35,7 @@ from controller.api.schemas import (
     SearchPublic,
 )
 from controller.search.config import SearchConfig
-from controller.search.report import Comparison, ModelRow, _live_rows, _reported_rows, compare
+from controller.search.report import Comparison, ModelRow, compare, live_rows, reported_rows
 from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
@@ -188,11 +188,11 @@ def _device_frontier(
     assert did is not None
     reported = store.reported(sid, did)
     if reported:
-        frontier, baselines = _reported_rows(store, reported)
+        frontier, baselines = reported_rows(store, reported)
         ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported}
     else:  # still searching, stopped or failed: the current frontier
         cands = store.candidates(sid, did)
-        frontier, baselines = _live_rows(store, config, cands)
+        frontier, baselines = live_rows(store, config, cands)
         ids = {c.arch_id: (c.measurement_id, None) for c in cands if c.measurement_id}
     frontier = sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id))
     archs = store.architectures(r.arch_id for r in frontier)

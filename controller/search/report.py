@@ -22,7 +22,9 @@ from controller.search.config import SearchConfig
 from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
+    CandidateRecord,
     MeasurementRecord,
+    ReportedRecord,
     SearchDeviceRecord,
     SearchRecord,
     Store,
@@ -130,9 +132,9 @@ def _device_report(
     hvs = store.hypervolumes(sd.search_id, sd.device_id)
     reported = store.reported(sd.search_id, sd.device_id)
     if reported:
-        frontier, baselines = _reported_rows(store, reported)
+        frontier, baselines = reported_rows(store, reported)
     else:
-        frontier, baselines = _live_rows(store, config, cands)
+        frontier, baselines = live_rows(store, config, cands)
     return DeviceReport(
         **base,
         candidates=sum(c.iteration >= 0 for c in cands),
@@ -176,7 +178,13 @@ def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) ->
     )
 
 
-def _reported_rows(store: Store, reported: list[Any]) -> tuple[list[ModelRow], list[ModelRow]]:
+def reported_rows(
+    store: Store, reported: list[ReportedRecord]
+) -> tuple[list[ModelRow], list[ModelRow]]:
+    """The frontier and the baselines of a finished device, from its stored report
+    (:meth:`Store.reported`), in the report's order: each with the figures of its final
+    re-measurement when that succeeded (``figures="final"``), else of its search-time one.
+    Reads the architectures and measurements named; no candidate is read."""
     archs = store.architectures(r.arch_id for r in reported)
     ids = [i for r in reported for i in (r.final_measurement_id, r.search_measurement_id) if i]
     ms = store.get_measurements(ids)
@@ -192,9 +200,13 @@ def _reported_rows(store: Store, reported: list[Any]) -> tuple[list[ModelRow], l
     return frontier, baselines
 
 
-def _live_rows(
-    store: Store, config: SearchConfig, cands: list[Any]
+def live_rows(
+    store: Store, config: SearchConfig, cands: list[CandidateRecord]
 ) -> tuple[list[ModelRow], list[ModelRow]]:
+    """The current frontier and the baselines of a device that has not finished, from its
+    candidates so far (search-time figures): the frontier is that of ``config`` over the
+    feasible, successfully measured candidates (unsorted; empty when none is); baselines are
+    the candidates of negative iteration, measured or not."""
     archs = store.architectures(c.arch_id for c in cands)
     ms = store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
     bounds = config.bounds()
