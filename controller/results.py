@@ -46,14 +46,10 @@ from controller.store import (
     SearchRecord,
     Store,
 )
-from shared.errors import ConfigError, LTSError
+from shared.errors import ConfigError, NotFoundError
 
 #: Device statuses of a search that is still measuring there.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting"})
-
-
-class NotFoundError(LTSError, LookupError):
-    """No search, architecture or device with the id asked for."""
 
 
 # ----------------------------------------------------------------------------- searches

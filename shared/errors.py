@@ -36,5 +36,14 @@ class StoreError(LTSError):
     """The result store could not read or write (wraps database errors)."""
 
 
+class NotFoundError(LTSError, LookupError):
+    """What was asked for by id or name does not exist (a search, architecture, device, plot)."""
+
+
+class SearchConflict(LTSError):
+    """A search cannot be started, resumed or stopped in its present state (e.g. it runs
+    already, or is done)."""
+
+
 class AgentError(LTSError):
     """An agent could not be reached or answered with an error."""

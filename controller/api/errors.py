@@ -16,10 +16,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from controller.api.runs import SearchConflict
-from controller.results import NotFoundError
 from shared import web
-from shared.errors import StoreError
+from shared.errors import NotFoundError, SearchConflict, StoreError
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from controller.search.baselines import parse_layers
 from controller.search.config import SearchConfig
 from controller.search.runner import ClientFactory, SearchRunner, start_search
 from controller.store import Store
-from shared.errors import ConfigError, LTSError
+from shared.errors import ConfigError, LTSError, SearchConflict
 from shared.space import SearchSpace, default_space
 
 logger = logging.getLogger(__name__)
@@ -37,10 +37,6 @@ _MEASURE = {
 _BODY_NAME = {v: k for k, v in _MEASURE.items() if k != v}
 #: Fields that are not part of a search's definition.
 _NOT_DEFINITION = {"agents", "name", "resume"}
-
-
-class SearchConflict(LTSError):
-    """The search cannot be started, resumed or stopped in its present state."""
 
 
 def config_from_request(body: SearchCreate, agents: list[str]) -> SearchConfig:
@@ -116,7 +112,7 @@ class SearchRuns:
 
         Raises :class:`ConfigError` for invalid options or agents (nothing is stored then),
         :class:`SearchConflict` for a search to resume that runs here already or is done,
-        :class:`controller.results.NotFoundError` for a search to resume that does not exist.
+        :class:`NotFoundError` for a search to resume that does not exist.
         """
         if body.resume is not None:
             search_id, specs = self._resume(store, body)

@@ -10,6 +10,7 @@ from controller import plots, results
 from controller.api.deps import StoreDep
 from controller.api.errors import responses
 from controller.store import Store
+from shared.errors import NotFoundError
 
 router = APIRouter(prefix="/searches", tags=["plots"])
 
@@ -24,8 +25,8 @@ def _render(store: Store, search_id: int, name: str, device: str | None, kind: s
     results.require_search(store, search_id)
     names = plots.PNG_PLOTS if kind == "png" else plots.HTML_PLOTS
     if name not in names:
-        raise results.NotFoundError(f"no plot {name}.{kind}; choose from "
-                                    f"{', '.join(f'{n}.{kind}' for n in names)}")  # fmt: skip
+        raise NotFoundError(f"no plot {name}.{kind}; choose from "
+                            f"{', '.join(f'{n}.{kind}' for n in names)}")  # fmt: skip
     data = plots.one_device(plots.plot_data(store, search_id, device), device)
     return plots.render(data, name)
 
