@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from testkit import wait_healthy
 
 #: The published LTS tables lie beside the repository (in ../shared/, read-only), in CI too.
 TABLES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "lts-neurips22"
@@ -74,17 +74,8 @@ def start_agent(
             )
         agent = RunningAgent(f"http://127.0.0.1:{port}", token, process, log)
         started.append(agent)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"agent exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{agent.url}/health", timeout=1).status_code == 200:
-                    return agent
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"agent did not answer /health in time:\n{log.read_text()}")
+        wait_healthy(agent.url, process, log, "agent", timeout_s=120)
+        return agent
 
     yield start
     for agent in started:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
 from controller.agents import AgentSpec
@@ -39,17 +40,6 @@ from controller.search.runner import SearchRunner, start_search
 from controller.store import Store
 from shared.errors import ConfigError, StoreError
 
-SPACE = {
-    "backbone": "gpt2",
-    "n_layer": [1, 2, 3],
-    "d_model": [64, 96, 128],
-    "d_embed": [64],
-    "div_val": [1],
-    "n_head": [2, 4],
-    "d_inner": {"min": 128, "max": 256, "step": 64},
-    "n_token": 1000,
-    "cutoffs": [200, 500],
-}
 DEVICES = ("plots-one", "plots-two")
 SEQ_LEN = 32
 _DONE: dict[str, Path] = {}
@@ -71,7 +61,7 @@ def real_search(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for agent in agents:
             agent.wait_ready()
         config = SearchConfig.build(
-            agents=[a.url for a in agents], space=SPACE, seed=1, iterations=3, population=6,
+            agents=[a.url for a in agents], space=TINY_SPACE, seed=1, iterations=3, population=6,
             parents=2, baseline_sizes="space", baseline_layers=[1, 3], final_budget_factor=2.0,
             batch_size=4, fail_after_s=60.0,
             measure={"time_budget_s": 0.3, "min_time_s": 0.1, "warmup_s": 0.02,

@@ -20,21 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from testkit import TINY_SPACE
 
 from controller.search.local_agent import LocalAgent
 from controller.store import Store
 
-SPACE = {
-    "backbone": "gpt2",
-    "n_layer": [1, 2, 3],
-    "d_model": [64, 96, 128],
-    "d_embed": [64],
-    "div_val": [1],
-    "n_head": [2, 4],
-    "d_inner": {"min": 128, "max": 256, "step": 64},
-    "n_token": 1000,
-    "cutoffs": [200, 500],
-}
 FAST = [
     "--time-budget-s", "0.3", "--min-time-s", "0.1", "--warmup-s", "0.02",
     "--baseline-sizes", "space", "--baseline-layers", "1,3", "--final-budget-factor", "2",
@@ -65,7 +55,7 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Local
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     space = tmp_path / "space.json"
-    space.write_text(json.dumps(SPACE))
+    space.write_text(json.dumps(TINY_SPACE))
     return {
         **os.environ,
         "LTS_DB": str(tmp_path / "lts.sqlite"),

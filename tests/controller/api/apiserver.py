@@ -13,24 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from testkit import TINY_SPACE, wait_healthy
 
 from controller.search.local_agent import free_port
 
-#: A space of tiny GPT-2 models (each measured in well under a second).
-SPACE = {
-    "backbone": "gpt2",
-    "n_layer": [1, 2, 3],
-    "d_model": [64, 96, 128],
-    "d_embed": [64],
-    "div_val": [1],
-    "n_head": [2, 4],
-    "d_inner": {"min": 128, "max": 256, "step": 64},
-    "n_token": 1000,
-    "cutoffs": [200, 500],
-}
 #: A small search with short budgets (SearchConfig fields) ...
 SMALL = {
-    "space": SPACE,
+    "space": TINY_SPACE,
     "population": 4,
     "parents": 2,
     "baseline_sizes": "space",
@@ -96,18 +85,12 @@ def launch_server(home: Path, db: Path, agents_file: Path, *options: str) -> Ser
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(f"http://127.0.0.1:{port}", process, log, db=db)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"controller serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    pytest.fail(f"controller serve did not answer /health in time:\n{log.read_text()}")
+    try:
+        wait_healthy(server.url, process, log, "controller serve", timeout_s=60)
+    except pytest.fail.Exception:
+        server.stop()
+        raise
+    return server
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiserver import SPACE
 from fastapi.testclient import TestClient
+from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
 from controller import results
@@ -40,7 +40,7 @@ Running = tuple[Store, int, int, int, list[ArchConfig]]
 def running(tmp_path: Path) -> Iterator[Running]:
     """A search whose one device is running: four candidates recorded, none measured yet."""
     store = Store.open(tmp_path / "units.sqlite")
-    config = SearchConfig.build(agents=["box"], space=SPACE, iterations=3, population=4,
+    config = SearchConfig.build(agents=["box"], space=TINY_SPACE, iterations=3, population=4,
                                 parents=2)  # fmt: skip
     sid = start_search(store, config).id
     info = DeviceInfo(name="box", fingerprint="fp", hostname="h", os="linux", machine="x86_64",
@@ -49,7 +49,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
     did = store.upsert_device("box", info).id
     (sd,) = store.search_devices(sid)
     store.update_search_device(sd.id, device_id=did, status="running")
-    space = SearchSpace.from_dict(SPACE)
+    space = SearchSpace.from_dict(TINY_SPACE)
     cfgs = [space.smallest(), space.middle(), space.largest()]
     store.add_candidates(sid, did, 0, [(c, "random", ()) for c in cfgs])
     yield store, sid, did, sd.id, cfgs

@@ -1,0 +1,42 @@
+"""Helpers shared by the test packages (tests/ is on sys.path through tests/conftest.py):
+the tiny search space, and waiting for a server subprocess to answer ``/health``."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+#: A space of tiny GPT-2 models (each measured in well under a second).
+TINY_SPACE = {
+    "backbone": "gpt2",
+    "n_layer": [1, 2, 3],
+    "d_model": [64, 96, 128],
+    "d_embed": [64],
+    "div_val": [1],
+    "n_head": [2, 4],
+    "d_inner": {"min": 128, "max": 256, "step": 64},
+    "n_token": 1000,
+    "cutoffs": [200, 500],
+}
+
+
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout_s: float
+) -> None:
+    """Return once ``GET {url}/health`` answers 200; fail the test (with ``what`` and the
+    server's log) if ``process`` exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not answer /health in time:\n{log.read_text()}")
