@@ -105,9 +105,8 @@ def serve(
     if log_level is not None or "LTS_AGENT_LOG_LEVEL" in os.environ:
         # The measurement helpers read the variable (upper case) when they start.
         os.environ["LTS_AGENT_LOG_LEVEL"] = settings.log_level
-    import uvicorn
-
     from agent.main import create_app
+    from shared.web import run_server
 
     try:
         api = create_app(settings)
@@ -116,13 +115,12 @@ def serve(
     if settings.no_auth:
         logger.warning("--no-auth: anyone who can reach %s:%d may use this agent",
                        settings.host, settings.port)  # fmt: skip
-    uvicorn.run(
+    run_server(
         api,
         host=settings.host,
         port=settings.port,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        log_level=settings.log_level,
+        graceful_shutdown_s=10,
     )
 
 

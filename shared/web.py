@@ -100,3 +100,20 @@ def install_error_handlers(
     for error_class, handler in handlers.items():
         app.add_exception_handler(error_class, handler)
     app.add_exception_handler(Exception, _unexpected(logger))
+
+
+def run_server(
+    app: FastAPI, *, host: str, port: int, log_level: str, graceful_shutdown_s: int
+) -> None:
+    """Serve ``app`` with uvicorn until interrupted. The process's logging configuration
+    applies (uvicorn installs none); ``log_level`` is a logging level name (``INFO``)."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=log_level.lower(),
+        timeout_graceful_shutdown=graceful_shutdown_s,
+    )

@@ -73,9 +73,8 @@ def serve(
         "agent_token_file": agent_token_file, "agent_timeout_s": agent_timeout_s,
         "log_level": log_level,
     }  # fmt: skip
-    import uvicorn
-
     from controller.api.main import create_app
+    from shared.web import run_server
 
     with user_errors():
         settings = _settings({k: v for k, v in given.items() if v is not None})
@@ -85,13 +84,12 @@ def serve(
     if settings.no_auth:
         logger.warning("--no-auth: anyone who can reach %s:%d may start and stop searches",
                        settings.host, settings.port)  # fmt: skip
-    uvicorn.run(
+    run_server(
         app,
         host=settings.host,
         port=settings.port,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.stop_wait_s) + 5,
+        log_level=settings.log_level,
+        graceful_shutdown_s=int(settings.stop_wait_s) + 5,
     )
 
 
