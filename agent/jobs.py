@@ -294,8 +294,8 @@ class JobQueue:
         for item in items:
             self._check_budget(item)
         accepted = sum(item.status == "pending" for item in items)
-        job = _Job(id=uuid.uuid4().hex, items=items)
         with self._cond:
+            job = _Job(id=uuid.uuid4().hex, items=items)  # created_at in queue order
             if self._closing:
                 raise QueueFullError("the agent is shutting down")
             if self._unfinished + accepted > self.max_queue:

@@ -140,7 +140,9 @@ def test_two_concurrent_jobs_are_measured_one_after_the_other(client):
     assert len(intervals) == 4
     for (_, end), (start, _) in pairwise(intervals):
         assert end <= start, f"two measurements overlapped: {intervals}"
-    first, second = jobs  # submission order: the second job starts after the first ends
+    # The threads race to submit: the agent's order is its created_at, not our list's order.
+    first, second = sorted(jobs, key=lambda job: job.created_at)
+    assert first.created_at < second.created_at
     assert spans(first)[-1][1] <= spans(second)[0][0]
 
 
