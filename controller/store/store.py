@@ -25,6 +25,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from controller.store._types import utcnow
+from controller.store.convert import (
+    arch_record,
+    candidate_record,
+    device_record,
+    hypervolume_record,
+    measurement_record,
+    search_device_record,
+    search_record,
+)
 from controller.store.models import (
     ArchitectureRow,
     CandidateRow,
@@ -159,18 +168,18 @@ class Store:
             row.info = info.model_dump(mode="json")
             row.last_seen = now
             s.flush()
-            return _device(row)
+            return device_record(row)
 
     def get_device(self, device_id: int) -> DeviceRecord:
         with self._session() as s:
             row = s.get(DeviceRow, device_id)
             if row is None:
                 raise StoreError(f"no device with id {device_id}")
-            return _device(row)
+            return device_record(row)
 
     def list_devices(self) -> list[DeviceRecord]:
         with self._session() as s:
-            return [_device(r) for r in s.scalars(select(DeviceRow).order_by(DeviceRow.id))]
+            return [device_record(r) for r in s.scalars(select(DeviceRow).order_by(DeviceRow.id))]
 
     # ------------------------------------------------------------------------ architectures
     def add_architectures(self, cfgs: Iterable[ArchConfig]) -> list[ArchitectureRecord]:
@@ -178,14 +187,14 @@ class Store:
         cfgs = list(cfgs)
         with self._session() as s:
             rows = _ensure_arch_rows(s, cfgs)
-            return [_arch(rows[c.arch_id]) for c in cfgs]
+            return [arch_record(rows[c.arch_id]) for c in cfgs]
 
     def get_architecture(self, arch_id: str) -> ArchitectureRecord:
         with self._session() as s:
             row = s.scalar(select(ArchitectureRow).where(ArchitectureRow.arch_id == arch_id))
             if row is None:
                 raise StoreError(f"no architecture with id {arch_id}")
-            return _arch(row)
+            return arch_record(row)
 
     def architectures(self, arch_ids: Iterable[str]) -> dict[str, ArchitectureRecord]:
         ids = list(set(arch_ids))
@@ -193,7 +202,7 @@ class Store:
             out: dict[str, ArchitectureRecord] = {}
             for chunk in _chunks(ids):
                 q = select(ArchitectureRow).where(ArchitectureRow.arch_id.in_(chunk))
-                out.update((r.arch_id, _arch(r)) for r in s.scalars(q))
+                out.update((r.arch_id, arch_record(r)) for r in s.scalars(q))
             return out
 
     # ------------------------------------------------------------------------- measurements
@@ -215,7 +224,7 @@ class Store:
                         MeasurementRow.settings_hash == key_hash,
                     )
                 )
-                out.update((a, _measurement(m, a)) for m, a in s.execute(q))
+                out.update((a, measurement_record(m, a)) for m, a in s.execute(q))
             return out
 
     def add_measurement(
@@ -244,7 +253,7 @@ class Store:
             arch = _ensure_arch_rows(s, [cfg])[cfg.arch_id]
             existing = _find_measurement(s, arch.id, device_id, key_hash)
             if existing is not None:
-                return _measurement(existing, cfg.arch_id), False
+                return measurement_record(existing, cfg.arch_id), False
             row = _measurement_row(arch.id, device_id, settings_key, key_hash, status, error)
             if result is not None:
                 _fill_result(row, result)
@@ -257,8 +266,8 @@ class Store:
                 existing = _find_measurement(s, arch.id, device_id, key_hash)
                 if existing is None:
                     raise
-                return _measurement(existing, cfg.arch_id), False
-            return _measurement(row, cfg.arch_id), True
+                return measurement_record(existing, cfg.arch_id), False
+            return measurement_record(row, cfg.arch_id), True
 
     def get_measurements(self, ids: Iterable[int]) -> dict[int, MeasurementRecord]:
         wanted = list(set(ids))
@@ -270,7 +279,7 @@ class Store:
                     .join(ArchitectureRow, MeasurementRow.architecture_id == ArchitectureRow.id)
                     .where(MeasurementRow.id.in_(chunk))
                 )
-                out.update((m.id, _measurement(m, a)) for m, a in s.execute(q))
+                out.update((m.id, measurement_record(m, a)) for m, a in s.execute(q))
             return out
 
     def measurements_of(self, arch_id: str) -> list[MeasurementRecord]:
@@ -282,7 +291,7 @@ class Store:
                 .where(ArchitectureRow.arch_id == arch_id)
                 .order_by(MeasurementRow.id)
             )
-            return [_measurement(m, arch_id) for m in s.scalars(q)]
+            return [measurement_record(m, arch_id) for m in s.scalars(q)]
 
     def count_measurements(self, device_id: int | None = None) -> int:
         with self._session() as s:
@@ -307,31 +316,31 @@ class Store:
             )
             s.add(row)
             s.flush()
-            return _search(row)
+            return search_record(row)
 
     def get_search(self, search_id: int) -> SearchRecord:
         with self._session() as s:
             row = s.get(SearchRow, search_id)
             if row is None:
                 raise StoreError(f"no search with id {search_id}")
-            return _search(row)
+            return search_record(row)
 
     def latest_search(self) -> SearchRecord | None:
         with self._session() as s:
             row = s.scalar(select(SearchRow).order_by(SearchRow.id.desc()).limit(1))
-            return None if row is None else _search(row)
+            return None if row is None else search_record(row)
 
     def find_search(self, search_id: int) -> SearchRecord | None:
         """The search, or None when there is no search with that id."""
         with self._session() as s:
             row = s.get(SearchRow, search_id)
-            return None if row is None else _search(row)
+            return None if row is None else search_record(row)
 
     def list_searches(self, *, offset: int = 0, limit: int | None = None) -> list[SearchRecord]:
         """Searches by id (ascending); ``offset``/``limit`` select a page."""
         with self._session() as s:
             q = select(SearchRow).order_by(SearchRow.id).offset(offset).limit(limit)
-            return [_search(r) for r in s.scalars(q)]
+            return [search_record(r) for r in s.scalars(q)]
 
     def count_searches(self) -> int:
         with self._session() as s:
@@ -368,7 +377,7 @@ class Store:
                 )
                 s.add(row)
                 s.flush()
-            return _search_device(row)
+            return search_device_record(row)
 
     def search_devices(self, search_id: int) -> list[SearchDeviceRecord]:
         with self._session() as s:
@@ -377,7 +386,7 @@ class Store:
                 .where(SearchDeviceRow.search_id == search_id)
                 .order_by(SearchDeviceRow.position)
             )
-            return [_search_device(r) for r in s.scalars(q)]
+            return [search_device_record(r) for r in s.scalars(q)]
 
     def update_search_device(
         self,
@@ -401,7 +410,7 @@ class Store:
             if state is not None:
                 row.state = state
             row.updated_at = utcnow()
-            return _search_device(row)
+            return search_device_record(row)
 
     def complete_iteration(
         self,
@@ -512,7 +521,7 @@ class Store:
             )
             if device_id is not None:
                 q = q.where(CandidateRow.device_id == device_id)
-            return [_candidate(r, a) for r, a in s.execute(q)]
+            return [candidate_record(r, a) for r, a in s.execute(q)]
 
     def count_candidates(
         self, search_id: int, device_id: int | None = None, *, baselines: bool = False
@@ -549,7 +558,7 @@ class Store:
             )
             if device_id is not None:
                 q = q.where(CandidateRow.device_id == device_id)
-            return [(r.id, _candidate(r, a)) for r, a in s.execute(q)]
+            return [(r.id, candidate_record(r, a)) for r, a in s.execute(q)]
 
     # ------------------------------------------------------------------------ hypervolumes
     def hypervolumes(self, search_id: int, device_id: int | None = None) -> list[HypervolumeRecord]:
@@ -561,7 +570,7 @@ class Store:
             )
             if device_id is not None:
                 q = q.where(HypervolumeRow.device_id == device_id)
-            return [_hypervolume(r) for r in s.scalars(q)]
+            return [hypervolume_record(r) for r in s.scalars(q)]
 
     # ---------------------------------------------------------------------------- reported
     def set_reported(
@@ -719,101 +728,3 @@ def _get_search_device(s: Session, search_device_id: int) -> SearchDeviceRow:
     if row is None:
         raise StoreError(f"no search device with id {search_device_id}")
     return row
-
-
-def _device(r: DeviceRow) -> DeviceRecord:
-    return DeviceRecord(
-        id=r.id,
-        name=r.name,
-        fingerprint=r.fingerprint,
-        url=r.url,
-        info=dict(r.info),
-        first_seen=r.first_seen,
-        last_seen=r.last_seen,
-    )
-
-
-def _arch(r: ArchitectureRow) -> ArchitectureRecord:
-    return ArchitectureRecord(
-        arch_id=r.arch_id,
-        backbone=r.backbone,
-        config=dict(r.config),
-        n_layer=r.n_layer,
-        d_model=r.d_model,
-        decoder_params=r.decoder_params,
-        total_params=r.total_params,
-        params=dict(r.params),
-    )
-
-
-def _measurement(r: MeasurementRow, arch_id: str) -> MeasurementRecord:
-    return MeasurementRecord(
-        id=r.id,
-        arch_id=arch_id,
-        device_id=r.device_id,
-        settings_key=r.settings_key,
-        settings=dict(r.settings or {}),
-        status=r.status,
-        error=r.error,
-        latency_ms=r.latency_ms,
-        peak_memory_mb=r.peak_memory_mb,
-        latency=dict(r.latency or {}),
-        samples=tuple(float(x) for x in r.samples or ()),
-        memory=dict(r.memory or {}),
-        context=dict(r.context or {}),
-        created_at=r.created_at,
-    )
-
-
-def _search(r: SearchRow) -> SearchRecord:
-    return SearchRecord(
-        id=r.id,
-        name=r.name,
-        settings=dict(r.settings),
-        seed=r.seed,
-        status=r.status,
-        message=r.message,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        finished_at=r.finished_at,
-    )
-
-
-def _search_device(r: SearchDeviceRow) -> SearchDeviceRecord:
-    return SearchDeviceRecord(
-        id=r.id,
-        search_id=r.search_id,
-        position=r.position,
-        agent=r.agent,
-        device_id=r.device_id,
-        status=r.status,
-        iteration_done=r.iteration_done,
-        state=dict(r.state or {}),
-        message=r.message,
-        updated_at=r.updated_at,
-    )
-
-
-def _candidate(r: CandidateRow, arch_id: str) -> CandidateRecord:
-    return CandidateRecord(
-        search_id=r.search_id,
-        device_id=r.device_id,
-        iteration=r.iteration,
-        arch_id=arch_id,
-        origin=r.origin,
-        parents=tuple(r.parents or ()),
-        measurement_id=r.measurement_id,
-        cache_hit=r.cache_hit,
-    )
-
-
-def _hypervolume(r: HypervolumeRow) -> HypervolumeRecord:
-    return HypervolumeRecord(
-        search_id=r.search_id,
-        device_id=r.device_id,
-        iteration=r.iteration,
-        hypervolume=r.hypervolume,
-        frontier_size=r.frontier_size,
-        n_measured=r.n_measured,
-        created_at=r.created_at,
-    )
