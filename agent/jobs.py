@@ -60,6 +60,10 @@ class JobNotFoundError(LTSError):
     """No job with this id (never submitted, or finished and forgotten)."""
 
 
+class JobKeyConflictError(LTSError):
+    """A kept job already has this idempotency key, with other items."""
+
+
 class Measurer(Protocol):
     """What the queue needs of a measurer (:class:`agent.measure.Measurer` is one)."""
 
@@ -152,6 +156,7 @@ class _Item:
             status=self.status,
             error=self.error,
             arch_id=self.request.arch.arch_id,
+            settings=self.request.settings,
             result=self.result,
         )
 
@@ -160,6 +165,7 @@ class _Item:
 class _Job:
     id: str
     items: list[_Item]
+    key: str | None = None
     created_at: str = field(default_factory=_utc_now)
     submitted: float = field(default_factory=time.monotonic)
     started_at: str | None = None
@@ -183,6 +189,7 @@ class _Job:
         return JobPublic(
             id=self.id,
             status=self.status(),
+            key=self.key,
             created_at=self.created_at,
             started_at=self.started_at,
             finished_at=self.finished_at,
@@ -237,6 +244,7 @@ class JobQueue:
         self._keep_jobs_s = keep_jobs_s
         self._cond = threading.Condition()
         self._jobs: dict[str, _Job] = {}  # submission order
+        self._keys: dict[str, _Job] = {}  # idempotency key -> kept job
         self._waiting: deque[_Job] = deque()  # jobs that may still have pending items
         self._unfinished = 0  # pending + running items of all jobs
         self._closing = False
@@ -284,18 +292,34 @@ class JobQueue:
         with self._cond:
             return self._unfinished
 
-    def submit(self, requests: Sequence[ItemRequest]) -> JobPublic:
+    def submit(self, requests: Sequence[ItemRequest], key: str | None = None) -> JobPublic:
         """Queue a job of validated items; over-budget items are rejected on the spot.
 
         Raises :class:`QueueFullError` when the accepted items would take the unfinished
-        items over ``max_queue`` (nothing is queued then).
+        items over ``max_queue`` (nothing is queued then). See :meth:`submit_once` for ``key``.
         """
+        return self.submit_once(requests, key)[0]
+
+    def submit_once(
+        self, requests: Sequence[ItemRequest], key: str | None
+    ) -> tuple[JobPublic, bool]:
+        """:meth:`submit`, idempotent under ``key``: while a job submitted with ``key`` is
+        kept, the same requests answer that job (and False: nothing was queued), even when
+        the queue is full or closing. Raises :class:`JobKeyConflictError` for the same key
+        with other requests."""
+        with self._cond:
+            earlier = self._replay(key, requests)
+            if earlier is not None:
+                return earlier, False
         items = [_Item(i, request) for i, request in enumerate(requests)]
         for item in items:
             self._check_budget(item)
         accepted = sum(item.status == "pending" for item in items)
         with self._cond:
-            job = _Job(id=uuid.uuid4().hex, items=items)  # created_at in queue order
+            earlier = self._replay(key, requests)  # another thread may have submitted it since
+            if earlier is not None:
+                return earlier, False
+            job = _Job(id=uuid.uuid4().hex, items=items, key=key)  # created_at in queue order
             if self._closing:
                 raise QueueFullError("the agent is shutting down")
             if self._unfinished + accepted > self.max_queue:
@@ -305,6 +329,8 @@ class JobQueue:
                 )
             self._prune()
             self._jobs[job.id] = job
+            if key is not None:
+                self._keys[key] = job
             self._unfinished += accepted
             if accepted:
                 self._waiting.append(job)
@@ -315,18 +341,22 @@ class JobQueue:
         if not accepted:
             self._resolve([job])
         logger.info("job %s: %d item(s), %d queued", job.id, len(items), accepted)
-        return public
+        return public, True
 
     def get(self, job_id: str) -> JobPublic:
         """The job as it stands. Raises :class:`JobNotFoundError`."""
         with self._cond:
             return self._job(job_id).public()
 
-    def list_jobs(self, limit: int | None = None) -> JobsPublic:
-        """Kept jobs, most recent first (at most ``limit``); ``count`` is all kept jobs."""
+    def list_jobs(self, limit: int | None = None, key: str | None = None) -> JobsPublic:
+        """Kept jobs, most recent first (at most ``limit``); ``count`` is all kept jobs (with
+        ``key``: only the job submitted with that key, if it is kept)."""
         with self._cond:
             self._prune()
-            jobs = list(reversed(self._jobs.values()))
+            if key is not None:
+                jobs = [self._keys[key]] if key in self._keys else []
+            else:
+                jobs = list(reversed(self._jobs.values()))
             return JobsPublic(data=[j.public() for j in jobs[:limit]], count=len(jobs))
 
     def cancel(self, job_id: str) -> JobPublic:
@@ -433,6 +463,21 @@ class JobQueue:
                 f"{'GPU ' if on_gpu else ''}memory budget of {budget:.0f} MB"
             )
 
+    def _replay(self, key: str | None, requests: Sequence[ItemRequest]) -> JobPublic | None:
+        """Under the lock: the kept job submitted with ``key``, if any (None: submit anew)."""
+        if key is None:
+            return None
+        self._prune()
+        earlier = self._keys.get(key)
+        if earlier is None:
+            return None
+        if [item.request for item in earlier.items] != list(requests):
+            raise JobKeyConflictError(
+                f"job {earlier.id} was submitted with key {key!r} and other items; "
+                "a key names one batch"
+            )
+        return earlier.public()
+
     def _job(self, job_id: str) -> _Job:
         try:
             return self._jobs[job_id]
@@ -470,3 +515,5 @@ class JobQueue:
         for i, job in enumerate(finished):
             if i < excess or now - job.finished > self._keep_jobs_s:
                 del self._jobs[job.id]
+                if job.key is not None:
+                    del self._keys[job.key]

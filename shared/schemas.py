@@ -2,8 +2,8 @@
 
 The agent's REST contract (extend it, never rename fields):
 
-* ``POST /jobs`` takes :class:`JobCreate` ``{"items": [{"arch": {...}, "settings": {...}}]}`` and
-  answers :class:`JobPublic` with status ``queued``.
+* ``POST /jobs`` takes :class:`JobCreate` ``{"items": [{"arch": {...}, "settings": {...}}]}``
+  (and an optional idempotency ``key``) and answers :class:`JobPublic` with status ``queued``.
 * ``GET /jobs/{id}`` answers :class:`JobPublic`: ``id``, ``status`` (queued | running | done |
   cancelled) and ``items``, each a :class:`JobItemPublic` with ``status`` (pending | running |
   done | failed | rejected), ``error`` and ``result`` (:class:`MeasurementResult`).
@@ -122,21 +122,37 @@ class JobItemCreate(_Strict):
     settings: MeasureSettingsIn = Field(default_factory=MeasureSettingsIn)
 
 
+#: What a job's idempotency ``key`` may be (a UUID's hex fits, so does ``search-3:dev-1:17``).
+JOB_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
 class JobCreate(_Strict):
+    """A batch of measurement requests. ``key`` (optional, the client's choice) makes the
+    submission idempotent: while the agent keeps a job submitted with that key, a second
+    ``POST /jobs`` with the same key and the same items answers that job (200) instead of
+    queuing them again, so a retry after a lost answer or a restarted client measures nothing
+    twice. The same key with other items is refused (409)."""
+
     items: list[JobItemCreate] = Field(min_length=1)
+    key: str | None = Field(None, pattern=JOB_KEY_PATTERN)
 
 
 class JobItemPublic(BaseModel):
+    """One item of a job. ``settings``: the complete settings it is (to be) measured with,
+    also for an item that failed or was rejected (a result repeats them)."""
+
     index: int
     status: ItemStatus
     error: str | None = None
     arch_id: str | None = None
+    settings: MeasureSettings | None = None
     result: MeasurementResult | None = None
 
 
 class JobPublic(BaseModel):
     id: str
     status: JobStatus
+    key: str | None = None
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

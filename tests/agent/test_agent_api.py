@@ -114,6 +114,7 @@ def test_job_measures_real_models_with_both_runtimes(client):
         assert got.status == "done", got.error
         result = got.result
         assert result.settings.runtime == runtime and result.settings.seq_len == 32
+        assert got.settings == result.settings
         assert result.arch_id == got.arch_id
         assert 0 < result.latency_ms.min <= result.latency_ms.median
         assert result.latency_ms.n == len(result.latency_ms.samples) >= 1
@@ -151,6 +152,7 @@ def test_worker_crash_fails_that_item_and_the_agent_keeps_serving(client):
     job = wait_done(client, response.json()["id"])
     crashed, after = job.items
     assert crashed.status == "failed" and crashed.error
+    assert crashed.settings is not None and crashed.settings.seed == ABORT_SEED
     assert after.status == "done" and after.result is not None
     assert client.get("/health").status_code == 200
 
@@ -254,6 +256,23 @@ def test_full_queue_is_429(client):
     finally:
         client.delete(f"/jobs/{first.json()['id']}")
         wait_done(client, first.json()["id"])
+
+
+def test_a_repeated_submission_with_a_key_answers_the_first_job(client):
+    body = {"items": [item(seed=31)], "key": "search-1.dev-2:job-7"}
+    first = client.post("/jobs", json=body)
+    assert first.status_code == 202 and first.json()["key"] == body["key"]
+    again = client.post("/jobs", json=body)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    conflict = error(client.post("/jobs", json={**body, "items": [item(seed=32)]}), 409)
+    assert body["key"] in conflict.detail
+    found = client.get("/jobs", params={"key": body["key"]}).json()
+    assert [j["id"] for j in found["data"]] == [first.json()["id"]]
+    assert client.get("/jobs", params={"key": "unknown"}).json()["data"] == []
+    assert error(client.post("/jobs", json={**body, "key": "no spaces"}), 422).field == "key"
+    assert error(client.get("/jobs", params={"key": "x" * 65}), 422).field == "key"
+    done = wait_done(client, first.json()["id"])
+    assert [i.status for i in done.items] == ["done"]
 
 
 # ----------------------------------------------------------------------------------- slots

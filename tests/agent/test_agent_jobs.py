@@ -17,6 +17,7 @@ from agent.device import Capabilities
 from agent.jobs import (
     CANCELLED,
     ItemRequest,
+    JobKeyConflictError,
     JobNotFoundError,
     JobQueue,
     QueueFullError,
@@ -191,6 +192,29 @@ def test_finished_jobs_are_kept_up_to_a_count_and_listed_recent_first():
     assert listed.count == 2 and [j.id for j in listed.data] == ids[:1:-1]
     with pytest.raises(JobNotFoundError):
         queue.get(ids[0])
+    queue.close()
+
+
+def test_a_key_makes_submission_idempotent_while_the_job_is_kept():
+    m = ScriptedMeasurer()
+    m.gate.clear()
+    queue = make_queue([m], max_queue=2, keep_jobs=1)
+    job, created = queue.submit_once(requests(1, 2), "k1")
+    assert created and job.key == "k1"
+    # The same batch again (a retry): that job, nothing queued, even with the queue full.
+    again, created = queue.submit_once(requests(1, 2), "k1")
+    assert not created and again.id == job.id and queue.unfinished_items() == 2
+    with pytest.raises(JobKeyConflictError, match="k1"):
+        queue.submit_once(requests(1, 3), "k1")
+    assert [j.id for j in queue.list_jobs(key="k1").data] == [job.id]
+    assert queue.list_jobs(key="other").data == []
+    m.gate.set()
+    wait_all(queue, job.id)
+    assert queue.submit_once(requests(1, 2), "k1")[0].status == "done"  # kept: still that job
+    later = queue.submit(requests(5), key="k2")
+    wait_all(queue, later.id)
+    assert queue.list_jobs(key="k1").data == []  # forgotten with its job (keep_jobs=1)
+    assert queue.submit_once(requests(1, 2), "k1")[1]  # a forgotten key is free again
     queue.close()
 
 

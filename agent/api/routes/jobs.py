@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from agent.api.deps import AgentDep, QueueDep, TokenDep
 from agent.api.errors import ERROR_RESPONSES
 from agent.jobs import prepare_items
-from shared.schemas import ErrorBody, JobCreate, JobPublic, JobsPublic
+from shared.schemas import JOB_KEY_PATTERN, ErrorBody, JobCreate, JobPublic, JobsPublic
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[TokenDep])
 
@@ -20,23 +20,36 @@ _NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job"}}
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobPublic,
-    responses={code: ERROR_RESPONSES[code] for code in (401, 413, 422, 429)},
+    responses={
+        200: {"model": JobPublic, "description": "A job with this `key` exists: that job"},
+        **{code: ERROR_RESPONSES[code] for code in (401, 409, 413, 422, 429)},
+    },
 )
-async def create_job(body: JobCreate, agent: AgentDep, queue: QueueDep) -> JobPublic:
+async def create_job(
+    body: JobCreate, agent: AgentDep, queue: QueueDep, response: Response
+) -> JobPublic:
     """Queue a batch. Every item is validated first (one invalid item refuses the batch with
-    422 naming ``items[i].arch.<field>``); items over the memory budget are ``rejected``."""
+    422 naming ``items[i].arch.<field>``); items over the memory budget are ``rejected``.
+    With a ``key`` that a kept job was submitted with, the answer is that job (200) and
+    nothing is queued again; the same key with other items is refused (409)."""
     requests = prepare_items(
         body.items, agent.defaults, agent.caps, agent.settings.max_items_per_job
     )
-    return queue.submit(requests)
+    job, created = queue.submit_once(requests, body.key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return job
 
 
 @router.get("", response_model=JobsPublic, responses={401: ERROR_RESPONSES[401]})
 async def read_jobs(
-    queue: QueueDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    queue: QueueDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    key: Annotated[str | None, Query(pattern=JOB_KEY_PATTERN)] = None,
 ) -> JobsPublic:
-    """Kept jobs, most recent first; ``count`` is the number kept."""
-    return queue.list_jobs(limit)
+    """Kept jobs, most recent first; ``count`` is the number kept. With ``key``: the job
+    submitted with that key, if the agent still keeps it (else ``data`` is empty)."""
+    return queue.list_jobs(limit, key=key)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=_NOT_FOUND)
