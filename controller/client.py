@@ -93,15 +93,19 @@ class AgentClient:
     async def device(self) -> DeviceInfo:
         return await self._request("GET", "/device", DeviceInfo)
 
-    async def submit(self, items: list[JobItemCreate]) -> JobPublic:
-        body = JobCreate(items=items).model_dump(mode="json", exclude_none=True)
+    async def submit(self, items: list[JobItemCreate], key: str | None = None) -> JobPublic:
+        """Queue ``items``; with ``key``, a repeated submission answers the first job."""
+        body = JobCreate(items=items, key=key).model_dump(mode="json", exclude_none=True)
         return await self._request("POST", "/jobs", JobPublic, json=body)
 
     async def job(self, job_id: str) -> JobPublic:
         return await self._request("GET", f"/jobs/{job_id}", JobPublic, job=True)
 
-    async def jobs(self, limit: int = 100) -> JobsPublic:
-        return await self._request("GET", "/jobs", JobsPublic, params={"limit": limit})
+    async def jobs(self, limit: int = 100, key: str | None = None) -> JobsPublic:
+        params: dict[str, Any] = {"limit": limit}
+        if key is not None:
+            params["key"] = key
+        return await self._request("GET", "/jobs", JobsPublic, params=params)
 
     async def cancel(self, job_id: str) -> JobPublic:
         return await self._request("DELETE", f"/jobs/{job_id}", JobPublic, job=True)

@@ -10,6 +10,11 @@ retries with exponential backoff and reports the device as *waiting*; once it an
 again the work continues where it was (a job the agent forgot, because it restarted, is
 sent again without the items already received). If the agent stays unreachable for
 ``fail_after_s``, :class:`AgentGone` ends this device's work with a clear message.
+
+Every job is submitted with a fresh idempotency key, reported through ``on_job`` *before* the
+request goes out: a retried submission (the answer was lost) gets the same job back, and a
+controller killed between sending a job and recording its id can find the job by its key
+(:meth:`Dispatcher.find`), so no item is ever measured twice.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -57,10 +63,19 @@ class RetryPolicy:
 ItemCallback = Callable[[int, JobItemPublic], Awaitable[None] | None]
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """The job in flight: its idempotency key, and its id once the agent has answered."""
+
+    key: str
+    job_id: str | None = None
+
+
 class Dispatcher:
     """Sends work to one agent. ``on_waiting(reason)`` is called when the agent becomes
-    unreachable (a reason) and when it is back (None); ``on_job(job_id)`` when a job is
-    submitted (its id) and when it has been followed to its end (None)."""
+    unreachable (a reason) and when it is back (None); ``on_job`` with an :class:`InFlight`
+    before a job is submitted (its key), once the agent has taken it (key and id), and with
+    None once it has been followed to its end."""
 
     def __init__(
         self,
@@ -69,7 +84,7 @@ class Dispatcher:
         *,
         batch_size: int = 16,
         on_waiting: Callable[[str | None], None] | None = None,
-        on_job: Callable[[str | None], None] | None = None,
+        on_job: Callable[[InFlight | None], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
@@ -78,7 +93,7 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
         self._on_waiting = on_waiting or (lambda reason: None)
-        self._on_job = on_job or (lambda job_id: None)
+        self._on_job = on_job or (lambda inflight: None)
         self._clock = clock
         self._waiting = False
         self.current_job: str | None = None
@@ -120,8 +135,12 @@ class Dispatcher:
         remaining = list(range(len(items)))
         while remaining:
             batch = remaining[: self.batch_size]
+            key = uuid.uuid4().hex
+            self._on_job(InFlight(key))
             try:
-                job = await self.call(lambda b=batch: self.client.submit([items[i] for i in b]))
+                job = await self.call(
+                    lambda b=batch, k=key: self.client.submit([items[i] for i in b], key=k)
+                )
             except AgentRefused as exc:
                 bad = _refused_item(exc, len(batch))
                 if bad is None:
@@ -131,7 +150,7 @@ class Dispatcher:
                 remaining.remove(index)
                 continue
             self.current_job = job.id
-            self._on_job(job.id)
+            self._on_job(InFlight(key, job.id))
             finished = await self.follow(job, lambda k, item, b=batch: on_item(b[k], item))
             self.current_job = None
             self._on_job(None)
@@ -159,6 +178,18 @@ class Dispatcher:
                 logger.warning("agent %s forgot job %s; sending its items again",
                                self.client.label, job.id)  # fmt: skip
                 return delivered
+
+    async def find(self, inflight: InFlight) -> JobPublic | None:
+        """The job recorded as in flight, as the agent has it now; None if the agent does not
+        know it (it never arrived, or the agent restarted or forgot it since)."""
+        try:
+            if inflight.job_id is not None:
+                return await self.call(lambda: self.client.job(inflight.job_id))
+            found = await self.call(lambda: self.client.jobs(limit=1, key=inflight.key))
+        except (JobNotFound, AgentRefused) as exc:
+            logger.info("job %s of a previous run is gone (%s)", inflight.job_id, exc)
+            return None
+        return found.data[0] if found.data else None
 
     async def cancel_current(self, timeout_s: float = 2.0) -> None:
         """Best effort: cancel the job in flight (its running item still finishes)."""

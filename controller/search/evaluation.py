@@ -16,15 +16,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from controller.client import AgentRefused, JobNotFound
 from controller.search.algorithm import Outcome
-from controller.search.dispatch import Dispatcher
+from controller.search.dispatch import Dispatcher, InFlight
 from controller.store import DeviceRecord, MeasurementRecord, Store
 from shared.config import ArchConfig
 from shared.schemas import (
     JobItemCreate,
     JobItemPublic,
-    JobPublic,
     MeasureSettings,
     MeasureSettingsIn,
 )
@@ -88,13 +86,15 @@ class DeviceEvaluator:
             await self.dispatcher.run(items, store_item)
         return {c.arch_id: out[c.arch_id] for c in unique if c.arch_id in out}
 
-    async def harvest(self, job_id: str, settings_key: str) -> int:
+    async def harvest(self, inflight: InFlight, settings_key: str) -> int:
         """Store what a job sent before a restart measured (waiting for it to finish), so that
-        none of it is measured again; return how many new measurements it gave."""
-        try:
-            job: JobPublic = await self.dispatcher.call(lambda: self.dispatcher.client.job(job_id))
-        except (JobNotFound, AgentRefused) as exc:  # the agent restarted and forgot it
-            logger.info("job %s of a previous run is gone (%s)", job_id, exc)
+        none of it is measured again; return how many new measurements it gave. A job known
+        only by its key (the controller stopped before recording the agent's answer) is
+        looked up by the key."""
+        job = await self.dispatcher.find(inflight)
+        if job is None:
+            logger.info("job %s of a previous run never reached the agent or is forgotten",
+                        inflight.job_id or inflight.key)  # fmt: skip
             return 0
         new = 0
         settings = MeasureSettings.model_validate_json(settings_key)

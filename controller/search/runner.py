@@ -28,7 +28,7 @@ from controller.client import AgentClient
 from controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
 from controller.search.baselines import layer_scaled_baselines
 from controller.search.config import SearchConfig
-from controller.search.dispatch import Dispatcher, RetryPolicy
+from controller.search.dispatch import Dispatcher, InFlight, RetryPolicy
 from controller.search.evaluation import DeviceEvaluator, Evaluation
 from controller.store import DeviceRecord, SearchDeviceRecord, SearchRecord, Store
 from shared.config import ArchConfig
@@ -222,7 +222,8 @@ class _DeviceRun:
         inflight = self.state.get("inflight")
         if inflight:
             self._emit(phase="collecting")
-            await self.evaluator.harvest(inflight["job"], inflight["key"])
+            job = InFlight(inflight.get("job_key", ""), inflight.get("job"))
+            await self.evaluator.harvest(job, inflight["key"])
             self._save_state(inflight=None)
         baselines = await self._baselines(settings) if self.config.baselines else {}
         algo = self._algorithm()
@@ -373,8 +374,9 @@ class _DeviceRun:
                                                   clear_message=reason is None)  # fmt: skip
         self._emit(waiting=reason)
 
-    def _on_job(self, job_id: str | None) -> None:
-        inflight = None if job_id is None else {"job": job_id, "key": self.key}
+    def _on_job(self, job: InFlight | None) -> None:
+        """Record the job in flight (before it is sent, by key) so that a restart collects it."""
+        inflight = None if job is None else {"job_key": job.key, "job": job.job_id, "key": self.key}
         self._save_state(inflight=inflight)
 
     def _save_state(self, **changes: object) -> None:

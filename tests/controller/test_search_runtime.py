@@ -28,6 +28,7 @@ from shared.schemas import (
     JobItemCreate,
     JobItemPublic,
     JobPublic,
+    JobsPublic,
     LatencyStats,
     MeasurementResult,
     MeasureSettings,
@@ -62,9 +63,16 @@ def fake_result(cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult
     )  # fmt: skip
 
 
+class Killed(BaseException):
+    """The controller process dies here (SIGKILL: no handler, no clean-up runs)."""
+
+
 class FakeAgent:
     """One fake device. ``down``: every call fails as unreachable; ``bad``: arch ids refused
-    with 422 at submission; ``fail_if(cfg)``: the measurements that fail."""
+    with 422 at submission; ``fail_if(cfg)``: the measurements that fail; ``lose_answers``:
+    how many of the next submissions are taken but their answer is lost (a timeout);
+    ``kill_after_submit``: the next submission is taken and then the controller dies.
+    Submissions with a key are idempotent, as on the real agent."""
 
     def __init__(self, name: str = "fake", threads: int = 1) -> None:
         self.info = DeviceInfo(
@@ -79,6 +87,9 @@ class FakeAgent:
         self.down = False
         self.bad: set[str] = set()
         self.fail_if: Any = lambda cfg: False
+        self.lose_answers = 0
+        self.kill_after_submit = False
+        self.keys: dict[str, str] = {}
         self._ids = itertools.count()
 
     def open_jobs(self) -> int:
@@ -87,15 +98,24 @@ class FakeAgent:
     def public(self, job_id: str) -> JobPublic:
         job = self.jobs[job_id]
         items = [JobItemPublic(**item) for item in job["items"]]
-        return JobPublic(id=job_id, status=job["status"], created_at="now", items=items)
+        return JobPublic(
+            id=job_id, status=job["status"], key=job["key"], created_at="now", items=items
+        )
 
-    def submit(self, items: list[JobItemCreate]) -> JobPublic:
+    def submit(self, items: list[JobItemCreate], key: str | None = None) -> JobPublic:
+        if key in self.keys:
+            assert self.jobs[self.keys[key]]["sent"] == items, "one key, other items"
+            return self.public(self.keys[key])
         for i, item in enumerate(items):
             if ArchConfig.from_dict(item.arch).arch_id in self.bad:
                 raise AgentRefused("422 invalid", status=422, field=f"items[{i}].arch.n_head")
         job_id = f"job{next(self._ids)}"
+        if key is not None:
+            self.keys[key] = job_id
         self.jobs[job_id] = {
             "status": "queued",
+            "key": key,
+            "sent": items,
             "requests": [
                 (ArchConfig.from_dict(it.arch), it.settings.resolve(self.info.defaults))
                 for it in items
@@ -147,10 +167,26 @@ class FakeClient:
         self._check()
         return self.agent.info
 
-    async def submit(self, items: list[JobItemCreate]) -> JobPublic:
+    async def submit(self, items: list[JobItemCreate], key: str | None = None) -> JobPublic:
         await asyncio.sleep(0)
         self._check()
-        return self.agent.submit(items)
+        job = self.agent.submit(items, key)
+        if self.agent.kill_after_submit:
+            self.agent.kill_after_submit = False
+            raise Killed
+        if self.agent.lose_answers:
+            self.agent.lose_answers -= 1
+            raise AgentUnavailable(f"agent {self.label}: no answer to POST /jobs in time")
+        return job
+
+    async def jobs(self, limit: int = 100, key: str | None = None) -> JobsPublic:
+        await asyncio.sleep(0)
+        self._check()
+        ids = [self.agent.keys[key]] if key in self.agent.keys else []
+        if key is None:
+            ids = list(reversed(self.agent.jobs))
+        data = [self.agent.public(i) for i in ids[:limit]]
+        return JobsPublic(data=data, count=len(data))
 
     async def job(self, job_id: str) -> JobPublic:
         await asyncio.sleep(0)
@@ -209,6 +245,20 @@ def test_forgotten_job_is_sent_again_without_repeats() -> None:
 
     asyncio.run(Dispatcher(FakeClient(agent), FAST, batch_size=8).run(_items(6), on_item))
     assert sorted(got) == list(range(6))
+
+
+def test_a_lost_answer_to_a_submission_measures_nothing_twice() -> None:
+    agent = FakeAgent()
+    agent.lose_answers = 2  # the agent takes the job; the controller hears nothing, retries
+    got: list[int] = []
+    asyncio.run(
+        Dispatcher(FakeClient(agent), FAST, batch_size=4).run(
+            _items(6), lambda i, item: got.append(i)
+        )
+    )
+    assert sorted(got) == list(range(6))
+    assert agent.submitted == [4, 2]
+    assert set(agent.measured.values()) == {1}
 
 
 def test_outage_waits_then_resumes() -> None:
@@ -329,6 +379,29 @@ def test_resume_after_interruption_repeats_nothing(tmp_path: Path) -> None:
         search = start_search(store, _config())
         _run(store, search.id, fresh)
         assert _candidates(store, search.id) == resumed  # the same search, interrupted or not
+
+
+def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Path) -> None:
+    """Killed after the agent took a job and before its id was recorded: the restarted
+    controller finds the job by the key it recorded first, and measures nothing twice."""
+    agents = {"a": FakeAgent("a")}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config(agents=["a"]))
+        submitted = agents["a"].submitted
+
+        def kill_on_third_job(progress: DeviceProgress) -> None:
+            agents["a"].kill_after_submit = len(submitted) == 2
+
+        with pytest.raises(Killed):
+            _run(store, search.id, agents, observer=kill_on_third_job)
+        (sd,) = store.search_devices(search.id)
+        assert sd.state["inflight"]["job"] is None and sd.state["inflight"]["job_key"]
+        assert len(submitted) == 3 and agents["a"].open_jobs() == 1  # taken, unrecorded
+
+        outcome = _run(store, search.id, agents)
+        assert outcome.status == "done"
+        assert set(agents["a"].measured.values()) == {1}, "a measurement was repeated"
+        assert store.count_measurements() == len(agents["a"].measured)
 
 
 def test_a_dead_agent_fails_only_its_device(tmp_path: Path) -> None:
