@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from agent.device import Capabilities
-from agent.measure import check_settings
+from agent.validation import ItemRequest
 from shared.config import ArchConfig
-from shared.errors import ConfigError, LTSError, MeasurementError
+from shared.errors import LTSError
 from shared.schemas import (
     ItemStatus,
-    JobItemCreate,
     JobItemPublic,
     JobPublic,
     JobsPublic,
@@ -40,20 +38,12 @@ from shared.schemas import (
 
 logger = logging.getLogger(__name__)
 
-#: Sanity bound on depth, checked before a config is parsed: a scalar ``n_head`` with a huge
-#: ``n_layer`` would otherwise expand into a huge tuple inside the server process.
-MAX_LAYERS = 1024
-
 CANCELLED = "cancelled before it started"
 SHUTTING_DOWN = "the agent shut down before it started"
 
 
 class QueueFullError(LTSError):
     """The queue holds too many unfinished items to take this job now (retry later)."""
-
-
-class TooManyItemsError(LTSError):
-    """One request holds more items than this agent accepts in a job."""
 
 
 class JobNotFoundError(LTSError):
@@ -70,71 +60,6 @@ class Measurer(Protocol):
     def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult: ...
 
     def close(self) -> None: ...
-
-
-# ------------------------------------------------------------------------------ validation
-@dataclass(frozen=True)
-class ItemRequest:
-    """One validated measurement request: a canonical architecture and complete settings."""
-
-    arch: ArchConfig
-    settings: MeasureSettings
-
-
-def prepare_item(item: JobItemCreate, defaults: MeasureSettings, caps: Capabilities) -> ItemRequest:
-    """Validate one request against the config rules and this agent's capabilities.
-
-    Raises :class:`ConfigError` whose field is relative to the item (``arch.n_head[3]``,
-    ``settings.threads``).
-    """
-    n_layer = item.arch.get("n_layer")
-    if isinstance(n_layer, int) and n_layer > MAX_LAYERS:  # before expanding per-layer lists
-        raise ConfigError("arch.n_layer", f"at most {MAX_LAYERS} layers, got {n_layer}")
-    try:
-        arch = ArchConfig.from_dict(item.arch)
-    except ConfigError as exc:
-        raise ConfigError(f"arch.{exc.field}", exc.message) from None
-    settings = item.settings.resolve(defaults)
-    try:
-        check_settings(arch, settings)
-    except ConfigError as exc:
-        raise ConfigError(f"settings.{exc.field}", exc.message) from None
-    except MeasurementError as exc:  # a combination no runtime supports
-        raise ConfigError("settings", str(exc)) from None
-    if settings.runtime not in caps.runtimes:
-        raise ConfigError("settings.runtime", f"{settings.runtime} is not installed on this agent")
-    if settings.device == "cuda" and not caps.cuda:
-        raise ConfigError("settings.device", "this agent has no CUDA device")
-    if settings.threads > caps.max_threads:
-        raise ConfigError(
-            "settings.threads",
-            f"{settings.threads} threads, but a measurement slot here has {caps.max_threads} CPUs",
-        )
-    return ItemRequest(arch, settings)
-
-
-def prepare_items(
-    items: Sequence[JobItemCreate],
-    defaults: MeasureSettings,
-    caps: Capabilities,
-    max_items: int,
-) -> list[ItemRequest]:
-    """Validate a whole batch up front: one invalid item refuses all of it.
-
-    Raises :class:`TooManyItemsError` over ``max_items``, :class:`ConfigError` naming the
-    field as ``items[i].arch.<field>`` or ``items[i].settings.<field>``.
-    """
-    if len(items) > max_items:
-        raise TooManyItemsError(
-            f"the job has {len(items)} items; this agent takes at most {max_items} per job"
-        )
-    out = []
-    for i, item in enumerate(items):
-        try:
-            out.append(prepare_item(item, defaults, caps))
-        except ConfigError as exc:
-            raise ConfigError(f"items[{i}].{exc.field}", exc.message) from None
-    return out
 
 
 # ----------------------------------------------------------------------------------- state

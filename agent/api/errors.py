@@ -14,7 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from agent.jobs import JobKeyConflictError, JobNotFoundError, QueueFullError, TooManyItemsError
+from agent.jobs import JobKeyConflictError, JobNotFoundError, QueueFullError
+from agent.validation import TooManyItemsError
 from shared import web
 
 logger = logging.getLogger(__name__)

@@ -14,16 +14,8 @@ from itertools import pairwise
 import pytest
 
 from agent.device import Capabilities
-from agent.jobs import (
-    CANCELLED,
-    ItemRequest,
-    JobKeyConflictError,
-    JobNotFoundError,
-    JobQueue,
-    QueueFullError,
-    TooManyItemsError,
-    prepare_items,
-)
+from agent.jobs import CANCELLED, JobKeyConflictError, JobNotFoundError, JobQueue, QueueFullError
+from agent.validation import ItemRequest, TooManyItemsError, prepare_items
 from shared.config import ArchConfig
 from shared.errors import ConfigError, MeasurementError
 from shared.schemas import JobItemCreate, LatencyStats, MeasurementResult, MeasureSettings

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from agent.api.deps import AgentDep, QueueDep, TokenDep
 from agent.api.errors import ERROR_RESPONSES
-from agent.jobs import prepare_items
+from agent.validation import prepare_items
 from shared.schemas import JOB_KEY_PATTERN, ErrorBody, JobCreate, JobPublic, JobsPublic
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[TokenDep])

@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, status
 
 from agent.api.deps import AgentDep, QueueDep, TokenDep
 from agent.api.errors import ERROR_RESPONSES
-from agent.jobs import CANCELLED, SHUTTING_DOWN, prepare_item
+from agent.jobs import CANCELLED, SHUTTING_DOWN
+from agent.validation import prepare_item
 from shared.errors import ConfigError
 from shared.schemas import ErrorBody, JobItemCreate, MeasurementResult
 
