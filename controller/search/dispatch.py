@@ -189,7 +189,8 @@ class Dispatcher:
         except (JobNotFound, AgentRefused) as exc:
             logger.info("job %s of a previous run is gone (%s)", inflight.job_id, exc)
             return None
-        return found.data[0] if found.data else None
+        # An agent that does not filter by key would list other jobs: only that key counts.
+        return next((job for job in found.data if job.key == inflight.key), None)
 
     async def cancel_current(self, timeout_s: float = 2.0) -> None:
         """Best effort: cancel the job in flight (its running item still finishes)."""
