@@ -152,7 +152,7 @@ def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str
 
 
 def test_resume_after_the_controller_is_killed(
-    agents: dict[str, LocalAgent], env: dict[str, str]
+    agents: dict[str, LocalAgent], env: dict[str, str], tmp_path: Path
 ) -> None:
     one = agents["one"]
     before = job_ids(one)
@@ -160,14 +160,19 @@ def test_resume_after_the_controller_is_killed(
         "search", "--agents", one.url, "--space", env["SPACE"], "--iterations", "4",
         "--population", "8", "--seed", "2", *FAST,
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        [*CONTROLLER, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = tmp_path / "killed-controller.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([*CONTROLLER, *args], env=env, stdout=out, stderr=out)
+
+    def third_job() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the controller exited ({proc.returncode}):\n{log.read_text()}")
+        return len(job_ids(one) - before) >= 3
+
     try:
         # Killed the moment the agent lists a third job: often before the controller has
         # recorded that job's id (then only its idempotency key is on record), or just after.
-        wait_for(lambda: len(job_ids(one) - before) >= 3, timeout=180, what="a third job",
-                 pause_s=0)  # fmt: skip
+        wait_for(third_job, timeout=180, what="a third job", pause_s=0)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
