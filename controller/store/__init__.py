@@ -3,6 +3,7 @@ cache, searches, their candidates, hypervolumes and reported frontiers."""
 
 from __future__ import annotations
 
+from controller.store.catalog import settings_hash
 from controller.store.records import (
     ArchitectureRecord,
     CandidateRecord,
@@ -14,7 +15,7 @@ from controller.store.records import (
     SearchRecord,
 )
 from controller.store.schema import SCHEMA_VERSION
-from controller.store.store import DEFAULT_DB, Store, database_url, settings_hash
+from controller.store.store import DEFAULT_DB, Store, database_url
 
 __all__ = [
     "DEFAULT_DB",
