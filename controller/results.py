@@ -184,15 +184,14 @@ def _device_frontier(
     assert did is not None
     reported = store.reported(sid, did)
     if reported:
-        frontier, baselines = reported_rows(store, reported)
+        frontier, baselines, loaded = reported_rows(store, reported)
         ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported}
     else:  # still searching, stopped or failed: the current frontier
-        cands = store.candidates(sid, did)
-        frontier, baselines = live_rows(store, config, cands)
+        cands = store.candidate_figures(sid, did)
+        frontier, baselines, loaded = live_rows(store, config, cands)
         ids = {c.arch_id: (c.measurement_id, None) for c in cands if c.measurement_id}
     frontier = sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id))
-    archs = store.architectures(r.arch_id for r in frontier)
-    ms = store.get_measurements(i for r in frontier for i in ids.get(r.arch_id, ()) if i)
+    archs, ms = loaded.archs, loaded.measurements  # the rows' records, frontier and baselines
     members = []
     for row in frontier:
         during, final = ids.get(row.arch_id, (None, None))

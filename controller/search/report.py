@@ -22,7 +22,7 @@ from controller.search.config import SearchConfig
 from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
-    CandidateRecord,
+    CandidateFigures,
     MeasurementRecord,
     ReportedRecord,
     SearchDeviceRecord,
@@ -128,13 +128,13 @@ def _device_report(
     if sd.device_id is None:
         return DeviceReport(**base, candidates=0, cache_hits=0, hypervolume=None,
                             frontier=[], comparisons=[])  # fmt: skip
-    cands = store.candidates(sd.search_id, sd.device_id)
+    cands = store.candidate_figures(sd.search_id, sd.device_id)
     hvs = store.hypervolumes(sd.search_id, sd.device_id)
     reported = store.reported(sd.search_id, sd.device_id)
     if reported:
-        frontier, baselines = reported_rows(store, reported)
+        frontier, baselines, _ = reported_rows(store, reported)
     else:
-        frontier, baselines = live_rows(store, config, cands)
+        frontier, baselines, _ = live_rows(store, config, cands)
     return DeviceReport(
         **base,
         candidates=sum(c.iteration >= 0 for c in cands),
@@ -178,9 +178,17 @@ def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) ->
     )
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The records read to make a device's rows (so that a caller needs not read them again)."""
+
+    archs: dict[str, ArchitectureRecord]
+    measurements: dict[int, MeasurementRecord]
+
+
 def reported_rows(
     store: Store, reported: list[ReportedRecord]
-) -> tuple[list[ModelRow], list[ModelRow]]:
+) -> tuple[list[ModelRow], list[ModelRow], Loaded]:
     """The frontier and the baselines of a finished device, from its stored report
     (:meth:`Store.reported`), in the report's order: each with the figures of its final
     re-measurement when that succeeded (``figures="final"``), else of its search-time one.
@@ -197,37 +205,46 @@ def reported_rows(
         else:
             row = _row(archs[r.arch_id], during, "search")
         (frontier if r.role == "frontier" else baselines).append(row)
-    return frontier, baselines
+    return frontier, baselines, Loaded(archs, ms)
 
 
 def live_rows(
-    store: Store, config: SearchConfig, cands: list[CandidateRecord]
-) -> tuple[list[ModelRow], list[ModelRow]]:
+    store: Store, config: SearchConfig, cands: list[CandidateFigures]
+) -> tuple[list[ModelRow], list[ModelRow], Loaded]:
     """The current frontier and the baselines of a device that has not finished, from its
-    candidates so far (search-time figures): the frontier is that of ``config`` over the
-    feasible, successfully measured candidates (unsorted; empty when none is); baselines are
-    the candidates of negative iteration, measured or not."""
-    archs = store.architectures(c.arch_id for c in cands)
-    ms = store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+    candidates so far (:meth:`Store.candidate_figures`; search-time figures): the frontier is
+    that of ``config`` over the feasible, successfully measured candidates (unsorted; empty
+    when none is); baselines are the candidates of negative iteration, measured or not. Full
+    records are read for those rows only (with the default proxy; another proxy needs every
+    candidate's architecture)."""
     bounds = config.bounds()
-    rows, baselines = [], []
-    for c in cands:
-        m = ms.get(c.measurement_id) if c.measurement_id else None
-        if c.iteration < 0:
-            baselines.append(_row(archs[c.arch_id], m, "search"))
-        elif m is not None and m.ok:
-            row = _row(archs[c.arch_id], m, "search")
-            if bounds.feasible(row.latency_ms or 0.0, row.peak_memory_mb or 0.0):
-                rows.append(row)
-    if not rows:
-        return [], baselines
-    sign = -1.0 if _higher_is_better(config.proxy) else 1.0
-    unique = list({r.arch_id: r for r in rows}.values())
-    f = [
-        [sign * _proxy(config.proxy, archs[r.arch_id]), r.latency_ms, r.peak_memory_mb or 0.0]
-        for r in unique
-    ]
-    return [unique[i] for i in frontier_indices(f, config.frontier)], baselines
+    feasible = {
+        c.arch_id: c
+        for c in cands
+        if c.iteration >= 0 and c.ok and bounds.feasible(c.latency_ms, c.peak_memory_mb or 0.0)
+    }
+    unique = list(feasible.values())
+    chosen: list[CandidateFigures] = []
+    if unique:
+        sign = -1.0 if _higher_is_better(config.proxy) else 1.0
+        if config.proxy == "decoder_params":
+            scores = [float(c.decoder_params) for c in unique]
+        else:
+            archs = store.architectures(c.arch_id for c in unique)
+            scores = [_proxy(config.proxy, archs[c.arch_id]) for c in unique]
+        f = [
+            [sign * score, c.latency_ms, c.peak_memory_mb or 0.0]
+            for score, c in zip(scores, unique, strict=True)
+        ]
+        chosen = [unique[i] for i in frontier_indices(f, config.frontier)]
+    based = [c for c in cands if c.iteration < 0]
+    archs = store.architectures(c.arch_id for c in chosen + based)
+    ms = store.get_measurements(c.measurement_id for c in chosen + based if c.measurement_id)
+
+    def row(c: CandidateFigures) -> ModelRow:
+        return _row(archs[c.arch_id], ms.get(c.measurement_id or -1), "search")
+
+    return [row(c) for c in chosen], [row(c) for c in based], Loaded(archs, ms)
 
 
 def _higher_is_better(proxy: str) -> bool:

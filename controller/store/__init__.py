@@ -6,6 +6,7 @@ from __future__ import annotations
 from controller.store.catalog import settings_hash
 from controller.store.records import (
     ArchitectureRecord,
+    CandidateFigures,
     CandidateRecord,
     DeviceRecord,
     HypervolumeRecord,
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_DB",
     "SCHEMA_VERSION",
     "ArchitectureRecord",
+    "CandidateFigures",
     "CandidateRecord",
     "DeviceRecord",
     "HypervolumeRecord",

@@ -149,6 +149,29 @@ class CandidateRecord:
     cache_hit: bool | None
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateFigures:
+    """A candidate with the scalar figures a frontier is computed from (its architecture's
+    decoder parameters, its measurement's status, median latency and peak memory: None when
+    not measured), read without decoding any JSON column."""
+
+    arch_id: str
+    iteration: int
+    measurement_id: int | None
+    cache_hit: bool | None
+    decoder_params: int
+    status: str | None
+    latency_ms: float | None
+    peak_memory_mb: float | None
+
+    @property
+    def ok(self) -> bool:
+        """As :attr:`MeasurementRecord.ok`: measured, succeeded, finite latency."""
+        return (
+            self.status == "done" and self.latency_ms is not None and math.isfinite(self.latency_ms)
+        )
+
+
 @dataclass(frozen=True)
 class HypervolumeRecord:
     search_id: int

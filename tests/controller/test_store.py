@@ -255,6 +255,33 @@ def test_search_lifecycle(store: Store) -> None:
         store.get_search(999)
 
 
+def test_candidate_figures_agree_with_the_full_records(store: Store) -> None:
+    dev = store.upsert_device("box", _info())
+    search = store.create_search({}, seed=1)
+    a, b, c, base = _cfg(1), _cfg(2), _cfg(3), _cfg(4)
+    store.add_candidates(search.id, dev.id, -1, [(base, "baseline", ())])
+    store.add_candidates(search.id, dev.id, 0, [(a, "random", ()), (b, "random", ())])
+    store.add_candidates(search.id, dev.id, 1, [(c, "mutation", (a.arch_id,))])
+    ok, _ = store.add_measurement(a, dev.id, "k", result=_result(a, median=2.5, memory=None))
+    bad, _ = store.add_measurement(b, dev.id, "k", status="failed", error="killed")
+    store.link_candidates(
+        search.id, dev.id, 0, [(a.arch_id, ok.id, True), (b.arch_id, bad.id, False)]
+    )
+    figures = store.candidate_figures(search.id, dev.id)
+    records = store.candidates(search.id, dev.id)
+    assert [(f.arch_id, f.iteration, f.measurement_id, f.cache_hit) for f in figures] == [
+        (r.arch_id, r.iteration, r.measurement_id, r.cache_hit) for r in records
+    ]
+    by_arch = {f.arch_id: f for f in figures}
+    fa, fb, fc = by_arch[a.arch_id], by_arch[b.arch_id], by_arch[c.arch_id]
+    assert (fa.ok, fa.status, fa.latency_ms, fa.peak_memory_mb) == (True, "done", 2.5, None)
+    assert fa.decoder_params == count_params(a).decoder
+    assert (fb.ok, fb.status, fb.latency_ms) == (False, "failed", None)
+    assert (fc.ok, fc.status, fc.measurement_id) == (False, None, None)  # not measured yet
+    assert figures[0].arch_id == base.arch_id and figures[0].iteration == -1
+    assert store.candidate_figures(search.id, dev.id + 1) == []
+
+
 def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     search = store.create_search({}, seed=1)
     with pytest.raises(ValueError):
