@@ -21,6 +21,7 @@ from controller.agents import AgentsFile, AgentSpec, resolve_agents
 from controller.api.schemas import SearchCreate
 from controller.search.baselines import parse_layers
 from controller.search.config import SearchConfig
+from controller.search.lease import holder_gone
 from controller.search.runner import ClientFactory, SearchRunner, start_search
 from controller.store import Store
 from shared.errors import ConfigError, LTSError, SearchConflict
@@ -162,6 +163,7 @@ class SearchRuns:
         search = require_search(store, body.resume or 0)
         if search.id in self.running():
             raise SearchConflict(f"search {search.id} is already running in this server")
+        _check_lease(store, search.id)
         if search.status == "done":
             raise SearchConflict(f"search {search.id} is done; there is nothing to resume")
         stored = [d.agent for d in store.search_devices(search.id)]
@@ -194,6 +196,8 @@ class SearchRuns:
                     asyncio.run(self._run(run, runner, store))
                 except asyncio.CancelledError:
                     logger.info("search %d stopped", sid)
+                except SearchConflict as exc:  # another process runs it: its records stay
+                    logger.error("search %d: %s", sid, exc)
                 except Exception as exc:
                     logger.exception("search %d failed", sid)
                     _mark_failed(store, sid, exc)
@@ -214,6 +218,15 @@ class SearchRuns:
             run.task = asyncio.current_task()
         outcome = await runner.run()
         logger.info("search %d ended: %s", run.search_id, outcome.status)
+
+
+def _check_lease(store: Store, search_id: int) -> None:
+    """Refuse (409) to resume a search that another live controller process runs."""
+    held = store.lease(search_id)
+    if held is not None and not holder_gone(held):
+        raise SearchConflict(
+            f"search {search_id} is being run by process {held.pid} on {held.host}; stop it first"
+        )
 
 
 def _check_tokens(specs: list[AgentSpec]) -> None:

@@ -12,7 +12,8 @@ row and the algorithm's state after it are written (one transaction); measuremen
 as they arrive; the job in flight is recorded so that a restarted controller collects what
 the agent measured meanwhile. A resumed device starts from its last complete iteration with
 the generator state saved there, so it proposes the same candidates again and finds those
-already measured in the cache.
+already measured in the cache. A runner holds the search's lease
+(:mod:`controller.search.lease`) while it runs, so no two processes ever run one search.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from controller.search.baselines import layer_scaled_baselines
 from controller.search.config import SearchConfig
 from controller.search.dispatch import Dispatcher, InFlight, RetryPolicy
 from controller.search.evaluation import DeviceEvaluator, Evaluation
+from controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
 from controller.store import DeviceRecord, SearchDeviceRecord, SearchRecord, Store
 from shared.config import ArchConfig
-from shared.errors import AgentError, ConfigError
+from shared.errors import AgentError, ConfigError, SearchConflict
 from shared.params import decoder_params
 from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings
@@ -124,6 +126,8 @@ class SearchRunner:
         observer: Observer | None = None,
         client_factory: ClientFactory | None = None,
         policy: RetryPolicy | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+        stale_after_s: float = STALE_AFTER_S,
     ) -> None:
         self.store = store
         self.search = store.get_search(search_id)
@@ -137,12 +141,26 @@ class SearchRunner:
         self.observer = observer or (lambda progress: None)
         self.client_factory = client_factory or default_client
         self.policy = policy or RetryPolicy(fail_after_s=self.config.fail_after_s)
+        self.lease = RunnerLease(
+            store, self.search.id, heartbeat_s=heartbeat_s, stale_after_s=stale_after_s
+        )
 
     async def run(self) -> SearchOutcome:
         """Run every device not yet done, concurrently; return the search's final status.
 
-        Cancelling (Ctrl-C) marks the search interrupted and re-raises; nothing measured is
-        lost and :class:`SearchRunner` on the same search resumes it."""
+        Raises :class:`SearchConflict`, before writing anything, when another live process
+        runs the search. Cancelling (Ctrl-C) marks the search interrupted and re-raises;
+        nothing measured is lost and :class:`SearchRunner` on the same search resumes it."""
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None
+        self.lease.on_lost = lambda: loop.call_soon_threadsafe(task.cancel)
+        self.lease.acquire()
+        try:
+            return await self._run()
+        finally:
+            self.lease.release()
+
+    async def _run(self) -> SearchOutcome:
         sid = self.search.id
         self.store.set_search_status(sid, "running")
         runs = [
@@ -153,6 +171,11 @@ class SearchRunner:
         try:
             await asyncio.gather(*(r.run() for r in runs))
         except asyncio.CancelledError:
+            if self.lease.lost:  # another process runs it now: leave its records alone
+                raise SearchConflict(
+                    f"search {sid} was taken over by another controller while this one was "
+                    "not heard from; this run stopped"
+                ) from None
             self.store.set_search_status(
                 sid, "interrupted", f"interrupted; resume with --resume {sid}"
             )
@@ -204,7 +227,8 @@ class _DeviceRun:
             self._emit(phase="failed", message=message, waiting=None)
         except asyncio.CancelledError:
             await self.dispatcher.cancel_current()
-            self._set_status("interrupted", "interrupted")
+            if not self.r.lease.lost:
+                self._set_status("interrupted", "interrupted")
             self._emit(phase="interrupted")
             raise
         except Exception as exc:  # a store error or a bug: record it if the store still works

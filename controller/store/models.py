@@ -131,6 +131,20 @@ class SearchDeviceRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SearchLeaseRow(Base):
+    """Which controller process runs a search now: at most one row per search, renewed by
+    the runner's heartbeat and deleted when it ends (a table added without a migration)."""
+
+    __tablename__ = "search_leases"
+
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CandidateRow(Base):
     __tablename__ = "candidates"
     __table_args__ = (

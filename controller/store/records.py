@@ -117,6 +117,19 @@ class SearchRecord:
 
 
 @dataclass(frozen=True)
+class LeaseRecord:
+    """The controller process that runs a search: a random ``owner`` id per run, its host
+    name and process id, and its last heartbeat (UTC)."""
+
+    search_id: int
+    owner: str
+    host: str
+    pid: int
+    acquired_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
 class SearchDeviceRecord:
     """One agent of a search: its position in ``--agents``, the agent as given (name or URL),
     the device it turned out to be (None until first reached) and the search's progress there.

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from controller.store.catalog import CatalogMixin
+from controller.store.leases import LeasesMixin
 from controller.store.schema import ensure_schema
 from controller.store.searches import SearchesMixin
 from shared.errors import StoreError
@@ -67,11 +68,12 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
-class Store(CatalogMixin, SearchesMixin):
+class Store(CatalogMixin, SearchesMixin, LeasesMixin):
     """The result store at ``url`` (any SQLAlchemy URL; see :func:`database_url`).
 
     Opening creates the schema in a new database and checks (or migrates) an existing one.
-    The queries come from :class:`CatalogMixin` and :class:`SearchesMixin`.
+    The queries come from :class:`CatalogMixin`, :class:`SearchesMixin` and
+    :class:`LeasesMixin`.
     """
 
     def __init__(self, url: str) -> None:

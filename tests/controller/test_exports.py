@@ -137,9 +137,7 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
 def test_bundle_for_http(store: Store, tmp_path: Path) -> None:
     sel = exports.select(store, 1, DEVICES[1])
     path, media = exports.bundle(sel, "json", tmp_path / "a")
-    assert media == "application/json" and json.loads(path.read_text())["count"] == len(
-        sel.members
-    )
+    assert media == "application/json" and json.loads(path.read_text())["count"] == len(sel.members)
     path, media = exports.bundle(sel, "csv", tmp_path / "b")
     assert media == "text/csv" and path.name == "frontier.csv"
     two = exports.select(store, 1, DEVICES[1], [m.arch_id for m in sel.members[:2]])
@@ -182,9 +180,7 @@ def test_export_cli(searched: Path, tmp_path: Path, store: Store) -> None:
         (["7", "--device", DEVICES[0]], "error: no search with id 7"),
     ],
 )  # fmt: skip
-def test_export_cli_errors(
-    searched: Path, tmp_path: Path, args: list[str], message: str
-) -> None:
+def test_export_cli_errors(searched: Path, tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "out"
     r = cli.invoke(app, ["export", *args, "--db", str(searched), "--out", str(out)])
     assert r.exit_code == 1

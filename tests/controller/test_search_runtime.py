@@ -9,6 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
 from controller.search.runner import DeviceProgress, SearchRunner, start_search
 from controller.store import Store
 from shared.config import ArchConfig
+from shared.errors import SearchConflict
 from shared.params import count_params
 from shared.schemas import (
     DeviceInfo,
@@ -402,6 +408,57 @@ def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Pa
         assert outcome.status == "done"
         assert set(agents["a"].measured.values()) == {1}, "a measurement was repeated"
         assert store.count_measurements() == len(agents["a"].measured)
+
+
+def test_a_search_run_by_a_live_process_is_refused_untouched(tmp_path: Path) -> None:
+    agents = {"a": FakeAgent("a")}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config(agents=["a"]))
+        before = store.search_devices(search.id)
+        # This very process (alive) holds it, as another runner would.
+        store.acquire_lease(search.id, "other", socket.gethostname(), os.getpid(), lambda h: False)
+        with pytest.raises(SearchConflict, match=f"process {os.getpid()}"):
+            _run(store, search.id, agents)
+        assert store.search_devices(search.id) == before and store.candidates(search.id) == []
+        assert agents["a"].submitted == [] and store.lease(search.id).owner == "other"
+
+
+def test_a_killed_or_silent_holder_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    with Store.open(tmp_path / "s.sqlite") as store:
+        for holder in ((socket.gethostname(), int(dead.stdout)), ("elsewhere", 1)):
+            search = start_search(store, _config(agents=["a"], iterations=2))
+            store.acquire_lease(search.id, "gone", *holder, lambda h: False)
+            if holder[0] == "elsewhere":  # alive for all we know, but silent for too long
+                time.sleep(0.3)
+            specs = [AgentSpec("a", "http://a")]
+            runner = SearchRunner(store, search.id, specs, policy=FAST,
+                                  client_factory=lambda spec: FakeClient(FakeAgent("a")),
+                                  heartbeat_s=0.05, stale_after_s=0.2)  # fmt: skip
+            assert asyncio.run(runner.run()).status == "done"
+            assert store.lease(search.id) is None  # released at the end
+
+
+def test_a_runner_whose_lease_is_taken_over_stops_without_writing(tmp_path: Path) -> None:
+    """A controller that was not heard from (a laptop asleep) and whose search another
+    controller took over stops at its next heartbeat and leaves the records alone."""
+    agents = {"a": FakeAgent("a")}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config(agents=["a"], iterations=50))
+
+        def intrude(progress: DeviceProgress) -> None:
+            if progress.measured == 3 and store.lease(search.id).owner != "intruder":
+                store.acquire_lease(search.id, "intruder", "elsewhere", 1, lambda h: True)
+
+        runner = SearchRunner(store, search.id, [AgentSpec("a", "http://a")], observer=intrude,
+                              client_factory=lambda spec: FakeClient(agents["a"]), policy=FAST,
+                              heartbeat_s=0.02, stale_after_s=0.5)  # fmt: skip
+        with pytest.raises(SearchConflict, match="taken over by another controller"):
+            asyncio.run(runner.run())
+        assert store.get_search(search.id).status == "running"  # not marked interrupted
+        assert [d.status for d in store.search_devices(search.id)] == ["running"]
+        assert store.lease(search.id).owner == "intruder"
 
 
 def test_a_dead_agent_fails_only_its_device(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from controller.store import SCHEMA_VERSION, Store, database_url
 from controller.store import schema as schema_mod
 from shared.config import ArchConfig
-from shared.errors import StoreError
+from shared.errors import SearchConflict, StoreError
 from shared.params import count_params
 from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
 
@@ -280,6 +280,26 @@ def test_candidate_figures_agree_with_the_full_records(store: Store) -> None:
     assert (fc.ok, fc.status, fc.measurement_id) == (False, None, None)  # not measured yet
     assert figures[0].arch_id == base.arch_id and figures[0].iteration == -1
     assert store.candidate_figures(search.id, dev.id + 1) == []
+
+
+def test_a_search_lease_has_one_holder(store: Store) -> None:
+    sid = store.create_search({}, seed=1).id
+    assert store.lease(sid) is None
+    assert store.acquire_lease(sid, "a", "host-1", 11, lambda held: False) is None
+    assert store.acquire_lease(sid, "a", "host-1", 11, lambda held: False) is None  # ours
+    with pytest.raises(SearchConflict, match=r"process 11 on host-1 .* stop it first"):
+        store.acquire_lease(sid, "b", "host-2", 22, lambda held: False)
+    judged = []
+    taken = store.acquire_lease(sid, "b", "host-2", 22, lambda held: judged.append(held) or True)
+    assert taken is not None and taken.owner == "a" and judged == [taken]
+    assert store.renew_lease(sid, "a") is False and store.renew_lease(sid, "b") is True
+    held = store.lease(sid)
+    assert (held.owner, held.host, held.pid) == ("b", "host-2", 22)
+    assert held.heartbeat_at >= held.acquired_at
+    store.release_lease(sid, "a")  # not the holder: nothing happens
+    assert store.lease(sid) is not None
+    store.release_lease(sid, "b")
+    assert store.lease(sid) is None
 
 
 def test_a_failed_transaction_writes_nothing(store: Store) -> None:

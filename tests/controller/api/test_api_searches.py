@@ -4,6 +4,8 @@ background search on the session's agent that progresses, stops and resumes."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -78,7 +80,7 @@ def _progress(api: httpx.Client, sid: int) -> int:
 
 
 def test_a_search_started_over_the_api_progresses_stops_and_resumes(
-    api: httpx.Client, filled: Filled
+    api: httpx.Client, server: Server, filled: Filled
 ) -> None:
     body = {"agents": [AGENT_NAME], **FAST, "iterations": 50, "seed": 7,
             "baseline_layers": "1", "name": "over-the-api"}  # fmt: skip
@@ -109,6 +111,15 @@ def test_a_search_started_over_the_api_progresses_stops_and_resumes(
     r = api.post("/searches", json={"resume": sid})
     assert r.status_code == 202 and r.json()["id"] == sid, r.text
     assert error(api.post("/searches", json={"resume": sid}), 409)  # already running
+    # Nor may another process run it: the CLI is refused, and writes nothing.
+    cli = subprocess.run(
+        [sys.executable, "-c", "from controller.cli import main; main()", "search", "--resume",
+         str(sid), "--db", str(filled.db), "--agents-file", str(filled.agents_file)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 1, cli.stderr
+    assert f"search {sid} is being run by process {server.process.pid}" in cli.stderr
+    assert api.get(f"/searches/{sid}").json()["status"] == "running"
     wait_for(lambda: _progress(api, sid) > done_at_stop, 180, "an iteration after resuming")
     assert api.post(f"/searches/{sid}/stop").json()["status"] == "interrupted"
     with Store.open(filled.db) as store:

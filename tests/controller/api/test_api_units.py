@@ -4,6 +4,8 @@ read-token mode, and ``controller serve``'s refusals."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,13 +17,14 @@ from typer.testing import CliRunner
 from controller import results
 from controller.api.auth import load_token
 from controller.api.main import create_app
+from controller.api.runs import _check_lease
 from controller.api.settings import Settings
 from controller.cli import app as cli_app
 from controller.search.config import SearchConfig
 from controller.search.runner import start_search
 from controller.store import Store
 from shared.config import ArchConfig
-from shared.errors import ConfigError
+from shared.errors import ConfigError, SearchConflict
 from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
 from shared.space import SearchSpace
 
@@ -97,6 +100,16 @@ def test_a_running_device_reports_its_current_frontier(running: Running) -> None
     before = results.search_version(store, sid)
     store.update_search_device(sd_id, status="done")
     assert results.search_version(store, sid) != before  # the cache sees the change
+
+
+def test_resuming_a_search_another_live_process_runs_is_refused(running: Running) -> None:
+    store, sid, *_ = running
+    _check_lease(store, sid)  # nobody holds it
+    store.acquire_lease(sid, "cli", socket.gethostname(), os.getpid(), lambda held: False)
+    with pytest.raises(SearchConflict, match=f"process {os.getpid()} on"):
+        _check_lease(store, sid)
+    store.acquire_lease(sid, "gone", socket.gethostname(), 2**22 + 1, lambda held: True)
+    _check_lease(store, sid)  # no such process here: a killed controller's leftover
 
 
 def test_reads_need_the_token_off_loopback() -> None:
