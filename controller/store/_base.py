@@ -4,6 +4,7 @@ candidates and reported figures all point at."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -17,13 +18,13 @@ from shared.config import ArchConfig
 from shared.params import count_params
 
 
-class StoreBase:
+class StoreBase(ABC):
     """The base of :class:`controller.store.Store` and its query mixins: it names the one
     thing the mixins need from the Store, a transaction."""
 
+    @abstractmethod
     def _session(self) -> AbstractContextManager[Session]:
         """One transaction (commit or roll back); :class:`controller.store.Store` provides it."""
-        raise NotImplementedError
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

@@ -9,6 +9,7 @@ from controller.store.models import (
     HypervolumeRow,
     MeasurementRow,
     SearchDeviceRow,
+    SearchLeaseRow,
     SearchRow,
 )
 from controller.store.records import (
@@ -16,6 +17,7 @@ from controller.store.records import (
     CandidateRecord,
     DeviceRecord,
     HypervolumeRecord,
+    LeaseRecord,
     MeasurementRecord,
     SearchDeviceRecord,
     SearchRecord,
@@ -117,4 +119,15 @@ def hypervolume_record(r: HypervolumeRow) -> HypervolumeRecord:
         frontier_size=r.frontier_size,
         n_measured=r.n_measured,
         created_at=r.created_at,
+    )
+
+
+def lease_record(r: SearchLeaseRow) -> LeaseRecord:
+    return LeaseRecord(
+        search_id=r.search_id,
+        owner=r.owner,
+        host=r.host,
+        pid=r.pid,
+        acquired_at=r.acquired_at,
+        heartbeat_at=r.heartbeat_at,
     )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from controller.store._base import StoreBase
 from controller.store._types import utcnow
+from controller.store.convert import lease_record
 from controller.store.models import SearchLeaseRow
 from controller.store.records import LeaseRecord
 from shared.errors import SearchConflict
@@ -47,7 +48,7 @@ class LeasesMixin(StoreBase):
                         f"search {search_id} was just started by another process"
                     ) from None
                 return None
-            held = _lease_record(row)
+            held = lease_record(row)
             if row.owner != owner and not takeover(held):
                 raise SearchConflict(
                     f"search {search_id} is being run by process {row.pid} on {row.host} "
@@ -80,15 +81,4 @@ class LeasesMixin(StoreBase):
         """Who holds the lease of ``search_id`` (None: nobody)."""
         with self._session() as s:
             row = s.scalar(select(SearchLeaseRow).where(SearchLeaseRow.search_id == search_id))
-            return None if row is None else _lease_record(row)
-
-
-def _lease_record(row: SearchLeaseRow) -> LeaseRecord:
-    return LeaseRecord(
-        search_id=row.search_id,
-        owner=row.owner,
-        host=row.host,
-        pid=row.pid,
-        acquired_at=row.acquired_at,
-        heartbeat_at=row.heartbeat_at,
-    )
+            return None if row is None else lease_record(row)
