@@ -187,7 +187,8 @@ class Dispatcher:
                 return await self.call(lambda: self.client.job(inflight.job_id))
             found = await self.call(lambda: self.client.jobs(limit=1, key=inflight.key))
         except (JobNotFound, AgentRefused) as exc:
-            logger.info("job %s of a previous run is gone (%s)", inflight.job_id, exc)
+            name = inflight.job_id or inflight.key
+            logger.info("job %s of a previous run is gone (%s)", name, exc)
             return None
         # An agent that does not filter by key would list other jobs: only that key counts.
         return next((job for job in found.data if job.key == inflight.key), None)

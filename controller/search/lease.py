@@ -55,7 +55,7 @@ def holder_gone(held: LeaseRecord, stale_after_s: float = STALE_AFTER_S) -> bool
 
 
 class RunnerLease:
-    """The lease of ``search_id`` for this process (a context manager: acquire, release)."""
+    """The lease of ``search_id`` for this process: :meth:`acquire`, then :meth:`release`."""
 
     def __init__(
         self,
@@ -111,13 +111,6 @@ class RunnerLease:
                 self.store.release_lease(self.search_id, self.owner)
             except LTSError as exc:  # it goes stale on its own
                 logger.warning("search %d: could not release the lease: %s", self.search_id, exc)
-
-    def __enter__(self) -> RunnerLease:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
