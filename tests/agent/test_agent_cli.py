@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 
 import pytest
+from testkit import console_script
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -20,8 +19,7 @@ def run(*args: str, env: dict[str, str] | None = None):
 
 
 def test_console_script_help_and_usage_errors_exit_1_in_one_line():
-    exe = shutil.which("agent")
-    cmd = [exe] if exe else [sys.executable, "-m", "agent.cli"]
+    cmd = console_script("agent")
     shown = subprocess.run([*cmd, "serve", "--help"], capture_output=True, text=True)
     assert shown.returncode == 0
     assert all(opt in shown.stdout for opt in ("--token-file", "--slots", "LTS_AGENT_PORT"))
