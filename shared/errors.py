@@ -36,6 +36,11 @@ class StoreError(LTSError):
     """The result store could not read or write (wraps database errors)."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot take writes now, for a reason outside the data (the database stayed
+    locked past every retry, or its disk is full): what was asked may work later as it is."""
+
+
 class NotFoundError(LTSError, LookupError):
     """What was asked for by id or name does not exist (a search, architecture, device, plot)."""
 

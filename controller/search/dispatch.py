@@ -161,6 +161,7 @@ class Dispatcher:
         once; return the indices delivered. Items that never started (cancelled, agent
         shutting down) are not delivered. A job the agent no longer knows ends the poll."""
         delivered: set[int] = set()
+        self.current_job = job.id  # what cancel_current() cancels
         while True:
             for item in job.items:
                 if item.index in delivered or item.status in ("pending", "running"):
