@@ -41,6 +41,14 @@ class StoreUnavailable(StoreError):
     locked past every retry, or its disk is full): what was asked may work later as it is."""
 
 
+class StoreBusy(StoreUnavailable):
+    """The database stayed locked or busy (another writer) past the store's retries."""
+
+
+class StoreFull(StoreUnavailable):
+    """The database cannot grow: its disk (or its size limit) is full."""
+
+
 class NotFoundError(LTSError, LookupError):
     """What was asked for by id or name does not exist (a search, architecture, device, plot)."""
 

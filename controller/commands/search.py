@@ -24,7 +24,7 @@ from controller.search.config import SearchConfig
 from controller.search.report import build_report
 from controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
 from controller.store import Store
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StoreUnavailable
 from shared.space import default_space, load_space
 
 logger = logging.getLogger(__name__)
@@ -182,6 +182,14 @@ def run_search(
 
         try:
             return asyncio.run(main())
+        except StoreUnavailable as exc:  # stored as interrupted where the store still could
+            live.stop()
+            typer.echo(
+                f"error: search {search_id} stopped: {exc}; nothing measured before is lost; "
+                f"once the store takes writes again: controller search --resume {search_id}",
+                err=True,
+            )
+            raise typer.Exit(1) from None
         except (KeyboardInterrupt, asyncio.CancelledError):
             live.stop()
             how = f"stopped by {received[0].name}" if received else "interrupted"
