@@ -32,6 +32,12 @@ class MeasurementError(LTSError):
     """A measurement failed: the worker crashed, timed out or was refused."""
 
 
+class InfrastructureFault(MeasurementError):
+    """A measurement failed for a reason outside the model: a helper killed from outside
+    (not by the kernel's out-of-memory killer), out of files or disk, the agent shutting
+    down. Measuring the same item again may well work; it says nothing about the model."""
+
+
 class StoreError(LTSError):
     """The result store could not read or write (wraps database errors)."""
 

@@ -132,6 +132,10 @@ def search(
     ] = None,
     db: DbOption = None,
     resume: Annotated[int | None, _opt("Continue the stored search with this id.")] = None,
+    retry_failed: Annotated[
+        bool,
+        _opt("Measure failed candidates again (their failures are replaced).", "--retry-failed"),
+    ] = False,
     name: Annotated[str | None, _opt("A name for the new search.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -154,20 +158,29 @@ def search(
                 check_tokens(specs)
                 config = _new_config([s.name or s.url for s in specs], given)
                 sid = start_search(store, config, name).id
-            outcome = run_search(store, sid, specs, show_progress=not as_json)
+            outcome = run_search(
+                store, sid, specs, show_progress=not as_json, retry_failed=retry_failed
+            )
             report = build_report(store, sid)
     finish(report, outcome, as_json)
 
 
 def run_search(
-    store: Store, search_id: int, specs: list[AgentSpec], *, show_progress: bool = True
+    store: Store,
+    search_id: int,
+    specs: list[AgentSpec],
+    *,
+    show_progress: bool = True,
+    retry_failed: bool = False,
 ) -> SearchOutcome:
     """Run the search with a Rich progress display. Ctrl-C, SIGTERM and SIGHUP (the terminal
     closed) stop it resumably: the jobs in flight are cancelled on the agents, the search is
     stored as interrupted, and the exit status is 130 (Ctrl-C) or 128 + the signal."""
     console = Console(stderr=True)
     with LiveProgress(console, store.get_search(search_id).settings, enabled=show_progress) as live:
-        runner = SearchRunner(store, search_id, specs, observer=live.update)
+        runner = SearchRunner(
+            store, search_id, specs, observer=live.update, retry_failed=retry_failed
+        )
         received: list[signal.Signals] = []
 
         def on_signal(sig: signal.Signals) -> None:

@@ -115,7 +115,9 @@ def default_client(spec: AgentSpec) -> AgentClient:
 
 
 class SearchRunner:
-    """Runs search ``search_id`` on ``agents`` (one per stored position, in order)."""
+    """Runs search ``search_id`` on ``agents`` (one per stored position, in order).
+    ``retry_failed``: measure again the failed measurements of its candidates (and any other
+    failed cache entry it meets), replacing the failures."""
 
     def __init__(
         self,
@@ -128,8 +130,10 @@ class SearchRunner:
         policy: RetryPolicy | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         stale_after_s: float = STALE_AFTER_S,
+        retry_failed: bool = False,
     ) -> None:
         self.store = store
+        self.retry_failed = retry_failed
         self.search = store.get_search(search_id)
         self.config = load_config(store, search_id)
         self.devices = store.search_devices(search_id)
@@ -179,7 +183,7 @@ class SearchRunner:
         runs = [
             _DeviceRun(self, sd, spec)
             for sd, spec in zip(self.devices, self.agents, strict=True)
-            if sd.status != "done"
+            if sd.status != "done" or self.retry_failed  # a done device: its failures again
         ]
         tasks = [asyncio.ensure_future(r.run()) for r in runs]
         try:
@@ -292,14 +296,17 @@ class _DeviceRun:
     async def _search(self) -> None:
         device, settings = await self._connect()
         self.evaluator = DeviceEvaluator(
-            self.store, device, self.dispatcher, on_measured=self._on_measured
-        )
+            self.store, device, self.dispatcher, on_measured=self._on_measured,
+            retry_failed=self.r.retry_failed,
+        )  # fmt: skip
         inflight = self.state.get("inflight")
         if inflight:
             self._emit(phase="collecting")
             job = InFlight(inflight.get("job_key", ""), inflight.get("job"))
             await self.evaluator.harvest(job, inflight["key"])
             self._save_state(inflight=None)
+        if self.r.retry_failed:
+            await self._retry_failed()
         baselines = await self._baselines(settings) if self.config.baselines else {}
         algo = self._algorithm()
         while not algo.done:
@@ -416,6 +423,25 @@ class _DeviceRun:
             self.device.id,
             [(a, role, during.get(a), after.get(a)) for a, role in entries],
         )
+
+    async def _retry_failed(self) -> None:
+        """Measure again the failed measurements of this search's candidates on this device
+        (those of completed iterations too: the resumed algorithm then sees the new figures,
+        stored in place of the failures)."""
+        cands = self.store.candidates(self.sd.search_id, self.device.id)
+        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+        failed = [m for m in ms.values() if m.status == "failed"]
+        if not failed:
+            return
+        self._emit(phase="retrying failed")
+        archs = self.store.architectures(m.arch_id for m in failed)
+        by_key: dict[str, list[ArchConfig]] = {}
+        for m in failed:
+            by_key.setdefault(m.settings_key, []).append(archs[m.arch_id].to_config())
+        for key, cfgs in by_key.items():
+            await self._evaluate(cfgs, MeasureSettings.model_validate_json(key))
+        logger.info("device %s: measured %d failed candidate(s) again", self.spec.label,
+                    len(failed))  # fmt: skip
 
     # ------------------------------------------------------------------------- helpers
     async def _evaluate(
