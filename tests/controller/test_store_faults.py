@@ -95,3 +95,29 @@ def test_a_full_store_stops_the_search_as_interrupted_and_resume_completes_it(
         assert outcome.status == "done"
         assert set(agent.measured.values()) == {1}, "a measurement was taken twice"
         assert store.count_measurements() == len(agent.measured)
+
+
+def test_a_search_goes_on_through_a_lock_held_past_the_busy_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "s.sqlite"
+    agent = FakeAgent("a")
+    with Store.open(db, busy_timeout_ms=100, retry_delays_s=(0.2, 0.4, 0.8, 1.6)) as store:
+        sid = start_search(store, _config(agents=["a"])).id
+        runner = SearchRunner(store, sid, [AgentSpec("a", "http://a")], policy=FAST,
+                              client_factory=lambda spec: FakeClient(agent, "a"))  # fmt: skip
+
+        async def run_with_a_lock_midway():
+            task = asyncio.create_task(runner.run())
+            while sum(agent.measured.values()) < 5:
+                await asyncio.sleep(0.001)
+            holder = _locked_for(db, 1.5)  # fifteen times the busy timeout
+            outcome = await task
+            holder.join()
+            return outcome
+
+        outcome = asyncio.run(run_with_a_lock_midway())
+        assert outcome.status == "done"
+        assert set(agent.measured.values()) == {1}
+        assert store.count_measurements() == len(agent.measured)
+    assert any("store busy: database is locked" in r.getMessage() for r in caplog.records)
