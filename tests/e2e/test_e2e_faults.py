@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from test_e2e_search import (
     CONTROLLER,
@@ -137,3 +138,60 @@ def test_a_signal_stops_the_search_cleanly_and_resume_completes_it(
         search = store.get_search(1)
         assert search.status == "interrupted" and f"stopped by {sig.name}" in search.message
     _resume_completes_without_repeats(env, agent, before)
+
+
+def test_a_measurement_helper_killed_mid_search_is_measured_again_not_stored(
+    agent: LocalAgent, env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL of the agent's latency worker during a real search: the agent reports the item
+    as an infrastructure fault, the controller measures it again, and the store never holds
+    the kill as the model's failure."""
+    _up(agent)
+    assert agent.process is not None
+    before = job_ids(agent)  # below: items of at least 1 s, so that the kill lands in one
+    args = ["search", "--agents", agent.url, "--space", env["SPACE"], "--iterations", "2",
+            "--population", "4", "--seed", "21", *FAST,
+            "--min-time-s", "1", "--time-budget-s", "1.5"]  # fmt: skip
+    log = tmp_path / "controller.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([*CONTROLLER, *args], env=env, stdout=out, stderr=out)
+    try:
+
+        def running_item() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"the controller ended first:\n{log.read_text()}")
+            jobs = httpx.get(f"{agent.url}/jobs?limit=1000").json()["data"]
+            return any(i["status"] == "running" for j in jobs if j["id"] not in before
+                       for i in j["items"])  # fmt: skip
+
+        wait_for(running_item, timeout=180, what="an item being measured", pause_s=0.02)
+        workers = [
+            p for p in psutil.Process(agent.process.pid).children(recursive=True)
+            if "agent.measure._entry" in " ".join(p.cmdline()) and "worker" in p.cmdline()
+        ]  # fmt: skip
+        assert len(workers) == 1
+        workers[0].send_signal(signal.SIGKILL)
+        assert proc.wait(300) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    jobs = httpx.get(f"{agent.url}/jobs?limit=1000").json()["data"]
+    items = [i for j in jobs if j["id"] not in before for i in j["items"]]
+    killed = [i for i in items if i["fault"] == "infrastructure"]
+    assert killed, f"no item reported the kill: {[i['status'] for i in items]}"
+    assert all("SIGKILL" in i["error"] and "out of memory" not in i["error"] for i in killed)
+    with Store.open(env["LTS_DB"]) as store:
+        assert store.get_search(1).status == "done"
+        device_id = store.search_devices(1)[0].device_id
+        for item in killed:
+            stored = store.find_measurements([item["arch_id"]], device_id,
+                                             _cache_key(item["settings"]))  # fmt: skip
+            assert stored[item["arch_id"]].status == "done"  # measured again, and kept
+        assert not [m for m in store.get_measurements(range(1, 10_000)).values()
+                    if m.error and "SIGKILL" in m.error]  # fmt: skip
+
+
+def _cache_key(settings: dict) -> str:
+    from shared.schemas import MeasureSettings
+
+    return MeasureSettings.model_validate(settings).cache_key()
