@@ -21,11 +21,13 @@ This module imports uvicorn (so only the services import it, through :mod:`share
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import time
 from typing import Any
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: File descriptors kept for the service itself (its libraries, log files, helper sockets,
@@ -69,24 +71,30 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
             # uvicorn cancels this timer when a complete request head arrives (the slot is its
             # keep-alive timer, armed again after each response), so it only ever closes a
             # connection that has not sent a request head in time.
-            self.timeout_keep_alive_task = self.loop.call_later(
-                header_timeout_s, self.timeout_keep_alive_handler
-            )
+            self.timeout_keep_alive_task = self.loop.call_later(header_timeout_s, self.close_idle)
             if len(self.connections) > max_connections:
                 self._make_room()
 
-        def idle(self) -> bool:
+        def is_idle(self) -> bool:
             """No request in progress on this connection."""
             return self.cycle is None or self.cycle.response_complete
+
+        def close_idle(self) -> None:
+            """Close this connection (it has no request in progress)."""
+            if self.transport.is_closing():
+                return
+            with contextlib.suppress(h11.LocalProtocolError):  # e.g. a half-parsed head
+                self.conn.send(h11.ConnectionClosed())
+            self.transport.close()
 
         def _make_room(self) -> None:
             excess = len(self.connections) - max_connections
             idle = sorted(
-                (c for c in self.connections if c is not self and getattr(c, "idle", _no)()),
+                (c for c in self.connections if c is not self and getattr(c, "is_idle", _no)()),
                 key=lambda c: c.opened_at,
             )
             for other in idle[:excess]:
-                other.timeout_keep_alive_handler()  # closes it as an idle keep-alive
+                other.close_idle()
                 self.connections.discard(other)
             if len(idle) < excess:  # every other connection is busy: refuse this one
                 _limit_log.note(f"connection limit ({max_connections}) reached; refusing one")

@@ -155,13 +155,13 @@ class Dispatcher:
                 continue
             self.current_job = job.id
             self._on_job(InFlight(key, job.id))
+            faults = self.infrastructure_faults.total()
             finished = await self.follow(job, lambda k, item, b=batch: on_item(b[k], item))
             self.current_job = None
             self._on_job(None)
-            again = [i for i in remaining if i not in {batch[k] for k in finished}]
-            if len(again) == len(remaining):  # nothing came back: let the agent recover
-                await asyncio.sleep(self.policy.max_delay_s)
-            remaining = again
+            remaining = [i for i in remaining if i not in {batch[k] for k in finished}]
+            if self.infrastructure_faults.total() > faults:  # give the machine a moment
+                await asyncio.sleep(min(self.policy.max_delay_s, 4 * self.policy.first_delay_s))
 
     async def follow(self, job: JobPublic, on_item: ItemCallback) -> set[int]:
         """Poll ``job`` until it ends; deliver each finished item (by its index in the job)

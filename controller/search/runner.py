@@ -164,6 +164,8 @@ class SearchRunner:
         assert task is not None
         self._task, self._loop = task, loop
         self.lease.on_lost = lambda: loop.call_soon_threadsafe(task.cancel)
+        if self.stop_reason is not None:  # stopped (a signal) before it began
+            task.cancel()
         self.lease.acquire()
         try:
             return await self._run()
