@@ -200,7 +200,7 @@ class SearchRunner:
             reason = f"{self.stop_reason}; " if self.stop_reason else ""
             self._end(sid, "interrupted", f"{reason}interrupted; resume with --resume {sid}")
             raise
-        except BaseException as exc:  # a device's task raised: stop the others, record why
+        except Exception as exc:  # a device's task raised: stop the others, record why
             await _cancel_all(tasks)
             self._end(sid, *stopped_by(exc, sid))
             raise
