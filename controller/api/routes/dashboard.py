@@ -91,7 +91,7 @@ async def create_login(request: Request, state: StateDep) -> Response:
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > _MAX_FORM_BYTES:
-            return HTMLResponse("form too large", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return HTMLResponse("form too large", 413)
     form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=8)
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or [None])[0])
