@@ -320,7 +320,7 @@ class SearchPage {
       ];
       plot(parts[key], traces, {
         title: { text: `Decoder parameters vs ${key}` },
-        xaxis: { title: { text: "decoder parameters" }, type: "log" },
+        xaxis: { title: { text: "decoder parameters" }, tickformat: "~s" },
         yaxis: { title: { text: label } },
       });
     }
@@ -432,13 +432,22 @@ class SearchPage {
       if (!groups.has(g)) groups.set(g, []);
       groups.get(g).push(id);
     }
-    const colours = { "on both frontiers": "#1b7f3b", "on neither frontier": "#aab4c3" };
+    const colours = { "on both frontiers": "#1b7f3b", "on neither frontier": "#aab4c3",
+                      [`on ${deviceName(da)}'s frontier`]: "#2357c6",
+                      [`on ${deviceName(db)}'s frontier`]: "#d9822b" };
     const traces = [...groups].map(([g, ids]) => ({
       type: "scatter", mode: "markers", name: g,
       marker: { size: g === "on neither frontier" ? 5 : 8, color: colours[g] },
       x: ids.map((id) => la.get(id).measurement.latency_ms),
       y: ids.map((id) => lb.get(id).measurement.latency_ms), text: ids,
     }));
+    const all = shared.flatMap((id) => [la.get(id).measurement.latency_ms,
+                                        lb.get(id).measurement.latency_ms]);
+    if (all.length) {
+      const [lo, hi] = [Math.min(...all), Math.max(...all)];
+      traces.push({ type: "scatter", mode: "lines", name: "same latency", x: [lo, hi], y: [lo, hi],
+                    line: { color: "#c4cad4", dash: "dot" }, hoverinfo: "skip" });
+    }
     plot(this.compare.chart, traces, {
       title: { text: `Latency: ${deviceName(da)} vs ${deviceName(db)}` },
       xaxis: { title: { text: `${deviceName(da)} median latency (ms)` }, type: "log" },

@@ -114,7 +114,10 @@ class Browser:
                 load.failed_requests.append(f"{params.get('errorText')} ({params['requestId']})")
             elif message["method"] == "Network.requestWillBeSent":
                 target = params["request"]["url"]
-                if not target.startswith((origin, "data:", "blob:")):
+                # (the browser's own chrome:// pages are not the page's requests)
+                if target.startswith(("http:", "https:", "ws:", "wss:")) and not target.startswith(
+                    origin + "/"
+                ):
                     load.outside_requests.append(target)
         load.timing = self.timing()
         return load
