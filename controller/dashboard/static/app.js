@@ -198,8 +198,12 @@ class SearchPage {
     const changed = added > 0 || detail.updated_at !== this.detail.updated_at
       || detail.status !== this.detail.status;
     this.detail = detail;
-    if (changed) this.frontier = await api(`/searches/${this.id}/frontier`);
-    this.update();
+    if (changed) {
+      this.frontier = await api(`/searches/${this.id}/frontier`);
+      this.update();
+    } else {
+      this.updateHeader();  // nothing new: redraw nothing
+    }
     if (detail.status === "running" || !this.complete) this.schedule();
   }
 
@@ -255,7 +259,7 @@ class SearchPage {
     return this.candidates.filter((c) => c.device_id === frontierDevice.device_id);
   }
 
-  update() {
+  updateHeader() {
     const d = this.detail;
     this.header.status.replaceChildren(badge(d.status));
     this.header.progress.style.width = `${Math.round(100 * d.progress)}%`;
@@ -266,6 +270,11 @@ class SearchPage {
     this.header.live.textContent = live
       ? `live · ${this.candidates.length} candidates · updated ${new Date().toLocaleTimeString()}`
       : "";
+  }
+
+  update() {
+    const d = this.detail;
+    this.updateHeader();
     const byPosition = new Map(this.frontier.data.map((f) => [f.position, f]));
     for (const device of d.devices) {
       const section = this.sections.get(device.position);
@@ -550,7 +559,8 @@ async function pageArchitecture(main, archId) {
     const load = (ctx.load_avg_before || [])[0];
     return el("tr", { "data-measurement": m.id },
       el("td", {}, m.device || m.device_id), el("td", {}, badge(m.status)),
-      el("td", {}, `${s.runtime} ${s.device} ${s.metric}, ${s.output} output, ${s.threads} thr, `
+      el("td", { class: "wrap" }, `${s.runtime} ${s.device} ${s.metric}, ${s.output} output, `
+        + `${s.threads} thr, `
         + `seq ${s.seq_len}, budget ${s.time_budget_s} s`),
       num(m.latency_ms, fmt.ms, { "data-col": "latency_ms" }),
       el("td", {}, `${fmt.ms(lat.p10)} – ${fmt.ms(lat.p90)}`),
@@ -616,8 +626,8 @@ async function pageDevices(main) {
       el("td", {}, info.cpu_model || "-"),
       num(info.cores_logical, fmt.int), num(info.memory_total_mb, (v) => (v ? fmt.int(Math.round(v)) : "-")),
       el("td", {}, (info.gpus || []).map((g) => g.name || JSON.stringify(g)).join(", ") || "none"),
-      el("td", {}, Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")),
       num(d.measurements, fmt.int, { "data-col": "measurements" }),
+      el("td", { class: "wrap" }, Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")),
       el("td", {}, fmt.time(d.last_seen)));
   });
   main.replaceChildren(
@@ -625,7 +635,7 @@ async function pageDevices(main) {
     el("section", { class: "card" }, el("h2", {}, `Devices measured on (${devices.count})`),
       table([{ label: "name" }, { label: "fingerprint" }, { label: "host" }, { label: "os" },
              { label: "cpu" }, { label: "cores", num: true }, { label: "memory MB", num: true },
-             { label: "gpus" }, { label: "versions" }, { label: "measurements", num: true },
+             { label: "gpus" }, { label: "measurements", num: true }, { label: "versions" },
              { label: "last seen" }], rows, { id: "devices" })),
     el("section", { class: "card" }, el("h2", {}, "Agents now"), agentsBox));
   const agents = await api("/agents");
