@@ -6,9 +6,11 @@ figures; a finished search and a "running" one, whose frontier is computed from 
 candidate). A real ``controller serve`` answers on 127.0.0.1; Debian's Chromium, headless
 (selenium, the options of the dashboard's tests), opens each page. Reported per page, from
 the browser's navigation timing, in ms from the start of the navigation: DOMContentLoaded,
-the load event, and "ready" (the page's script has fetched every datum and drawn the page:
-for a search, every candidate through the cursor, the frontier, the charts and tables), and
-the bytes transferred. "cold": the first visit after the server started (nothing cached in
+the load event, and the page's own marks: for a search, "first view" (the search and its
+frontier fetched and drawn: progress, charts, baseline and frontier tables) and "data" (every
+candidate fetched through the cursor, 1,000 a request); for every page "ready" (everything
+fetched and drawn: for a search, the candidates in the charts and the table too); and the
+kilobytes transferred. "cold": the first visit after the server started (nothing cached in
 the browser or the server); "warm": the median of the next visits.
 
     python benchmarks/controller_dashboard_load.py [--candidates 10000] [--visits 3] [--db F]
@@ -44,12 +46,13 @@ def architecture_page(url: str, done: int) -> str:
 
 
 def row(label: str, timings: list[dict[str, float]]) -> str:
-    def med(key: str) -> float:
-        return statistics.median(t[key] for t in timings)
+    def med(key: str) -> str:
+        values = [t[key] for t in timings if t.get(key) is not None]
+        return f"{statistics.median(values):6.0f}" if values else "     -"
 
-    return (f"{label:<24} DOMContentLoaded {med('dom_content_loaded'):6.0f}  load "
-            f"{med('load'):6.0f}  ready {med('ready'):6.0f}  "
-            f"transferred {med('transfer_kb'):7.0f} kB")  # fmt: skip
+    return (f"{label:<18} DOMContentLoaded {med('dom_content_loaded')}  load {med('load')}  "
+            f"first view {med('first_view')}  data {med('data')}  ready {med('ready')}  "
+            f"sent {med('transfer_kb')} kB")  # fmt: skip
 
 
 def main() -> None:

@@ -169,8 +169,15 @@ class SearchPage {
     ]);
     this.detail = detail;
     this.frontier = frontier;
-    await this.fetchCandidates();
+    // The frontier first (one request), then every candidate through the cursor (a page of
+    // 1,000 per request): the page is useful before a large search's candidates are in.
+    this.loading = true;
     this.build();
+    this.update();
+    performance.mark("lts-first-view");
+    await this.fetchCandidates();
+    performance.mark("lts-data");
+    this.loading = false;
     this.update();
     if (detail.status === "running") this.schedule();
   }
@@ -485,6 +492,11 @@ class SearchPage {
   }
 
   updateCandidates() {
+    if (this.loading) {
+      this.candidatesNote.textContent = "loading the candidates…";
+      this.candidatesTable.replaceChildren();
+      return;
+    }
     const names = new Map(this.detail.devices.map((d) => [d.device_id, deviceName(d)]));
     const columns = [
       ["seq", "seq", (c) => c.seq, true], ["device", "device", (c) => names.get(c.device_id) || c.device, false],

@@ -123,12 +123,18 @@ class Browser:
         return load
 
     def timing(self) -> dict[str, float]:
-        """Navigation timing of the current page, and when the dashboard was ready (ms)."""
+        """Navigation timing of the current page, and the dashboard's marks (ms): for a
+        search, ``first_view`` (frontier drawn) and ``data`` (every candidate fetched); for
+        every page ``ready`` (all drawn)."""
         return self.driver.execute_script("""
             const nav = performance.getEntriesByType('navigation')[0];
-            const ready = performance.getEntriesByName('lts-ready')[0];
+            const mark = (name) => {
+                const m = performance.getEntriesByName(name)[0];
+                return m ? m.startTime : null;
+            };
             return {response_end: nav.responseEnd, dom_content_loaded: nav.domContentLoadedEventEnd,
-                    load: nav.loadEventEnd, ready: ready ? ready.startTime : null,
+                    load: nav.loadEventEnd, first_view: mark('lts-first-view'),
+                    data: mark('lts-data'), ready: mark('lts-ready'),
                     transfer_kb: performance.getEntriesByType('resource')
                         .reduce((n, r) => n + r.transferSize, nav.transferSize) / 1024};
         """)  # fmt: skip
