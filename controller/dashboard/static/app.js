@@ -316,7 +316,8 @@ class SearchPage {
     const history = this.detail.hypervolume.filter((h) => h.device_id === f.device_id);
     plot(parts.hv, [{ x: history.map((h) => h.iteration), y: history.map((h) => h.hypervolume),
                       mode: "lines+markers", name: "hypervolume" }],
-         { title: { text: "Hypervolume per iteration" }, xaxis: { title: { text: "iteration" } },
+         { title: { text: "Hypervolume per iteration" },
+           xaxis: { title: { text: "iteration" }, dtick: Math.max(1, Math.ceil(history.length / 10)) },
            yaxis: { title: { text: "hypervolume" } }, showlegend: false });
     const points = measured.length > 2000 && hasWebGL ? "scattergl" : "scatter";
     const base = f.baselines.map((b) => b.baseline);
