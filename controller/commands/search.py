@@ -286,6 +286,8 @@ def demo(
     finish(report, outcome, as_json)
     if not as_json:
         console.print(f"stored in {db}: [bold]controller results {sid} --db {db}[/] shows it again")
+        console.print(f"dashboard: [bold]controller serve --db {db}[/], then open "
+                      f"http://127.0.0.1:8800/ui/searches/{sid}")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ helpers
