@@ -59,7 +59,11 @@ def _build(body: SearchCreate, agents: list[str]) -> SearchConfig:
     homogeneous = bool(values.pop("homogeneous", False))
     inline = values.pop("space", None)
     if inline is not None:
-        space = SearchSpace.from_dict(inline, backbone=backbone)
+        try:
+            space = SearchSpace.from_dict(inline, backbone=backbone)
+        except ConfigError as exc:
+            field = exc.field if exc.field == "backbone" else f"space.{exc.field}"
+            raise ConfigError(field, exc.message) from None
     else:
         space = default_space(backbone or "gpt2", homogeneous=homogeneous)
     measure = {_MEASURE[k]: values.pop(k) for k in list(values) if k in _MEASURE}

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.commands._edge import user_errors
+from controller.commands._edge import check_range, user_errors
 from controller.search.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
 from controller.store import DEFAULT_DB, Store
 from shared.errors import ConfigError
@@ -43,6 +43,8 @@ def results(
     as_json: JsonOption = False,
 ) -> None:
     """Print a search's frontier per device and the comparison with its baselines."""
+    with user_errors():
+        check_range("search_id", search_id)
     with user_errors(), Store.open(db) as store:
         if search_id is None:
             latest = store.latest_search()
