@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import ConfigError
 from shared.schemas import ErrorBody
@@ -102,11 +103,78 @@ def install_error_handlers(
     app.add_exception_handler(Exception, _unexpected(logger))
 
 
+#: How much of a too-large body is still read (and dropped) so that the client sees the 413
+#: rather than a reset connection; beyond this the connection is simply answered and closed.
+_DRAIN_FACTOR = 16
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413 before the app
+    parses them, whether or not they declare a Content-Length (chunked bodies are counted as
+    they arrive, so at most ``max_bytes`` is ever held)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(int(declared), receive, scope, send)
+            return
+        body, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self._refuse(size, receive if more else None, scope, send)
+                return
+            body.append(chunk)
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(body)}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, size: int, receive: Receive | None, scope: Scope, send: Send) -> None:
+        drained = 0
+        while receive is not None and drained <= _DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            drained += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        detail = f"request body of {size}+ bytes; this server takes at most {self.max_bytes}"
+        await error_response(413, detail)(scope, receive or _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
 def run_server(
-    app: FastAPI, *, host: str, port: int, log_level: str, graceful_shutdown_s: int
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    graceful_shutdown_s: int,
+    keep_alive_s: float = 5.0,
+    max_connections: int = 1000,
 ) -> None:
     """Serve ``app`` with uvicorn until interrupted. The process's logging configuration
-    applies (uvicorn installs none); ``log_level`` is a logging level name (``INFO``)."""
+    applies (uvicorn installs none); ``log_level`` is a logging level name (``INFO``).
+
+    A connection idle ``keep_alive_s`` after a response is closed; beyond ``max_connections``
+    connections and requests at once, uvicorn answers 503. Request heads are bounded by h11
+    (16 KiB); bodies by :class:`BodySizeLimit` where the app installs it."""
     import uvicorn
 
     uvicorn.run(
@@ -116,4 +184,6 @@ def run_server(
         log_config=None,
         log_level=log_level.lower(),
         timeout_graceful_shutdown=graceful_shutdown_s,
+        timeout_keep_alive=keep_alive_s,  # type: ignore[arg-type]  # a float works
+        limit_concurrency=max_connections,
     )

@@ -27,6 +27,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = web.error_docs(
     (403, "No controller token is configured: mutating requests are refused"),
     (404, "No such search, architecture or device"),
     (409, "The search is not in a state that allows this"),
+    (413, "Request body over the server's max_body_bytes"),
     (422, "Invalid input; `field` names it"),
 )
 

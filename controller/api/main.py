@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from controller.agents import AgentsFile
 from controller.api.auth import load_token
 from controller.api.cache import FrontierCache
-from controller.api.deps import ControllerState, ReadAuth, StorePool
+from controller.api.deps import ControllerState, ReadAuth, StorePool, TokenFirst
 from controller.api.errors import install_error_handlers
 from controller.api.routes import agents, architectures, candidates, devices, frontier, health
 from controller.api.routes import exports as export_routes
@@ -30,6 +30,7 @@ from controller.search.runner import ClientFactory
 from controller.store import Store, database_url
 from shared import __version__
 from shared.errors import ConfigError
+from shared.web import BodySizeLimit
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # The outermost middleware runs first: the token, then the body's size, then the app.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TokenFirst)
     app.include_router(health.router)
     for module in route_modules:
         app.include_router(module.router, dependencies=[ReadAuth])

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     ``agent_token_file`` is the token of agents given by URL in ``POST /searches`` (named
     agents take theirs from the agents file). ``agent_timeout_s`` bounds the live check of
     ``GET /agents``; ``stop_wait_s`` how long ``POST /searches/{id}/stop`` waits for the search
-    to wind down before answering 202.
+    to wind down before answering 202. ``max_body_bytes`` bounds a request body (413 beyond,
+    before it is read); ``keep_alive_s`` closes a connection idle that long after a response;
+    ``max_connections`` bounds the connections served at once.
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_CONTROLLER_", extra="ignore", frozen=True)
@@ -44,6 +46,9 @@ class Settings(BaseSettings):
     read_token: bool | None = None
     agent_timeout_s: float = Field(2.0, gt=0, le=60)
     stop_wait_s: float = Field(10.0, ge=0, le=300)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    keep_alive_s: float = Field(5.0, gt=0, le=3600)
+    max_connections: int = Field(1000, ge=1)
     log_level: LogLevel = "INFO"
 
     @field_validator("log_level", mode="before")

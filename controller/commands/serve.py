@@ -90,6 +90,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         graceful_shutdown_s=int(settings.stop_wait_s) + 5,
+        keep_alive_s=settings.keep_alive_s,
+        max_connections=settings.max_connections,
     )
 
 

@@ -37,7 +37,7 @@ def read_search(search_id: SearchId, store: StoreDep, state: StateDep) -> Search
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SearchPublic,
     dependencies=[WriteAuth],
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(401, 403, 404, 409, 413, 422),
 )
 def create_search(
     body: SearchCreate, store: StoreDep, state: StateDep, response: Response
@@ -54,7 +54,7 @@ def create_search(
     response_model=SearchPublic,
     dependencies=[WriteAuth],
     responses={
-        **responses(401, 403, 404, 409),
+        **responses(401, 403, 404, 409, 413, 422),
         202: {"model": SearchPublic, "description": "Asked to stop; still winding down"},
     },
 )
