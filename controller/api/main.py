@@ -70,7 +70,8 @@ def create_app(
         stores = StorePool(url)
         registry = AgentsFile(settings.agents_file)
         tf = str(settings.agent_token_file) if settings.agent_token_file else None
-        runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory)
+        runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory,
+                          allow_agent_urls=settings.allow_agent_urls)  # fmt: skip
         app.state.controller = ControllerState(
             settings, token, stores, runs, registry, FrontierCache()
         )

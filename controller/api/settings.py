@@ -26,11 +26,13 @@ class Settings(BaseSettings):
     whether ``GET`` requests need it too: None (the default) means "only when ``host`` is not
     a loopback address". ``GET /health`` and the OpenAPI pages never need it.
     ``agent_token_file`` is the token of agents given by URL in ``POST /searches`` (named
-    agents take theirs from the agents file). ``agent_timeout_s`` bounds the live check of
-    ``GET /agents``; ``stop_wait_s`` how long ``POST /searches/{id}/stop`` waits for the search
-    to wind down before answering 202. ``max_body_bytes`` bounds a request body (413 beyond,
-    before it is read); ``keep_alive_s`` closes a connection idle that long after a response;
-    ``max_connections`` bounds the connections served at once.
+    agents take theirs from the agents file); only the URLs in ``allow_agent_urls`` may be
+    given (the server sends tokens to no address a request chooses). ``agent_timeout_s``
+    bounds the live check of ``GET /agents``; ``stop_wait_s`` how long
+    ``POST /searches/{id}/stop`` waits for the search to wind down before answering 202.
+    ``max_body_bytes`` bounds a request body (413 beyond, before it is read);
+    ``keep_alive_s`` closes a connection idle that long after a response; ``max_connections``
+    bounds the connections served at once.
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_CONTROLLER_", extra="ignore", frozen=True)
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
     db: str | None = None
     agents_file: Path | None = None
     agent_token_file: Path | None = None
+    allow_agent_urls: tuple[str, ...] = ()
     token: SecretStr | None = None
     token_file: Path | None = None
     no_auth: bool = False

@@ -58,6 +58,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    allow_agent_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-agent-url",
+            help="An agent URL that POST /searches may name (repeat for more); by default "
+            "only the names of the agents file.",
+            show_default=False,
+        ),
+    ] = None,
     agent_timeout_s: Annotated[
         float | None, _opt("Live check timeout of GET /agents (default: 2).", env="AGENT_TIMEOUT_S")
     ] = None,
@@ -71,6 +80,7 @@ def serve(
         "host": host, "port": port, "db": db, "agents_file": agents_file,
         "token_file": token_file, "no_auth": no_auth or None, "read_token": read_token,
         "agent_token_file": agent_token_file, "agent_timeout_s": agent_timeout_s,
+        "allow_agent_urls": tuple(allow_agent_url) if allow_agent_url else None,
         "log_level": log_level,
     }  # fmt: skip
     from controller.api.main import create_app
