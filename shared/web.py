@@ -18,11 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import ConfigError
 from shared.schemas import ErrorBody
+from shared.tokens import is_loopback
 
 #: An exception handler as FastAPI takes it.
 ErrorHandler = Callable[[Request, Any], Awaitable[JSONResponse]]
@@ -157,6 +159,31 @@ class BodySizeLimit:
 
 async def _nothing() -> Message:
     return {"type": "http.disconnect"}
+
+
+class LoopbackHosts:
+    """ASGI middleware for a server bound to a loopback address: a request whose ``Host``
+    header names another host (a web page whose DNS name was rebound to 127.0.0.1) is a 400.
+    Accepted: ``localhost``, loopback IP addresses and ``bind_host``, with any port."""
+
+    def __init__(self, app: ASGIApp, bind_host: str) -> None:
+        self.app = app
+        self.bind_host = bind_host.lower()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host")
+            if host is not None and not self._ours(host):
+                detail = (f"Host {host[:100]!r} is not this server: it answers on a loopback "
+                          "address, to localhost or 127.0.0.1 only")  # fmt: skip
+                await error_response(400, detail, "host")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _ours(self, host: str) -> bool:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 or "]:" in host else host
+        name = name.strip().lower()
+        return name == self.bind_host or is_loopback(name)
 
 
 def run_server(

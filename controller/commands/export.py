@@ -70,7 +70,7 @@ def export(
     with user_errors():
         check_range("search_id", search_id)
         check_range("seed", seed, 0, MAX_SEED)
-        with Store.open(db) as store:
+        with Store.open(db, create=False) as store:
             sel = select(store, search_id, device, parse_ids(ids))
             if out is None:
                 out = Path("lts-export") / f"search-{search_id}-{safe_name(sel.device)}"

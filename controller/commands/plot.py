@@ -43,7 +43,7 @@ def plot(
     out_dir = out if out is not None else Path("lts-plots") / f"search-{search_id}"
     with user_errors():
         check_range("search_id", search_id)
-        with Store.open(db) as store:
+        with Store.open(db, create=False) as store:
             paths = write_plots(store, search_id, out_dir.expanduser(), device)
     if as_json:
         typer.echo(json.dumps({"search_id": search_id, "files": [str(p) for p in paths]}))

@@ -45,7 +45,7 @@ def results(
     """Print a search's frontier per device and the comparison with its baselines."""
     with user_errors():
         check_range("search_id", search_id)
-    with user_errors(), Store.open(db) as store:
+    with user_errors(), Store.open(db, create=False) as store:
         if search_id is None:
             latest = store.latest_search()
             if latest is None:
@@ -67,7 +67,7 @@ def output_console() -> Console:
 
 def searches(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List the stored searches."""
-    with user_errors(), Store.open(db) as store:
+    with user_errors(), Store.open(db, create=False) as store:
         found = store.list_searches()
         per_search = {s.id: store.search_devices(s.id) for s in found}
     if as_json:

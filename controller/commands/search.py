@@ -145,7 +145,7 @@ def search(
                 raise ConfigError("agents", "name the agents: --agents pi,laptop (or URLs)")
             specs = resolve_agents(agents.split(","), registry, tf)
             config = _new_config([s.name or s.url for s in specs], given)
-        with Store.open(db) as store:
+        with Store.open(db, create=resume is None) as store:
             if resume is not None:
                 sid, specs = _resume_agents(store, resume, agents, registry, tf)
             else:

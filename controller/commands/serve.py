@@ -39,7 +39,18 @@ def serve(
         _opt("File holding the controller token (else LTS_CONTROLLER_TOKEN).", env="TOKEN_FILE"),
     ] = None,
     no_auth: Annotated[
-        bool, typer.Option("--no-auth", help="Let anyone start and stop searches (local use).")
+        bool,
+        typer.Option(
+            "--no-auth", help="Let anyone start and stop searches (loopback addresses only)."
+        ),
+    ] = False,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="--no-auth even on an address other machines reach (anyone there may start "
+            "and stop searches).",
+        ),
     ] = False,
     read_token: Annotated[
         bool | None,
@@ -79,18 +90,21 @@ def serve(
     given = {
         "host": host, "port": port, "db": db, "agents_file": agents_file,
         "token_file": token_file, "no_auth": no_auth or None, "read_token": read_token,
+        "insecure_no_auth": insecure_no_auth or None,
         "agent_token_file": agent_token_file, "agent_timeout_s": agent_timeout_s,
         "allow_agent_urls": tuple(allow_agent_url) if allow_agent_url else None,
         "log_level": log_level,
     }  # fmt: skip
     from controller.api.main import create_app
-    from shared.web import run_server
+    from shared.web import LoopbackHosts, run_server
 
     with user_errors():
         settings = _settings({k: v for k, v in given.items() if v is not None})
         logging.getLogger().setLevel(settings.log_level)  # the root callback set the format
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per agent poll
         app = create_app(settings)
+    if settings.loopback:  # a page whose DNS name was rebound to 127.0.0.1 reads nothing
+        app.add_middleware(LoopbackHosts, bind_host=settings.host)
     if settings.no_auth:
         logger.warning("--no-auth: anyone who can reach %s:%d may start and stop searches",
                        settings.host, settings.port)  # fmt: skip

@@ -13,6 +13,7 @@ Not thread-safe: use one Store per thread (an asyncio program uses it from its l
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from controller.store.catalog import CatalogMixin
 from controller.store.leases import LeasesMixin
 from controller.store.schema import ensure_schema
 from controller.store.searches import SearchesMixin
-from shared.errors import StoreError
+from shared.errors import CorruptRowError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,10 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
     :class:`LeasesMixin`.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]), create)
         try:
             self._engine = _make_engine(url)
             self.schema_version = ensure_schema(self._engine)
@@ -88,9 +89,11 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, value: str | os.PathLike[str] | None = None) -> Store:
-        """Open the store named by a URL or a path (None: the default file)."""
-        return cls(database_url(value))
+    def open(cls, value: str | os.PathLike[str] | None = None, *, create: bool = True) -> Store:
+        """Open the store named by a URL or a path (None: the default file). ``create``
+        False: a SQLite file that does not exist is a :class:`StoreError` (read commands
+        create nothing)."""
+        return cls(database_url(value), create=create)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -112,6 +115,12 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
         except SQLAlchemyError as exc:
             session.rollback()
             raise StoreError(f"store error: {_reason(exc)}") from exc
+        except json.JSONDecodeError as exc:  # a JSON column's text was damaged
+            session.rollback()
+            raise CorruptRowError(
+                f"a row of the store {_safe_url(self.url)} is corrupted: a JSON column does not "
+                f"parse ({exc.msg} at character {exc.pos}); restore the file from a copy"
+            ) from None
         except BaseException:
             session.rollback()
             raise
@@ -120,6 +129,28 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
 
 
 # ------------------------------------------------------------------------------- helpers
+def _sqlite_file(path: Path, create: bool) -> None:
+    """Check a SQLite file's path; with ``create``, make its folder and the file itself,
+    readable by its owner only (0600: the store holds agent URLs and results). Raises
+    :class:`StoreError` with what is wrong (no such file, a folder that is a file)."""
+    if path.exists():
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not a database file")
+        return
+    if not create:
+        raise StoreError(f"no database at {path} (nothing was stored there: check --db / LTS_DB)")
+    existing = next(p for p in path.parents if p.exists())
+    if not existing.is_dir():
+        raise StoreError(f"cannot create the database {path}: {existing} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # created meanwhile by another process
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
+
+
 def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig) if orig is not None else str(exc).splitlines()[0]

@@ -105,3 +105,44 @@ def test_body_limit_and_token_with_httpx(small_server: Server) -> None:
         assert r.status_code == 413 and "at most 1048576" in r.json()["detail"]
         r = api.post("/searches", json={"agents": ["x"], "name": "n" * 1000})
         assert r.status_code == 422  # a small body reaches validation
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("evil.example", 400), ("evil.example:8800", 400), ("127.0.0.1.nip.io", 400),
+     ("localhost", 200), ("127.0.0.1:1", 200), ("[::1]:8800", 200)],
+)  # fmt: skip
+def test_loopback_reads_answer_only_to_loopback_hosts(
+    small_server: Server, host: str, status: int
+) -> None:
+    """DNS rebinding: a page whose name was rebound to 127.0.0.1 reads nothing."""
+    with small_server.client(token="") as anonymous:
+        r = anonymous.get("/searches", headers={"Host": host})
+        assert r.status_code == status, r.text
+        if status == 400:
+            assert r.json()["field"] == "host"
+
+
+def test_a_corrupted_row_is_a_409_not_a_500(tmp_path: Path) -> None:
+    import sqlite3
+
+    from controller.search.config import SearchConfig
+    from controller.search.runner import start_search
+    from controller.store import Store
+    from shared.space import default_space
+
+    db = tmp_path / "lts.sqlite"
+    with Store.open(db) as store:
+        start_search(store, SearchConfig.build(agents=["a"], space=default_space("gpt2").to_dict()))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE searches SET settings = '{broken'")
+    server = launch_server(tmp_path, db, tmp_path / "agents.toml")
+    try:
+        with server.client(token="") as api:
+            for path in ("/searches", "/searches/1"):
+                r = api.get(path)
+                assert r.status_code == 409, r.text
+                assert "is corrupted" in r.json()["detail"]
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        server.stop()
