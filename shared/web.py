@@ -103,6 +103,46 @@ def install_error_handlers(
     for error_class, handler in handlers.items():
         app.add_exception_handler(error_class, handler)
     app.add_exception_handler(Exception, _unexpected(logger))
+    _document_errors(app)
+
+
+#: What any operation may answer besides its own errors (merged into every operation's
+#: OpenAPI ``responses``): a request that does not parse, or a rebound Host (400); a body over
+#: the limit (413, operations that take a body).
+_ANY_OPERATION = {400: "A body that cannot be parsed, or a Host header naming another host"}
+_WITH_BODY = {413: "Request body too large"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers above answer: every 422 is an
+    :class:`ErrorBody` (not FastAPI's default ``HTTPValidationError``), and every operation
+    documents the 400 (and, with a body, the 413) that any request may get."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in schema.get("paths", {}).values():
+            for op in operations.values():
+                responses = op.setdefault("responses", {})
+                extra = _ANY_OPERATION | (_WITH_BODY if "requestBody" in op else {})
+                for code, text in extra.items():
+                    responses.setdefault(str(code), {"description": text})
+                for code in ("400", "413", "422"):
+                    if code in responses:
+                        responses[code]["content"] = error
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 #: How much of a too-large body is still read (and dropped) so that the client sees the 413

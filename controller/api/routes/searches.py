@@ -46,7 +46,8 @@ def create_search(
     ``controller search``; follow it with ``GET /searches/{id}`` and ``/candidates``."""
     search_id = state.runs.start(store, body)
     response.headers["Location"] = f"/searches/{search_id}"
-    return results.search_public(results.require_search(store, search_id), background=True)
+    search = results.require_search(store, search_id)
+    return results.search_public(search, background=search_id in state.runs.running())
 
 
 @router.post(
