@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from agent.settings import Settings
 from shared.errors import ConfigError
-from shared.tokens import read_token
+from shared.tokens import check_no_auth, read_token
 
 
 def load_token(settings: Settings) -> str | None:
@@ -13,9 +13,11 @@ def load_token(settings: Settings) -> str | None:
 
     ``token_file`` wins over ``token`` (the ``LTS_AGENT_TOKEN`` variable); surrounding white
     space is dropped. Raises :class:`ConfigError` when neither is given, the file cannot be
-    read or the token is empty.
+    read or the token is short, and for ``no_auth`` on a host that is not loopback (unless
+    ``insecure_no_auth``).
     """
     if settings.no_auth:
+        check_no_auth(settings.host, settings.insecure_no_auth)
         return None
     token = read_token(settings.token_file, settings.token, env_var="LTS_AGENT_TOKEN")
     if token is None:

@@ -58,7 +58,15 @@ TokenFile = Annotated[
     Path | None, _opt("File holding the bearer token (else LTS_AGENT_TOKEN).", "TOKEN_FILE")
 ]
 NoAuth = Annotated[
-    bool, typer.Option("--no-auth", help="Accept requests without a token (local use only).")
+    bool,
+    typer.Option("--no-auth", help="Accept requests without a token (loopback addresses only)."),
+]
+InsecureNoAuth = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-no-auth",
+        help="--no-auth even on an address other machines reach (anyone there may use it).",
+    ),
 ]
 Threads = Annotated[int | None, _opt("Default measurement threads (default: 1).", "THREADS")]
 Runtime = Annotated[str | None, _opt("Default runtime: torch | onnxruntime.", "RUNTIME")]
@@ -82,6 +90,7 @@ def serve(
     name: Name = None,
     token_file: TokenFile = None,
     no_auth: NoAuth = False,
+    insecure_no_auth: InsecureNoAuth = False,
     threads: Threads = None,
     runtime: Runtime = None,
     device: Device = None,
@@ -94,7 +103,8 @@ def serve(
     """Start the agent's REST API (OpenAPI at /docs)."""
     given = {
         "host": host, "port": port, "name": name, "token_file": token_file,
-        "no_auth": no_auth or None, "threads": threads, "runtime": runtime, "device": device,
+        "no_auth": no_auth or None, "insecure_no_auth": insecure_no_auth or None,
+        "threads": threads, "runtime": runtime, "device": device,
         "memory_budget_mb": memory_budget_mb, "max_queue": max_queue,
         "max_items_per_job": max_items, "slots": slots, "log_level": log_level,
     }  # fmt: skip
@@ -107,7 +117,8 @@ def serve(
         os.environ["LTS_AGENT_LOG_LEVEL"] = settings.log_level
     from agent.main import create_app
     from shared.connections import raise_open_files_limit
-    from shared.web import run_server
+    from shared.tokens import is_loopback
+    from shared.web import LoopbackHosts, run_server
 
     soft, hard = raise_open_files_limit()  # idle clients must not exhaust a low soft limit
     logger.debug("open files limit: %d (hard %d)", soft, hard)
@@ -116,6 +127,8 @@ def serve(
         api = create_app(settings)
     except LTSError as exc:
         _fail(str(exc))
+    if is_loopback(settings.host):  # a page whose DNS name was rebound to 127.0.0.1 gets nothing
+        api.add_middleware(LoopbackHosts, bind_host=settings.host)
     if settings.no_auth:
         logger.warning("--no-auth: anyone who can reach %s:%d may use this agent",
                        settings.host, settings.port)  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 import uuid
@@ -409,9 +410,10 @@ class JobQueue:
         on_gpu = request.settings.device == "cuda" and self.gpu_memory_budget_mb is not None
         budget = self.gpu_memory_budget_mb if on_gpu else self.memory_budget_mb
         if need_mb > budget:
+            need = f"about {need_mb:.0f} MB" if math.isfinite(need_mb) else "more memory than"
             item.status, item.fault = "rejected", "model"
             item.error = (
-                f"needs about {need_mb:.0f} MB by the estimate, over this agent's "
+                f"needs {need} by the estimate, over this agent's "
                 f"{'GPU ' if on_gpu else ''}memory budget of {budget:.0f} MB"
             )
 

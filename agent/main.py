@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from agent import device
 from agent.api.deps import AgentState
 from agent.api.errors import install_error_handlers
-from agent.api.limits import BodySizeLimit
 from agent.api.main import api_router
 from agent.auth import load_token
 from agent.jobs import JobQueue, Measurer
@@ -23,6 +22,7 @@ from shared import __version__
 from shared.config import ArchConfig
 from shared.schemas import MeasureSettings
 from shared.swagger import install_offline_docs
+from shared.web import BodySizeLimit
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.schemas import DeviceKind, MeasureSettings, Runtime
@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     token: SecretStr | None = None
     token_file: Path | None = None
     no_auth: bool = False
+    insecure_no_auth: bool = False
     threads: int = Field(1, ge=1, le=256)
     runtime: Runtime = "torch"
     device: DeviceKind = "cpu"
@@ -55,6 +56,15 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(10.0, gt=0, le=3600)
     max_connections: int = Field(1000, ge=16, le=1_000_000)
     log_level: LogLevel = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _insecure_is_no_auth(cls, data: object) -> object:
+        if isinstance(data, dict) and str(data.get("insecure_no_auth", "")).lower() in (
+            "true", "1", "yes", "on"
+        ):  # fmt: skip
+            data = {**data, "no_auth": True}
+        return data
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -9,13 +9,9 @@ from dataclasses import dataclass
 
 from agent.device import Capabilities
 from agent.measure import check_settings
-from shared.config import ArchConfig
+from shared.config import MAX_LAYERS, ArchConfig
 from shared.errors import ConfigError, LTSError, MeasurementError
 from shared.schemas import JobItemCreate, MeasureSettings
-
-#: Sanity bound on depth, checked before a config is parsed: a scalar ``n_head`` with a huge
-#: ``n_layer`` would otherwise expand into a huge tuple inside the server process.
-MAX_LAYERS = 1024
 
 
 class TooManyItemsError(LTSError):

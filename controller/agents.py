@@ -148,9 +148,11 @@ class AgentsFile:
                 lines.append(f"token = {_toml_str(spec.token)}")
             lines.append("")
         tmp = self.path.with_suffix(".toml.tmp")
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-        if any(spec.token for spec in agents.values()):
-            tmp.chmod(0o600)  # it holds a secret
+        # Owner only (0600), from its creation on: it names token files, or holds tokens.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines))
+        tmp.chmod(0o600)  # a leftover temporary file keeps its old mode otherwise
         tmp.replace(self.path)
 
 

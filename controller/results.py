@@ -78,11 +78,13 @@ def list_searches(
 
 
 def search_public(search: SearchRecord, background: bool = False) -> SearchPublic:
+    """The search as listed; ``background``: this server runs it now, so it is ``running``
+    (a search just resumed shows so, before its runner has written the status)."""
     settings = search.settings
     return SearchPublic(
         id=search.id,
         name=search.name,
-        status=search.status,
+        status="running" if background else search.status,
         message=search.message,
         seed=search.seed,
         agents=list(settings.get("agents") or []),

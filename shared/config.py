@@ -28,6 +28,10 @@ from typing import Any, Literal
 
 from shared.errors import ConfigError
 
+#: Sanity bound on depth (far above any model here): checked before a config's per-layer
+#: lists are expanded, by the agent and by whatever names layer counts (baselines, spaces).
+MAX_LAYERS = 1024
+
 Backbone = Literal["gpt2", "transxl"]
 BACKBONES: tuple[str, ...] = ("gpt2", "transxl")
 

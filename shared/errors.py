@@ -55,6 +55,11 @@ class StoreFull(StoreUnavailable):
     """The database cannot grow: its disk (or its size limit) is full."""
 
 
+class CorruptRowError(StoreError):
+    """A stored row cannot be read back (a JSON column that does not parse): the store's
+    content, not the database, is at fault; retrying will not help."""
+
+
 class NotFoundError(LTSError, LookupError):
     """What was asked for by id or name does not exist (a search, architecture, device, plot)."""
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, ArchConfig
+from shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
 from shared.errors import ConfigError
 from shared.params import count_params
 
@@ -43,6 +43,11 @@ GENES: tuple[str, ...] = SCALAR_GENES + LAYER_GENES
 
 #: The paper's transxl memory length (GPT-2 has no segment memory: 0).
 DEFAULT_MEM_LEN = 192
+#: Sanity bounds of a space (far above any real one; a space may come from a request): the
+#: values of one gene, a width, the vocabulary or the sequence length. Ranges are checked
+#: before they are expanded.
+MAX_GENE_VALUES = 65_536
+MAX_WIDTH = 1 << 20
 
 
 def _is_int(value: Any) -> bool:
@@ -87,6 +92,8 @@ class SearchSpace:
             )
         for name in GENES:
             object.__setattr__(self, name, _value_set(name, getattr(self, name)))
+        if self.n_layer[-1] > MAX_LAYERS:
+            raise ConfigError("n_layer", f"at most {MAX_LAYERS} layers, got {self.n_layer[-1]}")
         _check_fixed(self)
         factor = self.d_inner_min_factor
         if isinstance(factor, bool) or not isinstance(factor, int | float):
@@ -488,9 +495,12 @@ def _value_set(name: str, value: Any) -> tuple[int, ...]:
         value = (value,)
     if not isinstance(value, list | tuple) or not value:
         raise ConfigError(name, f"must be a non-empty list of positive integers, got {value!r}")
+    if len(value) > MAX_GENE_VALUES:
+        raise ConfigError(name, f"at most {MAX_GENE_VALUES} values, got {len(value)}")
     for i, item in enumerate(value):
-        if not _is_int(item) or item < 1:
-            raise ConfigError(f"{name}[{i}]", f"must be a positive integer, got {item!r}")
+        if not _is_int(item) or not 1 <= item <= MAX_WIDTH:
+            raise ConfigError(f"{name}[{i}]", f"must be an integer from 1 to {MAX_WIDTH}, "
+                              f"got {item!r}")  # fmt: skip
     return tuple(sorted(set(value)))
 
 
@@ -509,6 +519,9 @@ def _parse_values(name: str, value: Any) -> Any:
             raise ConfigError(f"{name}.{key}", f"must be a positive integer, got {parts[key]!r}")
     if parts["min"] > parts["max"]:
         raise ConfigError(name, f"min = {parts['min']} is above max = {parts['max']}")
+    count = (parts["max"] - parts["min"]) // parts["step"] + 1
+    if count > MAX_GENE_VALUES:  # before the range is expanded
+        raise ConfigError(name, f"a range of at most {MAX_GENE_VALUES} values, got {count}")
     return tuple(range(parts["min"], parts["max"] + 1, parts["step"]))
 
 
@@ -523,8 +536,10 @@ def _encode_values(values: tuple[int, ...]) -> Any:
 def _check_fixed(space: SearchSpace) -> None:
     """Type-check and resolve the fixed fields of generated configs (in place)."""
     for name in ("n_token", "tgt_len"):
-        if not _is_int(getattr(space, name)) or getattr(space, name) < 1:
-            raise ConfigError(name, f"must be a positive integer, got {getattr(space, name)!r}")
+        if not _is_int(getattr(space, name)) or not 1 <= getattr(space, name) <= MAX_WIDTH:
+            raise ConfigError(
+                name, f"must be an integer from 1 to {MAX_WIDTH}, got {getattr(space, name)!r}"
+            )
     if not isinstance(space.homogeneous, bool):
         raise ConfigError("homogeneous", f"must be a boolean, got {space.homogeneous!r}")
     if not isinstance(space.tie_weight, bool):
@@ -532,12 +547,14 @@ def _check_fixed(space: SearchSpace) -> None:
     cutoffs = space.cutoffs
     if not isinstance(cutoffs, list | tuple) or not all(_is_int(c) for c in cutoffs):
         raise ConfigError("cutoffs", f"must be a list of integers, got {cutoffs!r}")
+    if len(cutoffs) > MAX_LAYERS:
+        raise ConfigError("cutoffs", f"at most {MAX_LAYERS} cluster boundaries")
     object.__setattr__(space, "cutoffs", tuple(cutoffs))
     mem_len = space.mem_len
     if mem_len is None:
         mem_len = 0 if space.backbone == "gpt2" else DEFAULT_MEM_LEN
-    if not _is_int(mem_len) or mem_len < 0:
-        raise ConfigError("mem_len", f"must be an integer >= 0, got {mem_len!r}")
+    if not _is_int(mem_len) or not 0 <= mem_len <= MAX_WIDTH:
+        raise ConfigError("mem_len", f"must be an integer from 0 to {MAX_WIDTH}, got {mem_len!r}")
     if space.backbone == "gpt2" and mem_len != 0:
         raise ConfigError("mem_len", "GPT-2 has no segment memory; must be 0")
     object.__setattr__(space, "mem_len", mem_len)

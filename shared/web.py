@@ -18,10 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import ConfigError
 from shared.schemas import ErrorBody
+from shared.tokens import is_loopback
 
 #: An exception handler as FastAPI takes it.
 ErrorHandler = Callable[[Request, Any], Awaitable[JSONResponse]]
@@ -100,6 +103,127 @@ def install_error_handlers(
     for error_class, handler in handlers.items():
         app.add_exception_handler(error_class, handler)
     app.add_exception_handler(Exception, _unexpected(logger))
+    _document_errors(app)
+
+
+#: What any operation may answer besides its own errors (merged into every operation's
+#: OpenAPI ``responses``): a request that does not parse, or a rebound Host (400); a body over
+#: the limit (413, operations that take a body).
+_ANY_OPERATION = {400: "A body that cannot be parsed, or a Host header naming another host"}
+_WITH_BODY = {413: "Request body too large"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the handlers above answer: every 422 is an
+    :class:`ErrorBody` (not FastAPI's default ``HTTPValidationError``), and every operation
+    documents the 400 (and, with a body, the 413) that any request may get."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for operations in schema.get("paths", {}).values():
+            for op in operations.values():
+                responses = op.setdefault("responses", {})
+                extra = _ANY_OPERATION | (_WITH_BODY if "requestBody" in op else {})
+                for code, text in extra.items():
+                    responses.setdefault(str(code), {"description": text})
+                for code in ("400", "413", "422"):
+                    if code in responses:
+                        responses[code]["content"] = error
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: How much of a too-large body is still read (and dropped) so that the client sees the 413
+#: rather than a reset connection; beyond this the connection is simply answered and closed.
+_DRAIN_FACTOR = 16
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413 before the app
+    parses them, whether or not they declare a Content-Length (chunked bodies are counted as
+    they arrive, so at most ``max_bytes`` is ever held)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(int(declared), receive, scope, send)
+            return
+        body, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self._refuse(size, receive if more else None, scope, send)
+                return
+            body.append(chunk)
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(body)}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, size: int, receive: Receive | None, scope: Scope, send: Send) -> None:
+        drained = 0
+        while receive is not None and drained <= _DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            drained += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        detail = f"request body of {size}+ bytes; this server takes at most {self.max_bytes}"
+        await error_response(413, detail)(scope, receive or _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class LoopbackHosts:
+    """ASGI middleware for a server bound to a loopback address: a request whose ``Host``
+    header names another host (a web page whose DNS name was rebound to 127.0.0.1) is a 400.
+    Accepted: ``localhost``, loopback IP addresses and ``bind_host``, with any port."""
+
+    def __init__(self, app: ASGIApp, bind_host: str) -> None:
+        self.app = app
+        self.bind_host = bind_host.lower()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host")
+            if host is not None and not self._ours(host):
+                detail = (f"Host {host[:100]!r} is not this server: it answers on a loopback "
+                          "address, to localhost or 127.0.0.1 only")  # fmt: skip
+                await error_response(400, detail, "host")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _ours(self, host: str) -> bool:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 or "]:" in host else host
+        name = name.strip().lower()
+        return name == self.bind_host or is_loopback(name)
 
 
 def run_server(

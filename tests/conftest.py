@@ -60,7 +60,7 @@ def start_agent(
 
     def start(*options: str, env: dict[str, str] | None = None) -> RunningAgent:
         home = tmp_path_factory.mktemp("agent")
-        token = f"test-token-{len(started)}"
+        token = f"test-token-{len(started)}-0123456789"
         token_file = home / "token"
         token_file.write_text(token + "\n")
         token_file.chmod(0o600)

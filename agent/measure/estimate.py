@@ -69,7 +69,8 @@ def estimate_memory_mb(cfg: ArchConfig, settings: MeasureSettings) -> float:
     """Conservative memory (MiB) that measuring ``cfg`` under ``settings`` needs.
 
     Pure arithmetic on the config (no torch, microseconds); see the module docstring for
-    what it covers. On CUDA it bounds device memory for the torch runtime the same way.
+    what it covers. ``math.inf`` for a model too large to count in a float. On CUDA it
+    bounds device memory for the torch runtime the same way.
     """
     weights = BYTES * count_params(cfg).total
     copies = ORT_WEIGHT_COPIES if settings.runtime == "onnxruntime" else 1.0
@@ -87,5 +88,9 @@ def estimate_memory_mb(cfg: ArchConfig, settings: MeasureSettings) -> float:
         )
         cache = 2 * _cache_bytes(cfg, settings)
     output = SOFTMAX_COPIES * BYTES * settings.batch_size * rows * cfg.n_token
-    total = copies * weights + acts + cache + output
-    return float(math.ceil(SAFETY * total / MB + OVERHEAD_MB[settings.runtime]))
+    try:
+        total = copies * weights + acts + cache + output
+        mb = SAFETY * total / MB + OVERHEAD_MB[settings.runtime]
+    except OverflowError:  # more bytes than a float counts: over any budget
+        return math.inf
+    return float(math.ceil(mb)) if math.isfinite(mb) else math.inf

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from controller.api.settings import Settings
 from shared.errors import ConfigError
-from shared.tokens import read_token
+from shared.tokens import check_no_auth, read_token
 
 
 def load_token(settings: Settings) -> str | None:
@@ -13,13 +13,15 @@ def load_token(settings: Settings) -> str | None:
     none is configured or with ``no_auth``.
 
     ``token_file`` wins over ``token`` (``LTS_CONTROLLER_TOKEN``); surrounding white space is
-    dropped. Raises :class:`ConfigError` for an unreadable or empty token, for ``no_auth``
-    together with ``read_token``, and when reads need a token (``read_token``, or a host that
+    dropped. Raises :class:`ConfigError` for an unreadable or short token, for ``no_auth``
+    together with ``read_token`` or on a host that is not loopback (without
+    ``insecure_no_auth``), and when reads need a token (``read_token``, or a host that
     is not loopback) but none is configured.
     """
     if settings.no_auth:
         if settings.read_token:
             raise ConfigError("read-token", "contradicts --no-auth")
+        check_no_auth(settings.host, settings.insecure_no_auth)
         return None
     token = read_token(settings.token_file, settings.token, env_var="LTS_CONTROLLER_TOKEN")
     if token is None and settings.reads_need_token:

@@ -2,7 +2,8 @@
 
 The mapping (the only place besides the routes where status codes are chosen):
 request validation and ``ConfigError`` 422 (``field`` names the input: ``limit``,
-``device``, ``iterations``), ``NotFoundError`` 404, ``SearchConflict`` 409, ``StoreError`` 503
+``device``, ``iterations``), ``NotFoundError`` 404, ``SearchConflict`` and ``CorruptRowError``
+409 (a stored row that does not parse: retrying will not help), ``StoreError`` 503
 (the database could not be read: not the client's fault), anything unexpected 500 (logged;
 never the answer to bad input). The handlers common to the agent and the controller live in
 :mod:`shared.web`.
@@ -17,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared import web
-from shared.errors import NotFoundError, SearchConflict, StoreError
+from shared.errors import CorruptRowError, NotFoundError, SearchConflict, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = web.error_docs(
     (401, "Missing or wrong bearer token"),
     (403, "No controller token is configured: mutating requests are refused"),
     (404, "No such search, architecture or device"),
-    (409, "The search is not in a state that allows this"),
+    (409, "The search is not in a state that allows this, or its stored row is corrupted"),
+    (413, "Request body over the server's max_body_bytes"),
     (422, "Invalid input; `field` names it"),
 )
 
@@ -43,6 +45,11 @@ async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
     )
 
 
+async def _corrupt_row(request: Request, exc: CorruptRowError) -> JSONResponse:
+    logger.error("corrupted row on %s %s: %s", request.method, request.url.path, exc)
+    return web.error_response(409, str(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into an :class:`ErrorBody`."""
     web.install_error_handlers(
@@ -51,6 +58,7 @@ def install_error_handlers(app: FastAPI) -> None:
             NotFoundError: web.status_handler(404),
             SearchConflict: web.status_handler(409),
             StoreError: _store_error,
+            CorruptRowError: _corrupt_row,
         },
         logger=logger,
     )

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from controller.agents import AgentsFile
 from controller.api.auth import load_token
 from controller.api.cache import FrontierCache
-from controller.api.deps import ControllerState, ReadAuth, StorePool
+from controller.api.deps import ControllerState, ReadAuth, StorePool, TokenFirst
 from controller.api.errors import install_error_handlers
 from controller.api.routes import (
     agents,
@@ -39,6 +39,7 @@ from controller.store import Store, database_url
 from shared import __version__
 from shared.errors import ConfigError
 from shared.swagger import install_offline_docs
+from shared.web import BodySizeLimit
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def create_app(
         stores = StorePool(url)
         registry = AgentsFile(settings.agents_file)
         tf = str(settings.agent_token_file) if settings.agent_token_file else None
-        runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory)
+        runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory,
+                          allow_agent_urls=settings.allow_agent_urls)  # fmt: skip
         app.state.controller = ControllerState(
             settings, token, stores, runs, registry, FrontierCache()
         )
@@ -104,6 +106,9 @@ def create_app(
     )
     install_offline_docs(app)
     install_error_handlers(app)
+    # The outermost middleware runs first: the token, then the body's size, then the app.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TokenFirst)
     app.include_router(health.router)
     app.include_router(dashboard.router)  # its own access rule: see routes/dashboard.py
     for module in route_modules:

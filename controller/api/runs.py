@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.agents import AgentsFile, AgentSpec, resolve_agents
+from controller.agents import AgentsFile, AgentSpec, check_url, is_url, resolve_agents
 from controller.api.schemas import SearchCreate
 from controller.search.baselines import parse_layers
 from controller.search.config import SearchConfig
@@ -59,7 +59,11 @@ def _build(body: SearchCreate, agents: list[str]) -> SearchConfig:
     homogeneous = bool(values.pop("homogeneous", False))
     inline = values.pop("space", None)
     if inline is not None:
-        space = SearchSpace.from_dict(inline, backbone=backbone)
+        try:
+            space = SearchSpace.from_dict(inline, backbone=backbone)
+        except ConfigError as exc:
+            field = exc.field if exc.field == "backbone" else f"space.{exc.field}"
+            raise ConfigError(field, exc.message) from None
     else:
         space = default_space(backbone or "gpt2", homogeneous=homogeneous)
     measure = {_MEASURE[k]: values.pop(k) for k in list(values) if k in _MEASURE}
@@ -85,8 +89,8 @@ class SearchRuns:
     """The searches this server runs. Thread-safe: routes call it from worker threads.
 
     ``url`` is the store's URL (each run opens its own Store on it); ``registry`` the agents
-    file; ``agent_token_file`` the token of agents given by URL; ``client_factory`` replaces
-    the agent client (tests)."""
+    file; ``agent_token_file`` the token of agents given by URL, which must be among
+    ``allow_agent_urls``; ``client_factory`` replaces the agent client (tests)."""
 
     def __init__(
         self,
@@ -94,11 +98,13 @@ class SearchRuns:
         registry: AgentsFile,
         *,
         agent_token_file: str | None = None,
+        allow_agent_urls: tuple[str, ...] = (),
         client_factory: ClientFactory | None = None,
     ) -> None:
         self.url = url
         self.registry = registry
         self.agent_token_file = agent_token_file
+        self.allow_agent_urls = {check_url(u, "allow_agent_urls") for u in allow_agent_urls}
         self.client_factory = client_factory
         self._runs: dict[int, _Run] = {}
         self._lock = threading.Lock()
@@ -120,8 +126,7 @@ class SearchRuns:
         else:
             if not body.agents:
                 raise ConfigError("agents", "name the agents: a list of names or URLs")
-            specs = resolve_agents(body.agents, self.registry, self.agent_token_file)
-            _check_tokens(specs)
+            specs = self._agents(body.agents)
             config = config_from_request(body, [s.name or s.url for s in specs])
             search_id = start_search(store, config, body.name).id
         self._launch(search_id, specs)
@@ -167,11 +172,25 @@ class SearchRuns:
         if search.status == "done":
             raise SearchConflict(f"search {search.id} is done; there is nothing to resume")
         stored = [d.agent for d in store.search_devices(search.id)]
-        specs = resolve_agents(body.agents or stored, self.registry, self.agent_token_file)
+        specs = self._agents(body.agents or stored)
         if len(specs) != len(stored):
             raise ConfigError("agents", f"search {search.id} ran on {len(stored)} agents: {stored}")
-        _check_tokens(specs)
         return search.id, specs
+
+    def _agents(self, items: list[str]) -> list[AgentSpec]:
+        """The agents of a request: names from the agents file, or URLs this server allows
+        (so that no request chooses where the agents' token goes); every token read now."""
+        for item in items:
+            if is_url(item.strip()) and item.strip().rstrip("/") not in self.allow_agent_urls:
+                raise ConfigError(
+                    "agents",
+                    f"{item[:200]!r} is not an agent of this server: name one of its agents "
+                    f"file ({self.registry.path}), or start the server with "
+                    "--allow-agent-url for that URL",
+                )
+        specs = resolve_agents(items, self.registry, self.agent_token_file)
+        _check_tokens(specs)
+        return specs
 
     def _launch(self, search_id: int, specs: list[AgentSpec]) -> None:
         run = _Run(search_id)

@@ -8,10 +8,12 @@ the body of ``POST /searches``. Every float that may be infinite or NaN is writt
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.search import config as c
+from controller.store import MAX_ID
 from shared.schemas import DeviceInfo
 
 
@@ -95,39 +97,39 @@ class SearchCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agents: list[str] | None = None
+    agents: c.Agents | None = None
     name: str | None = Field(None, max_length=200)
-    resume: int | None = Field(None, ge=1)
+    resume: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     backbone: Literal["gpt2", "transxl"] | None = None
     space: dict[str, Any] | None = None
     homogeneous: bool | None = None
-    proxy: str | None = None
-    iterations: int | None = Field(None, ge=1)
-    population: int | None = Field(None, ge=2)
-    parents: int | None = Field(None, ge=0)
-    mutation_prob: float | None = None
-    seed: int | None = Field(None, ge=0)
+    proxy: str | None = Field(None, max_length=200)
+    iterations: c.Iterations | None = None
+    population: c.Population | None = None
+    parents: c.Parents | None = None
+    mutation_prob: c.Probability | None = None
+    seed: c.Seed | None = None
     frontier: Literal["pareto", "convex"] | None = None
-    runtime: str | None = None
-    device_type: str | None = None
-    metric: str | None = None
-    output: str | None = None
+    runtime: str | None = Field(None, max_length=200)
+    device_type: str | None = Field(None, max_length=200)
+    metric: str | None = Field(None, max_length=200)
+    output: str | None = Field(None, max_length=200)
     threads: int | None = None
     seq_len: int | None = None
     time_budget_s: float | None = None
     min_time_s: float | None = None
     warmup_s: float | None = None
-    max_latency_ms: float | None = None
-    max_memory_mb: float | None = None
-    min_params: int | None = None
-    max_params: int | None = None
+    max_latency_ms: c.Positive | None = None
+    max_memory_mb: c.Positive | None = None
+    min_params: c.Params | None = None
+    max_params: c.Params | None = None
     baselines: bool | None = None
     baseline_sizes: Literal["paper", "space"] | None = None
     baseline_layers: str | list[int] | None = Field(None, description="'1-16', '2,4,8' or a list")
-    final_budget_factor: float | None = None
-    final_max_members: int | None = None
-    batch_size: int | None = None
-    fail_after_s: float | None = None
+    final_budget_factor: c.BudgetFactor | None = None
+    final_max_members: c.Members | None = None
+    batch_size: c.BatchSize | None = None
+    fail_after_s: c.FailAfter | None = None
 
 
 # ------------------------------------------------------------------------- measurements

@@ -7,12 +7,13 @@ agents file from ``--agents-file``/``LTS_AGENTS_FILE``, like the other commands.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.tokens import is_loopback
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -22,13 +23,18 @@ class Settings(BaseSettings):
     upper-case name, e.g. ``LTS_CONTROLLER_TOKEN``).
 
     Authorisation: ``POST`` requests need the controller token (``token_file`` wins over
-    ``token``); without one they are refused (403) unless ``no_auth``. ``read_token`` decides
+    ``token``); without one they are refused (403) unless ``no_auth``, which a host that is not
+    loopback refuses unless ``insecure_no_auth`` (which implies ``no_auth``). ``read_token`` decides
     whether ``GET`` requests need it too: None (the default) means "only when ``host`` is not
     a loopback address". ``GET /health`` and the OpenAPI pages never need it.
     ``agent_token_file`` is the token of agents given by URL in ``POST /searches`` (named
-    agents take theirs from the agents file). ``agent_timeout_s`` bounds the live check of
-    ``GET /agents``; ``stop_wait_s`` how long ``POST /searches/{id}/stop`` waits for the search
-    to wind down before answering 202.
+    agents take theirs from the agents file); only the URLs in ``allow_agent_urls`` may be
+    given (the server sends tokens to no address a request chooses). ``agent_timeout_s``
+    bounds the live check of ``GET /agents``; ``stop_wait_s`` how long
+    ``POST /searches/{id}/stop`` waits for the search to wind down before answering 202.
+    ``max_body_bytes`` bounds a request body (413 beyond, before it is read);
+    ``keep_alive_s`` closes a connection idle that long after a response; ``max_connections``
+    bounds the connections served at once.
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_CONTROLLER_", extra="ignore", frozen=True)
@@ -38,12 +44,17 @@ class Settings(BaseSettings):
     db: str | None = None
     agents_file: Path | None = None
     agent_token_file: Path | None = None
+    allow_agent_urls: tuple[str, ...] = ()
     token: SecretStr | None = None
     token_file: Path | None = None
     no_auth: bool = False
+    insecure_no_auth: bool = False
     read_token: bool | None = None
     agent_timeout_s: float = Field(2.0, gt=0, le=60)
     stop_wait_s: float = Field(10.0, ge=0, le=300)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    keep_alive_s: float = Field(5.0, gt=0, le=3600)
+    max_connections: int = Field(1000, ge=1)
     log_level: LogLevel = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -51,15 +62,19 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _insecure_is_no_auth(cls, data: object) -> object:
+        if isinstance(data, dict) and str(data.get("insecure_no_auth", "")).lower() in (
+            "true", "1", "yes", "on"
+        ):  # fmt: skip
+            data = {**data, "no_auth": True}
+        return data
+
     @property
     def loopback(self) -> bool:
         """Whether ``host`` is a loopback address (only this machine can connect)."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:  # a host name other than localhost
-            return False
+        return is_loopback(self.host)
 
     @property
     def reads_need_token(self) -> bool:

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 import typer
 
-from shared.errors import LTSError
+from controller.store import MAX_ID
+from shared.errors import ConfigError, LTSError
 
 
 @contextmanager
@@ -21,3 +22,10 @@ def user_errors() -> Iterator[None]:
     except OSError as exc:
         typer.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def check_range(field: str, value: int | None, low: int = 1, high: int = MAX_ID) -> None:
+    """Refuse ``value`` outside ``low..high`` (by default: a stored id) with a
+    :class:`ConfigError` naming ``field``, before anything is opened."""
+    if value is not None and not low <= value <= high:
+        raise ConfigError(field, f"must be from {low} to {high}, got {value}")

@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from controller.commands._edge import user_errors
+from controller.commands._edge import check_range, user_errors
 from controller.commands.results import DbOption, JsonOption
 from controller.exports import manifest, parse_ids, select, write
 from controller.plots import safe_name
+from controller.search.config import MAX_SEED
 from controller.store import Store
 
 
@@ -59,18 +60,21 @@ def export(
         ),
     ] = None,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the untrained weights (pt, onnx).", min=0)
+        int, typer.Option("--seed", help="Seed of the untrained weights (pt, onnx).")
     ] = 0,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Export the frontier's architectures (or --ids) and print the files written. pt and onnx
     hold untrained weights and need PyTorch (the agent extra)."""
-    with user_errors(), Store.open(db) as store:
-        sel = select(store, search_id, device, parse_ids(ids))
-        if out is None:
-            out = Path("lts-export") / f"search-{search_id}-{safe_name(sel.device)}"
-        paths = write(sel, fmt.value, out.expanduser(), seed=seed)
+    with user_errors():
+        check_range("search_id", search_id)
+        check_range("seed", seed, 0, MAX_SEED)
+        with Store.open(db, create=False) as store:
+            sel = select(store, search_id, device, parse_ids(ids))
+            if out is None:
+                out = Path("lts-export") / f"search-{search_id}-{safe_name(sel.device)}"
+            paths = write(sel, fmt.value, out.expanduser(), seed=seed)
     if as_json:
         doc = {**manifest(sel), "format": fmt.value, "files": [str(p) for p in paths]}
         typer.echo(json.dumps(doc))

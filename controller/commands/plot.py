@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from controller.commands._edge import user_errors
+from controller.commands._edge import check_range, user_errors
 from controller.commands.results import DbOption, JsonOption
 from controller.store import Store
 
@@ -41,8 +41,10 @@ def plot(
     from controller.plots import write_plots  # matplotlib only when plotting
 
     out_dir = out if out is not None else Path("lts-plots") / f"search-{search_id}"
-    with user_errors(), Store.open(db) as store:
-        paths = write_plots(store, search_id, out_dir.expanduser(), device)
+    with user_errors():
+        check_range("search_id", search_id)
+        with Store.open(db, create=False) as store:
+            paths = write_plots(store, search_id, out_dir.expanduser(), device)
     if as_json:
         typer.echo(json.dumps({"search_id": search_id, "files": [str(p) for p in paths]}))
         return

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.commands._edge import user_errors
+from controller.commands._edge import check_range, user_errors
 from controller.search.lease import live_devices, live_search
 from controller.search.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
 from controller.store import DEFAULT_DB, Store
@@ -44,7 +44,9 @@ def results(
     as_json: JsonOption = False,
 ) -> None:
     """Print a search's frontier per device and the comparison with its baselines."""
-    with user_errors(), Store.open(db) as store:
+    with user_errors():
+        check_range("search_id", search_id)
+    with user_errors(), Store.open(db, create=False) as store:
         if search_id is None:
             latest = store.latest_search()
             if latest is None:
@@ -66,7 +68,7 @@ def output_console() -> Console:
 
 def searches(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List the stored searches."""
-    with user_errors(), Store.open(db) as store:
+    with user_errors(), Store.open(db, create=False) as store:
         found = [live_search(store, s) for s in store.list_searches()]
         per_search = {s.id: live_devices(store, s) for s in found}
     if as_json:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agents
-from controller.commands._edge import user_errors
+from controller.commands._edge import check_range, user_errors
 from controller.commands.results import DbOption, JsonOption, output_console, render_report
 from controller.search.baselines import parse_layers
 from controller.search.config import SearchConfig
@@ -82,15 +82,13 @@ def search(
         bool | None, _opt("Default space: all layers share n_head and d_inner.", "--homogeneous")
     ] = None,
     proxy: Annotated[str | None, _opt("Perplexity proxy (default: decoder_params).")] = None,
-    iterations: Annotated[int | None, _opt("Iterations (default: 30).", min=1)] = None,
-    population: Annotated[
-        int | None, _opt("Population per iteration (default: 100).", min=2)
-    ] = None,
-    parents: Annotated[int | None, _opt("Parents per iteration (default: 20).", min=0)] = None,
+    iterations: Annotated[int | None, _opt("Iterations (default: 30).")] = None,
+    population: Annotated[int | None, _opt("Population per iteration (default: 100).")] = None,
+    parents: Annotated[int | None, _opt("Parents per iteration (default: 20).")] = None,
     mutation_prob: Annotated[
         float | None, _opt("Per-gene mutation probability (default: 0.3).")
     ] = None,
-    seed: Annotated[int | None, _opt("Seed of the search (default: 0).", min=0)] = None,
+    seed: Annotated[int | None, _opt("Seed of the search (default: 0).")] = None,
     frontier: Annotated[Frontier | None, _opt("pareto | convex (lower convex hull).")] = None,
     runtime: Annotated[str | None, _opt("torch | onnxruntime (default: the agent's).")] = None,
     device_type: Annotated[str | None, _opt("cpu | cuda (default: the agent's).")] = None,
@@ -123,7 +121,7 @@ def search(
         float | None, _opt("Final re-measurement budget, x the search's (default: 5).")
     ] = None,
     final_max_members: Annotated[
-        int | None, _opt("Most frontier members measured again at the end (default: 50).", min=1)
+        int | None, _opt("Most frontier members measured again at the end (default: 50).")
     ] = None,
     batch_size: Annotated[int | None, _opt("Items per job sent to an agent (default: 16).")] = None,
     fail_after_s: Annotated[
@@ -142,21 +140,21 @@ def search(
     """Run the evolutionary Pareto search on the agents (or --resume a stored one)."""
     given = {k: v for k, v in locals().items() if v is not None and k in _DEFINITION}
     with user_errors():
+        check_range("resume", resume)
         registry = AgentsFile(agents_file)
         tf = str(token_file) if token_file else None
-        with Store.open(db) as store:
+        if resume is not None and given:
+            raise ConfigError("resume", f"a stored search keeps its settings; drop {_flags(given)}")
+        if resume is None:  # checked before the store is opened (or created)
+            if not agents:
+                raise ConfigError("agents", "name the agents: --agents pi,laptop (or URLs)")
+            specs = resolve_agents(agents.split(","), registry, tf)
+            check_tokens(specs)
+            config = _new_config([s.name or s.url for s in specs], given)
+        with Store.open(db, create=resume is None) as store:
             if resume is not None:
-                if given:
-                    raise ConfigError(
-                        "resume", f"a stored search keeps its settings; drop {_flags(given)}"
-                    )
                 sid, specs = _resume_agents(store, resume, agents, registry, tf)
             else:
-                if not agents:
-                    raise ConfigError("agents", "name the agents: --agents pi,laptop (or URLs)")
-                specs = resolve_agents(agents.split(","), registry, tf)
-                check_tokens(specs)
-                config = _new_config([s.name or s.url for s in specs], given)
                 sid = start_search(store, config, name).id
             outcome = run_search(
                 store, sid, specs, show_progress=not as_json, retry_failed=retry_failed
@@ -246,11 +244,11 @@ def demo(
     db: Annotated[Path, _opt("The demo's SQLite file.", "--db", envvar="LTS_DEMO_DB")] = Path(
         "lts-demo/demo.sqlite"
     ),
-    iterations: Annotated[int, _opt("Iterations (default: 4).", min=1)] = 4,
-    population: Annotated[int, _opt("Population per iteration (default: 12).", min=2)] = 12,
-    parents: Annotated[int, _opt("Parents per iteration (default: 4).", min=0)] = 4,
+    iterations: Annotated[int, _opt("Iterations (default: 4).")] = 4,
+    population: Annotated[int, _opt("Population per iteration (default: 12).")] = 12,
+    parents: Annotated[int, _opt("Parents per iteration (default: 4).")] = 4,
     time_budget_s: Annotated[float, _opt("Time budget per measurement, s (default: 0.3).")] = 0.3,
-    seed: Annotated[int, _opt("Seed of the search (default: 0).", min=0)] = 0,
+    seed: Annotated[int, _opt("Seed of the search (default: 0).")] = 0,
     port: Annotated[int | None, _opt("Port of the local agent (default: a free one).")] = None,
     as_json: JsonOption = False,
 ) -> None:

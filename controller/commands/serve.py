@@ -39,7 +39,18 @@ def serve(
         _opt("File holding the controller token (else LTS_CONTROLLER_TOKEN).", env="TOKEN_FILE"),
     ] = None,
     no_auth: Annotated[
-        bool, typer.Option("--no-auth", help="Let anyone start and stop searches (local use).")
+        bool,
+        typer.Option(
+            "--no-auth", help="Let anyone start and stop searches (loopback addresses only)."
+        ),
+    ] = False,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="--no-auth even on an address other machines reach (anyone there may start "
+            "and stop searches).",
+        ),
     ] = False,
     read_token: Annotated[
         bool | None,
@@ -58,6 +69,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    allow_agent_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-agent-url",
+            help="An agent URL that POST /searches may name (repeat for more); by default "
+            "only the names of the agents file.",
+            show_default=False,
+        ),
+    ] = None,
     agent_timeout_s: Annotated[
         float | None, _opt("Live check timeout of GET /agents (default: 2).", env="AGENT_TIMEOUT_S")
     ] = None,
@@ -70,17 +90,21 @@ def serve(
     given = {
         "host": host, "port": port, "db": db, "agents_file": agents_file,
         "token_file": token_file, "no_auth": no_auth or None, "read_token": read_token,
+        "insecure_no_auth": insecure_no_auth or None,
         "agent_token_file": agent_token_file, "agent_timeout_s": agent_timeout_s,
+        "allow_agent_urls": tuple(allow_agent_url) if allow_agent_url else None,
         "log_level": log_level,
     }  # fmt: skip
     from controller.api.main import create_app
-    from shared.web import run_server
+    from shared.web import LoopbackHosts, run_server
 
     with user_errors():
         settings = _settings({k: v for k, v in given.items() if v is not None})
         logging.getLogger().setLevel(settings.log_level)  # the root callback set the format
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per agent poll
         app = create_app(settings)
+    if settings.loopback:  # a page whose DNS name was rebound to 127.0.0.1 reads nothing
+        app.add_middleware(LoopbackHosts, bind_host=settings.host)
     if settings.no_auth:
         logger.warning("--no-auth: anyone who can reach %s:%d may start and stop searches",
                        settings.host, settings.port)  # fmt: skip
@@ -90,6 +114,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         graceful_shutdown_s=int(settings.stop_wait_s) + 5,
+        keep_alive_s=settings.keep_alive_s,
+        max_connections=settings.max_connections,
     )
 
 

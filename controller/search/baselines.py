@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from shared.config import ArchConfig
+from shared.config import MAX_LAYERS, ArchConfig
 from shared.errors import ConfigError
 from shared.space import SearchSpace
 
@@ -76,13 +76,14 @@ def parse_layers(text: str) -> list[int]:
         if not part:
             continue
         try:
-            if "-" in part:
-                lo, hi = (int(x) for x in part.split("-", 1))
-                out.update(range(lo, hi + 1))
-            else:
-                out.add(int(part))
+            lo, hi = (int(x) for x in part.split("-", 1)) if "-" in part else (int(part),) * 2
         except ValueError:
-            raise ConfigError("baseline_layers", f"not a layer list: {text!r}") from None
-    if not out or min(out) < 1:
-        raise ConfigError("baseline_layers", f"needs positive layer counts, got {text!r}")
+            raise ConfigError("baseline_layers", f"not a layer list: {text[:100]!r}") from None
+        if lo < 1 or hi > MAX_LAYERS:  # checked before the range is expanded
+            raise ConfigError(
+                "baseline_layers", f"layer counts go from 1 to {MAX_LAYERS}, got {part[:100]!r}"
+            )
+        out.update(range(lo, hi + 1))
+    if not out:
+        raise ConfigError("baseline_layers", f"needs positive layer counts, got {text[:100]!r}")
     return sorted(out)

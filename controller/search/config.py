@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.search.algorithm import Bounds, SearchParams
 from controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
+from shared.config import MAX_LAYERS
 from shared.errors import ConfigError
 from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings, MeasureSettingsIn
@@ -17,6 +18,37 @@ from shared.space import SearchSpace
 #: The final re-measurement's budget may not exceed the agent's limit on one measurement.
 MAX_BUDGET_S = 600.0
 
+# Bounds of what a search can be given (CLI options and ``POST /searches`` alike): far above
+# any real search (the paper's: 30 iterations of 100 candidates), low enough that no request
+# can make the controller expand, store or loop over more than it can hold. Each bound lives
+# in its field's type below; ``controller.api.schemas.SearchCreate`` reuses these types.
+MAX_ITERATIONS = 10_000
+MAX_POPULATION = 10_000
+#: Seeds and ids are SQL integers (signed 64 bits).
+MAX_SEED = 2**63 - 1
+MAX_PARAMS = 10**15
+MAX_FAIL_AFTER_S = 7 * 24 * 3600.0
+MAX_FINAL_BUDGET_FACTOR = 100.0
+MAX_AGENTS = 256
+
+Agents = Annotated[list[Annotated[str, Field(max_length=2048)]],
+                   Field(min_length=1, max_length=MAX_AGENTS)]  # fmt: skip
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+Iterations = Annotated[int, Field(ge=1, le=MAX_ITERATIONS)]
+Population = Annotated[int, Field(ge=2, le=MAX_POPULATION)]
+Parents = Annotated[int, Field(ge=0, le=MAX_POPULATION)]
+Params = Annotated[int, Field(gt=0, le=MAX_PARAMS)]
+Members = Annotated[int, Field(ge=1, le=MAX_POPULATION)]
+Layers = Annotated[
+    list[Annotated[int, Field(ge=1, le=MAX_LAYERS)]], Field(min_length=1, max_length=MAX_LAYERS)
+]
+BudgetFactor = Annotated[float, Field(ge=1.0, le=MAX_FINAL_BUDGET_FACTOR)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
+BatchSize = Annotated[int, Field(ge=1, le=256)]
+FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
+
 
 class SearchConfig(BaseModel):
     """A search's definition. ``measure`` holds the measurement-setting overrides (fields not
@@ -24,27 +56,27 @@ class SearchConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    agents: list[str] = Field(min_length=1)
+    agents: Agents
     space: dict[str, Any]
     proxy: str = "decoder_params"
-    seed: int = Field(0, ge=0)
-    iterations: int = Field(30, ge=1)
-    population: int = Field(100, ge=2)
-    parents: int = Field(20, ge=0)
-    mutation_prob: float = Field(0.3, ge=0, le=1)
+    seed: Seed = 0
+    iterations: Iterations = 30
+    population: Population = 100
+    parents: Parents = 20
+    mutation_prob: Probability = 0.3
     frontier: str = "pareto"
-    max_latency_ms: float | None = Field(None, gt=0)
-    max_memory_mb: float | None = Field(None, gt=0)
-    min_params: int | None = Field(None, gt=0)
-    max_params: int | None = Field(None, gt=0)
+    max_latency_ms: Positive | None = None
+    max_memory_mb: Positive | None = None
+    min_params: Params | None = None
+    max_params: Params | None = None
     measure: dict[str, Any] = Field(default_factory=dict)
-    final_budget_factor: float = Field(5.0, ge=1.0)
-    final_max_members: int | None = Field(50, ge=1)
+    final_budget_factor: BudgetFactor = 5.0
+    final_max_members: Members | None = 50
     baselines: bool = True
     baseline_sizes: str = "paper"
-    baseline_layers: list[int] = Field(default_factory=lambda: list(PAPER_LAYERS))
-    batch_size: int = Field(16, ge=1, le=256)
-    fail_after_s: float = Field(300.0, gt=0)
+    baseline_layers: Layers = Field(default_factory=lambda: list(PAPER_LAYERS))
+    batch_size: BatchSize = 16
+    fail_after_s: FailAfter = 300.0
 
     @classmethod
     def build(cls, **values: Any) -> SearchConfig:
@@ -53,8 +85,8 @@ class SearchConfig(BaseModel):
             config = cls(**values)
         except ValidationError as exc:
             err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "search"
-            raise ConfigError(field, err["msg"]) from None
+            field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+            raise ConfigError(field.lstrip(".") or "search", err["msg"]) from None
         config.algorithm()  # cross-field checks (parents < population, ...)
         config.bounds()
         config.overrides()

@@ -3,6 +3,7 @@ cache, searches, their candidates, hypervolumes and reported frontiers."""
 
 from __future__ import annotations
 
+from controller.store._types import MAX_ID
 from controller.store.catalog import settings_hash
 from controller.store.records import (
     ArchitectureRecord,
@@ -21,6 +22,7 @@ from controller.store.store import DEFAULT_DB, Store, database_url
 
 __all__ = [
     "DEFAULT_DB",
+    "MAX_ID",
     "SCHEMA_VERSION",
     "ArchitectureRecord",
     "CandidateFigures",

@@ -12,6 +12,10 @@ from sqlalchemy.types import TypeDecorator
 
 _NAN = "NaN"
 
+#: The largest id (and offset, or cursor) a store can hold: a SQL BIGINT / SQLite INTEGER.
+#: Readers refuse larger ones up front (the database driver would overflow on them).
+MAX_ID = 2**63 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC ``datetime``. Naive values are refused on write; reads come back in UTC

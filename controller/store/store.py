@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import os
 import threading
@@ -38,7 +39,7 @@ from controller.store.catalog import CatalogMixin
 from controller.store.leases import LeasesMixin
 from controller.store.schema import ensure_schema
 from controller.store.searches import SearchesMixin
-from shared.errors import StoreBusy, StoreError, StoreFull
+from shared.errors import CorruptRowError, StoreBusy, StoreError, StoreFull
 
 T = TypeVar("T")
 
@@ -100,13 +101,14 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
         self,
         url: str,
         *,
+        create: bool = True,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
     ) -> None:
         self.url = url
         self.retry_delays_s = tuple(retry_delays_s)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]), create)
         try:
             self._engine = _make_engine(url, busy_timeout_ms)
             self.schema_version = ensure_schema(self._engine)
@@ -117,7 +119,8 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
     @classmethod
     def open(cls, value: str | os.PathLike[str] | None = None, **options: Any) -> Store:
         """Open the store named by a URL or a path (None: the default file); ``options`` as
-        for the constructor."""
+        for the constructor (``create=False``: a SQLite file that does not exist is a
+        :class:`StoreError`, so read commands create nothing)."""
         return cls(database_url(value), **options)
 
     def close(self) -> None:
@@ -145,6 +148,12 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
             with suppress(SQLAlchemyError):
                 session.rollback()
             raise _store_error(exc) from exc
+        except json.JSONDecodeError as exc:  # a JSON column's text was damaged
+            session.rollback()
+            raise CorruptRowError(
+                f"a row of the store {_safe_url(self.url)} is corrupted: a JSON column does not "
+                f"parse ({exc.msg} at character {exc.pos}); restore the file from a copy"
+            ) from None
         except BaseException:
             session.rollback()
             raise
@@ -210,6 +219,28 @@ def _store_error(exc: BaseException) -> StoreError:
             return StoreFull(f"store full: {reason}")
     first = _reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
     return StoreError(f"store error: {first}")
+
+
+def _sqlite_file(path: Path, create: bool) -> None:
+    """Check a SQLite file's path; with ``create``, make its folder and the file itself,
+    readable by its owner only (0600: the store holds agent URLs and results). Raises
+    :class:`StoreError` with what is wrong (no such file, a folder that is a file)."""
+    if path.exists():
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not a database file")
+        return
+    if not create:
+        raise StoreError(f"no database at {path} (nothing was stored there: check --db / LTS_DB)")
+    existing = next(p for p in path.parents if p.exists())
+    if not existing.is_dir():
+        raise StoreError(f"cannot create the database {path}: {existing} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # created meanwhile by another process
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -74,6 +74,12 @@ def test_health_needs_no_token(agent):
     assert health.status == "ok" and health.version and health.name
 
 
+def test_a_rebound_host_name_gets_nothing(client):
+    """The agent listens on 127.0.0.1: a request naming another host (DNS rebinding) is 400."""
+    assert error(client.get("/device", headers={"Host": "evil.example:8900"}), 400).field == "host"
+    assert client.get("/device", headers={"Host": "localhost:8900"}).status_code == 200
+
+
 def test_device_describes_the_machine(client):
     device = DeviceInfo.model_validate(client.get("/device").json())
     assert len(device.fingerprint) == 16 and device.cores_logical >= 1
@@ -193,6 +199,17 @@ def test_over_budget_model_is_rejected_with_the_reason(client):
     assert "over this agent's memory budget of 400 MB" in job.items[0].error
     assert job.items[0].fault == "model"
     assert job.items[0].result is None
+
+
+def test_a_model_too_large_to_estimate_is_rejected_not_built(client):
+    """Its memory estimate overflows a float: the budget check still refuses it (it used to
+    be skipped, and the build failed as "internal error: OverflowError")."""
+    vast = {**TINY, "n_layer": 1, "d_model": 2**520, "d_inner": 2**520, "d_embed": 64}
+    response = client.post("/jobs", json={"items": [item(vast)]})
+    assert response.status_code == 202, response.text
+    (rejected,) = JobPublic.model_validate(response.json()).items
+    assert rejected.status == "rejected" and "more memory than" in rejected.error
+    assert "OverflowError" not in rejected.error
 
 
 def test_cancel_drops_what_has_not_started(client):

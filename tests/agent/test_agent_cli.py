@@ -40,6 +40,9 @@ def test_console_script_help_and_usage_errors_exit_1_in_one_line():
         (("--no-auth", "--runtime", "tvm"), {}, "error: --runtime: Input should be 'torch'"),
         (("--no-auth", "--device", "cuda"), {}, "error: device: no CUDA device found"),
         ((), {"LTS_AGENT_TOKEN": "  "}, "error: token: LTS_AGENT_TOKEN is empty"),
+        ((), {"LTS_AGENT_TOKEN": "a"}, "error: token: the token in LTS_AGENT_TOKEN has 1 char"),
+        (("--no-auth", "--host", "0.0.0.0"), {}, "error: no-auth: --host 0.0.0.0 can be reached"),
+        ((), {"LTS_AGENT_NO_AUTH": "1", "LTS_AGENT_HOST": "::"}, "error: no-auth: --host ::"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_1(args, env, message, monkeypatch):
@@ -59,3 +62,18 @@ def test_empty_token_file_is_refused(tmp_path):
     token_file.write_text("\n")
     result = run("serve", "--token-file", str(token_file))
     assert result.exit_code == 1 and "is empty" in result.stderr
+
+
+def test_short_token_file_is_refused_and_insecure_no_auth_is_explicit(tmp_path):
+    from agent.auth import load_token
+    from agent.settings import Settings
+
+    token_file = tmp_path / "token"
+    token_file.write_text("fifteen-chars-x\n")
+    result = run("serve", "--token-file", str(token_file))
+    assert result.exit_code == 1 and "has 15 characters; use at least 16" in result.stderr
+    token_file.write_text("sixteen-chars-xx")
+    assert load_token(Settings(token_file=token_file)) == "sixteen-chars-xx"
+    # --no-auth is for loopback; another address needs --insecure-no-auth (which implies it)
+    assert load_token(Settings(no_auth=True)) is None
+    assert load_token(Settings(host="0.0.0.0", insecure_no_auth=True)) is None

@@ -18,7 +18,7 @@ from controller.api.settings import Settings
 from controller.plots import plot_data
 from controller.store import Store
 
-TOKEN = "plots-api-token"
+TOKEN = "plots-api-token-0123456789"
 
 
 @pytest.fixture(scope="session")

@@ -84,8 +84,8 @@ def test_search_results_and_searches(env: dict[str, str]) -> None:
         (["search", "--agents", "http://x:1", "--parents", "200"], "parents"),
         (["search", "--agents", "http://x:1", "--threads", "0"], "threads"),
         (["search", "--agents", "http://x:1", "--proxy", "nope"], "unknown proxy"),
-        (["search", "--resume", "42"], "no search with id 42"),
-        (["results"], "no search in"),
+        (["search", "--resume", "42"], "no database at"),  # a read creates no database
+        (["results"], "no database at"),
     ],
 )
 def test_user_errors_are_one_line(env: dict[str, str], args: list[str], message: str) -> None:

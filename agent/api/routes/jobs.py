@@ -13,7 +13,10 @@ from shared.schemas import JOB_KEY_PATTERN, ErrorBody, JobCreate, JobPublic, Job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[TokenDep])
 
-_NOT_FOUND = {404: {"model": ErrorBody, "description": "No such job"}}
+_NOT_FOUND = {
+    401: ERROR_RESPONSES[401],
+    404: {"model": ErrorBody, "description": "No such job"},
+}
 
 
 @router.post(

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from controller import results
-from controller.api.deps import StoreDep
+from controller.api.deps import SearchId, StoreDep
 from controller.api.errors import responses
 from controller.api.schemas import CandidatesPublic
+from controller.store import MAX_ID
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 
@@ -20,12 +21,12 @@ router = APIRouter(prefix="/searches", tags=["searches"])
     responses=responses(401, 404, 422),
 )
 def read_candidates(
-    search_id: int,
+    search_id: SearchId,
     store: StoreDep,
     device: Annotated[
         str | None, Query(min_length=1, description="only this device (agent or device name)")
     ] = None,
-    after: Annotated[int, Query(ge=0, description="the cursor: the last seq seen")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="the cursor: the last seq seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="most candidates to return")] = 100,
 ) -> CandidatesPublic:
     """Candidates with a sequence number above ``after``, in order, each with its

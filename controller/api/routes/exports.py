@@ -11,8 +11,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from controller import exports, results
-from controller.api.deps import StoreDep
+from controller.api.deps import SearchId, StoreDep
 from controller.api.errors import responses
+from controller.search.config import MAX_SEED
 from shared.errors import BuildError
 
 router = APIRouter(prefix="/searches", tags=["exports"])
@@ -28,7 +29,7 @@ _CONTENT = {t: {} for t in ("application/json", "text/csv", "application/octet-s
                501: {"description": "pt/onnx: PyTorch is not installed on this server"}},
 )  # fmt: skip
 def read_export(
-    search_id: int,
+    search_id: SearchId,
     store: StoreDep,
     device: Annotated[
         str | None,
@@ -41,7 +42,7 @@ def read_export(
     ids: Annotated[
         str | None, Query(description="comma-separated arch ids (default: the frontier)")
     ] = None,
-    seed: Annotated[int, Query(ge=0, description="seed of the untrained weights")] = 0,
+    seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="seed of the untrained weights")] = 0,
 ) -> Response:
     """``json``: every member's config and figures; ``csv``: the table; ``pt`` / ``onnx``:
     untrained model files (the file itself for one member, else a zip of them)."""

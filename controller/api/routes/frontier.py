@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from controller.api.deps import StateDep, StoreDep
+from controller.api.deps import SearchId, StateDep, StoreDep
 from controller.api.errors import responses
 from controller.api.schemas import FrontierPublic
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/searches", tags=["searches"])
     "/{search_id}/frontier", response_model=FrontierPublic, responses=responses(401, 404, 422)
 )
 def read_frontier(
-    search_id: int,
+    search_id: SearchId,
     store: StoreDep,
     state: StateDep,
     request: Request,

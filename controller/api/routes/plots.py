@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from controller import plots, results
-from controller.api.deps import StoreDep
+from controller.api.deps import SearchId, StoreDep
 from controller.api.errors import responses
 from controller.store import Store
 from shared.errors import NotFoundError
@@ -37,7 +37,7 @@ def _render(store: Store, search_id: int, name: str, device: str | None, kind: s
     responses={200: {"content": {"image/png": {}}}, **responses(401, 404, 422)},
 )
 def read_plot_png(
-    search_id: int, name: str, store: StoreDep, device: DeviceQuery = None
+    search_id: SearchId, name: str, store: StoreDep, device: DeviceQuery = None
 ) -> Response:
     """``latency`` or ``memory``: decoder parameters against median latency or peak memory,
     with every candidate, the Pareto frontier and the layer-scaled baselines; ``hypervolume``:
@@ -52,7 +52,7 @@ def read_plot_png(
     responses={200: {"content": {"text/html": {}}}, **responses(401, 404, 422)},
 )
 def read_plot_html(
-    search_id: int, name: str, store: StoreDep, device: DeviceQuery = None
+    search_id: SearchId, name: str, store: StoreDep, device: DeviceQuery = None
 ) -> Response:
     """``frontier3d``: the frontier in 3-D (decoder parameters, latency, memory) as an
     interactive page with plotly.js embedded (about 5 MB; it opens offline)."""

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from controller import results
-from controller.api.deps import StateDep, StoreDep, WriteAuth
+from controller.api.deps import SearchId, StateDep, StoreDep, WriteAuth
 from controller.api.errors import responses
 from controller.api.schemas import SearchCreate, SearchDetailPublic, SearchesPublic, SearchPublic
+from controller.store import MAX_ID
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/searches", tags=["searches"])
 def read_searches(
     store: StoreDep,
     state: StateDep,
-    offset: Annotated[int, Query(ge=0, description="searches to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="searches to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="most searches to return")] = 100,
 ) -> SearchesPublic:
     """The stored searches by id, one page at a time; ``count`` is the total."""
@@ -26,7 +27,7 @@ def read_searches(
 
 
 @router.get("/{search_id}", response_model=SearchDetailPublic, responses=responses(401, 404))
-def read_search(search_id: int, store: StoreDep, state: StateDep) -> SearchDetailPublic:
+def read_search(search_id: SearchId, store: StoreDep, state: StateDep) -> SearchDetailPublic:
     """Settings, status, devices with their progress, and the hypervolume history."""
     return results.read_search(store, search_id, search_id in state.runs.running())
 
@@ -36,7 +37,7 @@ def read_search(search_id: int, store: StoreDep, state: StateDep) -> SearchDetai
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SearchPublic,
     dependencies=[WriteAuth],
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(401, 403, 404, 409, 413, 422),
 )
 def create_search(
     body: SearchCreate, store: StoreDep, state: StateDep, response: Response
@@ -55,12 +56,12 @@ def create_search(
     response_model=SearchPublic,
     dependencies=[WriteAuth],
     responses={
-        **responses(401, 403, 404, 409),
+        **responses(401, 403, 404, 409, 413, 422),
         202: {"model": SearchPublic, "description": "Asked to stop; still winding down"},
     },
 )
 def stop_search(
-    search_id: int, store: StoreDep, state: StateDep, response: Response
+    search_id: SearchId, store: StoreDep, state: StateDep, response: Response
 ) -> SearchPublic:
     """Stop a search this server runs. It ends ``interrupted`` and keeps everything measured;
     ``POST /searches {"resume": id}`` continues it. 202 if it is still winding down after

@@ -110,6 +110,7 @@ def test_a_search_started_over_the_api_progresses_stops_and_resumes(
     # Resumed: it goes on from where it stopped (same settings, same search).
     r = api.post("/searches", json={"resume": sid})
     assert r.status_code == 202 and r.json()["id"] == sid, r.text
+    assert r.json()["status"] == "running" and r.json()["background"] is True  # not the old one
     assert error(api.post("/searches", json={"resume": sid}), 409)  # already running
     # Nor may another process run it: the CLI is refused, and writes nothing.
     cli = subprocess.run(

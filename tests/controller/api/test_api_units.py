@@ -125,11 +125,11 @@ def test_reads_need_the_token_off_loopback() -> None:
 
 
 def test_token_sources_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LTS_CONTROLLER_TOKEN", " from-env \n")
-    assert load_token(Settings()) == "from-env"
+    monkeypatch.setenv("LTS_CONTROLLER_TOKEN", " from-env-0123456789 \n")
+    assert load_token(Settings()) == "from-env-0123456789"
     file = tmp_path / "token"
-    file.write_text("from-file\n")
-    assert load_token(Settings(token_file=file)) == "from-file"  # the file wins
+    file.write_text("from-file-0123456789\n")
+    assert load_token(Settings(token_file=file)) == "from-file-0123456789"  # the file wins
     monkeypatch.delenv("LTS_CONTROLLER_TOKEN")
     assert load_token(Settings()) is None  # loopback: reads open, writes refused (403)
     with pytest.raises(ConfigError, match="reads need the controller token"):
@@ -143,13 +143,13 @@ def test_token_sources_and_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_read_token_mode(tmp_path: Path) -> None:
-    settings = Settings(db=str(tmp_path / "r.sqlite"), token="t0k", read_token=True)
+    settings = Settings(db=str(tmp_path / "r.sqlite"), token="t0k-0123456789abc", read_token=True)
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200
         for path in ("/searches", "/devices", "/agents", "/searches/1/frontier"):
             r = client.get(path)
             assert r.status_code == 401 and r.json()["detail"] == "missing or wrong bearer token"
-        auth = {"Authorization": "Bearer t0k"}
+        auth = {"Authorization": "Bearer t0k-0123456789abc"}
         assert client.get("/searches", headers=auth).json() == {"data": [], "count": 0}
         assert client.get("/searches/1", headers=auth).status_code == 404
 
@@ -162,6 +162,7 @@ def test_read_token_mode(tmp_path: Path) -> None:
         (["--db", "sqlite://"], "error: db: an in-memory database cannot be served"),
         (["--no-auth", "--read-token"], "error: read-token: contradicts --no-auth"),
         (["--token-file", "/nonexistent/token"], "error: token-file: cannot read"),
+        (["--no-auth", "--host", "0.0.0.0"], "error: no-auth: --host 0.0.0.0 can be reached"),
     ],
 )
 def test_serve_refuses_bad_settings_in_one_line(
@@ -190,3 +191,19 @@ def test_an_unreadable_agents_file_is_the_servers_fault(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         r = client.get("/agents")
         assert r.status_code == 503 and "not valid TOML" in r.json()["detail"]
+
+
+def test_short_tokens_are_refused_and_insecure_no_auth_is_explicit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LTS_CONTROLLER_TOKEN", raising=False)
+    file = tmp_path / "token"
+    file.write_text("x")
+    r = CliRunner().invoke(cli_app, ["serve", "--db", str(tmp_path / "s.sqlite"),
+                                     "--token-file", str(file)])  # fmt: skip
+    assert r.exit_code == 1 and "has 1 characters; use at least 16" in r.output, r.output
+    monkeypatch.setenv("LTS_CONTROLLER_TOKEN", "short")
+    with pytest.raises(ConfigError, match="LTS_CONTROLLER_TOKEN has 5 characters"):
+        load_token(Settings())
+    insecure = Settings(host="0.0.0.0", insecure_no_auth=True)
+    assert insecure.no_auth and load_token(insecure) is None
