@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     estimate (``None``: half of the memory available at start-up, divided among the slots).
     ``max_queue`` bounds the unfinished items of all jobs together, ``max_items_per_job`` one
     request's batch, ``max_body_bytes`` a request body. Finished jobs are kept for
-    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them.
+    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. ``helper_start_timeout_s`` bounds
+    a measurement helper's start (importing the runtimes, warm-up); ``item_allowance_s``
+    replaces the seconds an item may take beyond its ``time_budget_s`` (``None``: a base plus a
+    term per parameter, see :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated
+    devices raise both.
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_AGENT_", extra="ignore", frozen=True)
@@ -48,6 +52,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     keep_jobs: int = Field(100, ge=1)
     keep_jobs_s: float = Field(6 * 3600, gt=0)
+    helper_start_timeout_s: float = Field(180.0, gt=0)
+    item_allowance_s: float | None = Field(None, gt=0)
     log_level: LogLevel = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -61,3 +61,22 @@ def test_empty_token_file_is_refused(tmp_path):
     token_file.write_text("\n")
     result = run("serve", "--token-file", str(token_file))
     assert result.exit_code == 1 and "is empty" in result.stderr
+
+
+def test_helper_start_timeout_comes_from_the_environment(tmp_path):
+    """LTS_AGENT_HELPER_START_TIMEOUT_S reaches the measurement helpers: a real agent whose
+    helpers may take 0.01 s to start refuses to start, and says why."""
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LTS_AGENT_HELPER_START_TIMEOUT_S": "0.01"}
+    env.pop("LTS_AGENT_TOKEN", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "serve", "--no-auth", "--port", str(port)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "could not start the worker: worker gave no answer in 0 s" in proc.stderr
