@@ -106,7 +106,11 @@ def serve(
         # The measurement helpers read the variable (upper case) when they start.
         os.environ["LTS_AGENT_LOG_LEVEL"] = settings.log_level
     from agent.main import create_app
+    from shared.connections import raise_open_files_limit
     from shared.web import run_server
+
+    soft, hard = raise_open_files_limit()  # idle clients must not exhaust a low soft limit
+    logger.debug("open files limit: %d (hard %d)", soft, hard)
 
     try:
         api = create_app(settings)
@@ -121,6 +125,9 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         graceful_shutdown_s=10,
+        keep_alive_s=settings.keep_alive_s,
+        header_timeout_s=settings.header_timeout_s,
+        max_connections=settings.max_connections,
     )
 
 

@@ -25,8 +25,9 @@ from typing import Protocol
 
 from agent.validation import ItemRequest
 from shared.config import ArchConfig
-from shared.errors import LTSError
+from shared.errors import InfrastructureFault, LTSError
 from shared.schemas import (
+    Fault,
     ItemStatus,
     JobItemPublic,
     JobPublic,
@@ -73,6 +74,7 @@ class _Item:
     request: ItemRequest
     status: ItemStatus = "pending"
     error: str | None = None
+    fault: Fault | None = None
     result: MeasurementResult | None = None
 
     def public(self) -> JobItemPublic:
@@ -80,6 +82,7 @@ class _Item:
             index=self.index,
             status=self.status,
             error=self.error,
+            fault=self.fault,
             arch_id=self.request.arch.arch_id,
             settings=self.request.settings,
             result=self.result,
@@ -131,6 +134,21 @@ class _Job:
 
     def unfinished(self) -> bool:
         return self.running > 0 or any(i.status == "pending" for i in self.items)
+
+
+_unexpected_log_at = 0.0
+
+
+def _log_unexpected(slot: int, exc: Exception) -> None:
+    """Log a measurement's unexpected error: with its traceback at most once a minute (a
+    machine out of files fails every item the same way; one traceback says it)."""
+    global _unexpected_log_at
+    now = time.monotonic()
+    if now - _unexpected_log_at >= 60.0:
+        _unexpected_log_at = now
+        logger.exception("slot %d: measurement raised", slot)
+    else:
+        logger.error("slot %d: measurement raised %s: %s", slot, type(exc).__name__, exc)
 
 
 # ----------------------------------------------------------------------------------- queue
@@ -319,14 +337,17 @@ class JobQueue:
                     return
                 job, item = taken
             started_at, t0 = _utc_now(), time.monotonic()
-            result, error = None, None
+            result, error, fault = None, None, None
             try:
                 result = measurer.measure(item.request.arch, item.request.settings)
+            except InfrastructureFault as exc:  # killed from outside, out of files, closing
+                error, fault = str(exc) or type(exc).__name__, "infrastructure"
             except LTSError as exc:  # MeasurementError: crash, timeout, out of memory...
-                error = str(exc) or type(exc).__name__
+                error, fault = str(exc) or type(exc).__name__, "model"
             except Exception as exc:  # a bug in one measurement must not stop the slot
-                logger.exception("slot %d: measurement raised", slot)
+                _log_unexpected(slot, exc)
                 error = f"internal error: {type(exc).__name__}: {exc}"
+                fault = "infrastructure"  # the agent's failure; nothing is known of the model
             if result is not None:
                 queue_context = {
                     "slot": slot,
@@ -338,7 +359,7 @@ class JobQueue:
                 result = result.model_copy(
                     update={"context": {**result.context, "queue": queue_context}}
                 )
-            self._complete(job, item, result, error)
+            self._complete(job, item, result, error, fault)
 
     def _take(self) -> tuple[_Job, _Item] | None:
         """Under the lock: wait for the next pending item and mark it running (None: closing)."""
@@ -357,10 +378,16 @@ class JobQueue:
         return None
 
     def _complete(
-        self, job: _Job, item: _Item, result: MeasurementResult | None, error: str | None
+        self,
+        job: _Job,
+        item: _Item,
+        result: MeasurementResult | None,
+        error: str | None,
+        fault: Fault | None = None,
     ) -> None:
         with self._cond:
             item.status, item.result, item.error = ("done" if result else "failed"), result, error
+            item.fault = None if result else (fault or "model")
             job.running -= 1
             self._unfinished -= 1
             finished = not job.unfinished()
@@ -382,7 +409,7 @@ class JobQueue:
         on_gpu = request.settings.device == "cuda" and self.gpu_memory_budget_mb is not None
         budget = self.gpu_memory_budget_mb if on_gpu else self.memory_budget_mb
         if need_mb > budget:
-            item.status = "rejected"
+            item.status, item.fault = "rejected", "model"
             item.error = (
                 f"needs about {need_mb:.0f} MB by the estimate, over this agent's "
                 f"{'GPU ' if on_gpu else ''}memory budget of {budget:.0f} MB"
@@ -411,9 +438,10 @@ class JobQueue:
 
     def _drop_pending(self, job: _Job, reason: str) -> bool:
         """Under the lock: reject the job's pending items; True if that finished the job."""
+        fault: Fault = "cancelled" if reason == CANCELLED else "infrastructure"
         for item in job.items:
             if item.status == "pending":
-                item.status, item.error = "rejected", reason
+                item.status, item.error, item.fault = "rejected", reason, fault
                 self._unfinished -= 1
         job.next_pending = len(job.items)
         if job.running == 0 and job.finished_at is None:

@@ -23,6 +23,7 @@ from agent.settings import Settings
 from shared import __version__
 from shared.config import ArchConfig
 from shared.schemas import MeasureSettings
+from shared.swagger import install_offline_docs
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,10 @@ def create_app(
         version=__version__,
         summary="Measures Transformer candidates' latency and peak memory on this device.",
         lifespan=lifespan,
+        docs_url=None,  # served offline below
+        redoc_url=None,
     )
+    install_offline_docs(app)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(api_router)

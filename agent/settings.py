@@ -27,11 +27,13 @@ class Settings(BaseSettings):
     estimate (``None``: half of the memory available at start-up, divided among the slots).
     ``max_queue`` bounds the unfinished items of all jobs together, ``max_items_per_job`` one
     request's batch, ``max_body_bytes`` a request body. Finished jobs are kept for
-    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. ``helper_start_timeout_s`` bounds
-    a measurement helper's start (importing the runtimes, warm-up); ``item_allowance_s``
-    replaces the seconds an item may take beyond its ``time_budget_s`` (``None``: a base plus a
-    term per parameter, see :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated
-    devices raise both.
+    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. Connections: closed when idle
+    ``keep_alive_s`` after a response or without a complete request head ``header_timeout_s``
+    after opening; past ``max_connections`` the longest-idle are closed (see
+    :mod:`shared.connections`). ``helper_start_timeout_s`` bounds a measurement helper's start
+    (importing the runtimes, warm-up); ``item_allowance_s`` replaces the seconds an item may
+    take beyond its ``time_budget_s`` (``None``: a base plus a term per parameter, see
+    :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated devices raise both.
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_AGENT_", extra="ignore", frozen=True)
@@ -52,6 +54,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     keep_jobs: int = Field(100, ge=1)
     keep_jobs_s: float = Field(6 * 3600, gt=0)
+    keep_alive_s: float = Field(5.0, gt=0, le=3600)
+    header_timeout_s: float = Field(10.0, gt=0, le=3600)
+    max_connections: int = Field(1000, ge=16, le=1_000_000)
     helper_start_timeout_s: float = Field(180.0, gt=0)
     item_allowance_s: float | None = Field(None, gt=0)
     log_level: LogLevel = "INFO"

@@ -33,7 +33,7 @@ from shared.proxies.evaluate import CR_LEVELS, evaluate_proxy
 from shared.tables import read_table
 
 GOAL_S = 1.0
-TABLES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "lts-neurips22"
+TABLES_DIR = Path(__file__).resolve().parent / "data" / "lts-neurips22"
 SHIPPED = ("random_GPT2_wt103.jsonl", "random_GPT2_lm1b.jsonl", "random_TransXL_lm1b.jsonl")
 
 

@@ -180,6 +180,13 @@ def resolve_agents(
     return out
 
 
+def check_tokens(specs: Iterable[AgentSpec]) -> None:
+    """Read every agent's token now, so that a missing or empty token file is a one-line
+    :class:`ConfigError` (naming the agent's ``token_file``) before anything is started."""
+    for spec in specs:
+        spec.resolve_token()
+
+
 def _parse(name: str, entry: object) -> AgentSpec:
     field = f"agents.{name}"
     if not isinstance(entry, dict):

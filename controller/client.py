@@ -27,12 +27,6 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Item errors of the agent that are not measurements (``agent.jobs``): the item never ran.
-NOT_STARTED_ERRORS = frozenset(
-    {"cancelled before it started", "the agent shut down before it started"}
-)
-
-
 class AgentUnavailable(AgentError):
     """The agent cannot answer now; retrying later may work."""
 

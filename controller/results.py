@@ -10,7 +10,7 @@ a finished device's frontier is read from the stored report, without loading its
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from controller.api.schemas import (
@@ -35,6 +35,7 @@ from controller.api.schemas import (
     SearchPublic,
 )
 from controller.search.config import SearchConfig
+from controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
 from controller.search.report import Comparison, ModelRow, compare, live_rows, reported_rows
 from controller.search.runner import load_config
 from controller.store import (
@@ -53,11 +54,12 @@ ACTIVE_STATUSES = frozenset({"pending", "running", "waiting"})
 
 
 # ----------------------------------------------------------------------------- searches
-def require_search(store: Store, search_id: int) -> SearchRecord:
+def require_search(store: Store, search_id: int, *, here: bool = False) -> SearchRecord:
+    """The search with the status to show (:func:`live_search`). Raises NotFoundError."""
     search = store.find_search(search_id)
     if search is None:
         raise NotFoundError(f"no search with id {search_id}")
-    return search
+    return live_search(store, search, here=here)
 
 
 def list_searches(
@@ -66,7 +68,12 @@ def list_searches(
     """One page of the searches (by id); ``background``: ids this server runs now."""
     running = set(background)
     page = store.list_searches(offset=offset, limit=limit)
-    data = [search_public(s, s.id in running) for s in page]
+    leases = store.leases(s.id for s in page if s.status in LIVE_STATUSES)
+    shown = [
+        replace(s, status=shown_status(s.status, leases.get(s.id), here=s.id in running))
+        for s in page
+    ]
+    data = [search_public(s, s.id in running) for s in shown]
     return SearchesPublic(data=data, count=store.count_searches())
 
 
@@ -89,14 +96,12 @@ def search_public(search: SearchRecord, background: bool = False) -> SearchPubli
 
 def read_search(store: Store, search_id: int, background: bool = False) -> SearchDetailPublic:
     """A search with its settings, per-device progress and hypervolume history."""
-    search = require_search(store, search_id)
+    search = require_search(store, search_id, here=background)
     iterations = int(search.settings.get("iterations") or 0)
     names = _device_names(store)
     hvs = store.hypervolumes(search_id)
     last = {h.device_id: h for h in hvs}
-    devices = [
-        _progress(store, sd, iterations, names, last) for sd in store.search_devices(search_id)
-    ]
+    devices = [_progress(store, sd, iterations, names, last) for sd in live_devices(store, search)]
     done = sum(d.iterations_done for d in devices)
     total = iterations * len(devices)
     return SearchDetailPublic(
@@ -155,7 +160,7 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
     config = load_config(store, search_id)
     names = _device_names(store)
     data = []
-    for sd in _select_devices(store, search_id, device, names):
+    for sd in _select_devices(store, search, device, names):
         base = {
             "position": sd.position,
             "agent": sd.agent,
@@ -258,13 +263,13 @@ def read_candidates(
     why a page may stop early while a device is still searching)."""
     search = require_search(store, search_id)
     names = _device_names(store)
-    devices = _select_devices(store, search_id, device, names)
+    devices = _select_devices(store, search, device, names)
     active = {d.device_id for d in devices if d.status in ACTIVE_STATUSES}
     ids = [d.device_id for d in devices if d.device_id is not None]
     device_id = ids[0] if device is not None and ids else None
     if device is not None and not ids:  # the agent was not reached yet: nothing to show
         return CandidatesPublic(data=[], count=0, next_after=after, search_status=search.status,
-                                complete=search.status != "running")  # fmt: skip
+                                complete=search.status not in LIVE_STATUSES)  # fmt: skip
     rows = store.candidates_after(search_id, after, device_id=device_id, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -285,7 +290,7 @@ def read_candidates(
         count=store.count_candidates(search_id, device_id, baselines=True),
         next_after=data[-1].seq if data else after,
         search_status=search.status,
-        complete=search.status != "running" and not more,
+        complete=search.status not in LIVE_STATUSES and not more,
     )
 
 
@@ -355,11 +360,12 @@ def _device_names(store: Store) -> dict[int, str]:
 
 
 def _select_devices(
-    store: Store, search_id: int, device: str | None, names: dict[int, str]
+    store: Store, search: SearchRecord, device: str | None, names: dict[int, str]
 ) -> list[SearchDeviceRecord]:
-    """The search's devices; with ``device``, the one of that agent or device name (as
-    ``controller results --device`` matches it)."""
-    devices = store.search_devices(search_id)
+    """The search's devices (as :func:`live_devices` shows them); with ``device``, the one of
+    that agent or device name (as ``controller results --device`` matches it)."""
+    search_id = search.id
+    devices = live_devices(store, search)
     if device is None:
         return devices
     chosen = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]

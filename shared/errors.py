@@ -32,8 +32,27 @@ class MeasurementError(LTSError):
     """A measurement failed: the worker crashed, timed out or was refused."""
 
 
+class InfrastructureFault(MeasurementError):
+    """A measurement failed for a reason outside the model: a helper killed from outside
+    (not by the kernel's out-of-memory killer), out of files or disk, the agent shutting
+    down. Measuring the same item again may well work; it says nothing about the model."""
+
+
 class StoreError(LTSError):
     """The result store could not read or write (wraps database errors)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot take writes now, for a reason outside the data (the database stayed
+    locked past every retry, or its disk is full): what was asked may work later as it is."""
+
+
+class StoreBusy(StoreUnavailable):
+    """The database stayed locked or busy (another writer) past the store's retries."""
+
+
+class StoreFull(StoreUnavailable):
+    """The database cannot grow: its disk (or its size limit) is full."""
 
 
 class NotFoundError(LTSError, LookupError):

@@ -6,7 +6,8 @@ The agent's REST contract (extend it, never rename fields):
   (and an optional idempotency ``key``) and answers :class:`JobPublic` with status ``queued``.
 * ``GET /jobs/{id}`` answers :class:`JobPublic`: ``id``, ``status`` (queued | running | done |
   cancelled) and ``items``, each a :class:`JobItemPublic` with ``status`` (pending | running |
-  done | failed | rejected), ``error`` and ``result`` (:class:`MeasurementResult`).
+  done | failed | rejected), ``error``, ``fault`` (model | infrastructure | cancelled: whose
+  failure it is) and ``result`` (:class:`MeasurementResult`).
 
 Settings in a request are overrides (:class:`MeasureSettingsIn`, every field optional); the agent
 fills the rest from its own defaults and returns the complete, resolved :class:`MeasureSettings`
@@ -25,6 +26,12 @@ Metric = Literal["prefill", "decode"]
 Output = Literal["last", "all"]
 JobStatus = Literal["queued", "running", "done", "cancelled"]
 ItemStatus = Literal["pending", "running", "done", "failed", "rejected"]
+#: Whose fault an item that did not finish ``done`` is: ``model`` (this architecture under
+#: these settings failed or was refused: crash, out of memory, time limit, over the memory
+#: budget; the same again gives the same), ``infrastructure`` (the machine or the agent: a
+#: helper killed from outside, out of files or disk, the agent shutting down; measuring again
+#: may work) or ``cancelled`` (the client cancelled the job before it started).
+Fault = Literal["model", "infrastructure", "cancelled"]
 
 
 class _Strict(BaseModel):
@@ -139,11 +146,14 @@ class JobCreate(_Strict):
 
 class JobItemPublic(BaseModel):
     """One item of a job. ``settings``: the complete settings it is (to be) measured with,
-    also for an item that failed or was rejected (a result repeats them)."""
+    also for an item that failed or was rejected (a result repeats them). ``fault`` (set on
+    ``failed`` and ``rejected`` items): whether it says anything about the model (see
+    :data:`Fault`); a client should keep only ``model`` faults as the model's result."""
 
     index: int
     status: ItemStatus
     error: str | None = None
+    fault: Fault | None = None
     arch_id: str | None = None
     settings: MeasureSettings | None = None
     result: MeasurementResult | None = None

@@ -103,17 +103,56 @@ def install_error_handlers(
 
 
 def run_server(
-    app: FastAPI, *, host: str, port: int, log_level: str, graceful_shutdown_s: int
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    graceful_shutdown_s: int,
+    keep_alive_s: float = 5.0,
+    header_timeout_s: float = 10.0,
+    max_connections: int = 1000,
+    backlog: int = 128,
 ) -> None:
     """Serve ``app`` with uvicorn until interrupted. The process's logging configuration
-    applies (uvicorn installs none); ``log_level`` is a logging level name (``INFO``)."""
+    applies (uvicorn installs none); ``log_level`` is a logging level name (``INFO``).
+
+    Idle sockets cannot starve real requests (see :mod:`shared.connections`): a connection
+    idle ``keep_alive_s`` after a response, or without a complete request head
+    ``header_timeout_s`` after it opened, is closed; past ``max_connections`` open connections
+    (lowered to what the file limit allows) the longest-open idle ones are closed to make
+    room. ``backlog`` bounds the pending connections, and so how many are accepted at once
+    before the limit applies (asyncio accepts up to ``backlog`` in one go). The event loop's
+    errors are logged once per kind and 10 s, without tracebacks."""
+    import asyncio
+    import contextlib
+
     import uvicorn
 
-    uvicorn.run(
+    from shared.connections import LoopErrorLog, connection_limit, guarded_protocol
+
+    limit = connection_limit(max_connections)
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_config=None,
         log_level=log_level.lower(),
         timeout_graceful_shutdown=graceful_shutdown_s,
+        backlog=backlog,
+        timeout_keep_alive=keep_alive_s,  # type: ignore[arg-type]  # a float works
+        http=guarded_protocol(header_timeout_s=header_timeout_s, max_connections=limit),
     )
+    server = uvicorn.Server(config)
+    loop_errors = LoopErrorLog(logging.getLogger("lts.loop"))
+
+    async def serve() -> None:
+        asyncio.get_running_loop().set_exception_handler(loop_errors)
+        await server.serve()
+
+    logging.getLogger(__name__).info(
+        "serving on %s:%d (at most %d connections, header time-out %.0f s, keep-alive %.0f s)",
+        host, port, limit, header_timeout_s, keep_alive_s,
+    )  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
+        asyncio.run(serve())

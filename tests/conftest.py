@@ -14,8 +14,8 @@ import httpx
 import pytest
 from testkit import wait_healthy
 
-#: The published LTS tables lie beside the repository (in ../shared/, read-only), in CI too.
-TABLES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "lts-neurips22"
+#: The published LTS tables, kept in the repository (see their README for source and licence).
+TABLES_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lts-neurips22"
 
 
 @pytest.fixture(scope="session")

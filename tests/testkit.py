@@ -1,9 +1,11 @@
 """Helpers shared by the test packages (tests/ is on sys.path through tests/conftest.py):
-the tiny search space, and waiting for a server subprocess to answer ``/health``."""
+the tiny search space, the console scripts, and waiting for a server subprocess to answer
+``/health``."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +24,16 @@ TINY_SPACE = {
     "n_token": 1000,
     "cutoffs": [200, 500],
 }
+
+
+def console_script(name: str) -> list[str]:
+    """The command that runs console script ``name`` (``agent``, ``controller``) of this
+    Python's installation: the script beside ``sys.executable`` (a venv's ``bin/``, found
+    whether or not the venv is activated), else its entry point run by this Python."""
+    exe = Path(sys.executable).parent / name
+    if exe.is_file():
+        return [str(exe)]
+    return [sys.executable, "-c", f"from {name}.cli import main; main()"]
 
 
 def wait_healthy(

@@ -9,6 +9,7 @@ through a :class:`multiprocessing.connection.Connection` over a ``socketpair``.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -26,36 +27,107 @@ _ROOT = Path(__file__).resolve().parents[2]
 
 
 class ProcessDied(Exception):
-    """The helper closed its end: it exited or was killed. ``reason`` says how."""
+    """The helper closed its end: it exited or was killed. ``reason`` says how;
+    ``infrastructure``: for a reason outside the model it was measuring (see
+    :func:`exit_cause`)."""
 
-    def __init__(self, reason: str, returncode: int | None) -> None:
+    def __init__(self, reason: str, returncode: int | None, infrastructure: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.returncode = returncode
+        self.infrastructure = infrastructure
 
 
 class ProcessTimeout(Exception):
     """The helper did not answer in time (it has been killed)."""
 
 
-def describe_exit(returncode: int | None) -> str:
-    """A human reason for a helper's exit status (negative: killed by that signal)."""
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        sig = -returncode
+#: Signals a process raises on itself when it crashes (in the model's build or run): the
+#: item's own failure. Any other signal came from outside (a person, a supervisor, the
+#: kernel's out-of-memory killer, which only counts as the model's when the kernel says so).
+CRASH_SIGNALS = frozenset(
+    {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
+)
+_CRASH_HINTS = {
+    signal.SIGABRT: ": aborted",
+    signal.SIGSEGV: ": segmentation fault",
+    signal.SIGBUS: ": bus error",
+}
+
+
+#: Errors of the machine, not of the model: out of file descriptors, out of disk space.
+INFRASTRUCTURE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOSPC})
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) is an :data:`INFRASTRUCTURE_ERRNOS`
+    OSError: the machine's fault, not the model's."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in INFRASTRUCTURE_ERRNOS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def oom_kill_count() -> int | None:
+    """How many processes the kernel's out-of-memory killer has killed: this cgroup's count
+    plus the machine's (``memory.events`` and ``/proc/vmstat`` ``oom_kill``); None when
+    neither is readable."""
+    total, seen = 0, False
+    for path in ("/sys/fs/cgroup/memory.events", "/proc/vmstat"):
         try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        hint = {
-            signal.SIGKILL: ": likely out of memory",
-            signal.SIGABRT: ": aborted",
-            signal.SIGSEGV: ": segmentation fault",
-            signal.SIGBUS: ": bus error",
-        }.get(sig, "")
-        return f"killed by signal {sig} ({name}{hint})"
-    return f"exited with code {returncode}"
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            name, _, value = line.partition(" ")
+            if name == "oom_kill" and value.strip().isdigit():
+                total, seen = total + int(value), True
+    return total if seen else None
+
+
+def _memory_nearly_full() -> bool:
+    try:
+        import psutil
+    except ImportError:
+        return False
+    return psutil.virtual_memory().percent >= 90.0
+
+
+def exit_cause(returncode: int | None, oom_kills_before: int | None = None) -> tuple[str, bool]:
+    """Why a helper (or a memory pass child) ended, and whether that was outside the model:
+    ``(reason, infrastructure)``. ``oom_kills_before``: :func:`oom_kill_count` when it was
+    given its item. A SIGKILL is called out of memory only when the kernel's count of
+    out-of-memory kills grew meanwhile (or, where that count cannot be read, "possibly",
+    when memory is nearly full now); otherwise it came from outside: infrastructure."""
+    if returncode is None:
+        return "still running", False
+    if returncode >= 0:
+        return f"exited with code {returncode}", False
+    sig = -returncode
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    if sig in CRASH_SIGNALS:
+        return f"killed by signal {sig} ({name}{_CRASH_HINTS.get(sig, '')})", False
+    if sig == signal.SIGKILL:
+        now = oom_kill_count()
+        if now is not None and oom_kills_before is not None:
+            if now > oom_kills_before:
+                return "killed by the kernel's out-of-memory killer (SIGKILL)", False
+            return f"killed by signal {sig} ({name}; not by the out-of-memory killer)", True
+        if _memory_nearly_full():
+            return f"killed ({name}), possibly out of memory", False
+    return f"killed by signal {sig} ({name})", True
+
+
+def describe_exit(returncode: int | None, oom_kills_before: int | None = None) -> str:
+    """A human reason for a helper's exit status (negative: killed by that signal)."""
+    return exit_cause(returncode, oom_kills_before)[0]
 
 
 #: Thread-pool sizes a helper starts with: one thread in every runtime, whatever the agent's
@@ -111,6 +183,7 @@ class Helper:
         self.conn = Connection(os.dup(parent_sock.fileno()))
         parent_sock.close()
         self.info: dict[str, Any] = {}
+        self.oom_kills_before = oom_kill_count()
 
     def wait_ready(self, timeout_s: float) -> dict[str, Any]:
         """Wait for the helper's ready message (its warm-up); kill it on failure."""
@@ -152,6 +225,7 @@ class Helper:
             raise self._died() from exc
 
     def request(self, msg: Any, timeout_s: float) -> Any:
+        self.oom_kills_before = oom_kill_count()
         self.send(msg)
         return self.receive(timeout_s)
 
@@ -161,7 +235,8 @@ class Helper:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.popen.returncode
-        return ProcessDied(f"{self.role} {describe_exit(code)}", code)
+        reason, infrastructure = exit_cause(code, self.oom_kills_before)
+        return ProcessDied(f"{self.role} {reason}", code, infrastructure)
 
     def kill(self) -> None:
         """SIGKILL the helper and reap it (idempotent)."""

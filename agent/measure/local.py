@@ -113,6 +113,10 @@ def _failure(exc: BaseException) -> dict[str, Any]:
         oom = True
     if oom:
         return {"ok": False, "kind": "memory", "message": f"worker out of memory ({text})"}
+    from agent.measure._proc import is_infrastructure_error
+
+    if is_infrastructure_error(exc):  # out of files or disk: the machine's fault
+        return {"ok": False, "kind": "infrastructure", "message": f"worker error ({text})"}
     log.error("item failed:\n%s", "".join(traceback.format_exception(exc)))
     return {"ok": False, "kind": "error", "message": f"worker error ({text})"}
 

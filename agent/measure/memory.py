@@ -291,8 +291,20 @@ def serve_forkserver(conn: Connection) -> None:
 
 
 def _fork_and_measure(msg: dict[str, Any], conn: Connection) -> dict[str, Any]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    from agent.measure._proc import exit_cause, oom_kill_count
+
+    oom_kills_before = oom_kill_count()
+    try:
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+    except OSError as exc:  # out of files or processes: the machine's fault, not the model's
+        return {"ok": False, "error": f"memory pass could not start: {exc}",
+                "fault": "infrastructure"}  # fmt: skip
     if pid == 0:  # the child: measure, write one JSON answer, never return
         code = 0
         try:
@@ -300,7 +312,7 @@ def _fork_and_measure(msg: dict[str, Any], conn: Connection) -> dict[str, Any]:
             conn.close()
             answer = _child(msg)
         except BaseException as exc:  # everything goes back as a reason
-            answer = {"ok": False, "error": _reason(exc)}
+            answer = {"ok": False, "error": _reason(exc), "fault": _fault(exc)}
             code = 1
         try:
             os.write(write_fd, json.dumps(answer).encode())
@@ -315,11 +327,11 @@ def _fork_and_measure(msg: dict[str, Any], conn: Connection) -> dict[str, Any]:
     if timed_out:
         return {"ok": False, "error": f"memory pass timed out after {msg['timeout_s']:.0f} s"}
     if os.WIFSIGNALED(status):
-        from agent.measure._proc import describe_exit
-
+        reason, infrastructure = exit_cause(-os.WTERMSIG(status), oom_kills_before)
         return {
             "ok": False,
-            "error": f"memory pass child {describe_exit(-os.WTERMSIG(status))}",
+            "error": f"memory pass child {reason}",
+            "fault": "infrastructure" if infrastructure else "model",
         }
     try:
         return json.loads(data)
@@ -352,6 +364,12 @@ def _child(msg: dict[str, Any]) -> dict[str, Any]:
     cfg = ArchConfig.from_dict(msg["cfg"])
     settings = MeasureSettings.model_validate(msg["settings"])
     return {"ok": True, "memory": measure_here(cfg, settings, msg.get("onnx_path"))}
+
+
+def _fault(exc: BaseException) -> str:
+    from agent.measure._proc import is_infrastructure_error
+
+    return "infrastructure" if is_infrastructure_error(exc) else "model"
 
 
 def _reason(exc: BaseException) -> str:

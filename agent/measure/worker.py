@@ -8,9 +8,12 @@ Two helper processes per :class:`Measurer` (see :mod:`agent.measure._proc`):
 * the **memory fork server** (:mod:`agent.measure.memory`) forks one child per item for the
   peak-memory pass (on CPU; on CUDA the worker runs the memory pass itself).
 
-A crash (any signal, e.g. SIGKILL from the kernel's out-of-memory killer or SIGABRT), a
+A crash (SIGSEGV, SIGABRT, ...; SIGKILL from the kernel's out-of-memory killer), a
 ``MemoryError`` or an item past its time limit fails that item with :class:`MeasurementError`
-and a reason; the Measurer stays usable and the next item gets a fresh worker.
+and a reason; the Measurer stays usable and the next item gets a fresh worker. A failure
+outside the model (a helper killed from outside, out of files or disk, the Measurer closed
+by a shutting-down agent, a helper that cannot start) raises
+:class:`~shared.errors.InfrastructureFault` instead: measuring again may work.
 
 The worker's side (what runs inside the worker process) is :mod:`agent.measure.local`, which
 also documents the test-only switch ``LTS_AGENT_TEST_ABORT_SEED`` (the worker aborts on an item
@@ -30,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from shared.config import ArchConfig
-from shared.errors import ConfigError, MeasurementError
+from shared.errors import ConfigError, InfrastructureFault, MeasurementError
 from shared.params import count_params
 from shared.schemas import LatencyStats, MeasurementResult, MeasureSettings
 
@@ -152,7 +155,7 @@ class Measurer:
         from agent.measure._proc import Helper, ProcessDied, ProcessTimeout
 
         if self._closed:
-            raise MeasurementError("the measurer is closed")
+            raise InfrastructureFault("the measurer is closed (the agent is shutting down)")
         if self._worker is not None and not self._worker.alive():
             self._worker.kill()
             self._worker = None
@@ -171,7 +174,7 @@ class Measurer:
                 getattr(self, attr).wait_ready(self.start_timeout_s)
             except (ProcessDied, ProcessTimeout) as exc:
                 setattr(self, attr, None)
-                raise MeasurementError(f"could not start the {attr[1:]}: {exc}") from exc
+                raise InfrastructureFault(f"could not start the {attr[1:]}: {exc}") from exc
 
     # ---------------------------------------------------------------------------- limits
     def allowance_s(self, cfg: ArchConfig, settings: MeasureSettings) -> float:
@@ -256,7 +259,9 @@ class Measurer:
         except ProcessDied as exc:
             self._worker = None
             if self._closed:
-                raise MeasurementError("measurer closed during the measurement") from exc
+                raise InfrastructureFault("measurer closed during the measurement") from exc
+            if exc.infrastructure:
+                raise InfrastructureFault(exc.reason) from exc
             raise MeasurementError(exc.reason) from exc
         if answer["ok"]:
             return answer
@@ -267,6 +272,8 @@ class Measurer:
         # Any other failure: replace the worker (it may be in a bad state).
         self._worker.close()
         self._worker = None
+        if answer["kind"] == "infrastructure":
+            raise InfrastructureFault(answer["message"])
         raise MeasurementError(answer["message"])
 
     def _run_memory(
@@ -285,10 +292,13 @@ class Measurer:
         try:
             answer = self._forkserver.request(msg, limit + 30.0)
         except (ProcessTimeout, ProcessDied) as exc:
+            # The fork server itself (not a child measuring the model) hung or died.
             self._forkserver = None
             if self._closed:
-                raise MeasurementError("measurer closed during the measurement") from exc
-            raise MeasurementError(f"memory fork server failed: {exc}") from exc
+                raise InfrastructureFault("measurer closed during the measurement") from exc
+            raise InfrastructureFault(f"memory fork server failed: {exc}") from exc
         if not answer["ok"]:
+            if answer.get("fault") == "infrastructure":
+                raise InfrastructureFault(answer["error"])
             raise MeasurementError(answer["error"])
         return answer["memory"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.agents import AgentsFile
 from controller.api.cache import FrontierCache
@@ -90,9 +90,23 @@ _bearer = HTTPBearer(
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
+#: The cookie the dashboard's login sets (HttpOnly, SameSite=Strict): reads only, so that a
+#: page can fetch the API without the token in a URL or in script; writes need the header.
+TOKEN_COOKIE = "lts_token"
+_cookie = APIKeyCookie(
+    name=TOKEN_COOKIE,
+    auto_error=False,
+    description="The controller token as the dashboard's login stores it (reads only).",
+)
+CookieToken = Annotated[str | None, Depends(_cookie)]
 
-def _check(state: ControllerState, credentials: HTTPAuthorizationCredentials | None) -> None:
-    presented = credentials.credentials if credentials is not None else None
+
+def _check(
+    state: ControllerState,
+    credentials: HTTPAuthorizationCredentials | None,
+    cookie: str | None = None,
+) -> None:
+    presented = credentials.credentials if credentials is not None else cookie
     assert state.token is not None
     if not token_matches(presented, state.token):
         raise HTTPException(
@@ -116,11 +130,11 @@ def require_write(state: StateDep, credentials: Credentials) -> None:
     _check(state, credentials)
 
 
-def require_read(state: StateDep, credentials: Credentials) -> None:
+def require_read(state: StateDep, credentials: Credentials, cookie: CookieToken) -> None:
     """Read requests: open unless reads need the token (``--read-token``, or a host that is
-    not loopback; see :class:`Settings`)."""
+    not loopback; see :class:`Settings`), as the bearer header or the dashboard's cookie."""
     if state.token is not None and state.settings.reads_need_token:
-        _check(state, credentials)
+        _check(state, credentials, cookie)
 
 
 WriteAuth = Depends(require_write)

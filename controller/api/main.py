@@ -20,7 +20,15 @@ from controller.api.auth import load_token
 from controller.api.cache import FrontierCache
 from controller.api.deps import ControllerState, ReadAuth, StorePool
 from controller.api.errors import install_error_handlers
-from controller.api.routes import agents, architectures, candidates, devices, frontier, health
+from controller.api.routes import (
+    agents,
+    architectures,
+    candidates,
+    dashboard,
+    devices,
+    frontier,
+    health,
+)
 from controller.api.routes import exports as export_routes
 from controller.api.routes import plots as plot_routes
 from controller.api.routes import searches as searches_routes
@@ -30,6 +38,7 @@ from controller.search.runner import ClientFactory
 from controller.store import Store, database_url
 from shared import __version__
 from shared.errors import ConfigError
+from shared.swagger import install_offline_docs
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +99,13 @@ def create_app(
         version=__version__,
         summary="Searches, Pareto frontiers, architectures and measurements of the LTS store.",
         lifespan=lifespan,
+        docs_url=None,  # served offline below
+        redoc_url=None,
     )
+    install_offline_docs(app)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(dashboard.router)  # its own access rule: see routes/dashboard.py
     for module in route_modules:
         app.include_router(module.router, dependencies=[ReadAuth])
     return app

@@ -24,7 +24,7 @@ from controller.search.config import SearchConfig
 from controller.search.lease import holder_gone
 from controller.search.runner import ClientFactory, SearchRunner, start_search
 from controller.store import Store
-from shared.errors import ConfigError, LTSError, SearchConflict
+from shared.errors import ConfigError, LTSError, SearchConflict, StoreUnavailable
 from shared.space import SearchSpace, default_space
 
 logger = logging.getLogger(__name__)
@@ -198,6 +198,8 @@ class SearchRuns:
                     logger.info("search %d stopped", sid)
                 except SearchConflict as exc:  # another process runs it: its records stay
                     logger.error("search %d: %s", sid, exc)
+                except StoreUnavailable as exc:  # the runner stored it as interrupted
+                    logger.error("search %d stopped, resumable: %s", sid, exc)
                 except Exception as exc:
                     logger.exception("search %d failed", sid)
                     _mark_failed(store, sid, exc)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.commands._edge import user_errors
+from controller.search.lease import live_devices, live_search
 from controller.search.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
 from controller.store import DEFAULT_DB, Store
 from shared.errors import ConfigError
@@ -66,8 +67,8 @@ def output_console() -> Console:
 def searches(db: DbOption = None, as_json: JsonOption = False) -> None:
     """List the stored searches."""
     with user_errors(), Store.open(db) as store:
-        found = store.list_searches()
-        per_search = {s.id: store.search_devices(s.id) for s in found}
+        found = [live_search(store, s) for s in store.list_searches()]
+        per_search = {s.id: live_devices(store, s) for s in found}
     if as_json:
         rows = [
             {

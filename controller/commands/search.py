@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import signal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from controller.agents import AgentsFile, AgentSpec, resolve_agents
+from controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agents
 from controller.commands._edge import user_errors
 from controller.commands.results import DbOption, JsonOption, output_console, render_report
 from controller.search.baselines import parse_layers
@@ -23,7 +24,7 @@ from controller.search.config import SearchConfig
 from controller.search.report import build_report
 from controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
 from controller.store import Store
-from shared.errors import ConfigError
+from shared.errors import ConfigError, StoreUnavailable
 from shared.space import default_space, load_space
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,10 @@ def search(
     ] = None,
     db: DbOption = None,
     resume: Annotated[int | None, _opt("Continue the stored search with this id.")] = None,
+    retry_failed: Annotated[
+        bool,
+        _opt("Measure failed candidates again (their failures are replaced).", "--retry-failed"),
+    ] = False,
     name: Annotated[str | None, _opt("A name for the new search.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -150,29 +155,62 @@ def search(
                 if not agents:
                     raise ConfigError("agents", "name the agents: --agents pi,laptop (or URLs)")
                 specs = resolve_agents(agents.split(","), registry, tf)
+                check_tokens(specs)
                 config = _new_config([s.name or s.url for s in specs], given)
                 sid = start_search(store, config, name).id
-            outcome = run_search(store, sid, specs, show_progress=not as_json)
+            outcome = run_search(
+                store, sid, specs, show_progress=not as_json, retry_failed=retry_failed
+            )
             report = build_report(store, sid)
     finish(report, outcome, as_json)
 
 
 def run_search(
-    store: Store, search_id: int, specs: list[AgentSpec], *, show_progress: bool = True
+    store: Store,
+    search_id: int,
+    specs: list[AgentSpec],
+    *,
+    show_progress: bool = True,
+    retry_failed: bool = False,
 ) -> SearchOutcome:
-    """Run the search with a Rich progress display; Ctrl-C stops it resumably."""
+    """Run the search with a Rich progress display. Ctrl-C, SIGTERM and SIGHUP (the terminal
+    closed) stop it resumably: the jobs in flight are cancelled on the agents, the search is
+    stored as interrupted, and the exit status is 130 (Ctrl-C) or 128 + the signal."""
     console = Console(stderr=True)
     with LiveProgress(console, store.get_search(search_id).settings, enabled=show_progress) as live:
-        runner = SearchRunner(store, search_id, specs, observer=live.update)
+        runner = SearchRunner(
+            store, search_id, specs, observer=live.update, retry_failed=retry_failed
+        )
+        received: list[signal.Signals] = []
+
+        def on_signal(sig: signal.Signals) -> None:
+            received.append(sig)
+            runner.stop(f"stopped by {sig.name}")
+
+        async def main() -> SearchOutcome:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, on_signal, sig)
+            return await runner.run()
+
         try:
-            return asyncio.run(runner.run())
-        except KeyboardInterrupt:
+            return asyncio.run(main())
+        except StoreUnavailable as exc:  # stored as interrupted where the store still could
             live.stop()
+            typer.echo(
+                f"error: search {search_id} stopped: {exc}; nothing measured before is lost; "
+                f"once the store takes writes again: controller search --resume {search_id}",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            live.stop()
+            how = f"stopped by {received[0].name}" if received else "interrupted"
             console.print(
-                f"[yellow]interrupted[/]: nothing measured is lost; continue with "
+                f"[yellow]{how}[/]: nothing measured is lost; continue with "
                 f"[bold]controller search --resume {search_id}[/]"
             )
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + received[0] if received else 130) from None
 
 
 def finish(report: Any, outcome: SearchOutcome, as_json: bool) -> None:
@@ -248,6 +286,8 @@ def demo(
     finish(report, outcome, as_json)
     if not as_json:
         console.print(f"stored in {db}: [bold]controller results {sid} --db {db}[/] shows it again")
+        console.print(f"dashboard: [bold]controller serve --db {db}[/], then open "
+                      f"http://127.0.0.1:8800/ui/searches/{sid}")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -297,6 +337,7 @@ def _resume_agents(
     specs = resolve_agents(items, registry, token_file)
     if len(specs) != len(stored):
         raise ConfigError("agents", f"search {search_id} ran on {len(stored)} agents: {stored}")
+    check_tokens(specs)
     return search.id, specs
 
 

@@ -24,12 +24,12 @@ import logging
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from controller.client import (
-    NOT_STARTED_ERRORS,
     AgentClient,
     AgentRefused,
     AgentUnavailable,
@@ -57,6 +57,9 @@ class RetryPolicy:
     max_delay_s: float = 10.0
     fail_after_s: float = 300.0
     poll_s: float = 0.1
+    #: An item that fails this many times for reasons outside the model (the agent's
+    #: ``fault: infrastructure``) ends the device's work instead of being sent again.
+    max_infrastructure_faults: int = 3
 
 
 #: Called with each finished item: (index into the request list, the agent's item).
@@ -97,6 +100,7 @@ class Dispatcher:
         self._clock = clock
         self._waiting = False
         self.current_job: str | None = None
+        self.infrastructure_faults: Counter[tuple[str | None, str]] = Counter()
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """``await fn()``, retrying while the agent is unavailable (see the module doc)."""
@@ -151,21 +155,32 @@ class Dispatcher:
                 continue
             self.current_job = job.id
             self._on_job(InFlight(key, job.id))
+            faults = self.infrastructure_faults.total()
             finished = await self.follow(job, lambda k, item, b=batch: on_item(b[k], item))
             self.current_job = None
             self._on_job(None)
             remaining = [i for i in remaining if i not in {batch[k] for k in finished}]
+            if self.infrastructure_faults.total() > faults:  # give the machine a moment
+                await asyncio.sleep(min(self.policy.max_delay_s, 4 * self.policy.first_delay_s))
 
     async def follow(self, job: JobPublic, on_item: ItemCallback) -> set[int]:
         """Poll ``job`` until it ends; deliver each finished item (by its index in the job)
-        once; return the indices delivered. Items that never started (cancelled, agent
-        shutting down) are not delivered. A job the agent no longer knows ends the poll."""
+        once; return the indices delivered. Items that say nothing about their model (the
+        agent's ``fault``: ``infrastructure``, e.g. a helper killed from outside or the agent
+        shutting down, or ``cancelled``) are not delivered: they are to be measured again.
+        An item that fails for reasons outside the model
+        ``policy.max_infrastructure_faults`` times raises :class:`AgentError`. A job the
+        agent no longer knows ends the poll."""
         delivered: set[int] = set()
+        skipped: set[int] = set()
+        self.current_job = job.id  # what cancel_current() cancels
         while True:
             for item in job.items:
-                if item.index in delivered or item.status in ("pending", "running"):
+                if item.index in delivered | skipped or item.status in ("pending", "running"):
                     continue
-                if item.status == "rejected" and item.error in NOT_STARTED_ERRORS:
+                if item.fault in ("infrastructure", "cancelled"):
+                    skipped.add(item.index)
+                    self._count_fault(item)
                     continue
                 delivered.add(item.index)
                 await _deliver(on_item, item.index, item)
@@ -178,6 +193,22 @@ class Dispatcher:
                 logger.warning("agent %s forgot job %s; sending its items again",
                                self.client.label, job.id)  # fmt: skip
                 return delivered
+
+    def _count_fault(self, item: JobItemPublic) -> None:
+        if item.fault != "infrastructure":
+            return
+        key = (item.arch_id, item.settings.cache_key() if item.settings else "")
+        self.infrastructure_faults[key] += 1
+        count = self.infrastructure_faults[key]
+        logger.warning(
+            "agent %s: item %s failed outside the model (%d time(s)): %s; measuring it again",
+            self.client.label, item.arch_id, count, item.error,
+        )  # fmt: skip
+        if count >= self.policy.max_infrastructure_faults:
+            raise AgentError(
+                f"agent {self.client.label}: measuring {item.arch_id} failed {count} times for "
+                f"reasons outside the model (last: {item.error}); check the agent's machine"
+            )
 
     async def find(self, inflight: InFlight) -> JobPublic | None:
         """The job recorded as in flight, as the agent has it now; None if the agent does not

@@ -47,7 +47,11 @@ class Evaluation:
 
 class DeviceEvaluator:
     """Measures on one device through the cache. ``on_measured(evaluation)`` is called for
-    every new measurement as it is stored (for progress displays)."""
+    every new measurement as it is stored (for progress displays). With ``retry_failed``, a
+    cached *failed* measurement is taken again (once per evaluator) and replaces the failure.
+
+    What the agent reports as a fault outside the model (``fault``: infrastructure) never
+    reaches the cache: the dispatcher sends such items again."""
 
     def __init__(
         self,
@@ -56,11 +60,14 @@ class DeviceEvaluator:
         dispatcher: Dispatcher,
         *,
         on_measured: Callable[[Evaluation], None] | None = None,
+        retry_failed: bool = False,
     ) -> None:
         self.store = store
         self.device = device
         self.dispatcher = dispatcher
         self._on_measured = on_measured or (lambda evaluation: None)
+        self.retry_failed = retry_failed
+        self._taken: set[tuple[str, str]] = set()  # (arch id, settings key) measured here
 
     async def evaluate(
         self, cfgs: Sequence[ArchConfig], settings: MeasureSettings
@@ -70,6 +77,9 @@ class DeviceEvaluator:
         unique = list({c.arch_id: c for c in cfgs}.values())
         self.store.add_architectures(unique)
         hits = self.store.find_measurements([c.arch_id for c in unique], self.device.id, key)
+        if self.retry_failed:
+            taken = self._taken
+            hits = {a: m for a, m in hits.items() if m.status != "failed" or (a, key) in taken}
         out = {c.arch_id: Evaluation(c, hits[c.arch_id], True) for c in unique if c.arch_id in hits}
         misses = [c for c in unique if c.arch_id not in hits]
         if misses:
@@ -117,13 +127,17 @@ class DeviceEvaluator:
     def _store(
         self, cfg: ArchConfig, key: str, settings: MeasureSettings, item: JobItemPublic
     ) -> Evaluation:
+        self._taken.add((cfg.arch_id, key))
+        again = self.retry_failed
         if item.status == "done" and item.result is not None:
             if item.result.settings != settings:
                 logger.warning(
                     "agent %s measured %s with other settings than asked: %s",
                     self.device.name, cfg.arch_id, item.result.settings.model_dump_json(),
                 )  # fmt: skip
-            record, new = self.store.add_measurement(cfg, self.device.id, key, result=item.result)
+            record, new = self.store.add_measurement(
+                cfg, self.device.id, key, result=item.result, replace_failed=again
+            )
         else:
             status = "failed" if item.status == "done" else item.status
             record, new = self.store.add_measurement(
@@ -133,5 +147,6 @@ class DeviceEvaluator:
                 status=status,
                 error=item.error or f"measurement {item.status} without a result",
                 settings=settings.model_dump(mode="json"),
+                replace_failed=again,
             )
         return Evaluation(cfg, record, cache_hit=not new)

@@ -22,9 +22,10 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from controller.store import LeaseRecord, Store
+from controller.store import LeaseRecord, SearchDeviceRecord, SearchRecord, Store
 from shared.errors import LTSError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,47 @@ def holder_gone(held: LeaseRecord, stale_after_s: float = STALE_AFTER_S) -> bool
     if held.host == socket.gethostname() and not process_exists(held.pid):
         return True
     return (datetime.now(UTC) - held.heartbeat_at).total_seconds() > stale_after_s
+
+
+#: Statuses of a search or device that claim a runner is at work on it.
+LIVE_STATUSES = frozenset({"running", "waiting"})
+
+
+def shown_status(status: str, lease: LeaseRecord | None, *, here: bool = False) -> str:
+    """The status to show for a search stored with ``status``: one that claims to run
+    (``running``) while no live process holds its lease (its runner was killed, or stopped
+    without writing its status: a full disk) is ``interrupted``, resumable. ``here``: this
+    process runs it (it may not hold the lease yet)."""
+    if status in LIVE_STATUSES and not here and (lease is None or holder_gone(lease)):
+        return "interrupted"
+    return status
+
+
+def shown_device_status(device_status: str, search_status: str) -> str:
+    """A device's status to show in a search shown with ``search_status``: a device that
+    claims to be measuring in a search that no longer runs is ``interrupted``."""
+    if device_status in LIVE_STATUSES and search_status not in LIVE_STATUSES:
+        return "interrupted"
+    return device_status
+
+
+def live_search(store: Store, search: SearchRecord, *, here: bool = False) -> SearchRecord:
+    """``search`` with the status that tells the truth: stored ``running`` while no live
+    process holds its lease (its runner was killed or could not write) reads ``interrupted``
+    (:func:`shown_status`; ``here``: this process runs it)."""
+    if search.status not in LIVE_STATUSES:
+        return search
+    status = shown_status(search.status, store.lease(search.id), here=here)
+    return search if status == search.status else replace(search, status=status)
+
+
+def live_devices(store: Store, search: SearchRecord) -> list[SearchDeviceRecord]:
+    """The search's devices; those still marked measuring in a search shown as no longer
+    running (``search`` as :func:`live_search` returns it) read ``interrupted``."""
+    return [
+        replace(d, status=shown_device_status(d.status, search.status))
+        for d in store.search_devices(search.id)
+    ]
 
 
 class RunnerLease:

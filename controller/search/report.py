@@ -19,6 +19,7 @@ from typing import Any
 
 from controller.pareto import frontier as frontier_indices
 from controller.search.config import SearchConfig
+from controller.search.lease import live_devices, live_search
 from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
@@ -102,9 +103,9 @@ class SearchReport:
 
 def build_report(store: Store, search_id: int, device: str | None = None) -> SearchReport:
     """The report of search ``search_id`` (only the device named ``device`` if given)."""
-    search = store.get_search(search_id)
+    search = live_search(store, store.get_search(search_id))
     config = load_config(store, search_id)
-    devices = store.search_devices(search_id)
+    devices = live_devices(store, search)
     known = {d.id: d for d in store.list_devices()}
     names = {i: d.name for i, d in known.items()}
     if device is not None:

@@ -34,7 +34,7 @@ from controller.search.evaluation import DeviceEvaluator, Evaluation
 from controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
 from controller.store import DeviceRecord, SearchDeviceRecord, SearchRecord, Store
 from shared.config import ArchConfig
-from shared.errors import AgentError, ConfigError, SearchConflict
+from shared.errors import AgentError, ConfigError, LTSError, SearchConflict, StoreUnavailable
 from shared.params import decoder_params
 from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings
@@ -115,7 +115,9 @@ def default_client(spec: AgentSpec) -> AgentClient:
 
 
 class SearchRunner:
-    """Runs search ``search_id`` on ``agents`` (one per stored position, in order)."""
+    """Runs search ``search_id`` on ``agents`` (one per stored position, in order).
+    ``retry_failed``: measure again the failed measurements of its candidates (and any other
+    failed cache entry it meets), replacing the failures."""
 
     def __init__(
         self,
@@ -128,8 +130,10 @@ class SearchRunner:
         policy: RetryPolicy | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         stale_after_s: float = STALE_AFTER_S,
+        retry_failed: bool = False,
     ) -> None:
         self.store = store
+        self.retry_failed = retry_failed
         self.search = store.get_search(search_id)
         self.config = load_config(store, search_id)
         self.devices = store.search_devices(search_id)
@@ -144,21 +148,36 @@ class SearchRunner:
         self.lease = RunnerLease(
             store, self.search.id, heartbeat_s=heartbeat_s, stale_after_s=stale_after_s
         )
+        self.stop_reason: str | None = None
+        self._task: asyncio.Task[SearchOutcome] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> SearchOutcome:
         """Run every device not yet done, concurrently; return the search's final status.
 
         Raises :class:`SearchConflict`, before writing anything, when another live process
-        runs the search. Cancelling (Ctrl-C) marks the search interrupted and re-raises;
-        nothing measured is lost and :class:`SearchRunner` on the same search resumes it."""
+        runs the search. Cancelling (Ctrl-C, :meth:`stop`) cancels the jobs in flight on the
+        agents, marks the search interrupted and re-raises; nothing measured is lost and
+        :class:`SearchRunner` on the same search resumes it. Any other error ends the search
+        as failed (its message stored) before it propagates: no search is left ``running``."""
         task, loop = asyncio.current_task(), asyncio.get_running_loop()
         assert task is not None
+        self._task, self._loop = task, loop
         self.lease.on_lost = lambda: loop.call_soon_threadsafe(task.cancel)
+        if self.stop_reason is not None:  # stopped (a signal) before it began
+            task.cancel()
         self.lease.acquire()
         try:
             return await self._run()
         finally:
             self.lease.release()
+
+    def stop(self, reason: str) -> None:
+        """Stop the running search (from any thread; e.g. a signal handler): it ends
+        ``interrupted`` with ``reason`` in its message, as on Ctrl-C."""
+        self.stop_reason = reason
+        if self._task is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
 
     async def _run(self) -> SearchOutcome:
         sid = self.search.id
@@ -166,19 +185,24 @@ class SearchRunner:
         runs = [
             _DeviceRun(self, sd, spec)
             for sd, spec in zip(self.devices, self.agents, strict=True)
-            if sd.status != "done"
+            if sd.status != "done" or self.retry_failed  # a done device: its failures again
         ]
+        tasks = [asyncio.ensure_future(r.run()) for r in runs]
         try:
-            await asyncio.gather(*(r.run() for r in runs))
+            await asyncio.gather(*tasks)
         except asyncio.CancelledError:
+            await _cancel_all(tasks)
             if self.lease.lost:  # another process runs it now: leave its records alone
                 raise SearchConflict(
                     f"search {sid} was taken over by another controller while this one was "
                     "not heard from; this run stopped"
                 ) from None
-            self.store.set_search_status(
-                sid, "interrupted", f"interrupted; resume with --resume {sid}"
-            )
+            reason = f"{self.stop_reason}; " if self.stop_reason else ""
+            self._end(sid, "interrupted", f"{reason}interrupted; resume with --resume {sid}")
+            raise
+        except Exception as exc:  # a device's task raised: stop the others, record why
+            await _cancel_all(tasks)
+            self._end(sid, *stopped_by(exc, sid))
             raise
         devices = self.store.search_devices(sid)
         failed = [d for d in devices if d.status != "done"]
@@ -188,6 +212,32 @@ class SearchRunner:
         else:
             self.store.set_search_status(sid, "done")
         return SearchOutcome(sid, self.store.get_search(sid).status, devices)
+
+    def _end(self, sid: int, status: str, message: str) -> None:
+        """Record how the search ended, if the store still takes writes (if not, the search
+        reads ``interrupted`` anyway once this process has gone: its lease says so)."""
+        try:
+            self.store.set_search_status(sid, status, message)
+        except LTSError as exc:
+            logger.error("search %d: could not record that it %s (%s): %s",
+                         sid, status, message, exc)  # fmt: skip
+
+
+def stopped_by(exc: BaseException, search_id: int) -> tuple[str, str]:
+    """The status and message of a search that an error stopped: ``interrupted`` (resumable
+    as it is) for a store that cannot take writes now, else ``failed``."""
+    resume = f"resume with --resume {search_id}"
+    if isinstance(exc, StoreUnavailable):
+        return "interrupted", f"the store stopped taking writes: {exc}; {resume} once it does"
+    return "failed", f"the search stopped on an error: {type(exc).__name__}: {exc}; {resume}"
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Future[None]]) -> None:
+    """Cancel the tasks still running and wait for them to wind down (they record their
+    devices as interrupted and cancel their jobs on the agents)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _DeviceRun:
@@ -210,7 +260,13 @@ class _DeviceRun:
 
     # ---------------------------------------------------------------------------- flow
     async def run(self) -> None:
-        client = self.r.client_factory(self.spec)
+        try:
+            client = self.r.client_factory(self.spec)
+        except LTSError as exc:  # e.g. its token file cannot be read: this device cannot start
+            message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
+            self._set_status("failed", message)
+            self._emit(phase="failed", message=message)
+            return
         self.dispatcher = Dispatcher(
             client,
             self.r.policy,
@@ -232,8 +288,9 @@ class _DeviceRun:
             self._emit(phase="interrupted")
             raise
         except Exception as exc:  # a store error or a bug: record it if the store still works
+            await self.dispatcher.cancel_current()
             with contextlib.suppress(Exception):
-                self._set_status("failed", f"{type(exc).__name__}: {exc}")
+                self._set_status(*stopped_by(exc, self.sd.search_id))
             raise
         finally:
             await client.aclose()
@@ -241,14 +298,17 @@ class _DeviceRun:
     async def _search(self) -> None:
         device, settings = await self._connect()
         self.evaluator = DeviceEvaluator(
-            self.store, device, self.dispatcher, on_measured=self._on_measured
-        )
+            self.store, device, self.dispatcher, on_measured=self._on_measured,
+            retry_failed=self.r.retry_failed,
+        )  # fmt: skip
         inflight = self.state.get("inflight")
         if inflight:
             self._emit(phase="collecting")
             job = InFlight(inflight.get("job_key", ""), inflight.get("job"))
             await self.evaluator.harvest(job, inflight["key"])
             self._save_state(inflight=None)
+        if self.r.retry_failed:
+            await self._retry_failed()
         baselines = await self._baselines(settings) if self.config.baselines else {}
         algo = self._algorithm()
         while not algo.done:
@@ -365,6 +425,25 @@ class _DeviceRun:
             self.device.id,
             [(a, role, during.get(a), after.get(a)) for a, role in entries],
         )
+
+    async def _retry_failed(self) -> None:
+        """Measure again the failed measurements of this search's candidates on this device
+        (those of completed iterations too: the resumed algorithm then sees the new figures,
+        stored in place of the failures)."""
+        cands = self.store.candidates(self.sd.search_id, self.device.id)
+        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+        failed = [m for m in ms.values() if m.status == "failed"]
+        if not failed:
+            return
+        self._emit(phase="retrying failed")
+        archs = self.store.architectures(m.arch_id for m in failed)
+        by_key: dict[str, list[ArchConfig]] = {}
+        for m in failed:
+            by_key.setdefault(m.settings_key, []).append(archs[m.arch_id].to_config())
+        for key, cfgs in by_key.items():
+            await self._evaluate(cfgs, MeasureSettings.model_validate_json(key))
+        logger.info("device %s: measured %d failed candidate(s) again", self.spec.label,
+                    len(failed))  # fmt: skip
 
     # ------------------------------------------------------------------------- helpers
     async def _evaluate(

@@ -118,12 +118,16 @@ class CatalogMixin(StoreBase):
         status: str = "done",
         error: str | None = None,
         settings: dict[str, Any] | None = None,
+        replace_failed: bool = False,
     ) -> tuple[MeasurementRecord, bool]:
         """Store one measurement; return it and whether it was new.
 
         ``status`` ``done`` needs ``result``; ``failed``/``rejected`` need ``error``. If the
         cache already holds (architecture, device, settings_key), nothing is written and the
-        stored record is returned with False: a measurement is never stored twice.
+        stored record is returned with False: a measurement is never stored twice. With
+        ``replace_failed``, a stored ``failed`` one is overwritten in place instead (same id,
+        so what points at it sees the new figures; returned with True): measuring a failed
+        item again on demand.
         """
         if status == "done" and result is None:
             raise ValueError("a done measurement needs its result")
@@ -133,6 +137,16 @@ class CatalogMixin(StoreBase):
         with self._session() as s:
             arch = _ensure_arch_rows(s, [cfg])[cfg.arch_id]
             existing = _find_measurement(s, arch.id, device_id, key_hash)
+            if existing is not None and replace_failed and existing.status == "failed":
+                fresh = _measurement_row(arch.id, device_id, settings_key, key_hash, status, error)
+                if result is not None:
+                    _fill_result(fresh, result)
+                for column in _REPLACED:
+                    setattr(existing, column, getattr(fresh, column))
+                if result is not None or settings is not None:
+                    existing.settings = fresh.settings if result is not None else settings
+                s.flush()
+                return measurement_record(existing, cfg.arch_id), True
             if existing is not None:
                 return measurement_record(existing, cfg.arch_id), False
             row = _measurement_row(arch.id, device_id, settings_key, key_hash, status, error)
@@ -211,6 +225,11 @@ def _measurement_row(
         context={},
         created_at=utcnow(),
     )
+
+
+#: What a measurement taken again replaces (its identity, key and settings stay).
+_REPLACED = ("status", "error", "latency_ms", "latency", "samples", "peak_memory_mb", "memory",
+             "context", "created_at")  # fmt: skip
 
 
 def _fill_result(row: MeasurementRow, result: MeasurementResult) -> None:

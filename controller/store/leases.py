@@ -8,7 +8,7 @@ its heartbeat is old); that rule is the caller's, the store only applies it atom
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -82,3 +82,12 @@ class LeasesMixin(StoreBase):
         with self._session() as s:
             row = s.scalar(select(SearchLeaseRow).where(SearchLeaseRow.search_id == search_id))
             return None if row is None else lease_record(row)
+
+    def leases(self, search_ids: Iterable[int]) -> dict[int, LeaseRecord]:
+        """The leases held on these searches, by search id (a search nobody runs is absent)."""
+        ids = list(set(search_ids))
+        if not ids:
+            return {}
+        with self._session() as s:
+            rows = s.scalars(select(SearchLeaseRow).where(SearchLeaseRow.search_id.in_(ids)))
+            return {row.search_id: lease_record(row) for row in rows}

@@ -4,21 +4,30 @@ searches (:mod:`controller.store.searches`).
 
 One :class:`Store` per database URL. Every public method runs in its own transaction through
 :meth:`Store._session` (commit on success, rollback on error) and turns database errors into
-:class:`shared.errors.StoreError`. Reads return the frozen records of
-:mod:`controller.store.records`. The controller is meant to be the single writer; SQLite runs
-in WAL mode with a busy timeout, so readers (``controller results``) never block it.
+:class:`shared.errors.StoreError`: :class:`~shared.errors.StoreBusy` for a database that is
+locked or busy (another writer), :class:`~shared.errors.StoreFull` for a full disk. Because
+each public method is one transaction, a method that meets a busy database is run again, with
+backoff (:data:`RETRY_DELAYS_S`, on top of SQLite's own busy timeout), before StoreBusy is
+raised; a full disk is not retried (the caller stops cleanly and resumes later). Reads
+return the frozen records of :mod:`controller.store.records`. The controller is meant to be
+the single writer; SQLite runs in WAL mode with a busy timeout, so readers (``controller
+results``) never block it.
 
 Not thread-safe: use one Store per thread (an asyncio program uses it from its loop thread).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,7 +38,9 @@ from controller.store.catalog import CatalogMixin
 from controller.store.leases import LeasesMixin
 from controller.store.schema import ensure_schema
 from controller.store.searches import SearchesMixin
-from shared.errors import StoreError
+from shared.errors import StoreBusy, StoreError, StoreFull
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +48,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_DB = "lts.sqlite"
 #: SQLite waits this long for a lock before failing (ms).
 BUSY_TIMEOUT_MS = 10_000
+#: Pauses before each new attempt of a store method that met a locked or busy database. With
+#: the busy timeout, a lock held by another process for up to about a minute is waited out.
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)
+#: What the database says when another writer holds it (SQLite; PostgreSQL's serialisation
+#: failure, deadlock and lock-not-available codes).
+_BUSY_TEXT = ("database is locked", "database is busy", "database table is locked")
+_BUSY_PGCODES = frozenset({"40001", "40P01", "55P03"})
+_FULL_TEXT = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 
 def database_url(value: str | os.PathLike[str] | None = None) -> str:
@@ -48,7 +67,7 @@ def database_url(value: str | os.PathLike[str] | None = None) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     kwargs: dict[str, Any] = {}
     is_sqlite = url.startswith("sqlite")
     if is_sqlite and url in ("sqlite://", "sqlite:///:memory:"):
@@ -59,7 +78,7 @@ def _make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -73,24 +92,33 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
 
     Opening creates the schema in a new database and checks (or migrates) an existing one.
     The queries come from :class:`CatalogMixin`, :class:`SearchesMixin` and
-    :class:`LeasesMixin`.
+    :class:`LeasesMixin`; each is retried on a busy database (see the module docstring):
+    ``busy_timeout_ms`` is SQLite's own wait, ``retry_delays_s`` the pauses between attempts.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+    ) -> None:
         self.url = url
+        self.retry_delays_s = tuple(retry_delays_s)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._engine = _make_engine(url)
+            self._engine = _make_engine(url, busy_timeout_ms)
             self.schema_version = ensure_schema(self._engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the store at {_safe_url(url)}: {_reason(exc)}") from exc
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, value: str | os.PathLike[str] | None = None) -> Store:
-        """Open the store named by a URL or a path (None: the default file)."""
-        return cls(database_url(value))
+    def open(cls, value: str | os.PathLike[str] | None = None, **options: Any) -> Store:
+        """Open the store named by a URL or a path (None: the default file); ``options`` as
+        for the constructor."""
+        return cls(database_url(value), **options)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -110,8 +138,13 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
             yield session
             session.commit()
         except SQLAlchemyError as exc:
-            session.rollback()
-            raise StoreError(f"store error: {_reason(exc)}") from exc
+            with suppress(SQLAlchemyError):
+                session.rollback()
+            raise _store_error(exc) from exc
+        except OSError as exc:  # e.g. ENOSPC from the driver's own file handling
+            with suppress(SQLAlchemyError):
+                session.rollback()
+            raise _store_error(exc) from exc
         except BaseException:
             session.rollback()
             raise
@@ -119,7 +152,66 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
             session.close()
 
 
+def _retrying(method: Callable[..., T]) -> Callable[..., T]:
+    """``method`` (a Store query: one transaction) run again after each pause of
+    ``store.retry_delays_s`` while it meets a busy database; only the outermost call of a
+    thread retries (a query that calls another does not multiply the waits)."""
+
+    @functools.wraps(method)
+    def call(store: Store, *args: Any, **kwargs: Any) -> T:
+        if getattr(_retry_state, "active", False):
+            return method(store, *args, **kwargs)
+        _retry_state.active = True
+        try:
+            for pause in store.retry_delays_s:
+                try:
+                    return method(store, *args, **kwargs)
+                except StoreBusy as exc:
+                    logger.warning("%s; trying again in %.1f s", exc, pause)
+                    time.sleep(pause)
+            try:
+                return method(store, *args, **kwargs)
+            except StoreBusy as exc:
+                waited = sum(store.retry_delays_s)
+                raise StoreBusy(
+                    f"{exc} (still, after {len(store.retry_delays_s) + 1} attempts over "
+                    f"{waited:.0f} s besides the busy timeout)"
+                ) from exc
+        finally:
+            _retry_state.active = False
+
+    return call
+
+
+_retry_state = threading.local()
+for _mixin in (CatalogMixin, SearchesMixin, LeasesMixin):
+    for _name, _method in list(vars(_mixin).items()):
+        if not _name.startswith("_") and inspect.isfunction(_method):
+            setattr(_mixin, _name, _retrying(_method))
+
+
 # ------------------------------------------------------------------------------- helpers
+def _store_error(exc: BaseException) -> StoreError:
+    """The project's error for a database error: busy, full, or any other. The errors it
+    happened during count too (a full SQLite database rolls the transaction back, and
+    releasing a savepoint then fails with "no such savepoint": the cause is the full disk)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for cause in chain:
+        reason = _reason(cause) if isinstance(cause, SQLAlchemyError) else str(cause)
+        low = reason.lower()
+        sqlstate = getattr(getattr(cause, "orig", None), "sqlstate", None)
+        if any(text in low for text in _BUSY_TEXT) or sqlstate in _BUSY_PGCODES:
+            return StoreBusy(f"store busy: {reason}")
+        if any(text in low for text in _FULL_TEXT) or sqlstate == "53100":
+            return StoreFull(f"store full: {reason}")
+    first = _reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+    return StoreError(f"store error: {first}")
+
+
 def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig) if orig is not None else str(exc).splitlines()[0]

@@ -4,12 +4,14 @@ real small models (both runtimes) through real worker processes, talked to with 
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from datetime import datetime
 from itertools import pairwise
 
 import httpx
+import psutil
 import pytest
 
 from agent.jobs import CANCELLED
@@ -152,9 +154,35 @@ def test_worker_crash_fails_that_item_and_the_agent_keeps_serving(client):
     job = wait_done(client, response.json()["id"])
     crashed, after = job.items
     assert crashed.status == "failed" and crashed.error
+    assert crashed.fault == "model" and "SIGABRT" in crashed.error  # it crashed on this model
+    assert after.fault is None
     assert crashed.settings is not None and crashed.settings.seed == ABORT_SEED
     assert after.status == "done" and after.result is not None
     assert client.get("/health").status_code == 200
+
+
+def test_a_worker_killed_from_outside_is_an_infrastructure_fault(agent, client):
+    """SIGKILL of the latency worker mid-measurement (the kernel's out-of-memory count did not
+    move): the item fails as ``infrastructure``, is not called out of memory, and the next
+    item is measured by a fresh worker."""
+    slow = item(seed=11, time_budget_s=60, min_time_s=60)
+    response = client.post("/jobs", json={"items": [slow, item(seed=12)]})
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + 60
+    while client.get(f"/jobs/{job_id}").json()["items"][0]["status"] != "running":
+        assert time.monotonic() < deadline, "the item never started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the measurement
+    (worker,) = [
+        p for p in psutil.Process(agent.process.pid).children(recursive=True)
+        if "agent.measure._entry" in " ".join(p.cmdline()) and "worker" in p.cmdline()
+    ]  # fmt: skip
+    worker.send_signal(signal.SIGKILL)
+    job = wait_done(client, job_id)
+    killed, after = job.items
+    assert killed.status == "failed" and killed.fault == "infrastructure", killed
+    assert "SIGKILL" in killed.error and "out of memory" not in killed.error
+    assert after.status == "done" and after.fault is None
 
 
 def test_over_budget_model_is_rejected_with_the_reason(client):
@@ -163,6 +191,7 @@ def test_over_budget_model_is_rejected_with_the_reason(client):
     job = JobPublic.model_validate(response.json())
     assert job.status == "done" and job.items[0].status == "rejected"
     assert "over this agent's memory budget of 400 MB" in job.items[0].error
+    assert job.items[0].fault == "model"
     assert job.items[0].result is None
 
 
@@ -173,6 +202,7 @@ def test_cancel_drops_what_has_not_started(client):
     assert cancelled.status == "cancelled"
     assert [i.status for i in cancelled.items][1:] == ["rejected", "rejected"]
     assert cancelled.items[2].error == CANCELLED
+    assert cancelled.items[2].fault == "cancelled"
     final = wait_done(client, job_id)
     assert final.status == "cancelled" and final.items[0].status in ("done", "rejected")
     assert error(client.delete("/jobs/no-such-job"), 404).detail

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+import socket
 import subprocess
 import sys
 
 import pytest
+from testkit import console_script
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -20,8 +22,7 @@ def run(*args: str, env: dict[str, str] | None = None):
 
 
 def test_console_script_help_and_usage_errors_exit_1_in_one_line():
-    exe = shutil.which("agent")
-    cmd = [exe] if exe else [sys.executable, "-m", "agent.cli"]
+    cmd = console_script("agent")
     shown = subprocess.run([*cmd, "serve", "--help"], capture_output=True, text=True)
     assert shown.returncode == 0
     assert all(opt in shown.stdout for opt in ("--token-file", "--slots", "LTS_AGENT_PORT"))
@@ -66,9 +67,6 @@ def test_empty_token_file_is_refused(tmp_path):
 def test_helper_start_timeout_comes_from_the_environment(tmp_path):
     """LTS_AGENT_HELPER_START_TIMEOUT_S reaches the measurement helpers: a real agent whose
     helpers may take 0.01 s to start refuses to start, and says why."""
-    import os
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

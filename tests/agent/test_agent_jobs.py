@@ -6,6 +6,7 @@ in milliseconds); the same queue measuring real models through HTTP is in test_a
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from datetime import datetime
@@ -218,8 +219,28 @@ def test_close_drops_pending_items():
     threading.Timer(0.1, m.gate.set).start()
     queue.close(timeout_s=5)
     assert [i.status for i in queue.get(job.id).items][1] == "rejected"
+    assert queue.get(job.id).items[1].fault == "infrastructure"  # not the model's: send again
     with pytest.raises(QueueFullError):
         queue.submit(requests(3))
+
+
+class OutOfFiles(ScriptedMeasurer):
+    def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult:
+        if settings.seed == 24:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().measure(cfg, settings)
+
+
+def test_each_failure_says_whose_fault_it_is():
+    queue = make_queue([OutOfFiles()])
+    job = queue.submit(requests(24, 13, 1))
+    wait_all(queue, job.id)
+    files, crash, fine = queue.get(job.id).items
+    queue.close()
+    assert (files.status, files.fault) == ("failed", "infrastructure")
+    assert "Too many open files" in files.error
+    assert (crash.status, crash.fault) == ("failed", "model")
+    assert (fine.status, fine.fault) == ("done", None)
 
 
 def test_prepare_items_names_the_field_and_bounds_the_batch():

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 
 import pytest
+from testkit import console_script
 from typer.testing import CliRunner
 
 from controller.cli import app
@@ -26,13 +25,6 @@ def cli(monkeypatch):
         return runner.invoke(app, ["proxy-eval", *(str(a) for a in args)])
 
     return run
-
-
-def controller_command() -> list[str]:
-    exe = shutil.which("controller")
-    if exe:
-        return [exe]
-    return [sys.executable, "-c", "from controller.cli import main; main()"]
 
 
 def assert_result_shape(out: dict, table: str, rows: int, proxies: list[str]) -> None:
@@ -140,7 +132,7 @@ def test_user_errors_are_one_line(cli, tables_dir, args, message):
 
 
 def test_real_subprocess(tables_dir):
-    cmd = controller_command()
+    cmd = console_script("controller")
     ok = subprocess.run(
         [*cmd, "proxy-eval", "--table", str(tables_dir / GPT2), "--limit", "50", "--json"],
         capture_output=True,

@@ -4,12 +4,11 @@ subprocess of the installed console script)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from testkit import console_script
 from typer.testing import CliRunner
 
 from controller.cli import app
@@ -37,14 +36,6 @@ def cli(monkeypatch):
         return runner.invoke(app, [str(a) for a in args])
 
     return run
-
-
-def controller_command() -> list[str]:
-    """The installed console script (fallback: the same entry point through this Python)."""
-    exe = shutil.which("controller")
-    if exe:
-        return [exe]
-    return [sys.executable, "-c", "from controller.cli import main; main()"]
 
 
 def assert_one_line_error(result) -> None:
@@ -192,7 +183,7 @@ def test_params_bad_files_are_a_one_line_error(cli, tmp_path, content) -> None:
 
 # ------------------------------------------------------------------------------ subprocess
 def test_the_installed_console_script(tables_dir, tmp_path) -> None:
-    command = controller_command()
+    command = console_script("controller")
     done = subprocess.run(
         [*command, "params", str(tables_dir / GPT2_TABLE), "--json"],
         capture_output=True,

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from testkit import TINY_SPACE
 from typer.testing import CliRunner
@@ -144,7 +145,8 @@ def test_slices_show_candidates_frontier_and_baselines(store: Store, y: str) -> 
         assert len(front.get_offsets()) == len(d.frontier)
         got = sorted(tuple(p) for p in front.get_offsets().tolist())
         want = sorted((r.decoder_params / 1e6, getattr(r, field)) for r in d.frontier)
-        assert got == pytest.approx(want)
+        # approx compares arrays of any shape (it rejects nested tuples since pytest 9.2)
+        assert np.array(got) == pytest.approx(np.array(want))
         (line,) = ax.lines  # the baselines, by decoder parameters
         assert list(line.get_xdata()) == pytest.approx(
             sorted(r.decoder_params / 1e6 for r in d.baselines)

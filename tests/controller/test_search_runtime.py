@@ -77,7 +77,8 @@ class FakeAgent:
     """One fake device. ``down``: every call fails as unreachable; ``bad``: arch ids refused
     with 422 at submission; ``fail_if(cfg)``: the measurements that fail; ``lose_answers``:
     how many of the next submissions are taken but their answer is lost (a timeout);
-    ``kill_after_submit``: the next submission is taken and then the controller dies.
+    ``kill_after_submit``: the next submission is taken and then the controller dies;
+    ``infra_failures[arch_id]``: how many times that item fails outside the model next.
     Submissions with a key are idempotent, as on the real agent."""
 
     def __init__(self, name: str = "fake", threads: int = 1) -> None:
@@ -93,6 +94,7 @@ class FakeAgent:
         self.down = False
         self.bad: set[str] = set()
         self.fail_if: Any = lambda cfg: False
+        self.infra_failures: Counter[str] = Counter()  # arch id -> faults outside the model
         self.lose_answers = 0
         self.kill_after_submit = False
         self.keys: dict[str, str] = {}
@@ -140,8 +142,13 @@ class FakeAgent:
                 continue
             job["status"] = "running"
             self.measured[(cfg.arch_id, settings.cache_key())] += 1
-            if self.fail_if(cfg):
-                item.update(status="failed", error="worker crashed", arch_id=cfg.arch_id)
+            if self.infra_failures[cfg.arch_id] > 0:
+                self.infra_failures[cfg.arch_id] -= 1
+                item.update(status="failed", error="worker killed by signal 9 (SIGKILL)",
+                            fault="infrastructure", arch_id=cfg.arch_id)  # fmt: skip
+            elif self.fail_if(cfg):
+                item.update(status="failed", error="worker crashed", fault="model",
+                            arch_id=cfg.arch_id)  # fmt: skip
             else:
                 result = fake_result(cfg, settings)
                 item.update(status="done", result=result, arch_id=cfg.arch_id)
@@ -153,7 +160,9 @@ class FakeAgent:
         job = self.jobs[job_id]
         for item in job["items"]:
             if item["status"] == "pending":
-                item.update(status="rejected", error="cancelled before it started")
+                item.update(
+                    status="rejected", error="cancelled before it started", fault="cancelled"
+                )
         job["status"] = "cancelled"
         return self.public(job_id)
 

@@ -8,7 +8,6 @@ and every budget short, so each search takes seconds per device.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from testkit import TINY_SPACE
 
 from controller.search.local_agent import LocalAgent
 from controller.store import Store
@@ -50,19 +48,6 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Local
     finally:
         for agent in started.values():
             agent.stop()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    space = tmp_path / "space.json"
-    space.write_text(json.dumps(TINY_SPACE))
-    return {
-        **os.environ,
-        "LTS_DB": str(tmp_path / "lts.sqlite"),
-        "LTS_AGENTS_FILE": str(tmp_path / "agents.toml"),
-        "SPACE": str(space),
-        "COLUMNS": "200",
-    }
 
 
 def controller(

@@ -45,7 +45,9 @@ def create_search(
     ``controller search``; follow it with ``GET /searches/{id}`` and ``/candidates``."""
     search_id = state.runs.start(store, body)
     response.headers["Location"] = f"/searches/{search_id}"
-    return results.search_public(results.require_search(store, search_id), background=True)
+    return results.search_public(
+        results.require_search(store, search_id, here=True), background=True
+    )
 
 
 @router.post(

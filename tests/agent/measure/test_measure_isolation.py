@@ -11,7 +11,7 @@ import pytest
 
 from agent.measure import Measurer
 from agent.measure.local import _failure
-from shared.errors import ConfigError, MeasurementError
+from shared.errors import ConfigError, InfrastructureFault, MeasurementError
 
 ABORT_SEED = 987654  # the conftest arms the shared measurer's workers with this seed
 
@@ -60,7 +60,7 @@ def test_a_pinned_measurer_runs_its_worker_on_its_cores(make_arch: Any, make_set
 def test_a_closed_measurer_refuses_work(make_arch: Any, make_settings: Any) -> None:
     m = Measurer()
     m.close()
-    with pytest.raises(MeasurementError, match="closed"):
+    with pytest.raises(InfrastructureFault, match="closed"):
         m.measure(make_arch(), make_settings())
 
 
@@ -78,7 +78,8 @@ def test_cuda_without_a_gpu_is_a_clear_failure(
 def test_a_worker_killed_mid_item_fails_it_and_the_next_one_succeeds(
     measurer: Measurer, make_arch: Any, make_settings: Any
 ) -> None:
-    """SIGKILL is what the kernel's out-of-memory killer sends."""
+    """SIGKILL from outside (the kernel's out-of-memory count did not move): an
+    infrastructure fault, not called out of memory."""
     cfg = make_arch()
     measurer.measure(cfg, make_settings(measure_memory=False))
     pid = measurer.worker_pid
@@ -86,7 +87,7 @@ def test_a_worker_killed_mid_item_fails_it_and_the_next_one_succeeds(
     killer = threading.Timer(1.0, os.kill, args=(pid, signal.SIGKILL))
     killer.start()
     try:
-        with pytest.raises(MeasurementError, match=r"killed by signal 9 \(SIGKILL: likely out of"):
+        with pytest.raises(InfrastructureFault, match=r"killed by signal 9 \(SIGKILL; not by the"):
             measurer.measure(cfg, make_settings(time_budget_s=4.0, target_rel_ci=1e-9))
     finally:
         killer.cancel()
@@ -98,3 +99,4 @@ def test_worker_failures_are_classified() -> None:
     assert _failure(RuntimeError("DefaultCPUAllocator: can't allocate memory"))["kind"] == "memory"
     assert _failure(ConfigError("seq_len", "too long"))["field"] == "seq_len"
     assert _failure(ValueError("boom"))["message"] == "worker error (ValueError: boom)"
+    assert _failure(OSError(24, "Too many open files"))["kind"] == "infrastructure"

@@ -41,11 +41,13 @@ Running = tuple[Store, int, int, int, list[ArchConfig]]
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
-    """A search whose one device is running: four candidates recorded, none measured yet."""
+    """A search whose one device is running (its runner, this process, holds the lease):
+    four candidates recorded, none measured yet."""
     store = Store.open(tmp_path / "units.sqlite")
     config = SearchConfig.build(agents=["box"], space=TINY_SPACE, iterations=3, population=4,
                                 parents=2)  # fmt: skip
     sid = start_search(store, config).id
+    store.acquire_lease(sid, "runner", socket.gethostname(), os.getpid(), lambda held: False)
     info = DeviceInfo(name="box", fingerprint="fp", hostname="h", os="linux", machine="x86_64",
                       cpu_model="cpu", cores_logical=2, memory_total_mb=1024.0,
                       defaults=MeasureSettings())  # fmt: skip
@@ -104,6 +106,7 @@ def test_a_running_device_reports_its_current_frontier(running: Running) -> None
 
 def test_resuming_a_search_another_live_process_runs_is_refused(running: Running) -> None:
     store, sid, *_ = running
+    store.release_lease(sid, "runner")
     _check_lease(store, sid)  # nobody holds it
     store.acquire_lease(sid, "cli", socket.gethostname(), os.getpid(), lambda held: False)
     with pytest.raises(SearchConflict, match=f"process {os.getpid()} on"):

@@ -1,0 +1,339 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by selenium, against a
+real ``controller serve`` over a copy of the session's SQLite store (a real finished search,
+tests/controller/api/conftest.py) plus one search running now on two real agents.
+
+Every page must load with no console error, no failed request and no request that leaves the
+server; the numbers it shows must be the API's; the running search's page must update by
+itself; the sign-in must refuse a wrong token. Screenshots of each page are written to the
+session's temporary folder (or to ``$LTS_SCREENSHOTS_DIR``). Skipped, saying why, only where
+Chromium or its driver is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import pytest
+from apiserver import AGENT_NAME, CONTROLLER_TOKEN, FAST, Filled, Server, launch_server, wait_for
+from browser import Browser, chromium_or_skip
+
+from controller.agents import AgentsFile, AgentSpec
+from controller.search.local_agent import free_port
+
+pytestmark = pytest.mark.browser
+
+SECOND = "second"  # the second agent of the running search
+
+
+@pytest.fixture(scope="module")
+def home(filled: Filled, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chromium_or_skip()  # before starting anything
+    home = tmp_path_factory.mktemp("dashboard")
+    shutil.copy(filled.db, home / "lts.sqlite")  # this module's searches stay out of the others'
+    (home / "controller.token").write_text(CONTROLLER_TOKEN + "\n")
+    (home / "controller.token").chmod(0o600)
+    return home
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("LTS_SCREENSHOTS_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def agents_file(home: Path, filled: Filled, start_agent: Callable[..., Any]) -> Path:
+    second = start_agent("--name", "second-device")
+    token_file = home / "second.token"
+    token_file.write_text(second.token)
+    token_file.chmod(0o600)
+    registry = AgentsFile(home / "agents.toml")
+    registry.add(AgentSpec(AGENT_NAME, filled.agent_url,
+                           token_file=str(filled.home / "agent.token")))  # fmt: skip
+    registry.add(AgentSpec(SECOND, second.url, token_file=str(token_file)))
+    registry.add(AgentSpec("down", f"http://127.0.0.1:{free_port()}"))
+    return registry.path
+
+
+@pytest.fixture(scope="module")
+def server(home: Path, agents_file: Path) -> Iterator[Server]:
+    """Reads open (loopback), the controller token for writes."""
+    # an agent busy measuring may answer GET /device slowly on a loaded machine: wait longer
+    # than launch_server's 1 s (the last --agent-timeout-s wins)
+    server = launch_server(home, home / "lts.sqlite", agents_file, "--agent-timeout-s", "15",
+                           "--token-file", str(home / "controller.token"))  # fmt: skip
+    server.token = CONTROLLER_TOKEN
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def running(api: httpx.Client) -> Iterator[int]:
+    """A search on both agents, running in the server while the tests look at it."""
+    body = {"agents": [AGENT_NAME, SECOND], **FAST, "iterations": 300, "seed": 5,
+            "baseline_layers": "1", "name": "running-now"}  # fmt: skip
+    r = api.post("/searches", json=body)
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    wait_for(lambda: _measured(api, sid) >= 4, 240, "the running search's first measurements")
+    yield sid
+    api.post(f"/searches/{sid}/stop")
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server, screenshots: Path) -> Iterator[Browser]:
+    b = Browser(server.url, screenshots)
+    yield b
+    b.close()
+
+
+def _measured(api: httpx.Client, sid: int) -> int:
+    return api.get(f"/searches/{sid}/candidates", params={"limit": 1000}).json()["count"]
+
+
+def all_candidates(api: httpx.Client, sid: int) -> list[dict]:
+    out, after = [], 0
+    while True:
+        page = api.get(f"/searches/{sid}/candidates", params={"after": after, "limit": 1000})
+        out += page.json()["data"]
+        after = page.json()["next_after"]
+        if len(page.json()["data"]) < 1000:
+            return out
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def mb(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+# --------------------------------------------------------------------------------- pages
+def test_searches_page_lists_the_searches_newest_first(
+    browser: Browser, api: httpx.Client, running: int
+) -> None:
+    load = browser.open("/ui/")
+    load.assert_clean()
+    listed = api.get("/searches", params={"limit": 1000}).json()
+    ids = sorted((s["id"] for s in listed["data"]), reverse=True)[:20]
+    assert [int(i) for i in browser.attrs("#searches tr[data-search]", "data-search")] == ids
+    for sid in ids:
+        detail = api.get(f"/searches/{sid}").json()
+        row = f'#searches tr[data-search="{sid}"]'
+        assert browser.texts(f"{row} [data-status]") == [detail["status"]]
+        if detail["status"] != "running":  # a running search's counts move on
+            total = sum(d["candidates"] for d in detail["devices"])
+            assert browser.texts(f'{row} [data-col="candidates"]') == [f"{total:,}"]
+            iterations = ", ".join(f"{d['iterations_done']} / {d['iterations']}"
+                                   for d in detail["devices"])  # fmt: skip
+            assert browser.texts(f'{row} [data-col="iterations"]') == [iterations]
+    assert "page 1 of 1" in browser.texts("#page-info")[0]
+    browser.screenshot("searches")
+
+
+def test_search_page_shows_the_api_frontier_baselines_and_candidates(
+    browser: Browser, api: httpx.Client, filled: Filled
+) -> None:
+    sid = filled.search_id
+    load = browser.open(f"/ui/searches/{sid}")
+    load.assert_clean()
+    frontier = api.get(f"/searches/{sid}/frontier").json()
+    for device in frontier["data"]:
+        section = f'section.device[data-position="{device["position"]}"]'
+        members = device["members"]
+        assert members, "the finished search has a frontier"
+        assert browser.attrs(f"{section} tr[data-member]", "data-member") == [
+            m["arch_id"] for m in members
+        ]
+        assert browser.texts(f'{section} tr[data-member] [data-col="decoder_params"]') == [
+            f"{m['decoder_params']:,}" for m in members
+        ]
+        assert browser.texts(f'{section} tr[data-member] [data-col="latency_ms"]') == [
+            ms(m["latency_ms"]) for m in members
+        ]
+        assert browser.texts(f'{section} tr[data-member] [data-col="peak_memory_mb"]') == [
+            mb(m["peak_memory_mb"]) for m in members
+        ]
+        speedups = [("-" if b["speedup"] is None else f"{b['speedup']:.2f}x")
+                    for b in device["baselines"]]  # fmt: skip
+        assert browser.texts(f'{section} tr[data-baseline] [data-col="speedup"]') == speedups
+        assert browser.texts(f'{section} [data-stat="frontier"]') == [str(len(members))]
+        assert browser.texts(f'{section} [data-stat="hypervolume"]') == [
+            f"{device['hypervolume']:.4f}"
+        ]
+        # every chart drew (plotly's root node), the 3-D one included (WebGL in software)
+        charts = browser.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0] + ' [data-chart]')]"
+            ".map(c => c.dataset.chart + ':' + Boolean(c.querySelector('.main-svg')))", section)
+        assert charts == [f"{c}:true" for c in ("hypervolume", "latency", "memory", "frontier3d")]
+    candidates = all_candidates(api, sid)
+    assert browser.attrs("#candidates-note", "data-count") == [str(len(candidates))]
+    measured = [c for c in candidates if c["iteration"] >= 0 and c["measurement"]
+                and c["measurement"]["status"] == "done"]  # fmt: skip
+    assert browser.texts('[data-stat="measured"]') == [str(len(measured))]
+    # the table sorts: by latency, ascending then descending
+    browser.driver.find_element("css selector", 'th[data-sort="latency_ms"]').click()
+    shown = [float(v) for v in browser.attrs('#candidate-table [data-col="latency_ms"]',
+                                             "data-value") if v]  # fmt: skip
+    assert shown == sorted(shown) and len(shown) == len(
+        [c for c in candidates if c["measurement"] and c["measurement"]["latency_ms"] is not None]
+    )
+    browser.driver.find_element("css selector", 'th[data-sort="latency_ms"]').click()
+    shown = [float(v) for v in browser.attrs('#candidate-table [data-col="latency_ms"]',
+                                             "data-value") if v]  # fmt: skip
+    assert shown == sorted(shown, reverse=True)
+    browser.driver.execute_script("window.scrollTo(0, 0)")
+    browser.screenshot("search")
+
+
+def test_running_search_page_updates_by_itself(
+    browser: Browser, api: httpx.Client, running: int
+) -> None:
+    load = browser.open(f"/ui/searches/{running}")
+    load.assert_clean()
+    browser.driver.execute_script("window.__same_page = true")
+    seen = int(browser.attrs("#live", "data-seen")[0])
+    assert seen > 0 and browser.texts("#search-status [data-status]") == ["running"]
+    grown = browser.wait_for(
+        "const seen = document.querySelector('#live').dataset.seen;"
+        f"return window.__same_page && Number(seen) > {seen} && seen",
+        240, "the running search's page to show new candidates",
+    )  # fmt: skip
+    assert int(grown) > seen
+    assert browser.driver.execute_script("return window.__same_page") is True  # never reloaded
+    # what it shows now is what the API had when the page last polled (it keeps polling)
+    assert int(browser.attrs("#candidates-note", "data-count")[0]) <= _measured(api, running)
+    # two devices: the comparison is drawn from the architectures measured on both
+    assert browser.texts("#compare select[data-compare] option") == [AGENT_NAME, SECOND] * 2
+    browser.wait_for("return Number(document.querySelector('#compare-summary').dataset.shared) > 0",
+                     120, "an architecture measured on both devices")  # fmt: skip
+    again = browser.report(browser.driver.current_url)
+    again.assert_clean()  # polling went on without an error
+    browser.driver.execute_script("window.scrollTo(0, 0)")
+    browser.screenshot("search-running")
+    compare = browser.driver.find_element("css selector", "#compare")
+    browser.driver.execute_script("arguments[0].scrollIntoView()", compare)
+    compare.screenshot(str(browser.screenshots / "compare-devices.png"))
+
+
+def test_architecture_page_shows_every_measurement_and_exports(
+    browser: Browser, api: httpx.Client, filled: Filled
+) -> None:
+    device = api.get(f"/searches/{filled.search_id}/frontier").json()["data"][0]
+    arch_id = device["members"][0]["arch_id"]
+    load = browser.open(f"/ui/architectures/{arch_id}?search={filled.search_id}"
+                        f"&device={device['agent']}")  # fmt: skip
+    load.assert_clean()
+    arch = api.get(f"/architectures/{arch_id}").json()
+    measurements = api.get(f"/architectures/{arch_id}/measurements").json()["data"]
+    assert browser.attrs("#measurements tr[data-measurement]", "data-measurement") == [
+        str(m["id"]) for m in measurements
+    ]
+    assert browser.texts('#measurements [data-col="latency_ms"]') == [
+        ms(m["latency_ms"]) for m in measurements
+    ]
+    assert browser.texts('[data-fact="decoder params"]') == [f"{arch['decoder_params']:,}"]
+    assert browser.texts("#params tr[data-param] td.num") == [
+        f"{v:,}" for v in arch["params"].values()
+    ]
+    links = dict(zip(browser.attrs("#downloads [data-export]", "data-export"),
+                     browser.attrs("#downloads [data-export]", "href"), strict=True))  # fmt: skip
+    assert sorted(links) == ["csv", "json", "onnx", "pt"]
+    exported = api.get(links["json"])
+    assert exported.status_code == 200, exported.text
+    assert [m["arch_id"] for m in exported.json()["data"]] == [arch_id]
+    assert api.get(links["csv"]).status_code == 200
+    browser.screenshot("architecture")
+
+
+def test_devices_page_shows_the_devices_and_which_agents_are_up(
+    browser: Browser, api: httpx.Client, running: int
+) -> None:
+    load = browser.open("/ui/devices")
+    load.assert_clean()
+    devices = api.get("/devices").json()["data"]
+    assert browser.attrs("#devices tr[data-device]", "data-device") == [d["name"] for d in devices]
+    agents = {a["name"]: a["reachable"] for a in api.get("/agents").json()["data"]}
+    shown = dict(zip(browser.attrs("#agents-table tr[data-agent]", "data-agent"),
+                     browser.texts("#agents-table tr[data-agent] [data-status]"),
+                     strict=True))  # fmt: skip
+    assert shown == {name: "up" if up else "down" for name, up in agents.items()}
+    assert shown == {AGENT_NAME: "up", SECOND: "up", "down": "down"}
+    browser.screenshot("devices")
+
+
+def test_both_services_docs_work_offline(
+    browser: Browser, server: Server, agents_file: Path
+) -> None:
+    swagger = "return document.querySelector('.swagger-ui .info .title') !== null"
+    load = browser.open("/docs", ready=swagger)
+    load.assert_clean()
+    assert "LTS controller" in browser.texts(".swagger-ui .info .title")[0]
+    assert browser.driver.find_elements("css selector", ".opblock")  # the operations listed
+    browser.screenshot("docs-controller", max_height=1400)
+    agent_url = AgentsFile(agents_file).get(SECOND).url
+    load = browser.open("/docs", ready=swagger, base=agent_url)
+    load.assert_clean()
+    assert "LTS agent" in browser.texts(".swagger-ui .info .title")[0]
+
+
+def test_sign_in_refuses_a_wrong_token_and_keeps_the_right_one_out_of_urls(
+    browser: Browser, home: Path, agents_file: Path
+) -> None:
+    locked = launch_server(home, home / "lts.sqlite", agents_file, "--read-token",
+                           "--token-file", str(home / "controller.token"))  # fmt: skip
+    driver = browser.driver
+    try:
+        with httpx.Client(base_url=locked.url) as anon:
+            assert anon.get("/searches").status_code == 401
+        browser.drain()
+        driver.get(locked.url + "/ui/devices")
+        url = urlsplit(driver.current_url)
+        assert url.path == "/ui/login" and unquote(url.query) == "next=/ui/devices"
+        driver.find_element("id", "token").send_keys("wrong-token")
+        driver.find_element("id", "login-submit").click()
+        browser.wait_for("return document.querySelector('#login-error')", 30, "the refusal")
+        assert browser.texts("#login-error") == ["wrong token"]
+        assert urlsplit(driver.current_url).path == "/ui/login"
+        assert driver.get_cookie("lts_token") is None
+        browser.screenshot("login-refused", max_height=800)
+
+        browser.drain()
+        driver.find_element("id", "token").send_keys(CONTROLLER_TOKEN)
+        driver.find_element("id", "login-submit").click()
+        browser.wait_for("return document.body.dataset.ready === '1'", 60, "the devices page")
+        assert urlsplit(driver.current_url).path == "/ui/devices"
+        load = browser.report(driver.current_url, base=locked.url)
+        load.assert_clean()  # the page's API calls passed with the cookie
+        cookie = driver.get_cookie("lts_token")
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+        assert driver.execute_script("return document.cookie") == ""  # scripts cannot read it
+        assert browser.texts("#devices tr[data-device] td:first-child")
+        for path in ("/ui/", "/ui/devices"):
+            page = browser.open(path, base=locked.url)
+            page.assert_clean()
+            assert CONTROLLER_TOKEN not in driver.current_url
+
+        driver.find_element("css selector", ".signout button").click()
+        browser.wait_for("return location.pathname === '/ui/login'", 30, "signing out")
+        assert driver.get_cookie("lts_token") is None
+        driver.get(locked.url + "/ui/")
+        assert urlsplit(driver.current_url).path == "/ui/login"
+    finally:
+        locked.stop()
