@@ -246,16 +246,32 @@ def check_machine(settings: Settings) -> tuple[list[list[int] | None], Capabilit
     return slot_cpus, caps
 
 
-def fingerprint(facts: dict[str, object], defaults: MeasureSettings, slots: int) -> str:
-    """Stable id of (this machine, the agent's measurement-relevant settings): 16 hex digits.
+def runtime_versions() -> dict[str, str | None]:
+    """The versions of the measuring runtimes (``torch``, ``onnxruntime``; None: not
+    installed), from package metadata: what the fingerprint counts as the device's software."""
+    found = _installed()
+    return {name: found.get(name) for name in ("torch", "onnxruntime")}
+
+
+def fingerprint(
+    facts: dict[str, object],
+    defaults: MeasureSettings,
+    slots: int,
+    runtimes: dict[str, str | None] | None = None,
+) -> str:
+    """Stable id of (this machine, its runtimes, the agent's measurement-relevant settings):
+    16 hex digits.
 
     Machine facts: hostname, OS, architecture, CPU model, cores, memory (whole GiB, so that a
-    few MB the kernel reserves differently do not change it) and GPUs; settings: threads,
-    runtime, device and slots. Two agents with different settings on one machine differ.
+    few MB the kernel reserves differently do not change it) and GPUs; the runtimes' versions
+    (``runtimes``, default :func:`runtime_versions`: another torch build times differently,
+    so it is another device); settings: threads, runtime, device and slots. Two agents with
+    different settings or runtime versions on one machine differ.
     """
     key = {
         **facts,
         "memory_total_gib": round(float(facts["memory_total_mb"]) / 1024),  # type: ignore[arg-type]
+        "runtime_versions": runtime_versions() if runtimes is None else dict(runtimes),
         "threads": defaults.threads,
         "runtime": defaults.runtime,
         "device": defaults.device,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -33,9 +34,11 @@ MemoryEstimate = Callable[[ArchConfig, MeasureSettings], float]
 SHUTDOWN_WAIT_S = 5.0
 
 
-def _default_measurer(cpus: list[int] | None) -> Measurer:
+def _default_measurer(
+    cpus: list[int] | None, *, start_timeout_s: float = 180.0, allowance_s: float | None = None
+) -> Measurer:
     """A started :class:`agent.measure.Measurer` (its helper processes warm and waiting)."""
-    measurer = RealMeasurer(cpus=cpus)
+    measurer = RealMeasurer(cpus=cpus, start_timeout_s=start_timeout_s, allowance_s=allowance_s)
     measurer.start()
     return measurer
 
@@ -44,12 +47,13 @@ def create_app(
     settings: Settings,
     *,
     measurers: Sequence[Measurer] | None = None,
-    measurer_factory: MeasurerFactory = _default_measurer,
+    measurer_factory: MeasurerFactory | None = None,
     estimate_memory_mb: MemoryEstimate = default_estimate,
 ) -> FastAPI:
     """The agent's app. Checks the settings now (raises :class:`ConfigError`: token, slots,
     runtime, device); the lifespan starts one measurer per slot (or uses ``measurers``, which
-    the caller then owns and closes) and the queue, and stops them at shutdown."""
+    the caller then owns and closes, or makes them with ``measurer_factory``; default: real
+    measurers with the settings' helper time-outs) and the queue, and stops them at shutdown."""
     token = load_token(settings)
     slot_cpus, caps = device.check_machine(settings)
     if measurers is not None and len(measurers) != len(slot_cpus):
@@ -57,6 +61,11 @@ def create_app(
     budget_mb = settings.memory_budget_mb or device.default_memory_budget_mb(settings.slots)
     gpu_budget_mb = device.default_gpu_budget_mb(settings.slots)
     defaults = settings.measure_defaults()
+    factory = measurer_factory or partial(
+        _default_measurer,
+        start_timeout_s=settings.helper_start_timeout_s,
+        allowance_s=settings.item_allowance_s,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +74,7 @@ def create_app(
         if owned:
             started = list(
                 await asyncio.gather(
-                    *(asyncio.to_thread(measurer_factory, cpus) for cpus in slot_cpus)
+                    *(asyncio.to_thread(factory, cpus) for cpus in slot_cpus)
                 )
             )
         info = await asyncio.to_thread(device.device_info, settings.name, defaults, len(started))

@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. Connections: closed when idle
     ``keep_alive_s`` after a response or without a complete request head ``header_timeout_s``
     after opening; past ``max_connections`` the longest-idle are closed (see
-    :mod:`shared.connections`).
+    :mod:`shared.connections`). ``helper_start_timeout_s`` bounds a measurement helper's start
+    (importing the runtimes, warm-up); ``item_allowance_s`` replaces the seconds an item may
+    take beyond its ``time_budget_s`` (``None``: a base plus a term per parameter, see
+    :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated devices raise both.
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_AGENT_", extra="ignore", frozen=True)
@@ -55,6 +58,8 @@ class Settings(BaseSettings):
     keep_alive_s: float = Field(5.0, gt=0, le=3600)
     header_timeout_s: float = Field(10.0, gt=0, le=3600)
     max_connections: int = Field(1000, ge=16, le=1_000_000)
+    helper_start_timeout_s: float = Field(180.0, gt=0)
+    item_allowance_s: float | None = Field(None, gt=0)
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="before")

@@ -5,7 +5,9 @@
 # wheels are installed, nothing is compiled:
 #   docker buildx build --platform linux/amd64,linux/arm64 -f docker/agent.Dockerfile -t lts-agent .
 # torch: on amd64 the CPU-only build from the PyTorch CPU index (PyPI's default amd64 wheel pulls
-# several GB of CUDA libraries); on arm64 PyPI's own wheel, which is CPU-only already.
+# several GB of CUDA libraries); on arm64 the one the agent extra allows there (torch<2.10, i.e.
+# PyPI's 2.9.1, CPU-only and runs on a Pi 4's Cortex-A72: PyPI's aarch64 torch 2.11+ is a CUDA
+# build with ~3 GB of NVIDIA wheels, and 2.10.0 dies with "Illegal instruction" on a Pi 4).
 #
 # Run (the token from a mounted file, or -e LTS_AGENT_TOKEN=...; the agent refuses to start
 # without one):

@@ -130,15 +130,36 @@ def describe_exit(returncode: int | None, oom_kills_before: int | None = None) -
     return exit_cause(returncode, oom_kills_before)[0]
 
 
+#: Thread-pool sizes a helper starts with: one thread in every runtime, whatever the agent's
+#: own environment says. A measurement that asks for N threads sets N itself
+#: (``torch.set_num_threads``, ONNX Runtime's ``intra_op_num_threads``); a helper must not
+#: start with a pool, because the fork server forks (a child forked while an OpenMP worker
+#: exists can deadlock: seen with torch 2.9 on Cortex-A72/A76) and because a pool that a
+#: library starts on its own makes a "1-thread" latency use more than one core.
+HELPER_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",  # OpenMP: torch's intra-op pool (libgomp on aarch64, x86)
+    "MKL_NUM_THREADS": "1",  # MKL (x86 torch builds)
+    "OPENBLAS_NUM_THREADS": "1",  # OpenBLAS: numpy's, and torch's on aarch64
+}
+
+#: oneDNN's JIT profiler hooks. On aarch64 its default writes /tmp/perf-<pid>.map for every
+#: process that runs JIT-compiled kernels, and nothing removes them. Off unless the operator
+#: set them (to profile with perf: ONEDNN_JIT_PROFILE=2 in the agent's environment).
+HELPER_DEFAULT_ENV = {"ONEDNN_JIT_PROFILE": "0", "DNNL_JIT_PROFILE": "0"}
+
+
 def child_env() -> dict[str, str]:
-    """Environment of a helper: the project importable; numpy's BLAS kept to one thread
-    (numpy is not what is timed, and a helper that forks must hold no thread pools)."""
+    """Environment of a helper: the project importable, every runtime's thread pool at one
+    thread (:data:`HELPER_THREAD_ENV`) and oneDNN's profiler files off
+    (:data:`HELPER_DEFAULT_ENV`), all set before the helper imports any runtime."""
     env = dict(os.environ)
     paths = [str(_ROOT), *[p for p in sys.path if p]]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.update(HELPER_THREAD_ENV)
+    for key, value in HELPER_DEFAULT_ENV.items():
+        env.setdefault(key, value)
     return env
 
 

@@ -24,6 +24,7 @@ from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
     CandidateFigures,
+    DeviceRecord,
     MeasurementRecord,
     ReportedRecord,
     SearchDeviceRecord,
@@ -65,6 +66,7 @@ class DeviceReport:
     agent: str
     device: str | None
     device_id: int | None
+    fingerprint: str | None
     status: str
     message: str | None
     iterations_done: int
@@ -104,23 +106,25 @@ def build_report(store: Store, search_id: int, device: str | None = None) -> Sea
     search = live_search(store, store.get_search(search_id))
     config = load_config(store, search_id)
     devices = live_devices(store, search)
-    names = {d.id: d.name for d in store.list_devices()}
+    known = {d.id: d for d in store.list_devices()}
+    names = {i: d.name for i, d in known.items()}
     if device is not None:
         devices = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]
         if not devices:
             raise ConfigError("device", f"search {search_id} has no device named {device!r}")
-    reports = [_device_report(store, config, sd, names.get(sd.device_id or -1)) for sd in devices]
+    reports = [_device_report(store, config, sd, known.get(sd.device_id or -1)) for sd in devices]
     return SearchReport(search, config, reports)
 
 
 def _device_report(
-    store: Store, config: SearchConfig, sd: SearchDeviceRecord, name: str | None
+    store: Store, config: SearchConfig, sd: SearchDeviceRecord, record: DeviceRecord | None
 ) -> DeviceReport:
     base = {
         "position": sd.position,
         "agent": sd.agent,
-        "device": name,
+        "device": record.name if record else None,
         "device_id": sd.device_id,
+        "fingerprint": record.fingerprint if record else None,
         "status": sd.status,
         "message": sd.message,
         "iterations_done": sd.iteration_done + 1,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
+import sys
 
 import pytest
 from testkit import console_script
@@ -77,3 +80,19 @@ def test_short_token_file_is_refused_and_insecure_no_auth_is_explicit(tmp_path):
     # --no-auth is for loopback; another address needs --insecure-no-auth (which implies it)
     assert load_token(Settings(no_auth=True)) is None
     assert load_token(Settings(host="0.0.0.0", insecure_no_auth=True)) is None
+
+
+def test_helper_start_timeout_comes_from_the_environment(tmp_path):
+    """LTS_AGENT_HELPER_START_TIMEOUT_S reaches the measurement helpers: a real agent whose
+    helpers may take 0.01 s to start refuses to start, and says why."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LTS_AGENT_HELPER_START_TIMEOUT_S": "0.01"}
+    env.pop("LTS_AGENT_TOKEN", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "serve", "--no-auth", "--port", str(port)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "could not start the worker: worker gave no answer in 0 s" in proc.stderr

@@ -38,6 +38,25 @@ def test_fingerprint_changes_with_the_measurement_settings():
     assert len(others) == 5 and base not in others
 
 
+def test_fingerprint_changes_with_the_runtime_versions():
+    """Another torch or onnxruntime build is another device: its timings differ."""
+    info = device.device_info("a", MeasureSettings(), 1)
+    facts = info.model_dump(include={"hostname", "os", "machine", "cpu_model", "cores_logical",
+                                     "cores_physical", "memory_total_mb", "gpus"})  # fmt: skip
+    installed = device.runtime_versions()
+    assert installed == {"torch": info.versions["torch"],
+                         "onnxruntime": info.versions["onnxruntime"]}  # fmt: skip
+    assert installed["torch"] and installed["onnxruntime"]
+    base = device.fingerprint(facts, MeasureSettings(), 1, installed)
+    assert base == info.fingerprint == device.fingerprint(facts, MeasureSettings(), 1)
+    others = {
+        device.fingerprint(facts, MeasureSettings(), 1, {**installed, "torch": "2.9.1"}),
+        device.fingerprint(facts, MeasureSettings(), 1, {**installed, "onnxruntime": "1.17.0"}),
+        device.fingerprint(facts, MeasureSettings(), 1, {**installed, "onnxruntime": None}),
+    }
+    assert len(others) == 3 and base not in others
+
+
 def test_split_cpus_gives_disjoint_equal_shares():
     assert device.split_cpus(1, [0, 1, 2, 3]) == [None]
     two = device.split_cpus(2, [0, 1, 2, 3])

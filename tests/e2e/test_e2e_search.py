@@ -133,6 +133,8 @@ def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str
     r = controller(env, "results", "--json")
     report = json.loads(r.stdout)
     assert [d["device"] for d in report["devices"]] == ["e2e-one", "e2e-two"]
+    fingerprints = [d["fingerprint"] for d in report["devices"]]
+    assert fingerprints == [r.fingerprint for r in records] and len(set(fingerprints)) == 2
     assert all(d["frontier"] and d["comparisons"] for d in report["devices"])
 
 

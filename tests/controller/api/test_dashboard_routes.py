@@ -135,7 +135,7 @@ def test_the_agent_docs_are_served_offline() -> None:
     from agent.main import create_app as create_agent_app
     from agent.settings import Settings as AgentSettings
 
-    agent = TestClient(create_agent_app(AgentSettings(token="agent-token-0123456789")))  # no lifespan
+    agent = TestClient(create_agent_app(AgentSettings(token="agent-token-012345")))  # no lifespan
     page = agent.get("/docs")
     assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
