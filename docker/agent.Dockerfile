@@ -26,7 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/lts
 RUN if [ "$TARGETARCH" = "amd64" ]; then \
-        pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.2"; \
+        pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.5"; \
     fi
 COPY pyproject.toml README.md ./
 COPY shared ./shared
