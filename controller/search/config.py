@@ -27,7 +27,7 @@ class SearchConfig(BaseModel):
     agents: list[str] = Field(min_length=1)
     space: dict[str, Any]
     proxy: str = "decoder_params"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     iterations: int = Field(30, ge=1)
     population: int = Field(100, ge=2)
     parents: int = Field(20, ge=0)
