@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pgserver import PostgresServer, PostgresUnavailable
-from testkit import wait_healthy
+from testkit import ENGINES, wait_healthy
 
 from controller.store import database_url
 
@@ -120,10 +120,6 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
     name = pg_server.create_database()
     yield pg_server.url(name)
     pg_server.drop_database(name)
-
-
-#: The engines a store test runs on: ``@pytest.fixture(params=ENGINES)``.
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=ENGINES)
