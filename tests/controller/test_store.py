@@ -464,3 +464,14 @@ def test_candidate_writers_of_one_search_take_turns(pg_url: str) -> None:
         assert [c.arch_id for _, c in seen] == [_cfg(1).arch_id, _cfg(2).arch_id]
         assert seen[0][0] < seen[1][0]
         assert reader.candidates_after(sid, seen[0][0]) == seen[1:]
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) -> None:
+    start = threading.Barrier(4, timeout=30)
+
+    def open_store() -> int:
+        start.wait()
+        with Store(store_url) as opened:
+            return opened.schema_version
+
+    assert _race(*[open_store] * 4) == [SCHEMA_VERSION] * 4
