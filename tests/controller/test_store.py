@@ -475,3 +475,44 @@ def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) ->
             return opened.schema_version
 
     assert _race(*[open_store] * 4) == [SCHEMA_VERSION] * 4
+
+
+def test_two_writers_adding_one_new_architecture_both_succeed(
+    store: Store, store_url: str
+) -> None:
+    """Two searches that propose the same new architecture at once (their shared baselines):
+    the second writer, whose insert meets the first one's, gets the row instead of an error.
+    The first writer's commit is held until the second one waits on it (seen through the
+    server on PostgreSQL; a pause on SQLite, whose writers queue on its file lock)."""
+    cfg = _cfg(6)
+    inside, go_on = threading.Event(), threading.Event()
+
+    def hold_commit(conn: Any) -> None:
+        if not inside.is_set():
+            inside.set()
+            assert go_on.wait(60)
+
+    with Store(store_url) as first, Store(store_url) as second:
+        event.listen(first._engine, "commit", hold_commit)
+        try:
+            results = []
+            one = threading.Thread(target=lambda: results.append(first.add_architectures([cfg])))
+            two = threading.Thread(target=lambda: results.append(second.add_architectures([cfg])))
+            one.start()
+            assert inside.wait(30)
+            two.start()
+            if store_url.startswith("postgresql"):
+                deadline = time.monotonic() + 30
+                sql = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                while not _sql(store_url, sql):
+                    assert time.monotonic() < deadline, "the second writer did not meet the first"
+                    time.sleep(0.02)
+            else:
+                time.sleep(0.5)
+        finally:
+            go_on.set()
+            one.join(30)
+            two.join(30)
+            event.remove(first._engine, "commit", hold_commit)
+    assert len(results) == 2 and results[0] == results[1], results
+    assert store.get_architecture(cfg.arch_id) == results[0][0]
