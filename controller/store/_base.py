@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from controller.store._types import utcnow
-from controller.store.models import ArchitectureRow
+from controller.store.models import ArchitectureRow, Base
 from shared.config import ArchConfig
 from shared.params import count_params
 
@@ -73,7 +73,7 @@ def _arch_values(cfg: ArchConfig, now: datetime) -> dict[str, Any]:
     }
 
 
-def _insert_new(s: Session, model: type[ArchitectureRow]) -> Any:
+def _insert_new(s: Session, model: type[Base]) -> Any:
     """``INSERT`` that skips rows whose unique key exists (plain on other engines)."""
     name = s.get_bind().dialect.name
     if name == "postgresql":

@@ -477,14 +477,22 @@ def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) ->
     assert _race(*[open_store] * 4) == [SCHEMA_VERSION] * 4
 
 
-def test_two_writers_adding_one_new_architecture_both_succeed(
-    store: Store, store_url: str
+#: Writes of a row that two processes may both create first: an architecture (two searches'
+#: shared baselines) and a device (two searches reaching one agent).
+NEW_ROWS = {
+    "architecture": lambda store: store.add_architectures([_cfg(6)])[0],
+    "device": lambda store: store.upsert_device("box", _info("fp-new")),
+}
+
+
+@pytest.mark.parametrize("what", sorted(NEW_ROWS))
+def test_two_writers_adding_one_new_row_both_succeed(
+    store: Store, store_url: str, what: str
 ) -> None:
-    """Two searches that propose the same new architecture at once (their shared baselines):
-    the second writer, whose insert meets the first one's, gets the row instead of an error.
-    The first writer's commit is held until the second one waits on it (seen through the
-    server on PostgreSQL; a pause on SQLite, whose writers queue on its file lock)."""
-    cfg = _cfg(6)
+    """The second writer, whose insert meets the first one's, gets the row instead of an
+    error. The first writer's commit is held until the second one waits on it (seen through
+    the server on PostgreSQL; a pause on SQLite, whose writers queue on its file lock)."""
+    write = NEW_ROWS[what]
     inside, go_on = threading.Event(), threading.Event()
 
     def hold_commit(conn: Any) -> None:
@@ -492,12 +500,12 @@ def test_two_writers_adding_one_new_architecture_both_succeed(
             inside.set()
             assert go_on.wait(60)
 
+    results: list[Any] = []
     with Store(store_url) as first, Store(store_url) as second:
         event.listen(first._engine, "commit", hold_commit)
+        one = threading.Thread(target=lambda: results.append(write(first)))
+        two = threading.Thread(target=lambda: results.append(write(second)))
         try:
-            results = []
-            one = threading.Thread(target=lambda: results.append(first.add_architectures([cfg])))
-            two = threading.Thread(target=lambda: results.append(second.add_architectures([cfg])))
             one.start()
             assert inside.wait(30)
             two.start()
@@ -512,7 +520,12 @@ def test_two_writers_adding_one_new_architecture_both_succeed(
         finally:
             go_on.set()
             one.join(30)
-            two.join(30)
+            if two.ident is not None:
+                two.join(30)
             event.remove(first._engine, "commit", hold_commit)
-    assert len(results) == 2 and results[0] == results[1], results
-    assert store.get_architecture(cfg.arch_id) == results[0][0]
+    assert len(results) == 2, "a writer failed (see the thread's exception above)"
+    first_rec, second_rec = results
+    if what == "device":
+        assert first_rec.id == second_rec.id and len(store.list_devices()) == 1
+    else:
+        assert first_rec == second_rec == store.get_architecture(first_rec.arch_id)
