@@ -23,6 +23,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -89,6 +90,21 @@ def _unprivileged_account() -> pwd.struct_passwd | None:
     raise PostgresUnavailable("running as root, and neither a 'postgres' nor a 'nobody' account")
 
 
+def _temp_parent(account: pwd.struct_passwd | None) -> str:
+    """Where the server's directory goes: the usual temporary directory, unless the server's
+    account could not reach it (a private ``TMPDIR`` under root) or the socket's path in it
+    would pass the 107-byte limit of a unix socket address; then ``/tmp``."""
+    base = tempfile.gettempdir()
+    too_long = len(base) > 60  # + "/lts-pg-XXXXXXXX/.s.PGSQL.NNNNN"
+    if too_long or (account is not None and not _reachable_by_all(Path(base))):
+        return "/tmp"
+    return base
+
+
+def _reachable_by_all(path: Path) -> bool:
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
+
+
 @dataclass
 class PostgresServer:
     """One running server (see the module docstring). ``url(dbname)`` is a SQLAlchemy URL."""
@@ -120,7 +136,7 @@ class PostgresServer:
         account = _unprivileged_account()
         # Not under pytest's base temp: that is private to us (0700), and the server's account
         # must reach its own directory.
-        home = Path(tempfile.mkdtemp(prefix="lts-pg-"))
+        home = Path(tempfile.mkdtemp(prefix="lts-pg-", dir=_temp_parent(account)))
         server = cls(bindir, home, _free_port(), account)
         try:
             server._init()

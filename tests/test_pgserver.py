@@ -41,3 +41,22 @@ def test_missing_programs_are_named_with_the_package_to_install(
     message = str(err.value)
     assert "initdb, pg_ctl, postgres" in message and "apt-get install postgresql" in message
     assert str(tmp_path / "lib" / "bin") in message  # where it looked
+
+
+@pytest.mark.postgres
+def test_a_server_starts_from_a_private_temporary_directory(
+    pg_server: pgserver.PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest's temporary directories are private (0700): under root, the server's account
+    could not reach a directory there, so the helper falls back to /tmp (``pg_server``: the
+    session's server, so that this skips where there is none)."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(pgserver.tempfile, "tempdir", str(private))
+    server = pgserver.PostgresServer.start()
+    try:
+        name = server.create_database()
+        assert server.url(name).endswith(f":{server.port}/{name}")
+    finally:
+        server.stop()
+    assert not server.home.exists()
