@@ -12,7 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from testkit import wait_healthy
+from pgserver import PostgresServer, PostgresUnavailable
+from testkit import ENGINES, wait_healthy
+
+from controller.store import database_url
 
 #: The published LTS tables, kept in the repository (see their README for source and licence).
 TABLES_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lts-neurips22"
@@ -85,3 +88,43 @@ def start_agent(
             agent.process.wait(30)
         except subprocess.TimeoutExpired:
             agent.process.kill()
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+def _postgres_unavailable(reason: str) -> None:
+    """Skip (fail with ``LTS_TEST_POSTGRES=require``, as CI sets it) a PostgreSQL test."""
+    if os.environ.get("LTS_TEST_POSTGRES") == "require":
+        pytest.fail(f"PostgreSQL required (LTS_TEST_POSTGRES=require): {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the session (tests/pgserver.py), started on first use.
+    Tests that need it skip, naming what is missing, where it cannot run."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _postgres_unavailable("the psycopg driver is not installed: pip install 'lts[postgres]'")
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        _postgres_unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty database on the session's server (dropped after)."""
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(params=ENGINES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a new, empty store: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return database_url(tmp_path / "lts.sqlite")
+    return request.getfixturevalue("pg_url")

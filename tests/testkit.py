@@ -1,6 +1,6 @@
 """Helpers shared by the test packages (tests/ is on sys.path through tests/conftest.py):
-the tiny search space, the console scripts, and waiting for a server subprocess to answer
-``/health``."""
+the tiny search space, the console scripts, the store engines, and waiting for a server
+subprocess to answer ``/health``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,11 @@ def console_script(name: str) -> list[str]:
     if exe.is_file():
         return [str(exe)]
     return [sys.executable, "-c", f"from {name}.cli import main; main()"]
+
+
+#: The engines a store test runs on (``@pytest.fixture(params=ENGINES)``; the ``store_url``
+#: fixture of tests/conftest.py): a SQLite file, and a PostgreSQL database (marked).
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def wait_healthy(

@@ -7,13 +7,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from controller.store._types import utcnow
-from controller.store.models import ArchitectureRow
+from controller.store.models import ArchitectureRow, Base
 from shared.config import ArchConfig
 from shared.params import count_params
 
@@ -41,24 +43,41 @@ def _arch_rows(s: Session, arch_ids: Sequence[str]) -> list[ArchitectureRow]:
 
 
 def _ensure_arch_rows(s: Session, cfgs: Sequence[ArchConfig]) -> dict[str, ArchitectureRow]:
+    """The rows of ``cfgs``' architectures, the missing ones inserted. Two writers (two
+    searches sharing the layer-scaled baselines) may insert the same new architecture at
+    once: the insert skips a row that appeared meanwhile (``ON CONFLICT DO NOTHING`` on
+    SQLite and PostgreSQL) and the rows are read again, instead of failing the second writer
+    on the unique arch id."""
     by_id = {c.arch_id: c for c in cfgs}
     rows = {r.arch_id: r for r in _arch_rows(s, list(by_id))}
-    for arch_id, cfg in by_id.items():
-        if arch_id in rows:
-            continue
-        counts = count_params(cfg)
-        row = ArchitectureRow(
-            arch_id=arch_id,
-            backbone=cfg.backbone,
-            config=cfg.to_dict(),
-            n_layer=cfg.n_layer,
-            d_model=cfg.d_model,
-            decoder_params=counts.decoder,
-            total_params=counts.total,
-            params=counts.as_dict(),
-            created_at=utcnow(),
-        )
-        s.add(row)
-        rows[arch_id] = row
-    s.flush()
+    missing = [cfg for arch_id, cfg in by_id.items() if arch_id not in rows]
+    if missing:
+        now = utcnow()
+        s.execute(_insert_new(s, ArchitectureRow), [_arch_values(cfg, now) for cfg in missing])
+        rows.update((r.arch_id, r) for r in _arch_rows(s, [c.arch_id for c in missing]))
     return rows
+
+
+def _arch_values(cfg: ArchConfig, now: datetime) -> dict[str, Any]:
+    counts = count_params(cfg)
+    return {
+        "arch_id": cfg.arch_id,
+        "backbone": cfg.backbone,
+        "config": cfg.to_dict(),
+        "n_layer": cfg.n_layer,
+        "d_model": cfg.d_model,
+        "decoder_params": counts.decoder,
+        "total_params": counts.total,
+        "params": counts.as_dict(),
+        "created_at": now,
+    }
+
+
+def _insert_new(s: Session, model: type[Base]) -> Any:
+    """``INSERT`` that skips rows whose unique key exists (plain on other engines)."""
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    if name == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing()
+    return insert(model)

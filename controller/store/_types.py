@@ -1,4 +1,5 @@
-"""Column types that keep what SQLite would otherwise lose: UTC time zones and NaN."""
+"""Column types that behave the same on every engine: UTC time zones, NaN and infinities (in
+float and JSON columns), and string length limits (which SQLite does not enforce)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float
+from sqlalchemy import JSON, DateTime, Float, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 _NAN = "NaN"
+#: How a JSON column writes a non-finite float on an engine whose JSON refuses it (see
+#: :class:`ExactJSON`): a one-key object ``{"$float": "NaN" | "Infinity" | "-Infinity"}``.
+FLOAT_TAG = "$float"
 
 #: The largest id (and offset, or cursor) a store can hold: a SQL BIGINT / SQLite INTEGER.
 #: Readers refuse larger ones up front (the database driver would overflow on them).
@@ -70,6 +74,65 @@ class ExactFloat(TypeDecorator[float]):
         if value is None:
             return None
         return float(value)  # float("NaN") for the text form
+
+
+class ExactJSON(TypeDecorator[Any]):
+    """A JSON column where ``inf``, ``-inf`` and ``NaN`` inside the value survive a round trip.
+
+    Python's ``json`` writes them as the bare tokens ``NaN``/``Infinity``, which SQLite keeps
+    as text and reads back; PostgreSQL's ``json`` type follows the JSON standard and refuses
+    them. On every engine but SQLite, each non-finite float is therefore written as
+    ``{"$float": "NaN"}`` (or ``"Infinity"``, ``"-Infinity"``) and turned back into the float
+    on read; a stored object of exactly that one key is reserved for this.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value if dialect.name == "sqlite" else _tag_floats(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return value if dialect.name == "sqlite" else _untag_floats(value)
+
+
+def _tag_floats(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return {FLOAT_TAG: text}
+    if isinstance(value, dict):
+        return {k: _tag_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tag_floats(v) for v in value]
+    return value
+
+
+def _untag_floats(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get(FLOAT_TAG), str):
+            return float(value[FLOAT_TAG])
+        return {k: _untag_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag_floats(v) for v in value]
+    return value
+
+
+class BoundedString(TypeDecorator[str]):
+    """A ``VARCHAR(length)`` whose limit holds on every engine: PostgreSQL refuses a longer
+    value and SQLite would keep it, so a longer value is refused here, before either sees it,
+    with the same ``ValueError`` (a :class:`~shared.errors.StoreError` from the Store)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        limit = self.impl.length
+        if value is not None and limit is not None and len(value) > limit:
+            raise ValueError(
+                f"text of {len(value)} characters is longer than the {limit} its column holds: "
+                f"{value[:40]!r}..."
+            )
+        return value
 
 
 def utcnow() -> datetime:

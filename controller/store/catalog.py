@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controller.store._base import StoreBase, _chunks, _ensure_arch_rows
+from controller.store._base import StoreBase, _chunks, _ensure_arch_rows, _insert_new
 from controller.store._types import utcnow
 from controller.store.convert import arch_record, device_record, measurement_record
 from controller.store.models import ArchitectureRow, DeviceRow, MeasurementRow
@@ -34,17 +34,18 @@ class CatalogMixin(StoreBase):
 
     # ------------------------------------------------------------------------------ devices
     def upsert_device(self, name: str, info: DeviceInfo, url: str | None = None) -> DeviceRecord:
-        """The device (name, ``info.fingerprint``), created or refreshed with ``info``."""
+        """The device (name, ``info.fingerprint``), created or refreshed with ``info``.
+        Two processes meeting a new device at once both get its one row (the insert skips a
+        row that appeared meanwhile, as :func:`_ensure_arch_rows` does)."""
         with self._session() as s:
-            row = s.scalar(
-                select(DeviceRow).where(
-                    DeviceRow.name == name, DeviceRow.fingerprint == info.fingerprint
-                )
-            )
+            where = (DeviceRow.name == name, DeviceRow.fingerprint == info.fingerprint)
+            row = s.scalar(select(DeviceRow).where(*where))
             now = utcnow()
             if row is None:
-                row = DeviceRow(name=name, fingerprint=info.fingerprint, first_seen=now)
-                s.add(row)
+                new = {"name": name, "fingerprint": info.fingerprint, "first_seen": now,
+                       "last_seen": now, "info": {}}  # fmt: skip
+                s.execute(_insert_new(s, DeviceRow), [new])
+                row = s.scalars(select(DeviceRow).where(*where)).one()
             row.url = url
             row.info = info.model_dump(mode="json")
             row.last_seen = now

@@ -4,6 +4,14 @@ A runner takes the lease of its search before it writes anything, renews it (a h
 while it runs and gives it back at the end. Another process finds the lease taken and is
 refused, unless the caller's ``takeover`` rule says the holder is gone (its process is dead, or
 its heartbeat is old); that rule is the caller's, the store only applies it atomically.
+
+Atomic on every engine: taking a free lease inserts its row (the primary key refuses a second
+insert), taking a held one is a conditional ``UPDATE ... WHERE owner = <judged holder> AND
+heartbeat_at = <judged heartbeat>`` whose row count says whether this process won. Under
+PostgreSQL's READ COMMITTED a second such update waits for the first to commit and then
+re-checks its condition against the new row (no match: 0 rows); SQLite runs one writer at a
+time. Either way, of several processes that judged the same holder gone, exactly one takes the
+lease and the others get :class:`SearchConflict`.
 """
 
 from __future__ import annotations
@@ -49,13 +57,24 @@ class LeasesMixin(StoreBase):
                     ) from None
                 return None
             held = lease_record(row)
-            if row.owner != owner and not takeover(held):
+            if held.owner != owner and not takeover(held):
                 raise SearchConflict(
-                    f"search {search_id} is being run by process {row.pid} on {row.host} "
+                    f"search {search_id} is being run by process {held.pid} on {held.host} "
                     f"(last heartbeat {held.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); stop it first"
                 )
-            row.owner, row.host, row.pid = owner, host, pid
-            row.acquired_at = row.heartbeat_at = now
+            # Take it only if it is still the lease we judged: same holder, same heartbeat.
+            taken = s.execute(
+                update(SearchLeaseRow)
+                .where(
+                    SearchLeaseRow.search_id == search_id,
+                    SearchLeaseRow.owner == held.owner,
+                    SearchLeaseRow.heartbeat_at == held.heartbeat_at,
+                )
+                .values(owner=owner, host=host, pid=pid, acquired_at=now, heartbeat_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                raise SearchConflict(f"search {search_id} was just taken over by another process")
             return None if held.owner == owner else held
 
     def renew_lease(self, search_id: int, owner: str) -> bool:

@@ -9,6 +9,10 @@ These rows never leave :mod:`controller.store`: reads return the frozen records 
 * one candidate per (search, device, iteration, architecture);
 * one hypervolume per (search, device, iteration);
 * one reported (final) figure per (search, device, architecture, role).
+
+The column types are the portable ones of :mod:`controller.store._types`: time stamps in UTC,
+floats and JSON that keep ``NaN`` and infinities, string limits enforced on SQLite too; the
+same schema is created on SQLite and PostgreSQL (integer ids are ``SERIAL`` there).
 """
 
 from __future__ import annotations
@@ -17,19 +21,17 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
     Index,
     Integer,
-    String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from controller.store._types import ExactFloat, UTCDateTime, utcnow
+from controller.store._types import BoundedString, ExactFloat, ExactJSON, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -51,10 +53,10 @@ class DeviceRow(Base):
     __table_args__ = (UniqueConstraint("name", "fingerprint", name="uq_device_name_fingerprint"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(200))
-    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    name: Mapped[str] = mapped_column(BoundedString(200))
+    fingerprint: Mapped[str] = mapped_column(BoundedString(200))
+    url: Mapped[str | None] = mapped_column(BoundedString(500), nullable=True)
+    info: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -63,14 +65,14 @@ class ArchitectureRow(Base):
     __tablename__ = "architectures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    arch_id: Mapped[str] = mapped_column(String(64), unique=True)
-    backbone: Mapped[str] = mapped_column(String(32))
-    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    arch_id: Mapped[str] = mapped_column(BoundedString(64), unique=True)
+    backbone: Mapped[str] = mapped_column(BoundedString(32))
+    config: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     n_layer: Mapped[int] = mapped_column(Integer)
     d_model: Mapped[int] = mapped_column(Integer)
     decoder_params: Mapped[int] = mapped_column(BigInteger)
     total_params: Mapped[int] = mapped_column(BigInteger)
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -85,17 +87,17 @@ class MeasurementRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id"))
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
-    settings_hash: Mapped[str] = mapped_column(String(64))
+    settings_hash: Mapped[str] = mapped_column(BoundedString(64))
     settings_key: Mapped[str] = mapped_column(Text)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
+    status: Mapped[str] = mapped_column(BoundedString(16))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     latency_ms: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
     peak_memory_mb: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
-    latency: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    samples: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    memory: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    latency: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
+    samples: Mapped[list[Any]] = mapped_column(ExactJSON, default=list)
+    memory: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
+    context: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -103,10 +105,10 @@ class SearchRow(Base):
     __tablename__ = "searches"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    name: Mapped[str | None] = mapped_column(BoundedString(200), nullable=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     seed: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(BoundedString(16))
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -122,11 +124,11 @@ class SearchDeviceRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"))
     position: Mapped[int] = mapped_column(Integer)
-    agent: Mapped[str] = mapped_column(String(500))
+    agent: Mapped[str] = mapped_column(BoundedString(500))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(BoundedString(16))
     iteration_done: Mapped[int] = mapped_column(Integer, default=-1)
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -138,8 +140,8 @@ class SearchLeaseRow(Base):
     __tablename__ = "search_leases"
 
     search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64))
-    host: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(BoundedString(64))
+    host: Mapped[str] = mapped_column(BoundedString(255))
     pid: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -159,8 +161,8 @@ class CandidateRow(Base):
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
     iteration: Mapped[int] = mapped_column(Integer)
     architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id"))
-    origin: Mapped[str] = mapped_column(String(16))
-    parents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    origin: Mapped[str] = mapped_column(BoundedString(16))
+    parents: Mapped[list[Any]] = mapped_column(ExactJSON, default=list)
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     cache_hit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -195,7 +197,7 @@ class ReportedRow(Base):
     search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"))
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
     architecture_id: Mapped[int] = mapped_column(ForeignKey("architectures.id"))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(BoundedString(16))
     search_measurement_id: Mapped[int | None] = mapped_column(
         ForeignKey("measurements.id"), nullable=True
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from controller.store._types import utcnow
 from controller.store.models import Base, SchemaVersionRow
@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 #: The schema version this release writes.
 SCHEMA_VERSION = 1
+
+#: The PostgreSQL advisory lock that serialises schema checks and creation (an arbitrary
+#: constant: "LTS" in ASCII).
+_SCHEMA_LOCK_KEY = 0x4C5453
 
 Migration = Callable[[Connection], None]
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1``.
@@ -36,6 +40,7 @@ def ensure_schema(engine: Engine, migrations: dict[int, Migration] | None = None
     """
     steps = MIGRATIONS if migrations is None else migrations
     with engine.begin() as conn:
+        _serialise(conn)
         tables = set(inspect(conn).get_table_names())
         if SchemaVersionRow.__tablename__ not in tables:
             ours = {t.name for t in Base.metadata.sorted_tables}
@@ -71,3 +76,15 @@ def ensure_schema(engine: Engine, migrations: dict[int, Migration] | None = None
             )
         Base.metadata.create_all(conn)  # tables added without a data migration
         return version
+
+
+def _serialise(conn: Connection) -> None:
+    """Make processes that open one new database at once check and create its schema one at a
+    time (else the second one's ``CREATE TABLE`` fails: "table ... already exists").
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the write lock taken now
+    (``BEGIN IMMEDIATE``; its Python driver would otherwise run the DDL outside any
+    transaction); the others wait for it within the busy timeout."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -204,6 +204,7 @@ class SearchesMixin(StoreBase):
             if origin not in ORIGINS:
                 raise ValueError(f"unknown origin {origin!r}")
         with self._session() as s:
+            _lock_candidates_of(s, search_id)
             archs = _ensure_arch_rows(s, [c for c, _, _ in candidates])
             q = select(CandidateRow.architecture_id).where(
                 CandidateRow.search_id == search_id,
@@ -306,9 +307,20 @@ class SearchesMixin(StoreBase):
         limit: int | None = None,
     ) -> list[tuple[int, CandidateRecord]]:
         """``(sequence number, candidate)`` pairs with a sequence number above ``after``, in
-        sequence order (at most ``limit``). The sequence number is the row id: it grows in the
-        order candidates are recorded (commit order with SQLite's single writer), so it is a
-        cursor for following a running search."""
+        sequence order (at most ``limit``): a cursor for following a running search.
+
+        The sequence number is the row id. A cursor on it is only sound if, within one search,
+        ids become visible in id order: a reader that has seen id 9 must never later find an
+        id 8 committed after it. SQLite gives that for free (one writer at a time; ids are
+        taken under its write lock). PostgreSQL takes an id from its sequence at insert time,
+        not at commit, so two transactions adding candidates to one search could commit out of
+        order. :meth:`add_candidates`, the only writer of candidate rows, therefore first locks
+        the search's row (``SELECT ... FOR NO KEY UPDATE``) and keeps the lock until it
+        commits: the candidate writers of one search run one after the other, each taking its
+        ids and committing before the next one starts. This keeps the schema as it is (no
+        second, per-search counter column) and costs nothing in practice, since one runner
+        writes a search's candidates anyway (its lease); writers of different searches do not
+        wait for each other, and an id gap left by a rolled-back insert is harmless."""
         with self._session() as s:
             q = (
                 select(CandidateRow, ArchitectureRow.arch_id)
@@ -387,6 +399,17 @@ class SearchesMixin(StoreBase):
                 )
                 for r, a in s.execute(q)
             ]
+
+
+def _lock_candidates_of(s: Session, search_id: int) -> None:
+    """Hold the search's row lock until the transaction ends (PostgreSQL; a no-op on SQLite,
+    whose writers are serial anyway): see :meth:`SearchesMixin.candidates_after`. ``NO KEY``:
+    inserts elsewhere that merely reference the search are not held up."""
+    found = s.scalar(
+        select(SearchRow.id).where(SearchRow.id == search_id).with_for_update(key_share=True)
+    )
+    if found is None:
+        raise StoreError(f"no search with id {search_id}")
 
 
 def _get_search_device(s: Session, search_device_id: int) -> SearchDeviceRow:

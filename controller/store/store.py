@@ -9,9 +9,16 @@ locked or busy (another writer), :class:`~shared.errors.StoreFull` for a full di
 each public method is one transaction, a method that meets a busy database is run again, with
 backoff (:data:`RETRY_DELAYS_S`, on top of SQLite's own busy timeout), before StoreBusy is
 raised; a full disk is not retried (the caller stops cleanly and resumes later). Reads
-return the frozen records of :mod:`controller.store.records`. The controller is meant to be
-the single writer; SQLite runs in WAL mode with a busy timeout, so readers (``controller
-results``) never block it.
+return the frozen records of :mod:`controller.store.records`.
+
+Engines: SQLite (a file; the default) and PostgreSQL (``postgresql+psycopg://...``, the
+``postgres`` extra), both tested against the real engine. What is SQLite-only is confined to
+:func:`_make_engine`: WAL mode, a busy timeout (so readers such as ``controller results`` never
+block the writer), foreign keys switched on, and a shared connection for ``sqlite://``. A
+server database gets pre-pinged pooled connections (a connection the server closed is replaced
+instead of failing a request). Everything else (the lease, the candidate cursor, the column
+types) is written to be correct on both; see :mod:`controller.store.leases`,
+:meth:`Store.candidates_after` and :mod:`controller.store._types`.
 
 Not thread-safe: use one Store per thread (an asyncio program uses it from its loop thread).
 """
@@ -59,10 +66,20 @@ _BUSY_PGCODES = frozenset({"40001", "40P01", "55P03"})
 _FULL_TEXT = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
 
+#: URL schemes that name PostgreSQL without a driver: they get the driver of the ``postgres``
+#: extra, psycopg 3 (SQLAlchemy would pick psycopg2, which LTS does not install).
+_BARE_POSTGRES = ("postgresql://", "postgres://")
+POSTGRES_SCHEME = "postgresql+psycopg://"
+
+
 def database_url(value: str | os.PathLike[str] | None = None) -> str:
-    """A SQLAlchemy URL from ``value``: a URL is kept, a plain path becomes a SQLite file URL,
-    None means :data:`DEFAULT_DB` in the current directory."""
+    """A SQLAlchemy URL from ``value``: a URL is kept (a bare ``postgresql://`` or
+    ``postgres://`` gets the psycopg driver: ``postgresql+psycopg://``), a plain path becomes
+    a SQLite file URL, None means :data:`DEFAULT_DB` in the current directory."""
     text = os.fspath(value) if value is not None else DEFAULT_DB
+    for bare in _BARE_POSTGRES:
+        if text.startswith(bare):
+            return POSTGRES_SCHEME + text.removeprefix(bare)
     if "://" in text:
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
@@ -73,6 +90,8 @@ def _make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     is_sqlite = url.startswith("sqlite")
     if is_sqlite and url in ("sqlite://", "sqlite:///:memory:"):
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if not is_sqlite:
+        kwargs.update(pool_pre_ping=True)
     engine = create_engine(url, **kwargs)
     if is_sqlite:
 
@@ -114,6 +133,12 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
             self.schema_version = ensure_schema(self._engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the store at {_safe_url(url)}: {_reason(exc)}") from exc
+        except ImportError as exc:  # the URL names a driver that is not installed
+            hint = " (pip install 'lts[postgres]')" if "postgres" in url.split("://")[0] else ""
+            raise StoreError(
+                f"cannot open the store at {_safe_url(url)}: its database driver is not "
+                f"installed: {exc}{hint}"
+            ) from exc
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @classmethod

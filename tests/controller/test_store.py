@@ -1,13 +1,20 @@
-"""The result store on a real SQLite file: schema, cache invariants, round trips."""
+"""The result store on a real engine: a SQLite file, and a database on a private PostgreSQL
+server (``store_url`` of tests/conftest.py; those runs are marked ``postgres``): schema, cache
+invariants, round trips, the lease and the candidate cursor under concurrent writers."""
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from datetime import UTC
+import threading
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import IntegrityError
 
 from controller.store import SCHEMA_VERSION, Store, database_url
 from controller.store import schema as schema_mod
@@ -66,39 +73,46 @@ def _result(cfg: ArchConfig, median: float = 1.5, memory: float | None = 12.0) -
     )
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "lts.sqlite"
+def _sql(url: str, sql: str, **params: Any) -> list[Any]:
+    """Run one statement on the store's database behind its back; return the rows."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def store(db_path: Path) -> Store:
-    with Store.open(db_path) as s:
+def store(store_url: str) -> Store:
+    with Store(store_url) as s:
         yield s
 
 
-def test_new_database_is_versioned_wal_and_reopens(store: Store, db_path: Path) -> None:
+def test_new_database_is_versioned_and_reopens(store: Store, store_url: str) -> None:
     assert store.schema_version == SCHEMA_VERSION
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM lts_schema").fetchone()[0] == SCHEMA_VERSION
-    conn.close()
-    with Store.open(db_path) as again:
+    assert _sql(store_url, "SELECT version FROM lts_schema") == [(SCHEMA_VERSION,)]
+    with Store(store_url) as again:
         assert again.schema_version == SCHEMA_VERSION
 
 
-def test_newer_schema_is_refused(store: Store, db_path: Path) -> None:
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "lts.sqlite"):
+        conn = sqlite3.connect(tmp_path / "lts.sqlite")
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+
+
+def test_newer_schema_is_refused(store: Store, store_url: str) -> None:
     store.close()
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE lts_schema SET version = ?", (SCHEMA_VERSION + 1,))
-    conn.commit()
-    conn.close()
+    _sql(store_url, "UPDATE lts_schema SET version = :v", v=SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match="newer"):
-        Store.open(db_path)
+        Store(store_url)
 
 
 def test_older_schema_is_migrated_through_the_hook(
-    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.close()
     ran: list[int] = []
@@ -108,23 +122,21 @@ def test_older_schema_is_migrated_through_the_hook(
 
     monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     monkeypatch.setitem(schema_mod.MIGRATIONS, SCHEMA_VERSION, step)
-    with Store.open(db_path) as migrated:
+    with Store(store_url) as migrated:
         assert migrated.schema_version == SCHEMA_VERSION + 1
     assert ran == [1]
 
 
-def test_unversioned_database_with_our_tables_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "other.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE devices (id INTEGER PRIMARY KEY)")
-    conn.commit()
-    conn.close()
+def test_unversioned_database_with_our_tables_is_refused(store_url: str) -> None:
+    _sql(store_url, "CREATE TABLE devices (id INTEGER PRIMARY KEY)")
     with pytest.raises(StoreError, match="schema version"):
-        Store.open(path)
+        Store(store_url)
 
 
 def test_database_url() -> None:
-    assert database_url("postgresql://u:p@h/db") == "postgresql://u:p@h/db"
+    assert database_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert database_url("postgres://u:p@h:5433/db") == "postgresql+psycopg://u:p@h:5433/db"
+    assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("a/b.sqlite").startswith("sqlite:////")
     assert database_url(None).endswith("/lts.sqlite")
 
@@ -132,6 +144,25 @@ def test_database_url() -> None:
 def test_unopenable_url_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         Store(f"sqlite:///{tmp_path}")  # a directory, not a file
+
+
+def test_a_missing_driver_is_a_store_error_naming_it() -> None:
+    try:
+        import pg8000  # noqa: F401  (a PostgreSQL driver SQLAlchemy knows and LTS never installs)
+
+        pytest.skip("pg8000 is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(StoreError, match=r"driver is not installed.*lts\[postgres\]") as err:
+        Store("postgresql+pg8000://lts:secret@127.0.0.1:1/lts")
+    assert "secret" not in str(err.value)
+
+
+@pytest.mark.postgres
+def test_an_unreachable_server_is_a_store_error(pg_server: Any) -> None:
+    url = pg_server.url("no_such_database")
+    with pytest.raises(StoreError, match=r"cannot open the store at .*no_such_database"):
+        Store(url)
 
 
 def test_devices_are_name_plus_fingerprint(store: Store) -> None:
@@ -143,6 +174,29 @@ def test_devices_are_name_plus_fingerprint(store: Store) -> None:
     assert a.first_seen.tzinfo is UTC
     assert [d.id for d in store.list_devices()] == [a.id, other.id]
     assert "2 cores" in a.summary()
+    # Names compare case-sensitively on every engine.
+    assert store.upsert_device("BOX", _info("fp-1")).id not in (a.id, other.id)
+
+
+def test_time_stamps_are_utc_whatever_the_server_zone(store: Store) -> None:
+    before = datetime.now(UTC)
+    search = store.create_search({}, seed=1)
+    after = datetime.now(UTC)
+    back = store.get_search(search.id)
+    assert back.created_at.tzinfo is UTC and before <= back.created_at <= after
+    assert back.created_at == search.created_at  # to the microsecond
+
+
+def test_text_longer_than_its_column_is_refused_on_every_engine(store: Store) -> None:
+    assert store.create_search({}, seed=1, name="n" * 200).name == "n" * 200
+    with pytest.raises(StoreError, match="201 characters is longer than the 200"):
+        store.create_search({}, seed=1, name="n" * 201)
+    assert store.count_searches() == 1
+
+
+def test_large_seeds_and_counts_round_trip(store: Store) -> None:
+    seed = 2**63 - 1  # the largest SearchConfig allows
+    assert store.get_search(store.create_search({"seed": seed}, seed=seed).id).seed == seed
 
 
 def test_architectures_are_stored_once_with_counts(store: Store) -> None:
@@ -156,7 +210,7 @@ def test_architectures_are_stored_once_with_counts(store: Store) -> None:
         store.get_architecture("nope")
 
 
-def test_measurement_cache_never_stores_twice(store: Store, db_path: Path) -> None:
+def test_measurement_cache_never_stores_twice(store: Store, store_url: str) -> None:
     dev = store.upsert_device("box", _info())
     cfg = _cfg()
     key = MeasureSettings().cache_key()
@@ -169,18 +223,15 @@ def test_measurement_cache_never_stores_twice(store: Store, db_path: Path) -> No
     assert store.find_measurements([cfg.arch_id], dev.id, key)[cfg.arch_id] == rec
     assert store.count_measurements() == 1
     # The unique constraint holds in the database itself, not only in the method.
-    conn = sqlite3.connect(db_path)
-    row = conn.execute(
-        "SELECT architecture_id, device_id, settings_hash, settings_key FROM measurements"
-    ).fetchone()
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute(
+    (row,) = _sql(store_url, "SELECT architecture_id, device_id, settings_hash FROM measurements")
+    with pytest.raises(IntegrityError):
+        _sql(
+            store_url,
             "INSERT INTO measurements (architecture_id, device_id, settings_hash, settings_key, "
             "settings, status, latency, samples, memory, context, created_at) "
-            "VALUES (?, ?, ?, ?, '{}', 'done', '{}', '[]', '{}', '{}', '2024-01-01')",
-            row,
-        )
-    conn.close()
+            "VALUES (:a, :d, :h, 'k', '{}', 'done', '{}', '[]', '{}', '{}', '2024-01-01')",
+            a=row[0], d=row[1], h=row[2],
+        )  # fmt: skip
 
 
 def test_failed_measurement_is_cached_with_its_error(store: Store) -> None:
@@ -234,13 +285,15 @@ def test_search_lifecycle(store: Store) -> None:
     ]
     assert got[0].measurement_id == rec.id and got[0].cache_hit is False
     assert got[1].measurement_id is None
+    state = {"rng": [1, 2], "best": [math.inf, -math.inf], "hv": {"last": math.nan}}
     store.complete_iteration(
-        sd.id, 0, hypervolume=math.nan, frontier_size=1, n_measured=1, state={"rng": [1, 2]}
+        sd.id, 0, hypervolume=math.nan, frontier_size=1, n_measured=1, state=state
     )
     with pytest.raises(StoreError, match="out of order"):
         store.complete_iteration(sd.id, 2, hypervolume=0.5, frontier_size=1, n_measured=1, state={})
     (sd_now,) = store.search_devices(search.id)
-    assert sd_now.iteration_done == 0 and sd_now.state == {"rng": [1, 2]}
+    assert sd_now.iteration_done == 0 and sd_now.state["rng"] == [1, 2]
+    assert sd_now.state["best"] == [math.inf, -math.inf] and math.isnan(sd_now.state["hv"]["last"])
     (hv,) = store.hypervolumes(search.id, dev.id)
     assert math.isnan(hv.hypervolume)
     store.set_reported(search.id, dev.id, [(a.arch_id, "frontier", rec.id, rec.id)])
@@ -307,3 +360,172 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     with pytest.raises(ValueError):
         store.add_candidates(search.id, 1, 0, [(_cfg(), "bogus", ())])
     assert store.candidates(search.id) == []
+
+
+def _race(*actions: Any) -> list[Any]:
+    """Run each action in its own thread, all at once; return what each returned or raised."""
+    results: list[Any] = [None] * len(actions)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = actions[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_racing_takeovers_of_a_lease_have_one_winner(store: Store, store_url: str) -> None:
+    """Two processes (here: two Stores, two threads) judge the same stale holder gone at the
+    same moment: exactly one takes the lease over, the other is refused."""
+    sid = store.create_search({}, seed=1).id
+    store.acquire_lease(sid, "gone", "elsewhere", 1, lambda held: False)
+    both_judged = threading.Barrier(2, timeout=30)
+
+    def gone(held: Any) -> bool:
+        both_judged.wait()  # neither writes before both have read the old lease
+        return True
+
+    def take(owner: str) -> Any:
+        with Store(store_url) as own:
+            return own.acquire_lease(sid, owner, "here", 2, gone)
+
+    results = _race(lambda: take("x"), lambda: take("y"))
+    won = [r for r in results if not isinstance(r, Exception)]
+    lost = [r for r in results if isinstance(r, Exception)]
+    assert len(won) == 1 and won[0].owner == "gone", results
+    assert len(lost) == 1 and isinstance(lost[0], SearchConflict), results
+    assert "just taken over by another process" in str(lost[0])
+    winner = "x" if results[0] is won[0] else "y"
+    assert store.lease(sid).owner == winner
+
+
+def test_racing_first_takers_of_a_free_lease_have_one_winner(store: Store, store_url: str) -> None:
+    sid = store.create_search({}, seed=1).id
+    start = threading.Barrier(2, timeout=30)
+
+    def take(owner: str) -> Any:
+        with Store(store_url) as own:
+            start.wait()
+            return own.acquire_lease(sid, owner, "here", 2, lambda held: False)
+
+    results = _race(lambda: take("x"), lambda: take("y"))
+    assert results.count(None) == 1, results
+    (lost,) = [r for r in results if r is not None]
+    assert isinstance(lost, SearchConflict), results
+
+
+@pytest.mark.postgres
+def test_candidate_writers_of_one_search_take_turns(pg_url: str) -> None:
+    """The cursor of :meth:`Store.candidates_after` on PostgreSQL: while one transaction has
+    added candidates to a search and not committed yet, a second writer of that search waits
+    (it would otherwise take a higher id and could commit first, and a reader that saw it
+    would later skip the first one's lower id). Made deterministic by holding the first
+    writer's commit and asking the server which session waits on a lock."""
+    with Store(pg_url) as slow, Store(pg_url) as fast, Store(pg_url) as reader:
+        dev = slow.upsert_device("box", _info())
+        sid = slow.create_search({}, seed=1).id
+        other_sid = slow.create_search({}, seed=2).id
+        inside, go_on = threading.Event(), threading.Event()
+
+        def hold_commit(conn: Any) -> None:  # runs in the slow writer's thread
+            if not inside.is_set():
+                inside.set()
+                assert go_on.wait(60)
+
+        event.listen(slow._engine, "commit", hold_commit)
+        first = threading.Thread(target=slow.add_candidates,
+                                 args=(sid, dev.id, 0, [(_cfg(1), "random", ())]))  # fmt: skip
+        second = threading.Thread(target=fast.add_candidates,
+                                  args=(sid, dev.id, 0, [(_cfg(2), "random", ())]))  # fmt: skip
+        try:
+            first.start()
+            assert inside.wait(30)  # its rows are inserted, its commit held
+            # A writer of another search does not wait.
+            fast.add_candidates(other_sid, dev.id, 0, [(_cfg(3), "random", ())])
+            second.start()
+            deadline = time.monotonic() + 30
+            while not _sql(pg_url, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+                assert time.monotonic() < deadline, "the second writer did not wait for the first"
+                time.sleep(0.02)
+            assert second.is_alive() and reader.candidates_after(sid, 0) == []
+        finally:
+            go_on.set()
+            first.join(30)
+            if second.ident is not None:
+                second.join(30)
+            event.remove(slow._engine, "commit", hold_commit)
+        seen = reader.candidates_after(sid, 0)
+        assert [c.arch_id for _, c in seen] == [_cfg(1).arch_id, _cfg(2).arch_id]
+        assert seen[0][0] < seen[1][0]
+        assert reader.candidates_after(sid, seen[0][0]) == seen[1:]
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(store_url: str) -> None:
+    start = threading.Barrier(4, timeout=30)
+
+    def open_store() -> int:
+        start.wait()
+        with Store(store_url) as opened:
+            return opened.schema_version
+
+    assert _race(*[open_store] * 4) == [SCHEMA_VERSION] * 4
+
+
+#: Writes of a row that two processes may both create first: an architecture (two searches'
+#: shared baselines) and a device (two searches reaching one agent).
+NEW_ROWS = {
+    "architecture": lambda store: store.add_architectures([_cfg(6)])[0],
+    "device": lambda store: store.upsert_device("box", _info("fp-new")),
+}
+
+
+@pytest.mark.parametrize("what", sorted(NEW_ROWS))
+def test_two_writers_adding_one_new_row_both_succeed(
+    store: Store, store_url: str, what: str
+) -> None:
+    """The second writer, whose insert meets the first one's, gets the row instead of an
+    error. The first writer's commit is held until the second one waits on it (seen through
+    the server on PostgreSQL; a pause on SQLite, whose writers queue on its file lock)."""
+    write = NEW_ROWS[what]
+    inside, go_on = threading.Event(), threading.Event()
+
+    def hold_commit(conn: Any) -> None:
+        if not inside.is_set():
+            inside.set()
+            assert go_on.wait(60)
+
+    results: list[Any] = []
+    with Store(store_url) as first, Store(store_url) as second:
+        event.listen(first._engine, "commit", hold_commit)
+        one = threading.Thread(target=lambda: results.append(write(first)))
+        two = threading.Thread(target=lambda: results.append(write(second)))
+        try:
+            one.start()
+            assert inside.wait(30)
+            two.start()
+            if store_url.startswith("postgresql"):
+                deadline = time.monotonic() + 30
+                sql = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                while not _sql(store_url, sql):
+                    assert time.monotonic() < deadline, "the second writer did not meet the first"
+                    time.sleep(0.02)
+            else:
+                time.sleep(0.5)
+        finally:
+            go_on.set()
+            one.join(30)
+            if two.ident is not None:
+                two.join(30)
+            event.remove(first._engine, "commit", hold_commit)
+    assert len(results) == 2, "a writer failed (see the thread's exception above)"
+    first_rec, second_rec = results
+    if what == "device":
+        assert first_rec.id == second_rec.id and len(store.list_devices()) == 1
+    else:
+        assert first_rec == second_rec == store.get_architecture(first_rec.arch_id)

@@ -2,14 +2,14 @@
 
 Three agents start once for the module (about 20-30 s on two busy cores): two on this machine
 with different thread counts (two devices) and a third that one test kills. The space is tiny
-and every budget short, so each search takes seconds per device.
+and every budget short, so each search takes seconds per device. The resume test runs on a
+PostgreSQL store too (``store_url``; marked ``postgres``).
 """
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from controller.search.local_agent import LocalAgent
-from controller.store import Store
+from controller.store import Store, database_url
 
 FAST = [
     "--time-budget-s", "0.3", "--min-time-s", "0.1", "--warmup-s", "0.02",
@@ -81,12 +83,20 @@ def twice(taken: Counter[tuple[str, str]]) -> str:
     return f"measured more than once: {[k for k, n in taken.items() if n > 1]}"
 
 
-def db_count(path: str, sql: str) -> int:
+def db_count(db: str, sql: str) -> int:
+    """``SELECT count(*) ...`` on the store ``db`` (a path or a URL, as ``LTS_DB`` takes it),
+    read-only for a SQLite file; 0 while the store is not created yet."""
+    url = database_url(db)
+    if url.startswith("sqlite:///"):
+        url = f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    engine = create_engine(url)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute(sql).fetchone()[0])
-    except sqlite3.Error:  # not created yet
+        with engine.connect() as conn:
+            return int(conn.execute(text(sql)).scalar_one())
+    except SQLAlchemyError:  # not created yet
         return 0
+    finally:
+        engine.dispose()
 
 
 def wait_for(predicate, timeout: float, what: str, pause_s: float = 0.2) -> None:
@@ -139,8 +149,10 @@ def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str
 
 
 def test_resume_after_the_controller_is_killed(
-    agents: dict[str, LocalAgent], env: dict[str, str], tmp_path: Path
+    agents: dict[str, LocalAgent], env: dict[str, str], tmp_path: Path, store_url: str
 ) -> None:
+    """On a SQLite file and on a PostgreSQL server (``store_url``)."""
+    env = {**env, "LTS_DB": store_url}
     one = agents["one"]
     before = job_ids(one)
     args = [

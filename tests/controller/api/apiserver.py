@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -43,7 +43,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
     token: str | None = None
-    db: Path = field(default_factory=Path)
+    db: str = ""
 
     def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
         """An httpx client; ``token`` None: the server's token, "" for none."""
@@ -64,9 +64,10 @@ class Server:
 
 @dataclass
 class Filled:
-    """The session's store, its finished search, and the agent it ran on."""
+    """The session's store (``db``: a SQLite file's path or a PostgreSQL URL), its finished
+    search, and the agent it ran on."""
 
-    db: Path
+    db: str
     agents_file: Path
     search_id: int
     interrupted: list[int]
@@ -74,7 +75,7 @@ class Filled:
     home: Path
 
 
-def launch_server(home: Path, db: Path, agents_file: Path, *options: str) -> Server:
+def launch_server(home: Path, db: str, agents_file: Path, *options: str) -> Server:
     """Start ``controller serve`` on a free port; wait until ``/health`` answers."""
     port = free_port()
     log = home / f"serve-{port}.log"

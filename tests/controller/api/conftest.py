@@ -4,7 +4,8 @@ Once per session: a real agent (``start_agent`` of tests/conftest.py: ``agent se
 127.0.0.1 with a token) is named ``api`` in an agents file; the real runner searches a tiny
 space on it for two iterations (baselines and the final re-measurement included) into a
 SQLite file; then ``controller serve`` (uvicorn, a subprocess) serves that file with a
-controller token. Tests talk to it with httpx.
+controller token. Tests talk to it with httpx. All of it twice: on a SQLite file and on a
+PostgreSQL database (``ENGINES`` of tests/testkit.py; those runs are marked ``postgres``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from apiserver import (  # tests/controller/api is on sys.path
     Server,
     launch_server,
 )
+from testkit import ENGINES
 
 from controller.agents import AgentsFile, AgentSpec
 from controller.search.config import SearchConfig
@@ -33,8 +35,12 @@ from controller.search.runner import SearchRunner, start_search
 from controller.store import Store
 
 
-@pytest.fixture(scope="session")
-def filled(start_agent: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory) -> Filled:
+@pytest.fixture(scope="session", params=ENGINES)
+def filled(
+    request: pytest.FixtureRequest,
+    start_agent: Callable[..., Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Filled:
     home = tmp_path_factory.mktemp("api")
     agent = start_agent("--name", DEVICE_NAME)
     token_file = home / "agent.token"
@@ -44,7 +50,11 @@ def filled(start_agent: Callable[..., Any], tmp_path_factory: pytest.TempPathFac
     registry.add(AgentSpec(AGENT_NAME, agent.url, token_file=str(token_file)))
     # An agent that is down: GET /agents must say so within its timeout.
     registry.add(AgentSpec("down", f"http://127.0.0.1:{free_port()}"))
-    db = home / "lts.sqlite"
+    if request.param == "sqlite":
+        db = str(home / "lts.sqlite")
+    else:  # a database of its own on the session's server, dropped with the server
+        server = request.getfixturevalue("pg_server")
+        db = server.url(server.create_database())
     config = SearchConfig.build(agents=[AGENT_NAME], iterations=2, seed=1, baseline_layers=[1, 3],
                                 measure=MEASURE, **SMALL)  # fmt: skip
     with Store.open(db) as store:
