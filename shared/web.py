@@ -280,3 +280,5 @@ def run_server(
     )  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
         asyncio.run(serve())
+    if not server.started:  # the app's start-up failed (its lifespan raised): say so by status
+        raise SystemExit(3)  # uvicorn's own status for a failed start-up
