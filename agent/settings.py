@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.schemas import DeviceKind, MeasureSettings, Runtime
-
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+from shared.service_settings import LogLevel, insecure_implies_no_auth
 
 
 class Settings(BaseSettings):
@@ -62,19 +60,7 @@ class Settings(BaseSettings):
     item_allowance_s: float | None = Field(None, gt=0)
     log_level: LogLevel = "INFO"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _insecure_is_no_auth(cls, data: object) -> object:
-        if isinstance(data, dict) and str(data.get("insecure_no_auth", "")).lower() in (
-            "true", "1", "yes", "on"
-        ):  # fmt: skip
-            data = {**data, "no_auth": True}
-        return data
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    _insecure_is_no_auth = model_validator(mode="before")(insecure_implies_no_auth)
 
     def measure_defaults(self) -> MeasureSettings:
         """The measurement settings a request gets for every field it does not override."""

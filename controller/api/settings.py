@@ -8,14 +8,12 @@ agents file from ``--agents-file``/``LTS_AGENTS_FILE``, like the other commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.service_settings import LogLevel, insecure_implies_no_auth
 from shared.tokens import is_loopback
-
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class Settings(BaseSettings):
@@ -57,19 +55,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=1)
     log_level: LogLevel = "INFO"
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _insecure_is_no_auth(cls, data: object) -> object:
-        if isinstance(data, dict) and str(data.get("insecure_no_auth", "")).lower() in (
-            "true", "1", "yes", "on"
-        ):  # fmt: skip
-            data = {**data, "no_auth": True}
-        return data
+    _insecure_is_no_auth = model_validator(mode="before")(insecure_implies_no_auth)
 
     @property
     def loopback(self) -> bool:
