@@ -15,8 +15,6 @@ import pytest
 from pgserver import PostgresServer, PostgresUnavailable
 from testkit import ENGINES, wait_healthy
 
-from controller.store import database_url
-
 #: The published LTS tables, kept in the repository (see their README for source and licence).
 TABLES_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lts-neurips22"
 
@@ -125,6 +123,9 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
 @pytest.fixture(params=ENGINES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a new, empty store: a SQLite file, or a PostgreSQL database."""
+    # Imported here: the agent-only install of the aarch64 smoke test has no SQLAlchemy.
+    from controller.store import database_url
+
     if request.param == "sqlite":
         return database_url(tmp_path / "lts.sqlite")
     return request.getfixturevalue("pg_url")
