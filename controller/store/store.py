@@ -130,8 +130,7 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
             _sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]), create)
         try:
             self._engine = _make_engine(url, busy_timeout_ms)
-            self.schema_version = ensure_schema(self._engine)
-        except SQLAlchemyError as exc:
+        except SQLAlchemyError as exc:  # e.g. a URL SQLAlchemy cannot read
             raise StoreError(f"cannot open the store at {_safe_url(url)}: {_reason(exc)}") from exc
         except ImportError as exc:  # the URL names a driver that is not installed
             hint = " (pip install 'lts[postgres]')" if "postgres" in url.split("://")[0] else ""
@@ -139,7 +138,27 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin):
                 f"cannot open the store at {_safe_url(url)}: its database driver is not "
                 f"installed: {exc}{hint}"
             ) from exc
+        self.schema_version = self._open_schema()
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def _open_schema(self) -> int:
+        """Create or check the schema, again after each pause of ``retry_delays_s`` while the
+        database is busy: SQLite's switch to WAL mode can answer "database is locked" at once,
+        without its busy timeout, while other processes open the same new file."""
+        for pause in (*self.retry_delays_s, None):
+            try:
+                return ensure_schema(self._engine)
+            except SQLAlchemyError as exc:
+                if pause is None or not isinstance(_store_error(exc), StoreBusy):
+                    self._engine.dispose()
+                    raise StoreError(
+                        f"cannot open the store at {_safe_url(self.url)}: {_reason(exc)}"
+                    ) from exc
+                logger.warning("opening %s: %s; trying again in %.1f s",
+                               _safe_url(self.url), _reason(exc), pause)  # fmt: skip
+                self._engine.dispose()  # drop connections whose set-up failed half-way
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     @classmethod
     def open(cls, value: str | os.PathLike[str] | None = None, **options: Any) -> Store:
