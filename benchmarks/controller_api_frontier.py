@@ -15,7 +15,7 @@ A real ``controller serve`` (uvicorn) answers on 127.0.0.1; an httpx client send
 requests one after the other, accepting gzip (httpx's default) or not. Reported: the first
 request (nothing cached), then p50/p95/max of the following ones (the rendered answer is kept
 while the search is unchanged), and the time to build the answer without the cache
-(``results.read_frontier`` in this process). Filling the store takes minutes; ``--db`` keeps it
+(``reads.read_frontier`` in this process). Filling the store takes minutes; ``--db`` keeps it
 for the next run.
 
     python benchmarks/controller_api_frontier.py [--candidates 10000] [--requests 200] [--db F]
@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from controller import results
+from controller.api import reads
 from controller.pareto import frontier
 from controller.search.baselines import layer_scaled_baselines
 from controller.search.config import SearchConfig
@@ -195,7 +195,7 @@ def main() -> None:
         with Store.open(db) as store:
             for label, sid in (("done", done), ("running", running)):
                 t0 = time.perf_counter()
-                results.read_frontier(store, sid, DEVICE)
+                reads.read_frontier(store, sid, DEVICE)
                 print(f"{label:>7}: building the answer without the cache: "
                       f"{(time.perf_counter() - t0) * 1000:.0f} ms")  # fmt: skip
     print("goal: p95 < 50 ms")

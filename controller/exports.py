@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.search.report import ModelRow, build_report
+from controller.report import ModelRow, build_report
 from controller.store import Store
 from shared.config import ArchConfig
 from shared.errors import BuildError, ConfigError

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.search.report import ModelRow, build_report
+from controller.report import ModelRow, build_report
 from controller.store import HypervolumeRecord, Store
 from shared.errors import ConfigError
 

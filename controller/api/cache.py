@@ -3,7 +3,7 @@
 A finished device's frontier never changes, and a running one changes once per store update
 of its search; reading the frontier of a large search, however, costs a read of every
 member's architecture and measurements. :class:`FrontierCache` keeps the rendered JSON per
-(search, device filter) together with the search's version (:func:`results.search_version`,
+(search, device filter) together with the search's version (:func:`reads.search_version`,
 two small queries) and serves it again while the version is the same, also gzip-compressed
 once for the clients that accept it (a large frontier is megabytes of JSON).
 """
@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from controller import results
+from controller.api import reads
 from controller.store import Store
 
 
@@ -30,16 +30,16 @@ class FrontierCache:
     def frontier_json(
         self, store: Store, search_id: int, device: str | None, *, gzipped: bool = False
     ) -> bytes:
-        """The JSON of :func:`results.read_frontier` (raises what it raises), compressed
+        """The JSON of :func:`reads.read_frontier` (raises what it raises), compressed
         with gzip if ``gzipped``."""
-        version = results.search_version(store, search_id)
+        version = reads.search_version(store, search_id)
         key = (search_id, device)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(key)
                 return entry[2] if gzipped else entry[1]
-        body = results.read_frontier(store, search_id, device).model_dump_json().encode()
+        body = reads.read_frontier(store, search_id, device).model_dump_json().encode()
         entry = (version, body, gzip.compress(body, compresslevel=6))
         with self._lock:
             self._entries[key] = entry

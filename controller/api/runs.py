@@ -157,7 +157,7 @@ class SearchRuns:
 
     # ------------------------------------------------------------------------ internals
     def _resume(self, store: Store, body: SearchCreate) -> tuple[int, list[AgentSpec]]:
-        from controller.results import require_search
+        from controller.api.reads import require_search
 
         given = body.model_dump(exclude_none=True, exclude=_NOT_DEFINITION)
         if given:

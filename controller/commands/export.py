@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from controller.commands._edge import check_range, user_errors
-from controller.commands.results import DbOption, JsonOption
+from controller.commands.report import DbOption, JsonOption
 from controller.exports import manifest, parse_ids, select, write
 from controller.plots import safe_name
 from controller.search.config import MAX_SEED

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from controller.commands._edge import check_range, user_errors
-from controller.commands.results import DbOption, JsonOption
+from controller.commands.report import DbOption, JsonOption
 from controller.store import Store
 
 

@@ -18,10 +18,10 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agents
 from controller.commands._edge import check_range, user_errors
-from controller.commands.results import DbOption, JsonOption, output_console, render_report
+from controller.commands.report import DbOption, JsonOption, output_console, render_report
+from controller.report import build_report
 from controller.search.baselines import parse_layers
 from controller.search.config import SearchConfig
-from controller.search.report import build_report
 from controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
 from controller.store import Store
 from shared.errors import ConfigError, StoreUnavailable

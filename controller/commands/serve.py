@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from controller.commands._edge import user_errors
-from controller.commands.results import DbOption
+from controller.commands.report import DbOption
 from controller.commands.search import AgentsFileOpt
 from shared.errors import ConfigError
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from controller import exports
 from controller.cli import app
-from controller.search.report import build_report
+from controller.report import build_report
 from controller.store import Store
 from shared.config import ArchConfig
 from shared.errors import ConfigError

@@ -34,9 +34,9 @@ from controller.plots import (
     png_bytes,
     slice_figure,
 )
+from controller.report import build_report
 from controller.search.config import SearchConfig
 from controller.search.local_agent import LocalAgent
-from controller.search.report import build_report
 from controller.search.runner import SearchRunner, start_search
 from controller.store import Store
 from shared.errors import ConfigError, StoreError

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from testkit import TINY_SPACE
 
-from controller import results
+from controller.api import reads
 from controller.search.config import SearchConfig
 from controller.search.runner import start_search
 from controller.store import Store
@@ -53,13 +53,13 @@ def test_a_search_without_a_live_runner_reads_interrupted(tmp_path: Path, holder
         assert store.get_search(sid).status == "running"  # what is stored stays as it was
 
         # The API's reads.
-        assert [s.status for s in results.list_searches(store).data] == [expected]
-        detail = results.read_search(store, sid)
+        assert [s.status for s in reads.list_searches(store).data] == [expected]
+        detail = reads.read_search(store, sid)
         assert detail.status == expected and [d.status for d in detail.devices] == [device]
-        assert results.read_frontier(store, sid).status == expected
-        assert results.read_candidates(store, sid).complete is (holder != "alive")
+        assert reads.read_frontier(store, sid).status == expected
+        assert reads.read_candidates(store, sid).complete is (holder != "alive")
         # This server runs it (the lease may not be taken yet): running.
-        assert results.read_search(store, sid, background=True).status == "running"
+        assert reads.read_search(store, sid, background=True).status == "running"
 
     # The CLI.
     assert [s["status"] for s in _cli(db, "searches")["data"]] == [expected]

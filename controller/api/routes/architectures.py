@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from controller import results
+from controller.api import reads
 from controller.api.deps import StoreDep
 from controller.api.errors import responses
 from controller.api.schemas import ArchitecturePublic, MeasurementsPublic
@@ -22,7 +22,7 @@ ArchId = Annotated[
 def read_architecture(arch_id: ArchId, store: StoreDep) -> ArchitecturePublic:
     """The config (loadable by ``shared.config.ArchConfig.from_dict``), its parameter counts
     and how many measurements the store holds of it."""
-    return results.read_architecture(store, arch_id)
+    return reads.read_architecture(store, arch_id)
 
 
 @router.get(
@@ -35,4 +35,4 @@ def read_measurements(
 ) -> MeasurementsPublic:
     """Every measurement of the architecture: each device and settings, with the latency
     statistics, peak memory, the settings and the run context."""
-    return results.read_measurements(store, arch_id, samples)
+    return reads.read_measurements(store, arch_id, samples)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from controller import results
+from controller.api import reads
 from controller.api.deps import SearchId, StoreDep
 from controller.api.errors import responses
 from controller.api.schemas import CandidatesPublic
@@ -31,4 +31,4 @@ def read_candidates(
 ) -> CandidatesPublic:
     """Candidates with a sequence number above ``after``, in order, each with its
     measurement. Poll with ``after=next_after`` until ``complete``."""
-    return results.read_candidates(store, search_id, device=device, after=after, limit=limit)
+    return reads.read_candidates(store, search_id, device=device, after=after, limit=limit)

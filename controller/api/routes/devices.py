@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from controller import results
+from controller.api import reads
 from controller.api.deps import StoreDep
 from controller.api.errors import responses
 from controller.api.schemas import DevicesPublic
@@ -16,4 +16,4 @@ router = APIRouter(tags=["devices"])
 def read_devices(store: StoreDep) -> DevicesPublic:
     """Each device (an agent name with a fingerprint): what it reported and how many
     measurements the store holds of it."""
-    return results.list_devices(store)
+    return reads.list_devices(store)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
-from controller import exports, results
+from controller import exports
+from controller.api import reads
 from controller.api.deps import SearchId, StoreDep
 from controller.api.errors import responses
 from controller.search.config import MAX_SEED
@@ -46,7 +47,7 @@ def read_export(
 ) -> Response:
     """``json``: every member's config and figures; ``csv``: the table; ``pt`` / ``onnx``:
     untrained model files (the file itself for one member, else a zip of them)."""
-    results.require_search(store, search_id)
+    reads.require_search(store, search_id)
     sel = exports.select(store, search_id, device, exports.parse_ids(ids))
     if fmt == "json":
         return JSONResponse(exports.manifest(sel))

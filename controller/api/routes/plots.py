@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from controller import plots, results
+from controller import plots
+from controller.api import reads
 from controller.api.deps import SearchId, StoreDep
 from controller.api.errors import responses
 from controller.store import Store
@@ -22,7 +23,7 @@ DeviceQuery = Annotated[
 
 
 def _render(store: Store, search_id: int, name: str, device: str | None, kind: str) -> bytes:
-    results.require_search(store, search_id)
+    reads.require_search(store, search_id)
     names = plots.PNG_PLOTS if kind == "png" else plots.HTML_PLOTS
     if name not in names:
         raise NotFoundError(f"no plot {name}.{kind}; choose from "

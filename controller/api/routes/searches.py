@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from controller import results
+from controller.api import reads
 from controller.api.deps import SearchId, StateDep, StoreDep, WriteAuth
 from controller.api.errors import responses
 from controller.api.schemas import SearchCreate, SearchDetailPublic, SearchesPublic, SearchPublic
@@ -23,13 +23,13 @@ def read_searches(
     limit: Annotated[int, Query(ge=1, le=1000, description="most searches to return")] = 100,
 ) -> SearchesPublic:
     """The stored searches by id, one page at a time; ``count`` is the total."""
-    return results.list_searches(store, offset, limit, state.runs.running())
+    return reads.list_searches(store, offset, limit, state.runs.running())
 
 
 @router.get("/{search_id}", response_model=SearchDetailPublic, responses=responses(401, 404))
 def read_search(search_id: SearchId, store: StoreDep, state: StateDep) -> SearchDetailPublic:
     """Settings, status, devices with their progress, and the hypervolume history."""
-    return results.read_search(store, search_id, search_id in state.runs.running())
+    return reads.read_search(store, search_id, search_id in state.runs.running())
 
 
 @router.post(
@@ -46,8 +46,8 @@ def create_search(
     ``controller search``; follow it with ``GET /searches/{id}`` and ``/candidates``."""
     search_id = state.runs.start(store, body)
     response.headers["Location"] = f"/searches/{search_id}"
-    return results.search_public(
-        results.require_search(store, search_id, here=True), background=True
+    return reads.search_public(
+        reads.require_search(store, search_id, here=True), background=True
     )
 
 
@@ -66,8 +66,8 @@ def stop_search(
     """Stop a search this server runs. It ends ``interrupted`` and keeps everything measured;
     ``POST /searches {"resume": id}`` continues it. 202 if it is still winding down after
     the server's ``stop_wait_s``."""
-    results.require_search(store, search_id)
+    reads.require_search(store, search_id)
     if not state.runs.stop(search_id, state.settings.stop_wait_s):
         response.status_code = status.HTTP_202_ACCEPTED
-    search = results.require_search(store, search_id)
-    return results.search_public(search, search_id in state.runs.running())
+    search = reads.require_search(store, search_id)
+    return reads.search_public(search, search_id in state.runs.running())

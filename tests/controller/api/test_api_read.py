@@ -8,7 +8,7 @@ import httpx
 import pytest
 from apiserver import AGENT_NAME, DEVICE_NAME, Filled  # tests/controller/api is on sys.path
 
-from controller.search.report import build_report
+from controller.report import build_report
 from controller.store import Store
 from shared.config import ArchConfig
 from shared.params import count_params

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
-from controller import results
+from controller.api import reads
 from controller.api.auth import load_token
 from controller.api.main import create_app
 from controller.api.runs import _check_lease
@@ -63,20 +63,20 @@ def running(tmp_path: Path) -> Iterator[Running]:
 
 def test_the_cursor_waits_for_measurements_of_a_running_device(running: Running) -> None:
     store, sid, did, sd_id, cfgs = running
-    page = results.read_candidates(store, sid)
+    page = reads.read_candidates(store, sid)
     assert page.data == [] and page.next_after == 0 and page.complete is False
     assert page.count == 3
     settings = MeasureSettings()
     key = settings.cache_key()
     first, _ = store.add_measurement(cfgs[0], did, key, result=_result(cfgs[0], 1.0, settings))
     store.link_candidates(sid, did, 0, [(cfgs[0].arch_id, first.id, False)])
-    page = results.read_candidates(store, sid)
+    page = reads.read_candidates(store, sid)
     assert [c.arch_id for c in page.data] == [cfgs[0].arch_id]  # stops before the unmeasured
     assert page.data[0].measurement.latency_ms == 1.0 and page.complete is False
     # The device fails: what it never measured comes out without a measurement.
     store.update_search_device(sd_id, status="failed", message="agent gone")
     store.set_search_status(sid, "failed", "agent gone")
-    page = results.read_candidates(store, sid, after=page.next_after)
+    page = reads.read_candidates(store, sid, after=page.next_after)
     assert [c.arch_id for c in page.data] == [c.arch_id for c in cfgs[1:]]
     assert all(c.measurement is None for c in page.data) and page.complete is True
 
@@ -91,7 +91,7 @@ def test_a_running_device_reports_its_current_frontier(running: Running) -> None
         links.append((cfg.arch_id, m.id, False))
     store.link_candidates(sid, did, 0, links)
     store.complete_iteration(sd_id, 0, hypervolume=0.25, frontier_size=3, n_measured=3, state={})
-    body = results.read_frontier(store, sid, "box")
+    body = reads.read_frontier(store, sid, "box")
     (dev,) = body.data
     assert dev.status == "running" and dev.hypervolume == 0.25 and dev.iterations_done == 1
     # More parameters, slower: each of the three is on the frontier.
@@ -99,9 +99,9 @@ def test_a_running_device_reports_its_current_frontier(running: Running) -> None
     assert all(m.figures == "search" for m in dev.members)
     assert [m.search_measurement.latency_ms for m in dev.members] == [1.0, 2.0, 3.0]
     assert all(m.final_measurement is None and m.search_measurement for m in dev.members)
-    before = results.search_version(store, sid)
+    before = reads.search_version(store, sid)
     store.update_search_device(sd_id, status="done")
-    assert results.search_version(store, sid) != before  # the cache sees the change
+    assert reads.search_version(store, sid) != before  # the cache sees the change
 
 
 def test_resuming_a_search_another_live_process_runs_is_refused(running: Running) -> None:

@@ -1,4 +1,5 @@
-"""``controller results`` and ``controller searches``: what the store holds about searches."""
+"""``controller results`` and ``controller searches`` (their output: the search report of
+:mod:`controller.report`, the list of stored searches)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.commands._edge import check_range, user_errors
+from controller.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
 from controller.search.lease import live_devices, live_search
-from controller.search.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
 from controller.store import DEFAULT_DB, Store
 from shared.errors import ConfigError
 

@@ -1,7 +1,7 @@
 """What the results API reads: plain functions over a :class:`Store` that return the API's
 schemas (:mod:`controller.api.schemas`). No HTTP here: the routes call these, and so do tests.
 
-The frontier and the baseline comparison come from :mod:`controller.search.report` (the
+The frontier and the baseline comparison come from :mod:`controller.report` (the
 figures ``controller results`` prints); this module adds what a client needs around them
 (parameter counts, the measurements behind each figure) and reads only what a request needs:
 a finished device's frontier is read from the stored report, without loading its candidates.
@@ -34,9 +34,9 @@ from controller.api.schemas import (
     SearchesPublic,
     SearchPublic,
 )
+from controller.report import Comparison, ModelRow, compare, live_rows, reported_rows
 from controller.search.config import SearchConfig
 from controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
-from controller.search.report import Comparison, ModelRow, compare, live_rows, reported_rows
 from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
