@@ -140,10 +140,8 @@ def select(
 def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any]:
     """The graph-shaping settings of the device's measurements (all of a search's share them)."""
     if device_id is not None:
-        for c in store.candidates(search_id, device_id):
-            if c.measurement_id is None:
-                continue
-            m = store.get_measurements([c.measurement_id]).get(c.measurement_id)
+        for row in store.candidate_joins(search_id, device_id):
+            m = row.measurement
             if m is not None and m.settings:
                 return {k: m.settings.get(k, v) for k, v in _DEFAULT_SHAPE.items()}
     return dict(_DEFAULT_SHAPE)

@@ -117,18 +117,16 @@ def one_device(data: list[DevicePlotData], device: str | None) -> DevicePlotData
 
 
 def _candidate_points(store: Store, search_id: int, device_id: int) -> tuple[list[Point], int]:
-    cands = [c for c in store.candidates(search_id, device_id) if c.iteration >= 0]
-    archs = store.architectures(c.arch_id for c in cands)
-    ms = store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
     points: dict[str, Point] = {}
     failed = 0
-    for c in cands:
-        m = ms.get(c.measurement_id) if c.measurement_id else None
+    for row in store.candidate_joins(search_id, device_id):
+        m, a = row.measurement, row.arch
+        if row.candidate.iteration < 0:
+            continue
         if m is None or not m.ok or m.latency_ms is None:
             failed += m is not None
             continue
-        a = archs[c.arch_id]
-        points[c.arch_id] = Point(
+        points[a.arch_id] = Point(
             a.arch_id, a.n_layer, a.d_model, a.decoder_params, m.latency_ms, m.peak_memory_mb
         )
     return list(points.values()), failed

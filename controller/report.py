@@ -105,15 +105,26 @@ def build_report(store: Store, search_id: int, device: str | None = None) -> Sea
     """The report of search ``search_id`` (only the device named ``device`` if given)."""
     search = live_search(store, store.get_search(search_id))
     config = load_config(store, search_id)
-    devices = live_devices(store, search)
     known = {d.id: d for d in store.list_devices()}
     names = {i: d.name for i, d in known.items()}
-    if device is not None:
-        devices = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]
-        if not devices:
-            raise ConfigError("device", f"search {search_id} has no device named {device!r}")
+    devices = select_devices(store, search, device, names)
     reports = [_device_report(store, config, sd, known.get(sd.device_id or -1)) for sd in devices]
     return SearchReport(search, config, reports)
+
+
+def select_devices(
+    store: Store, search: SearchRecord, device: str | None, names: dict[int, str]
+) -> list[SearchDeviceRecord]:
+    """The search's devices (as :func:`live_devices` shows them); with ``device``, the one of
+    that agent or device name (``names``: device names by id). Raises ConfigError (field
+    ``device``) when the search ran on no such device."""
+    devices = live_devices(store, search)
+    if device is None:
+        return devices
+    chosen = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]
+    if not chosen:
+        raise ConfigError("device", f"search {search.id} has no device named {device!r}")
+    return chosen
 
 
 def _device_report(
@@ -135,19 +146,61 @@ def _device_report(
                             frontier=[], comparisons=[])  # fmt: skip
     cands = store.candidate_figures(sd.search_id, sd.device_id)
     hvs = store.hypervolumes(sd.search_id, sd.device_id)
-    reported = store.reported(sd.search_id, sd.device_id)
-    if reported:
-        frontier, baselines, _ = reported_rows(store, reported)
-    else:
-        frontier, baselines, _ = live_rows(store, config, cands)
+    front = device_frontier(store, config, sd.search_id, sd.device_id, cands)
     return DeviceReport(
         **base,
         candidates=sum(c.iteration >= 0 for c in cands),
         cache_hits=sum(bool(c.cache_hit) for c in cands),
         hypervolume=hvs[-1].hypervolume if hvs else None,
-        frontier=sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id)),
-        comparisons=[compare(b, frontier) for b in sorted(baselines, key=lambda r: r.n_layer)],
+        frontier=front.frontier,
+        comparisons=front.comparisons,
     )
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The records read to make a device's rows (so that a caller needs not read them again)."""
+
+    archs: dict[str, ArchitectureRecord]
+    measurements: dict[int, MeasurementRecord]
+
+
+@dataclass(frozen=True)
+class DeviceFrontier:
+    """What a device reports: its ``frontier`` (by decoder parameters, then arch id), the
+    comparison with each baseline (by depth), the measurement ids behind each model
+    (``measurement_ids``: arch id to (search-time, final) ids; every candidate's while the
+    device is still searching) and the records read to make the rows (``loaded``)."""
+
+    frontier: list[ModelRow]
+    comparisons: list[Comparison]
+    measurement_ids: dict[str, tuple[int | None, int | None]]
+    loaded: Loaded
+
+
+def device_frontier(
+    store: Store,
+    config: SearchConfig,
+    search_id: int,
+    device_id: int,
+    cands: list[CandidateFigures] | None = None,
+) -> DeviceFrontier:
+    """The frontier and baseline comparison of one device of a search: from its stored report
+    once it has finished (no candidate is read then), else from its candidates so far
+    (``cands``, :meth:`Store.candidate_figures`, read when not given). The one builder of
+    what ``controller results``, the API, plots and exports show."""
+    reported = store.reported(search_id, device_id)
+    if reported:
+        frontier, baselines, loaded = reported_rows(store, reported)
+        ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported}
+    else:  # still searching, stopped or failed: the current frontier
+        if cands is None:
+            cands = store.candidate_figures(search_id, device_id)
+        frontier, baselines, loaded = live_rows(store, config, cands)
+        ids = {c.arch_id: (c.measurement_id, None) for c in cands if c.measurement_id}
+    frontier = sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id))
+    comparisons = [compare(b, frontier) for b in sorted(baselines, key=lambda r: r.n_layer)]
+    return DeviceFrontier(frontier, comparisons, ids, loaded)
 
 
 def compare(baseline: ModelRow, frontier: list[ModelRow]) -> Comparison:
@@ -181,14 +234,6 @@ def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) ->
         figures=figures,
         error=None if ok else (m.error if m is not None else "not measured"),
     )
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The records read to make a device's rows (so that a caller needs not read them again)."""
-
-    archs: dict[str, ArchitectureRecord]
-    measurements: dict[int, MeasurementRecord]
 
 
 def reported_rows(

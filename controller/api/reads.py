@@ -34,20 +34,20 @@ from controller.api.schemas import (
     SearchesPublic,
     SearchPublic,
 )
-from controller.report import Comparison, ModelRow, compare, live_rows, reported_rows
+from controller.report import Comparison, ModelRow, device_frontier, select_devices
 from controller.search.config import SearchConfig
 from controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
 from controller.search.runner import load_config
 from controller.store import (
     ArchitectureRecord,
-    CandidateRecord,
+    CandidateJoin,
     HypervolumeRecord,
     MeasurementRecord,
     SearchDeviceRecord,
     SearchRecord,
     Store,
 )
-from shared.errors import ConfigError, NotFoundError
+from shared.errors import NotFoundError
 
 #: Device statuses of a search that is still measuring there.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting"})
@@ -162,7 +162,7 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
     config = load_config(store, search_id)
     names = _device_names(store)
     data = []
-    for sd in _select_devices(store, search, device, names):
+    for sd in select_devices(store, search, device, names):
         base = {
             "position": sd.position,
             "agent": sd.agent,
@@ -185,22 +185,14 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
 def _device_frontier(
     store: Store, config: SearchConfig, sd: SearchDeviceRecord, base: dict[str, Any]
 ) -> DeviceFrontierPublic:
-    """One device's frontier: the stored report once the device has finished (no candidate
-    is read then), else the frontier of its candidates so far."""
+    """One device's frontier (:func:`device_frontier`) with the records behind each figure."""
     sid, did = sd.search_id, sd.device_id
     assert did is not None
-    reported = store.reported(sid, did)
-    if reported:
-        frontier, baselines, loaded = reported_rows(store, reported)
-        ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported}
-    else:  # still searching, stopped or failed: the current frontier
-        cands = store.candidate_figures(sid, did)
-        frontier, baselines, loaded = live_rows(store, config, cands)
-        ids = {c.arch_id: (c.measurement_id, None) for c in cands if c.measurement_id}
-    frontier = sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id))
-    archs, ms = loaded.archs, loaded.measurements  # the rows' records, frontier and baselines
+    front = device_frontier(store, config, sid, did)
+    ids = front.measurement_ids
+    archs, ms = front.loaded.archs, front.loaded.measurements  # the rows' records
     members = []
-    for row in frontier:
+    for row in front.frontier:
         during, final = ids.get(row.arch_id, (None, None))
         members.append(_member(row, archs[row.arch_id], ms.get(during or -1), ms.get(final or -1)))
     hvs = store.hypervolumes(sid, did)
@@ -214,12 +206,8 @@ def _device_frontier(
         search_settings=during_ms[0].settings if during_ms else None,
         final_settings=final_ms[0].settings if final_ms else None,
         members=members,
-        baselines=[_comparison(compare(b, frontier)) for b in sorted(baselines, key=_depth)],
+        baselines=[_comparison(c) for c in front.comparisons],
     )
-
-
-def _depth(row: ModelRow) -> int:
-    return row.n_layer
 
 
 def _member(
@@ -265,28 +253,22 @@ def read_candidates(
     why a page may stop early while a device is still searching)."""
     search = require_search(store, search_id)
     names = _device_names(store)
-    devices = _select_devices(store, search, device, names)
+    devices = select_devices(store, search, device, names)
     active = {d.device_id for d in devices if d.status in ACTIVE_STATUSES}
     ids = [d.device_id for d in devices if d.device_id is not None]
     device_id = ids[0] if device is not None and ids else None
     if device is not None and not ids:  # the agent was not reached yet: nothing to show
         return CandidatesPublic(data=[], count=0, next_after=after, search_status=search.status,
                                 complete=search.status not in LIVE_STATUSES)  # fmt: skip
-    rows = store.candidates_after(search_id, after, device_id=device_id, limit=limit + 1)
+    rows = store.candidate_joins(search_id, device_id, after=after, limit=limit + 1)
     more = len(rows) > limit
-    rows = rows[:limit]
     ready = []
-    for seq, c in rows:
-        if c.measurement_id is None and c.device_id in active:
+    for row in rows[:limit]:
+        if row.candidate.measurement_id is None and row.candidate.device_id in active:
             more = True
             break
-        ready.append((seq, c))
-    archs = store.architectures(c.arch_id for _, c in ready)
-    ms = store.get_measurements(c.measurement_id for _, c in ready if c.measurement_id)
-    data = [
-        _candidate(seq, c, archs[c.arch_id], ms.get(c.measurement_id or -1), names)
-        for seq, c in ready
-    ]
+        ready.append(row)
+    data = [_candidate(row, names) for row in ready]
     return CandidatesPublic(
         data=data,
         count=store.count_candidates(search_id, device_id, baselines=True),
@@ -296,26 +278,21 @@ def read_candidates(
     )
 
 
-def _candidate(
-    seq: int,
-    c: CandidateRecord,
-    arch: ArchitectureRecord,
-    m: MeasurementRecord | None,
-    names: dict[int, str],
-) -> CandidatePublic:
+def _candidate(row: CandidateJoin, names: dict[int, str]) -> CandidatePublic:
+    c, m = row.candidate, row.measurement
     figures = None
     if m is not None:
         figures = CandidateMeasurement(id=m.id, status=m.status, latency_ms=m.latency_ms,
                                        peak_memory_mb=m.peak_memory_mb, error=m.error)  # fmt: skip
     return CandidatePublic(
-        seq=seq,
+        seq=row.seq,
         device_id=c.device_id,
         device=names.get(c.device_id),
         iteration=c.iteration,
         arch_id=c.arch_id,
         origin=c.origin,
         parents=list(c.parents),
-        decoder_params=arch.decoder_params,
+        decoder_params=row.arch.decoder_params,
         cache_hit=c.cache_hit,
         measurement=figures,
     )
@@ -359,21 +336,6 @@ def measurement_public(
 # ------------------------------------------------------------------------------ helpers
 def _device_names(store: Store) -> dict[int, str]:
     return {d.id: d.name for d in store.list_devices()}
-
-
-def _select_devices(
-    store: Store, search: SearchRecord, device: str | None, names: dict[int, str]
-) -> list[SearchDeviceRecord]:
-    """The search's devices (as :func:`live_devices` shows them); with ``device``, the one of
-    that agent or device name (as ``controller results --device`` matches it)."""
-    search_id = search.id
-    devices = live_devices(store, search)
-    if device is None:
-        return devices
-    chosen = [d for d in devices if device in (d.agent, names.get(d.device_id or -1))]
-    if not chosen:
-        raise ConfigError("device", f"search {search_id} has no device named {device!r}")
-    return chosen
 
 
 def _shallow(record: Any) -> dict[str, Any]:

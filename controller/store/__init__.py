@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from controller.store._types import MAX_ID
 from controller.store.catalog import settings_hash
+from controller.store.joins import CandidateJoin
 from controller.store.records import (
     ArchitectureRecord,
     CandidateFigures,
@@ -26,6 +27,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ArchitectureRecord",
     "CandidateFigures",
+    "CandidateJoin",
     "CandidateRecord",
     "DeviceRecord",
     "HypervolumeRecord",

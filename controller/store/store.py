@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from controller.store.catalog import CatalogMixin
+from controller.store.joins import JoinsMixin
 from controller.store.leases import LeasesMixin
 from controller.store.schema import ensure_schema
 from controller.store.searches import SearchesMixin
@@ -107,12 +108,12 @@ def _make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     return engine
 
 
-class Store(CatalogMixin, SearchesMixin, LeasesMixin):
+class Store(CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
     """The result store at ``url`` (any SQLAlchemy URL; see :func:`database_url`).
 
     Opening creates the schema in a new database and checks (or migrates) an existing one.
-    The queries come from :class:`CatalogMixin`, :class:`SearchesMixin` and
-    :class:`LeasesMixin`; each is retried on a busy database (see the module docstring):
+    The queries come from :class:`CatalogMixin`, :class:`SearchesMixin`, :class:`LeasesMixin`
+    and :class:`JoinsMixin`; each is retried on a busy database (see the module docstring):
     ``busy_timeout_ms`` is SQLite's own wait, ``retry_delays_s`` the pauses between attempts.
     """
 
@@ -237,7 +238,7 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
 
 
 _retry_state = threading.local()
-for _mixin in (CatalogMixin, SearchesMixin, LeasesMixin):
+for _mixin in (CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
     for _name, _method in list(vars(_mixin).items()):
         if not _name.startswith("_") and inspect.isfunction(_method):
             setattr(_mixin, _name, _retrying(_method))
