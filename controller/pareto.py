@@ -8,6 +8,7 @@ failed or infeasible points out before calling.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -75,6 +76,17 @@ def lower_convex_hull(points: ArrayLike) -> NDArray[np.intp]:
     vertices = np.zeros(len(unique), dtype=bool)
     vertices[hull.vertices[hull.vertices < len(unique)]] = True
     return np.sort(front[vertices[inverse.ravel()]])
+
+
+def objectives(
+    rows: Iterable[tuple[float, float, float]], higher_is_better: bool
+) -> NDArray[np.float64]:
+    """The search's objective vectors to minimise, one per ``(proxy score, latency, peak
+    memory)`` row: the score negated when a higher one is better. The search algorithm and
+    the report both make their frontier of these (one meaning of "the frontier")."""
+    sign = -1.0 if higher_is_better else 1.0
+    f = [[sign * score, latency, memory] for score, latency, memory in rows]
+    return np.array(f, dtype=np.float64).reshape(len(f), 3)
 
 
 def frontier(points: ArrayLike, kind: str = "pareto") -> NDArray[np.intp]:

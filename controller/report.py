@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from controller.pareto import frontier as frontier_indices
+from controller import pareto
 from controller.search.config import SearchConfig
 from controller.search.lease import live_devices, live_search
 from controller.search.runner import load_config
@@ -276,17 +276,17 @@ def live_rows(
     unique = list(feasible.values())
     chosen: list[CandidateFigures] = []
     if unique:
-        sign = -1.0 if _higher_is_better(config.proxy) else 1.0
         if config.proxy == "decoder_params":
             scores = [float(c.decoder_params) for c in unique]
         else:
             archs = store.architectures(c.arch_id for c in unique)
             scores = [_proxy(config.proxy, archs[c.arch_id]) for c in unique]
-        f = [
-            [sign * score, c.latency_ms, c.peak_memory_mb or 0.0]
+        rows = [
+            (score, c.latency_ms, c.peak_memory_mb or 0.0)
             for score, c in zip(scores, unique, strict=True)
         ]
-        chosen = [unique[i] for i in frontier_indices(f, config.frontier)]
+        f = pareto.objectives(rows, _higher_is_better(config.proxy))
+        chosen = [unique[i] for i in pareto.frontier(f, config.frontier)]
     based = [c for c in cands if c.iteration < 0]
     archs = store.architectures(c.arch_id for c in chosen + based)
     ms = store.get_measurements(c.measurement_id for c in chosen + based if c.measurement_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from controller.pareto import frontier, hypervolume, lower_convex_hull, non_dominated
+from controller.pareto import frontier, hypervolume, lower_convex_hull, non_dominated, objectives
 
 
 def _brute_force(f: np.ndarray) -> list[int]:
@@ -67,3 +67,14 @@ def test_hypervolume_hand_values() -> None:
     assert hypervolume(np.empty((0, 3)), ref) == 0.0
     with pytest.raises(ValueError):
         hypervolume([[0.5, 0.5]], ref)
+
+
+def test_objectives_negate_a_score_that_is_better_higher() -> None:
+    rows = [(100.0, 2.0, 8.0), (50.0, 1.0, 4.0)]
+    assert objectives(rows, higher_is_better=True).tolist() == [[-100.0, 2.0, 8.0],
+                                                                [-50.0, 1.0, 4.0]]  # fmt: skip
+    assert objectives(rows, higher_is_better=False).tolist() == [list(r) for r in rows]
+    # Bigger and slower is on the frontier when the score is better higher, not otherwise.
+    assert frontier(objectives(rows, higher_is_better=True)).tolist() == [0, 1]
+    assert frontier(objectives(rows, higher_is_better=False)).tolist() == [1]
+    assert objectives([], higher_is_better=True).shape == (0, 3)
