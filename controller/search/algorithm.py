@@ -9,9 +9,10 @@ Each iteration:
 
 * iteration 0 samples ``population`` random architectures;
 * later iterations choose up to ``parents`` distinct parents from the current frontier,
-  favouring those chosen less often before (:func:`parent_weights`, the paper's weighting),
-  and make ``(population - parents) // 2`` mutants (each gene resampled with probability
-  ``mutation_prob``) and the rest by uniform crossover of two distinct parents;
+  favouring those chosen less often before (the paper's weighting), and make
+  ``(population - parents) // 2`` mutants (each gene resampled with probability
+  ``mutation_prob``) and the rest by uniform crossover of two distinct parents (these
+  operators are :mod:`controller.search.breeding`'s);
 * a child is kept only if it is in the space, within the decoder-parameter bounds (checked
   before anything is measured) and never proposed before in this search; generation retries
   up to ``tries_per_child`` times per wanted child, and a shortfall (an exhausted neighbourhood,
@@ -26,29 +27,18 @@ The parents themselves are already measured, so an iteration measures at most
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from controller.pareto import FRONTIER_KINDS, frontier, hypervolume
+from controller.pareto import FRONTIER_KINDS, frontier, hypervolume, objectives
+from controller.search.breeding import Breeder, Proposal, SpaceLike
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import decoder_params
-
-logger = logging.getLogger(__name__)
-
-
-class SpaceLike(Protocol):
-    """What the search needs of a search space (``shared.space.SearchSpace`` provides it)."""
-
-    def sample(self, rng: np.random.Generator) -> ArchConfig: ...
-    def mutate(self, cfg: ArchConfig, rng: np.random.Generator, prob: float) -> ArchConfig: ...
-    def crossover(self, a: ArchConfig, b: ArchConfig, rng: np.random.Generator) -> ArchConfig: ...
-    def contains(self, cfg: ArchConfig) -> bool: ...
 
 
 class ProxyLike(Protocol):
@@ -126,19 +116,6 @@ class Bounds:
         if self.max_latency_ms is not None and latency_ms > self.max_latency_ms:
             return False
         return self.max_memory_mb is None or peak_memory_mb <= self.max_memory_mb
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A candidate to measure: where it came from and its parents' ids."""
-
-    cfg: ArchConfig
-    origin: str
-    parents: tuple[str, ...] = ()
-
-    @property
-    def arch_id(self) -> str:
-        return self.cfg.arch_id
 
 
 @dataclass(frozen=True)
@@ -221,6 +198,7 @@ class LTSSearch:
         self._reference: _Reference | None = None
         self._frontier: list[Point] = []
         self._hv: float | None = None
+        self._breeder = Breeder(space, params, rng, self.bounds)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -254,11 +232,11 @@ class LTSSearch:
         if self.done:
             raise RuntimeError("the search has run all its iterations")
         taken: set[str] = set()
+        seen = self._history.seen
         if self.iteration == 0:
-            proposals = self._random(self.params.population, taken)
+            proposals = self._breeder.random(self.params.population, taken, seen)
         else:
-            parents = self._select_parents()
-            proposals = self._children(parents, taken)
+            proposals = self._breeder.children(self._select_parents(), taken, seen)
         self._pending = proposals
         return list(proposals)
 
@@ -344,18 +322,17 @@ class LTSSearch:
             feasible=self.bounds.feasible(latency, memory),
         )
 
-    def _objectives(self, points: Sequence[Point]) -> np.ndarray:
-        sign = -1.0 if self.proxy.higher_is_better else 1.0
-        return np.array(
-            [[sign * p.proxy, p.latency_ms, p.peak_memory_mb] for p in points], dtype=np.float64
-        ).reshape(len(points), 3)
+    def _select_parents(self) -> list[ArchConfig]:
+        members = [p.cfg for p in self._frontier]
+        return self._breeder.select_parents(members, self._history.chosen)
 
     def _update_frontier(self) -> None:
         feasible = [p for p in self._history.points if p.feasible]
         if not feasible:
             self._frontier, self._hv = [], None
             return
-        f = self._objectives(feasible)
+        rows = [(p.proxy, p.latency_ms, p.peak_memory_mb) for p in feasible]
+        f = objectives(rows, self.proxy.higher_is_better)
         idx = frontier(f, self.params.frontier)
         members = [feasible[i] for i in idx]
         self._frontier = sorted(members, key=lambda p: (p.latency_ms, p.arch_id))
@@ -366,85 +343,6 @@ class LTSSearch:
         ideal = np.asarray(self._reference.ideal)
         scale = np.asarray(self._reference.ref) - ideal
         self._hv = hypervolume((f[idx] - ideal) / scale, np.ones(3))
-
-    def _acceptable(self, cfg: ArchConfig, taken: set[str]) -> bool:
-        arch_id = cfg.arch_id
-        if arch_id in taken or arch_id in self._history.seen:
-            return False
-        if not self.space.contains(cfg):
-            return False
-        return self.bounds.params_ok(decoder_params(cfg))
-
-    def _random(self, n: int, taken: set[str]) -> list[Proposal]:
-        out: list[Proposal] = []
-        for _ in range(n * self.params.tries_per_child):
-            if len(out) >= n:
-                break
-            cfg = self.space.sample(self.rng)
-            if self._acceptable(cfg, taken):
-                taken.add(cfg.arch_id)
-                out.append(Proposal(cfg, "random"))
-        if len(out) < n:
-            logger.info("only %d of %d random candidates are new and within bounds", len(out), n)
-        return out
-
-    def _select_parents(self) -> list[ArchConfig]:
-        members = sorted(self._frontier, key=lambda p: p.arch_id)
-        k = min(self.params.parents, len(members))
-        if k == 0:
-            return []
-        counts = [self._history.chosen.get(p.arch_id, 0) for p in members]
-        idx = self.rng.choice(len(members), size=k, replace=False, p=parent_weights(counts))
-        parents = [members[i].cfg for i in idx]
-        for cfg in parents:
-            self._history.chosen[cfg.arch_id] = self._history.chosen.get(cfg.arch_id, 0) + 1
-        return parents
-
-    def _children(self, parents: list[ArchConfig], taken: set[str]) -> list[Proposal]:
-        want_mut, want_cross = self.params.mutations, self.params.crossovers
-        out: list[Proposal] = []
-        if parents:
-            out += self._breed(want_mut, taken, lambda: self._mutant(parents))
-        if len(parents) >= 2:
-            out += self._breed(want_cross, taken, lambda: self._cross(parents))
-        shortfall = want_mut + want_cross - len(out)
-        if shortfall > 0:
-            out += self._random(shortfall, taken)
-        return out
-
-    def _breed(self, n: int, taken: set[str], make: Any) -> list[Proposal]:
-        out: list[Proposal] = []
-        for _ in range(n * self.params.tries_per_child):
-            if len(out) >= n:
-                break
-            proposal = make()
-            if self._acceptable(proposal.cfg, taken):
-                taken.add(proposal.arch_id)
-                out.append(proposal)
-        return out
-
-    def _mutant(self, parents: list[ArchConfig]) -> Proposal:
-        parent = parents[int(self.rng.integers(len(parents)))]
-        child = self.space.mutate(parent, self.rng, self.params.mutation_prob)
-        return Proposal(child, "mutation", (parent.arch_id,))
-
-    def _cross(self, parents: list[ArchConfig]) -> Proposal:
-        i, j = self.rng.choice(len(parents), size=2, replace=False)
-        a, b = parents[int(i)], parents[int(j)]
-        return Proposal(self.space.crossover(a, b, self.rng), "crossover", (a.arch_id, b.arch_id))
-
-
-def parent_weights(counts: Sequence[int]) -> np.ndarray:
-    """Selection probabilities of frontier members chosen ``counts`` times before.
-
-    As in the paper's code: counts scaled to [0, 1] over the frontier, weight
-    ``1 / (1 + scaled)`` (so the least chosen weigh up to twice the most chosen), normalised.
-    """
-    c = np.asarray(counts, dtype=np.float64)
-    lo, hi = (c.min(), c.max()) if c.size else (0.0, 0.0)
-    scaled = (c - lo) / (hi - lo) if hi > lo else np.zeros_like(c)
-    w = 1.0 / (1.0 + scaled)
-    return w / w.sum()
 
 
 def _default_proxy() -> ProxyLike:

@@ -16,8 +16,8 @@ from controller.search.algorithm import (
     Outcome,
     Proposal,
     SearchParams,
-    parent_weights,
 )
+from controller.search.breeding import parent_weights
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import count_params, decoder_params

@@ -1,0 +1,147 @@
+"""The operators of the LTS search (:mod:`controller.search.algorithm`): random sampling,
+parent selection from the frontier, mutation and crossover, each child checked before it is
+proposed. No I/O; all randomness comes from the injected ``numpy.random.Generator``, drawn
+in a fixed order (the same generator state gives the same proposals)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from shared.config import ArchConfig
+from shared.params import decoder_params
+
+if TYPE_CHECKING:
+    from controller.search.algorithm import Bounds, SearchParams
+
+logger = logging.getLogger(__name__)
+
+
+class SpaceLike(Protocol):
+    """What the search needs of a search space (``shared.space.SearchSpace`` provides it)."""
+
+    def sample(self, rng: np.random.Generator) -> ArchConfig: ...
+    def mutate(self, cfg: ArchConfig, rng: np.random.Generator, prob: float) -> ArchConfig: ...
+    def crossover(self, a: ArchConfig, b: ArchConfig, rng: np.random.Generator) -> ArchConfig: ...
+    def contains(self, cfg: ArchConfig) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate to measure: where it came from and its parents' ids."""
+
+    cfg: ArchConfig
+    origin: str
+    parents: tuple[str, ...] = ()
+
+    @property
+    def arch_id(self) -> str:
+        return self.cfg.arch_id
+
+
+class Breeder:
+    """Makes one search's proposals. ``taken``: the arch ids proposed in this iteration so far
+    (grown by every call); ``seen``: those proposed in earlier iterations. A child is kept
+    only if it is new, in the space and within the decoder-parameter bounds; each wanted
+    child gets up to ``params.tries_per_child`` tries."""
+
+    def __init__(
+        self, space: SpaceLike, params: SearchParams, rng: np.random.Generator, bounds: Bounds
+    ) -> None:
+        self.space = space
+        self.params = params
+        self.rng = rng
+        self.bounds = bounds
+
+    def random(self, n: int, taken: set[str], seen: set[str]) -> list[Proposal]:
+        """Up to ``n`` random architectures."""
+        out: list[Proposal] = []
+        for _ in range(n * self.params.tries_per_child):
+            if len(out) >= n:
+                break
+            cfg = self.space.sample(self.rng)
+            if self._acceptable(cfg, taken, seen):
+                taken.add(cfg.arch_id)
+                out.append(Proposal(cfg, "random"))
+        if len(out) < n:
+            logger.info("only %d of %d random candidates are new and within bounds", len(out), n)
+        return out
+
+    def select_parents(
+        self, frontier: Sequence[ArchConfig], chosen: dict[str, int]
+    ) -> list[ArchConfig]:
+        """Up to ``params.parents`` distinct members of ``frontier``, favouring those chosen
+        less often before (:func:`parent_weights`); counts them in ``chosen``."""
+        members = sorted(frontier, key=lambda cfg: cfg.arch_id)
+        k = min(self.params.parents, len(members))
+        if k == 0:
+            return []
+        counts = [chosen.get(cfg.arch_id, 0) for cfg in members]
+        idx = self.rng.choice(len(members), size=k, replace=False, p=parent_weights(counts))
+        parents = [members[i] for i in idx]
+        for cfg in parents:
+            chosen[cfg.arch_id] = chosen.get(cfg.arch_id, 0) + 1
+        return parents
+
+    def children(
+        self, parents: list[ArchConfig], taken: set[str], seen: set[str]
+    ) -> list[Proposal]:
+        """The mutants and crossovers of ``parents``; a shortfall is filled at random."""
+        want_mut, want_cross = self.params.mutations, self.params.crossovers
+        out: list[Proposal] = []
+        if parents:
+            out += self._breed(want_mut, taken, seen, lambda: self._mutant(parents))
+        if len(parents) >= 2:
+            out += self._breed(want_cross, taken, seen, lambda: self._cross(parents))
+        shortfall = want_mut + want_cross - len(out)
+        if shortfall > 0:
+            out += self.random(shortfall, taken, seen)
+        return out
+
+    def _acceptable(self, cfg: ArchConfig, taken: set[str], seen: set[str]) -> bool:
+        arch_id = cfg.arch_id
+        if arch_id in taken or arch_id in seen:
+            return False
+        if not self.space.contains(cfg):
+            return False
+        return self.bounds.params_ok(decoder_params(cfg))
+
+    def _breed(
+        self, n: int, taken: set[str], seen: set[str], make: Callable[[], Proposal]
+    ) -> list[Proposal]:
+        out: list[Proposal] = []
+        for _ in range(n * self.params.tries_per_child):
+            if len(out) >= n:
+                break
+            proposal = make()
+            if self._acceptable(proposal.cfg, taken, seen):
+                taken.add(proposal.arch_id)
+                out.append(proposal)
+        return out
+
+    def _mutant(self, parents: list[ArchConfig]) -> Proposal:
+        parent = parents[int(self.rng.integers(len(parents)))]
+        child = self.space.mutate(parent, self.rng, self.params.mutation_prob)
+        return Proposal(child, "mutation", (parent.arch_id,))
+
+    def _cross(self, parents: list[ArchConfig]) -> Proposal:
+        i, j = self.rng.choice(len(parents), size=2, replace=False)
+        a, b = parents[int(i)], parents[int(j)]
+        return Proposal(self.space.crossover(a, b, self.rng), "crossover", (a.arch_id, b.arch_id))
+
+
+def parent_weights(counts: Sequence[int]) -> np.ndarray:
+    """Selection probabilities of frontier members chosen ``counts`` times before.
+
+    As in the paper's code: counts scaled to [0, 1] over the frontier, weight
+    ``1 / (1 + scaled)`` (so the least chosen weigh up to twice the most chosen), normalised.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    lo, hi = (c.min(), c.max()) if c.size else (0.0, 0.0)
+    scaled = (c - lo) / (hi - lo) if hi > lo else np.zeros_like(c)
+    w = 1.0 / (1.0 + scaled)
+    return w / w.sum()
