@@ -1,5 +1,7 @@
 """What a search reports, read back from the store: per device, the frontier and the
-comparison with each layer-scaled baseline.
+comparison with each layer-scaled baseline. :func:`device_frontier` builds it for one device;
+``controller results``, the search command's final table, the API's frontier
+(:mod:`controller.api.reads`), plots and exports all show what it builds.
 
 A finished device reports the figures of the final re-measurement (larger budget). A device
 that has not finished (running elsewhere, interrupted, failed) reports its current frontier
