@@ -8,7 +8,6 @@ is one line on stderr and exit status 1, never a traceback.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -112,9 +111,6 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if log_level is not None or "LTS_AGENT_LOG_LEVEL" in os.environ:
-        # The measurement helpers read the variable (upper case) when they start.
-        os.environ["LTS_AGENT_LOG_LEVEL"] = settings.log_level
     from agent.main import create_app
     from shared.connections import raise_open_files_limit
     from shared.tokens import is_loopback

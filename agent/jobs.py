@@ -20,23 +20,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
+from agent.job_state import Item, Job, utc_now
 from agent.validation import ItemRequest
 from shared.config import ArchConfig
 from shared.errors import InfrastructureFault, LTSError
-from shared.schemas import (
-    Fault,
-    ItemStatus,
-    JobItemPublic,
-    JobPublic,
-    JobsPublic,
-    JobStatus,
-    MeasurementResult,
-    MeasureSettings,
-)
+from shared.schemas import Fault, JobPublic, JobsPublic, MeasurementResult, MeasureSettings
 
 logger = logging.getLogger(__name__)
 
@@ -62,79 +52,6 @@ class Measurer(Protocol):
     def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult: ...
 
     def close(self) -> None: ...
-
-
-# ----------------------------------------------------------------------------------- state
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-@dataclass
-class _Item:
-    index: int
-    request: ItemRequest
-    status: ItemStatus = "pending"
-    error: str | None = None
-    fault: Fault | None = None
-    result: MeasurementResult | None = None
-
-    def public(self) -> JobItemPublic:
-        return JobItemPublic(
-            index=self.index,
-            status=self.status,
-            error=self.error,
-            fault=self.fault,
-            arch_id=self.request.arch.arch_id,
-            settings=self.request.settings,
-            result=self.result,
-        )
-
-
-@dataclass
-class _Job:
-    id: str
-    items: list[_Item]
-    key: str | None = None
-    created_at: str = field(default_factory=_utc_now)
-    submitted: float = field(default_factory=time.monotonic)
-    started_at: str | None = None
-    finished_at: str | None = None
-    finished: float | None = None  # monotonic, for retention
-    cancelled: bool = False
-    next_pending: int = 0
-    running: int = 0
-    done: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
-
-    def status(self) -> JobStatus:
-        if self.cancelled:
-            return "cancelled"
-        if self.finished_at is not None:
-            return "done"
-        if self.started_at is not None:
-            return "running"
-        return "queued"
-
-    def public(self) -> JobPublic:
-        return JobPublic(
-            id=self.id,
-            status=self.status(),
-            key=self.key,
-            created_at=self.created_at,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            items=[item.public() for item in self.items],
-        )
-
-    def take_next(self) -> _Item | None:
-        while self.next_pending < len(self.items):
-            item = self.items[self.next_pending]
-            self.next_pending += 1
-            if item.status == "pending":
-                return item
-        return None
-
-    def unfinished(self) -> bool:
-        return self.running > 0 or any(i.status == "pending" for i in self.items)
 
 
 _unexpected_log_at = 0.0
@@ -187,9 +104,9 @@ class JobQueue:
         self._keep_jobs = keep_jobs
         self._keep_jobs_s = keep_jobs_s
         self._cond = threading.Condition()
-        self._jobs: dict[str, _Job] = {}  # submission order
-        self._keys: dict[str, _Job] = {}  # idempotency key -> kept job
-        self._waiting: deque[_Job] = deque()  # jobs that may still have pending items
+        self._jobs: dict[str, Job] = {}  # submission order
+        self._keys: dict[str, Job] = {}  # idempotency key -> kept job
+        self._waiting: deque[Job] = deque()  # jobs that may still have pending items
         self._unfinished = 0  # pending + running items of all jobs
         self._closing = False
         self._threads: list[threading.Thread] = []
@@ -213,11 +130,11 @@ class JobQueue:
         The measurers are not closed here: their owner closes them (which also ends a running
         measurement early).
         """
-        finished: list[_Job] = []
+        finished: list[Job] = []
         with self._cond:
             self._closing = True
             for job in list(self._waiting):
-                if self._drop_pending(job, SHUTTING_DOWN):
+                if self._drop_pending(job, SHUTTING_DOWN, "infrastructure"):
                     finished.append(job)
             self._waiting.clear()
             self._cond.notify_all()
@@ -255,7 +172,7 @@ class JobQueue:
             earlier = self._replay(key, requests)
             if earlier is not None:
                 return earlier, False
-        items = [_Item(i, request) for i, request in enumerate(requests)]
+        items = [Item(i, request) for i, request in enumerate(requests)]
         for item in items:
             self._check_budget(item)
         accepted = sum(item.status == "pending" for item in items)
@@ -263,7 +180,7 @@ class JobQueue:
             earlier = self._replay(key, requests)  # another thread may have submitted it since
             if earlier is not None:
                 return earlier, False
-            job = _Job(id=uuid.uuid4().hex, items=items, key=key)  # created_at in queue order
+            job = Job(id=uuid.uuid4().hex, items=items, key=key)  # created_at in queue order
             if self._closing:
                 raise QueueFullError("the agent is shutting down")
             if self._unfinished + accepted > self.max_queue:
@@ -287,10 +204,12 @@ class JobQueue:
         logger.info("job %s: %d item(s), %d queued", job.id, len(items), accepted)
         return public, True
 
-    def get(self, job_id: str) -> JobPublic:
-        """The job as it stands. Raises :class:`JobNotFoundError`."""
+    def get(self, job_id: str, *, since: int = 0, samples: bool = True) -> JobPublic:
+        """The job as it stands, with the items changed after its version ``since`` (all by
+        default), with or without their raw latency samples. Raises
+        :class:`JobNotFoundError`."""
         with self._cond:
-            return self._job(job_id).public()
+            return self._job(job_id).public(since=since, samples=samples)
 
     def list_jobs(self, limit: int | None = None, key: str | None = None) -> JobsPublic:
         """Kept jobs, most recent first (at most ``limit``); ``count`` is all kept jobs (with
@@ -312,7 +231,7 @@ class JobQueue:
             finished = False
             if job.finished_at is None:
                 job.cancelled = True
-                finished = self._drop_pending(job, CANCELLED)
+                finished = self._drop_pending(job, CANCELLED, "cancelled")
             public = job.public()
         if finished:
             self._resolve([job])
@@ -337,7 +256,7 @@ class JobQueue:
                 if taken is None:
                     return
                 job, item = taken
-            started_at, t0 = _utc_now(), time.monotonic()
+            started_at, t0 = utc_now(), time.monotonic()
             result, error, fault = None, None, None
             try:
                 result = measurer.measure(item.request.arch, item.request.settings)
@@ -354,7 +273,7 @@ class JobQueue:
                     "slot": slot,
                     "cpus": self._slot_cpus[slot],
                     "started_at": started_at,
-                    "finished_at": _utc_now(),
+                    "finished_at": utc_now(),
                     "waited_s": round(t0 - job.submitted, 3),
                 }
                 result = result.model_copy(
@@ -362,7 +281,7 @@ class JobQueue:
                 )
             self._complete(job, item, result, error, fault)
 
-    def _take(self) -> tuple[_Job, _Item] | None:
+    def _take(self) -> tuple[Job, Item] | None:
         """Under the lock: wait for the next pending item and mark it running (None: closing)."""
         while not self._closing:
             while self._waiting:
@@ -371,17 +290,18 @@ class JobQueue:
                 if item is None:
                     self._waiting.popleft()
                     continue
-                item.status = "running"
+                item.status, item.started = "running", True
+                job.touch(item)
                 job.running += 1
-                job.started_at = job.started_at or _utc_now()
+                job.started_at = job.started_at or utc_now()
                 return job, item
             self._cond.wait()
         return None
 
     def _complete(
         self,
-        job: _Job,
-        item: _Item,
+        job: Job,
+        item: Item,
         result: MeasurementResult | None,
         error: str | None,
         fault: Fault | None = None,
@@ -389,6 +309,7 @@ class JobQueue:
         with self._cond:
             item.status, item.result, item.error = ("done" if result else "failed"), result, error
             item.fault = None if result else (fault or "model")
+            job.touch(item)
             job.running -= 1
             self._unfinished -= 1
             finished = not job.unfinished()
@@ -400,7 +321,7 @@ class JobQueue:
             self._resolve([job])
 
     # ------------------------------------------------------------------------------ helpers
-    def _check_budget(self, item: _Item) -> None:
+    def _check_budget(self, item: Item) -> None:
         request = item.request
         try:
             need_mb = self._estimate(request.arch, request.settings)
@@ -432,18 +353,19 @@ class JobQueue:
             )
         return earlier.public()
 
-    def _job(self, job_id: str) -> _Job:
+    def _job(self, job_id: str) -> Job:
         try:
             return self._jobs[job_id]
         except KeyError:
             raise JobNotFoundError(f"no job {job_id!r} on this agent") from None
 
-    def _drop_pending(self, job: _Job, reason: str) -> bool:
-        """Under the lock: reject the job's pending items; True if that finished the job."""
-        fault: Fault = "cancelled" if reason == CANCELLED else "infrastructure"
+    def _drop_pending(self, job: Job, reason: str, fault: Fault) -> bool:
+        """Under the lock: reject the job's pending items (never started) with ``reason`` and
+        ``fault``; True if that finished the job."""
         for item in job.items:
             if item.status == "pending":
                 item.status, item.error, item.fault = "rejected", reason, fault
+                job.touch(item)
                 self._unfinished -= 1
         job.next_pending = len(job.items)
         if job.running == 0 and job.finished_at is None:
@@ -452,11 +374,11 @@ class JobQueue:
         return False
 
     @staticmethod
-    def _mark_finished(job: _Job) -> None:
-        job.finished_at, job.finished = _utc_now(), time.monotonic()
+    def _mark_finished(job: Job) -> None:
+        job.finished_at, job.finished = utc_now(), time.monotonic()
 
     @staticmethod
-    def _resolve(jobs: list[_Job]) -> None:
+    def _resolve(jobs: list[Job]) -> None:
         """Outside the lock: wake whoever waits on these finished jobs."""
         for job in jobs:
             if not job.done.done():

@@ -35,10 +35,16 @@ SHUTDOWN_WAIT_S = 5.0
 
 
 def _default_measurer(
-    cpus: list[int] | None, *, start_timeout_s: float = 180.0, allowance_s: float | None = None
+    cpus: list[int] | None,
+    *,
+    start_timeout_s: float = 180.0,
+    allowance_s: float | None = None,
+    log_level: str = "WARNING",
 ) -> Measurer:
     """A started :class:`agent.measure.Measurer` (its helper processes warm and waiting)."""
-    measurer = RealMeasurer(cpus=cpus, start_timeout_s=start_timeout_s, allowance_s=allowance_s)
+    measurer = RealMeasurer(
+        cpus=cpus, start_timeout_s=start_timeout_s, allowance_s=allowance_s, log_level=log_level
+    )
     measurer.start()
     return measurer
 
@@ -65,6 +71,8 @@ def create_app(
         _default_measurer,
         start_timeout_s=settings.helper_start_timeout_s,
         allowance_s=settings.item_allowance_s,
+        # The helpers log at the agent's level where one was given, else warnings only.
+        log_level=settings.log_level if "log_level" in settings.model_fields_set else "WARNING",
     )
 
     @asynccontextmanager

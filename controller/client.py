@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+
 class AgentUnavailable(AgentError):
     """The agent cannot answer now; retrying later may work."""
 
@@ -92,8 +93,16 @@ class AgentClient:
         body = JobCreate(items=items, key=key).model_dump(mode="json", exclude_none=True)
         return await self._request("POST", "/jobs", JobPublic, json=body)
 
-    async def job(self, job_id: str) -> JobPublic:
-        return await self._request("GET", f"/jobs/{job_id}", JobPublic, job=True)
+    async def job(self, job_id: str, *, since: int = 0, samples: bool = True) -> JobPublic:
+        """The job; with ``since``, only the items changed after that version of it, and
+        without ``samples`` its results' raw latency samples left out (an agent that predates
+        these parameters answers every item with its samples)."""
+        params: dict[str, Any] = {}
+        if since:
+            params["since"] = since
+        if not samples:
+            params["samples"] = "false"
+        return await self._request("GET", f"/jobs/{job_id}", JobPublic, job=True, params=params)
 
     async def jobs(self, limit: int = 100, key: str | None = None) -> JobsPublic:
         params: dict[str, Any] = {"limit": limit}

@@ -7,7 +7,10 @@ The agent's REST contract (extend it, never rename fields):
 * ``GET /jobs/{id}`` answers :class:`JobPublic`: ``id``, ``status`` (queued | running | done |
   cancelled) and ``items``, each a :class:`JobItemPublic` with ``status`` (pending | running |
   done | failed | rejected), ``error``, ``fault`` (model | infrastructure | cancelled: whose
-  failure it is) and ``result`` (:class:`MeasurementResult`).
+  failure it is), ``started`` (whether its measurement began) and ``result``
+  (:class:`MeasurementResult`). ``GET /jobs/{id}?since=V&samples=false`` answers only the
+  items changed after the job's ``version`` V, their results without raw latency samples: what
+  a client polling the job needs (an agent without these parameters answers the whole job).
 
 Settings in a request are overrides (:class:`MeasureSettingsIn`, every field optional); the agent
 fills the rest from its own defaults and returns the complete, resolved :class:`MeasureSettings`
@@ -148,20 +151,30 @@ class JobItemPublic(BaseModel):
     """One item of a job. ``settings``: the complete settings it is (to be) measured with,
     also for an item that failed or was rejected (a result repeats them). ``fault`` (set on
     ``failed`` and ``rejected`` items): whether it says anything about the model (see
-    :data:`Fault`); a client should keep only ``model`` faults as the model's result."""
+    :data:`Fault`); a client should keep only ``model`` faults as the model's result.
+    ``started``: a slot began measuring it; an item that ends without having started was
+    rejected at submission (over the memory budget: ``fault`` ``model``), cancelled
+    (``cancelled``) or dropped by an agent shutting down (``infrastructure``). ``version``:
+    the job's :attr:`JobPublic.version` at the item's last change."""
 
     index: int
     status: ItemStatus
     error: str | None = None
     fault: Fault | None = None
+    started: bool = False
+    version: int = 0
     arch_id: str | None = None
     settings: MeasureSettings | None = None
     result: MeasurementResult | None = None
 
 
 class JobPublic(BaseModel):
+    """A job. ``version`` counts its changes (an item taken, finished, dropped): a poll with
+    ``?since=version`` answers only what changed after this answer."""
+
     id: str
     status: JobStatus
+    version: int = 0
     key: str | None = None
     created_at: str
     started_at: str | None = None

@@ -15,6 +15,6 @@ from __future__ import annotations
 
 from agent.measure.estimate import estimate_memory_mb
 from agent.measure.runners import check_settings
-from agent.measure.worker import Measurer
+from agent.measure.supervisor import Measurer
 
 __all__ = ["Measurer", "check_settings", "estimate_memory_mb"]

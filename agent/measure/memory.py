@@ -50,6 +50,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from agent.measure.messages import Failed, FailureKind, MemoryDone, MemoryRequest, Ready, Stop
+
 log = logging.getLogger(__name__)
 
 MB = float(2**20)
@@ -219,7 +221,7 @@ def cuda_memory_pass(cfg: Any, settings: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ the fork server
-def _warm_up() -> dict[str, Any]:
+def warm_up() -> dict[str, Any]:
     """Import the runtimes and run a tiny model once, with one thread (no thread pools)."""
     import numpy as np
     import onnx
@@ -273,25 +275,24 @@ def _rss_mb() -> float | None:
 
 
 def serve_forkserver(conn: Connection) -> None:
-    """Main loop of the fork-server process: warm up, then one forked child per request.
-
-    Request: ``{"op": "memory", "cfg": dict, "settings": dict, "onnx_path": str | None,
-    "timeout_s": float}``. Answer: ``{"ok": True, "memory": {...}}`` or
-    ``{"ok": False, "error": reason}``.
-    """
-    conn.send({"ready": True, **_warm_up()})
+    """Main loop of the fork-server process: :class:`Ready` after warming up, then for each
+    :class:`MemoryRequest` one forked child and its :class:`MemoryDone` or :class:`Failed`,
+    until :class:`Stop`."""
+    conn.send(Ready(warm_up()))
     while True:
         try:
             msg = conn.recv()
         except (EOFError, OSError):
             return
-        if msg.get("op") == "stop":
+        if isinstance(msg, Stop):
             return
+        if not isinstance(msg, MemoryRequest):
+            raise TypeError(f"the fork server got {type(msg).__name__}, not a MemoryRequest")
         conn.send(_fork_and_measure(msg, conn))
 
 
-def _fork_and_measure(msg: dict[str, Any], conn: Connection) -> dict[str, Any]:
-    from agent.measure._proc import exit_cause, oom_kill_count
+def _fork_and_measure(msg: MemoryRequest, conn: Connection) -> MemoryDone | Failed:
+    from agent.measure.helper_process import exit_cause, oom_kill_count
 
     oom_kills_before = oom_kill_count()
     try:
@@ -303,16 +304,15 @@ def _fork_and_measure(msg: dict[str, Any], conn: Connection) -> dict[str, Any]:
             os.close(write_fd)
             raise
     except OSError as exc:  # out of files or processes: the machine's fault, not the model's
-        return {"ok": False, "error": f"memory pass could not start: {exc}",
-                "fault": "infrastructure"}  # fmt: skip
+        return Failed("infrastructure", f"memory pass could not start: {exc}")
     if pid == 0:  # the child: measure, write one JSON answer, never return
         code = 0
         try:
             os.close(read_fd)
             conn.close()
-            answer = _child(msg)
+            answer = {"memory": _child(msg)}
         except BaseException as exc:  # everything goes back as a reason
-            answer = {"ok": False, "error": _reason(exc), "fault": _fault(exc)}
+            answer = {"kind": _failure_kind(exc), "message": _reason(exc)}
             code = 1
         try:
             os.write(write_fd, json.dumps(answer).encode())
@@ -320,24 +320,22 @@ def _fork_and_measure(msg: dict[str, Any], conn: Connection) -> dict[str, Any]:
             os._exit(code)
     os.close(write_fd)
     try:
-        data, timed_out = _read_until(read_fd, pid, float(msg["timeout_s"]))
+        data, timed_out = _read_until(read_fd, pid, msg.timeout_s)
     finally:
         os.close(read_fd)
     _, status = os.waitpid(pid, 0)
     if timed_out:
-        return {"ok": False, "error": f"memory pass timed out after {msg['timeout_s']:.0f} s"}
+        return Failed("error", f"memory pass timed out after {msg.timeout_s:.0f} s")
     if os.WIFSIGNALED(status):
         reason, infrastructure = exit_cause(-os.WTERMSIG(status), oom_kills_before)
-        return {
-            "ok": False,
-            "error": f"memory pass child {reason}",
-            "fault": "infrastructure" if infrastructure else "model",
-        }
+        kind: FailureKind = "infrastructure" if infrastructure else "error"
+        return Failed(kind, f"memory pass child {reason}")
     try:
-        return json.loads(data)
+        answer = json.loads(data)
     except ValueError:
         code = os.WEXITSTATUS(status)
-        return {"ok": False, "error": f"memory pass child exited with code {code}, no answer"}
+        return Failed("error", f"memory pass child exited with code {code}, no answer")
+    return MemoryDone(answer["memory"]) if "memory" in answer else Failed(**answer)
 
 
 def _read_until(fd: int, pid: int, timeout_s: float) -> tuple[bytes, bool]:
@@ -357,19 +355,19 @@ def _read_until(fd: int, pid: int, timeout_s: float) -> tuple[bytes, bool]:
             chunks.append(chunk)
 
 
-def _child(msg: dict[str, Any]) -> dict[str, Any]:
+def _child(msg: MemoryRequest) -> dict[str, Any]:
     from shared.config import ArchConfig
     from shared.schemas import MeasureSettings
 
-    cfg = ArchConfig.from_dict(msg["cfg"])
-    settings = MeasureSettings.model_validate(msg["settings"])
-    return {"ok": True, "memory": measure_here(cfg, settings, msg.get("onnx_path"))}
+    cfg = ArchConfig.from_dict(msg.cfg)
+    settings = MeasureSettings.model_validate(msg.settings)
+    return measure_here(cfg, settings, msg.onnx_path)
 
 
-def _fault(exc: BaseException) -> str:
-    from agent.measure._proc import is_infrastructure_error
+def _failure_kind(exc: BaseException) -> FailureKind:
+    from agent.measure.helper_process import is_infrastructure_error
 
-    return "infrastructure" if is_infrastructure_error(exc) else "model"
+    return "infrastructure" if is_infrastructure_error(exc) else "error"
 
 
 def _reason(exc: BaseException) -> str:

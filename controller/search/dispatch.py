@@ -170,7 +170,11 @@ class Dispatcher:
         shutting down, or ``cancelled``) are not delivered: they are to be measured again.
         An item that fails for reasons outside the model
         ``policy.max_infrastructure_faults`` times raises :class:`AgentError`. A job the
-        agent no longer knows ends the poll."""
+        agent no longer knows ends the poll.
+
+        Each poll asks only for the items changed since the last answer, without raw
+        latency samples; when one of them has finished, the same changes are fetched again
+        with their samples, and those are delivered (the samples go into the store)."""
         delivered: set[int] = set()
         skipped: set[int] = set()
         self.current_job = job.id  # what cancel_current() cancels
@@ -188,11 +192,20 @@ class Dispatcher:
                 return delivered
             await asyncio.sleep(self.policy.poll_s)
             try:
-                job = await self.call(lambda j=job.id: self.client.job(j))
+                job = await self._changes(job)
             except JobNotFound:
                 logger.warning("agent %s forgot job %s; sending its items again",
                                self.client.label, job.id)  # fmt: skip
                 return delivered
+
+    async def _changes(self, job: JobPublic) -> JobPublic:
+        """The job's items changed after ``job``'s version: without samples, unless one of
+        them has finished (then asked again with samples)."""
+        since = job.version
+        light = await self.call(lambda: self.client.job(job.id, since=since, samples=False))
+        if all(item.status in ("pending", "running") for item in light.items):
+            return light
+        return await self.call(lambda: self.client.job(job.id, since=since))
 
     def _count_fault(self, item: JobItemPublic) -> None:
         if item.fault != "infrastructure":
@@ -200,9 +213,10 @@ class Dispatcher:
         key = (item.arch_id, item.settings.cache_key() if item.settings else "")
         self.infrastructure_faults[key] += 1
         count = self.infrastructure_faults[key]
+        what = "failed outside the model" if item.started else "was dropped before it started"
         logger.warning(
-            "agent %s: item %s failed outside the model (%d time(s)): %s; measuring it again",
-            self.client.label, item.arch_id, count, item.error,
+            "agent %s: item %s %s (%d time(s)): %s; measuring it again",
+            self.client.label, item.arch_id, what, count, item.error,
         )  # fmt: skip
         if count >= self.policy.max_infrastructure_faults:
             raise AgentError(

@@ -25,7 +25,8 @@ TINY_XL = {**TINY, "backbone": "transxl", "n_head": [2, 4], "mem_len": 32}
 #: Over the test agent's 400 MB budget: GPT-2 vocabulary, 16 layers of width 1024.
 HUGE = {"backbone": "gpt2", "n_layer": 16, "d_model": 1024, "n_head": 16, "d_inner": 4096}
 FAST = {"seq_len": 32, "time_budget_s": 1, "min_time_s": 0.2, "warmup_s": 0.05}
-ABORT_SEED = 7  # the test agent's worker aborts on this seed (LTS_AGENT_TEST_ABORT_SEED)
+#: An item that runs for a minute unless its worker is signalled.
+SLOW = {"time_budget_s": 60, "min_time_s": 60}
 
 
 def item(arch: dict = TINY, **settings: object) -> dict:
@@ -36,8 +37,7 @@ def item(arch: dict = TINY, **settings: object) -> dict:
 def agent(start_agent):
     """One slot; small limits so that 413/429 are cheap to reach. Some settings come from the
     environment (a lower-case log level must reach the measurement helpers upper-cased)."""
-    env = {"LTS_AGENT_MAX_BODY_BYTES": "65536", "LTS_AGENT_TEST_ABORT_SEED": str(ABORT_SEED),
-           "LTS_AGENT_LOG_LEVEL": "info"}  # fmt: skip
+    env = {"LTS_AGENT_MAX_BODY_BYTES": "65536", "LTS_AGENT_LOG_LEVEL": "info"}
     return start_agent("--max-queue", "6", "--max-items", "4", "--memory-budget-mb", "400", env=env)
 
 
@@ -55,6 +55,25 @@ def wait_done(client: httpx.Client, job_id: str, timeout_s: float = 90) -> JobPu
             return job
         time.sleep(0.1)
     pytest.fail(f"job {job_id} did not finish in {timeout_s} s")
+
+
+def signal_worker_mid_item(agent, sig: signal.Signals, timeout_s: float = 60) -> None:
+    """Wait until the most recent job's first item is running, then send ``sig`` to the
+    agent's latency worker (inside the measurement)."""
+    deadline = time.monotonic() + timeout_s
+    with agent.client() as client:
+        while True:
+            jobs = client.get("/jobs", params={"limit": 1}).json()["data"]
+            if jobs and jobs[0]["items"][0]["status"] == "running":
+                break
+            assert time.monotonic() < deadline, "the item never started"
+            time.sleep(0.05)
+    time.sleep(0.5)  # inside the measurement
+    (worker,) = [
+        p for p in psutil.Process(agent.process.pid).children(recursive=True)
+        if "agent.measure.child" in " ".join(p.cmdline()) and "worker" in p.cmdline()
+    ]  # fmt: skip
+    worker.send_signal(sig)
 
 
 def error(response: httpx.Response, status: int) -> ErrorBody:
@@ -155,36 +174,37 @@ def test_two_concurrent_jobs_are_measured_one_after_the_other(client):
     assert spans(first)[-1][1] <= spans(second)[0][0]
 
 
-def test_worker_crash_fails_that_item_and_the_agent_keeps_serving(client):
-    response = client.post("/jobs", json={"items": [item(seed=ABORT_SEED), item(seed=1)]})
+def test_worker_crash_fails_that_item_and_the_agent_keeps_serving(agent, client):
+    """SIGABRT of the latency worker mid-measurement (what a native library that crashes
+    raises on itself): the item fails as the model's, the next one is measured."""
+    response = client.post("/jobs", json={"items": [item(seed=7, **SLOW), item(seed=1)]})
+    signal_worker_mid_item(agent, signal.SIGABRT)
     job = wait_done(client, response.json()["id"])
     crashed, after = job.items
-    assert crashed.status == "failed" and crashed.error
+    assert crashed.status == "failed" and crashed.error and crashed.started
     assert crashed.fault == "model" and "SIGABRT" in crashed.error  # it crashed on this model
     assert after.fault is None
-    assert crashed.settings is not None and crashed.settings.seed == ABORT_SEED
+    assert crashed.settings is not None and crashed.settings.seed == 7
     assert after.status == "done" and after.result is not None
     assert client.get("/health").status_code == 200
+    # A poll asks for what changed since the version it saw, without samples by default.
+    seen = client.get(f"/jobs/{job.id}", params={"since": job.version}).json()
+    assert seen["version"] == job.version and seen["items"] == []
+    light = JobPublic.model_validate(
+        client.get(f"/jobs/{job.id}", params={"since": crashed.version, "samples": False}).json()
+    )
+    assert [i.index for i in light.items] == [1]
+    assert light.items[0].result.latency_ms.samples == []
+    assert light.items[0].result.latency_ms.n == len(after.result.latency_ms.samples)
 
 
 def test_a_worker_killed_from_outside_is_an_infrastructure_fault(agent, client):
     """SIGKILL of the latency worker mid-measurement (the kernel's out-of-memory count did not
     move): the item fails as ``infrastructure``, is not called out of memory, and the next
     item is measured by a fresh worker."""
-    slow = item(seed=11, time_budget_s=60, min_time_s=60)
-    response = client.post("/jobs", json={"items": [slow, item(seed=12)]})
-    job_id = response.json()["id"]
-    deadline = time.monotonic() + 60
-    while client.get(f"/jobs/{job_id}").json()["items"][0]["status"] != "running":
-        assert time.monotonic() < deadline, "the item never started"
-        time.sleep(0.05)
-    time.sleep(0.5)  # inside the measurement
-    (worker,) = [
-        p for p in psutil.Process(agent.process.pid).children(recursive=True)
-        if "agent.measure._entry" in " ".join(p.cmdline()) and "worker" in p.cmdline()
-    ]  # fmt: skip
-    worker.send_signal(signal.SIGKILL)
-    job = wait_done(client, job_id)
+    response = client.post("/jobs", json={"items": [item(seed=11, **SLOW), item(seed=12)]})
+    signal_worker_mid_item(agent, signal.SIGKILL)
+    job = wait_done(client, response.json()["id"])
     killed, after = job.items
     assert killed.status == "failed" and killed.fault == "infrastructure", killed
     assert "SIGKILL" in killed.error and "out of memory" not in killed.error
@@ -226,13 +246,16 @@ def test_cancel_drops_what_has_not_started(client):
     assert error(client.get("/jobs/no-such-job"), 404).detail
 
 
-def test_measure_is_synchronous_and_reports_failures(client):
+def test_measure_is_synchronous_and_reports_failures(agent, client):
     response = client.post("/measure", json=item(output="all"))
     assert response.status_code == 200, response.text
     result = MeasurementResult.model_validate(response.json())
     assert result.settings.output == "all" and result.latency_ms.median > 0
     assert result.context["queue"]["slot"] == 0
-    crashed = error(client.post("/measure", json=item(seed=ABORT_SEED)), 502)
+    aborter = threading.Thread(target=signal_worker_mid_item, args=(agent, signal.SIGABRT))
+    aborter.start()
+    crashed = error(client.post("/measure", json=item(**SLOW)), 502)
+    aborter.join()
     assert "measurement failed" in crashed.detail
     assert error(client.post("/measure", json=item(HUGE)), 422).field == "arch"
     bad = error(client.post("/measure", json=item({**TINY, "n_head": [2, 3]})), 422)

@@ -152,6 +152,7 @@ def test_cancel_drops_pending_items_and_lets_the_running_one_finish():
     assert cancelled.status == "cancelled" and cancelled.finished_at is None
     assert [i.status for i in cancelled.items] == ["running", "rejected", "rejected"]
     assert cancelled.items[1].error == CANCELLED
+    assert [i.started for i in cancelled.items] == [True, False, False]
     m.gate.set()
     wait_all(queue, job.id)
     final = queue.get(job.id)
@@ -220,6 +221,7 @@ def test_close_drops_pending_items():
     queue.close(timeout_s=5)
     assert [i.status for i in queue.get(job.id).items][1] == "rejected"
     assert queue.get(job.id).items[1].fault == "infrastructure"  # not the model's: send again
+    assert not queue.get(job.id).items[1].started  # dropped before it started
     with pytest.raises(QueueFullError):
         queue.submit(requests(3))
 
@@ -259,3 +261,29 @@ def test_prepare_items_names_the_field_and_bounds_the_batch():
     assert err.value.field == "items[0].settings.device"
     with pytest.raises(TooManyItemsError, match=r"3 items; .* at most 2"):
         prepare_items([JobItemCreate(arch=ARCH)] * 3, MeasureSettings(), CAPS, max_items=2)
+
+
+def test_a_poll_since_a_version_gets_only_the_changed_items_and_samples_on_request():
+    m = ScriptedMeasurer()
+    m.gate.clear()  # hold the first item in the measurer
+    queue = make_queue([m])
+    job = queue.submit(requests(1, 2, 3))
+    assert job.version == 1 and [i.version for i in job.items] == [1, 1, 1]
+    assert queue.get(job.id, since=job.version).items == []
+    deadline = time.monotonic() + 5
+    while queue.get(job.id).items[0].status != "running" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    running = queue.get(job.id, since=job.version)
+    assert [(i.index, i.status) for i in running.items] == [(0, "running")]
+    assert running.version == job.version + 1
+    m.gate.set()
+    wait_all(queue, job.id)
+    light = queue.get(job.id, since=running.version, samples=False)
+    assert [i.index for i in light.items] == [0, 1, 2]  # item 0 finished, 1 and 2 ran
+    assert all(i.result.latency_ms.samples == [] for i in light.items)
+    assert all(i.result.latency_ms.n == 1 for i in light.items)
+    full = queue.get(job.id, since=running.version)
+    assert all(i.result.latency_ms.samples == [1.0] for i in full.items)
+    assert full.items == queue.get(job.id).items  # nothing left out but unchanged items
+    assert queue.get(job.id, since=full.version).items == []
+    queue.close()

@@ -204,7 +204,8 @@ class FakeClient:
         data = [self.agent.public(i) for i in ids[:limit]]
         return JobsPublic(data=data, count=len(data))
 
-    async def job(self, job_id: str) -> JobPublic:
+    async def job(self, job_id: str, *, since: int = 0, samples: bool = True) -> JobPublic:
+        """Like an agent that predates ``since`` and ``samples``: the whole job, every time."""
         await asyncio.sleep(0)
         self._check()
         if job_id not in self.agent.jobs:

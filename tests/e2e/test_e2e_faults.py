@@ -169,7 +169,7 @@ def test_a_measurement_helper_killed_mid_search_is_measured_again_not_stored(
         wait_for(running_item, timeout=180, what="an item being measured", pause_s=0.02)
         workers = [
             p for p in psutil.Process(agent.process.pid).children(recursive=True)
-            if "agent.measure._entry" in " ".join(p.cmdline()) and "worker" in p.cmdline()
+            if "agent.measure.child" in " ".join(p.cmdline()) and "worker" in p.cmdline()
         ]  # fmt: skip
         assert len(workers) == 1
         workers[0].send_signal(signal.SIGKILL)

@@ -56,9 +56,16 @@ async def read_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=_NOT_FOUND)
-async def read_job(job_id: str, queue: QueueDep) -> JobPublic:
-    """The job and its items' status, errors and results so far."""
-    return queue.get(job_id)
+async def read_job(
+    job_id: str,
+    queue: QueueDep,
+    since: Annotated[int, Query(ge=0)] = 0,
+    samples: bool = True,
+) -> JobPublic:
+    """The job and its items' status, errors and results so far. ``since``: only the items
+    changed after this ``version`` of the job (a poll passes the version of its last answer);
+    ``samples=false`` leaves the results' raw latency samples out (an empty list)."""
+    return queue.get(job_id, since=since, samples=samples)
 
 
 @router.delete("/{job_id}", response_model=JobPublic, responses=_NOT_FOUND)

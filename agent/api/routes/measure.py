@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, status
 
 from agent.api.deps import AgentDep, QueueDep, TokenDep
 from agent.api.errors import ERROR_RESPONSES
-from agent.jobs import CANCELLED, SHUTTING_DOWN
 from agent.validation import prepare_item
 from shared.errors import ConfigError
 from shared.schemas import ErrorBody, JobItemCreate, MeasurementResult
@@ -40,9 +39,9 @@ async def create_measurement(
         return item.result
     if item.status == "failed":
         code = status.HTTP_502_BAD_GATEWAY
-    elif item.error == CANCELLED:
+    elif item.fault == "cancelled":
         code = status.HTTP_409_CONFLICT
-    elif item.error == SHUTTING_DOWN:
+    elif item.fault == "infrastructure":  # never started: the agent shut down first
         code = status.HTTP_503_SERVICE_UNAVAILABLE
     else:  # rejected at submission: over the memory budget
         raise ConfigError("arch", item.error or "rejected")

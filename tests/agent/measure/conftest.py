@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from agent.measure import Measurer
-from agent.measure.local import ABORT_ENV
 from shared.config import ArchConfig
 from shared.schemas import MeasureSettings
-
-#: The seed that makes the shared Measurer's worker abort (LTS_AGENT_TEST_ABORT_SEED).
-ABORT_SEED = 987654
 
 #: Short protocol settings: enough runs for sane statistics, a fraction of a second each.
 QUICK: dict[str, Any] = dict(
@@ -51,20 +46,10 @@ def make_settings() -> Any:
 
 @pytest.fixture(scope="session")
 def measurer() -> Iterator[Measurer]:
-    """One Measurer for the whole session (helpers start once: seconds on a busy machine).
-
-    Every worker it starts (a fresh one after each failure too) has the test-only abort
-    switch armed for :data:`ABORT_SEED`: the variable stays set until the session ends.
-    """
-    old = os.environ.get(ABORT_ENV)
-    os.environ[ABORT_ENV] = str(ABORT_SEED)
+    """One Measurer for the whole session (helpers start once: seconds on a busy machine)."""
     m = Measurer()
     try:
         m.start()
         yield m
     finally:
         m.close()
-        if old is None:
-            os.environ.pop(ABORT_ENV, None)
-        else:
-            os.environ[ABORT_ENV] = old

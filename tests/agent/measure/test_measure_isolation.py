@@ -10,20 +10,26 @@ from typing import Any
 import pytest
 
 from agent.measure import Measurer
-from agent.measure.local import _failure
+from agent.measure.child import failure
 from shared.errors import ConfigError, InfrastructureFault, MeasurementError
-
-ABORT_SEED = 987654  # the conftest arms the shared measurer's workers with this seed
 
 
 def test_a_worker_that_aborts_fails_the_item_and_the_next_one_succeeds(
     measurer: Measurer, make_arch: Any, make_settings: Any
 ) -> None:
+    """SIGABRT (what a crashing native library raises on itself) mid-item: the model's
+    failure, with the signal named."""
     cfg = make_arch()
     measurer.measure(cfg, make_settings(measure_memory=False))
     before = measurer.worker_pid
-    with pytest.raises(MeasurementError, match=r"killed by signal 6 \(SIGABRT"):
-        measurer.measure(cfg, make_settings(seed=ABORT_SEED))
+    assert before is not None
+    aborter = threading.Timer(1.0, os.kill, args=(before, signal.SIGABRT))
+    aborter.start()
+    try:
+        with pytest.raises(MeasurementError, match=r"killed by signal 6 \(SIGABRT"):
+            measurer.measure(cfg, make_settings(time_budget_s=4.0, target_rel_ci=1e-9))
+    finally:
+        aborter.cancel()
     result = measurer.measure(cfg, make_settings())
     assert result.latency_ms.n > 0 and result.peak_memory_mb is not None
     assert measurer.worker_pid not in (None, before)  # a fresh worker
@@ -95,8 +101,8 @@ def test_a_worker_killed_mid_item_fails_it_and_the_next_one_succeeds(
 
 
 def test_worker_failures_are_classified() -> None:
-    assert _failure(MemoryError())["kind"] == "memory"
-    assert _failure(RuntimeError("DefaultCPUAllocator: can't allocate memory"))["kind"] == "memory"
-    assert _failure(ConfigError("seq_len", "too long"))["field"] == "seq_len"
-    assert _failure(ValueError("boom"))["message"] == "worker error (ValueError: boom)"
-    assert _failure(OSError(24, "Too many open files"))["kind"] == "infrastructure"
+    assert failure(MemoryError()).kind == "memory"
+    assert failure(RuntimeError("DefaultCPUAllocator: can't allocate memory")).kind == "memory"
+    assert failure(ConfigError("seq_len", "too long")).field == "seq_len"
+    assert failure(ValueError("boom")).message == "worker error (ValueError: boom)"
+    assert failure(OSError(24, "Too many open files")).kind == "infrastructure"

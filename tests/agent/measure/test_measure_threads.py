@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from agent.measure import Measurer
-from agent.measure._proc import child_env
+from agent.measure.helper_process import child_env
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 

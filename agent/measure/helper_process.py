@@ -1,10 +1,11 @@
-"""Helper processes of the measurer: started fresh, talked to over a socket pair.
+"""The measurer's side of its helper processes: start one, talk to it, tell why it ended.
 
 Each helper (the latency worker, the memory fork server) is a new interpreter started with
-``python -m agent.measure._entry ROLE FD [CPUS]``: a fresh process, not a fork of the service,
-so it inherits none of the service's threads or state, and the service's ``__main__`` is not
-imported again (as ``multiprocessing``'s spawn would). Messages are pickled Python objects
-through a :class:`multiprocessing.connection.Connection` over a ``socketpair``.
+``python -m agent.measure.child ROLE FD ...`` (:mod:`agent.measure.child`, the helper's side):
+a fresh process, not a fork of the service, so it inherits none of the service's threads or
+state, and the service's ``__main__`` is not imported again (as ``multiprocessing``'s spawn
+would). The messages (:mod:`agent.measure.messages`) go pickled through a
+:class:`multiprocessing.connection.Connection` over a ``socketpair``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from agent.measure.messages import HelperMessage, ParentMessage, Ready, Stop
 
 log = logging.getLogger(__name__)
 
@@ -166,12 +169,15 @@ def child_env() -> dict[str, str]:
 class Helper:
     """One helper process and its connection. Not thread-safe: one caller at a time."""
 
-    def __init__(self, role: str, cpus: list[int] | None) -> None:
-        """Start the helper (returns at once; call :meth:`wait_ready` before requests)."""
+    def __init__(self, role: str, cpus: list[int] | None, *, log_level: str = "WARNING") -> None:
+        """Start the helper (returns at once; call :meth:`wait_ready` before requests).
+        ``role``: ``worker`` or ``forkserver``; ``cpus``: pin it to these cores;
+        ``log_level``: its logging level."""
         parent_sock, child_sock = socket.socketpair()
-        cmd = [sys.executable, "-m", "agent.measure._entry", role, str(child_sock.fileno())]
+        cmd = [sys.executable, "-m", "agent.measure.child", role, str(child_sock.fileno())]
+        cmd += ["--log-level", log_level.upper()]
         if cpus:
-            cmd.append(",".join(str(c) for c in cpus))
+            cmd += ["--cpus", ",".join(str(c) for c in cpus)]
         self.role = role
         self.t_start = time.monotonic()
         try:
@@ -186,14 +192,18 @@ class Helper:
         self.oom_kills_before = oom_kill_count()
 
     def wait_ready(self, timeout_s: float) -> dict[str, Any]:
-        """Wait for the helper's ready message (its warm-up); kill it on failure."""
+        """Wait for the helper's :class:`Ready` (its warm-up); kill it on failure."""
         if not self.info:
             left = max(0.1, timeout_s - (time.monotonic() - self.t_start))
             try:
-                self.info = self.receive(left)
+                ready = self.receive(left)
             except (ProcessDied, ProcessTimeout):
                 self.kill()
                 raise
+            if not isinstance(ready, Ready):
+                self.kill()
+                raise ProcessDied(f"{self.role} sent {type(ready).__name__}, not Ready", None)
+            self.info = dict(ready.info)
             log.debug("%s %d ready in %.1f s", self.role, self.pid, time.monotonic() - self.t_start)
         return self.info
 
@@ -204,13 +214,13 @@ class Helper:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def send(self, msg: Any) -> None:
+    def send(self, msg: ParentMessage) -> None:
         try:
             self.conn.send(msg)
         except OSError as exc:
             raise self._died() from exc
 
-    def receive(self, timeout_s: float) -> Any:
+    def receive(self, timeout_s: float) -> HelperMessage:
         """The next message; raises ProcessTimeout (after killing) or ProcessDied."""
         try:
             ready = self.conn.poll(timeout_s)
@@ -224,7 +234,7 @@ class Helper:
         except (EOFError, OSError) as exc:
             raise self._died() from exc
 
-    def request(self, msg: Any, timeout_s: float) -> Any:
+    def request(self, msg: ParentMessage, timeout_s: float) -> HelperMessage:
         self.oom_kills_before = oom_kill_count()
         self.send(msg)
         return self.receive(timeout_s)
@@ -252,7 +262,7 @@ class Helper:
         """Ask the helper to stop, then kill it if it does not."""
         if self.popen.poll() is None:
             try:
-                self.conn.send({"op": "stop"})
+                self.conn.send(Stop())
                 self.popen.wait(timeout=timeout_s)
             except (OSError, subprocess.TimeoutExpired):
                 pass

@@ -1,6 +1,7 @@
 """Worker isolation: :class:`Measurer` measures one architecture at a time, out of process.
 
-Two helper processes per :class:`Measurer` (see :mod:`agent.measure._proc`):
+Two helper processes per :class:`Measurer` (started and watched through
+:mod:`agent.measure.helper_process`; what runs inside them is :mod:`agent.measure.child`):
 
 * the **latency worker** builds the model, exports it for ONNX Runtime when asked, and runs the
   latency protocol (:mod:`agent.measure.latency`). It is reused from item to item while it is
@@ -14,10 +15,6 @@ and a reason; the Measurer stays usable and the next item gets a fresh worker. A
 outside the model (a helper killed from outside, out of files or disk, the Measurer closed
 by a shutting-down agent, a helper that cannot start) raises
 :class:`~shared.errors.InfrastructureFault` instead: measuring again may work.
-
-The worker's side (what runs inside the worker process) is :mod:`agent.measure.local`, which
-also documents the test-only switch ``LTS_AGENT_TEST_ABORT_SEED`` (the worker aborts on an item
-with that seed).
 """
 
 from __future__ import annotations
@@ -32,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from agent.measure.helper_process import Helper, ProcessDied, ProcessTimeout
+from agent.measure.messages import Failed, LatencyDone, MeasureRequest, MemoryDone, MemoryRequest
 from shared.config import ArchConfig
 from shared.errors import ConfigError, InfrastructureFault, MeasurementError
 from shared.params import count_params
@@ -56,7 +55,8 @@ class Measurer:
     :data:`BASE_ALLOWANCE_S` plus a per-parameter term, :meth:`time_limit_s`); ``time_limit_s``
     replaces the whole per-item limit with a fixed value. The memory pass gets the allowance
     (or ``time_limit_s``) as its own limit. ``start_timeout_s``: how long a helper may take to
-    start (import the runtimes and warm up). The attributes ``fixed_allowance_s`` and
+    start (import the runtimes and warm up). ``log_level``: the helpers' logging level. The
+    attributes ``fixed_allowance_s`` and
     ``fixed_time_limit_s`` hold the two overrides and may be changed between items.
 
     Thread safety: one Measurer measures one item at a time; concurrent :meth:`measure` calls
@@ -72,14 +72,16 @@ class Measurer:
         allowance_s: float | None = None,
         time_limit_s: float | None = None,
         start_timeout_s: float = 180.0,
+        log_level: str = "WARNING",
     ) -> None:
         self.cpus = sorted(cpus) if cpus else None
         self.fixed_allowance_s = allowance_s
         self.fixed_time_limit_s = time_limit_s
         self.start_timeout_s = start_timeout_s
+        self.log_level = log_level
         self._lock = threading.Lock()
-        self._worker: Any = None
-        self._forkserver: Any = None
+        self._worker: Helper | None = None
+        self._forkserver: Helper | None = None
         self._export_dir: Path | None = None  # made on first use; removed by close() or GC
         self._closed = False
         self.items_done = 0
@@ -152,8 +154,6 @@ class Measurer:
         return self._export_dir
 
     def _ensure(self, *, memory: bool) -> None:
-        from agent.measure._proc import Helper, ProcessDied, ProcessTimeout
-
         if self._closed:
             raise InfrastructureFault("the measurer is closed (the agent is shutting down)")
         if self._worker is not None and not self._worker.alive():
@@ -164,10 +164,10 @@ class Measurer:
             self._forkserver = None
         started = []
         if self._worker is None:
-            self._worker = Helper("worker", self.cpus)
+            self._worker = Helper("worker", self.cpus, log_level=self.log_level)
             started.append("_worker")
         if memory and self._forkserver is None:
-            self._forkserver = Helper("forkserver", self.cpus)
+            self._forkserver = Helper("forkserver", self.cpus, log_level=self.log_level)
             started.append("_forkserver")
         for attr in started:
             try:
@@ -215,15 +215,16 @@ class Measurer:
             reused = self._worker.info.get("items", 0) > 0
             answer = self._run_latency(cfg, settings)
             try:
-                memory = answer.get("memory")
+                memory = answer.memory
                 if cpu_memory:
-                    memory = self._run_memory(cfg, settings, answer.get("onnx_path"))
+                    memory = self._run_memory(cfg, settings, answer.onnx_path)
             finally:
-                if answer.get("onnx_path"):
-                    Path(answer["onnx_path"]).unlink(missing_ok=True)
-            self._worker.info["items"] = self._worker.info.get("items", 0) + 1
+                if answer.onnx_path:
+                    Path(answer.onnx_path).unlink(missing_ok=True)
+            if self._worker is not None:
+                self._worker.info["items"] = self._worker.info.get("items", 0) + 1
             self.items_done += 1
-            context = dict(answer["context"])
+            context = dict(answer.context)
             context.update(
                 {
                     "worker_reused": reused,
@@ -234,25 +235,21 @@ class Measurer:
             )
             return MeasurementResult(
                 arch_id=cfg.arch_id,
-                latency_ms=LatencyStats.model_validate(answer["latency"]),
+                latency_ms=LatencyStats.model_validate(answer.latency),
                 peak_memory_mb=None if not memory else memory["peak_memory_mb"],
                 memory=memory or {"method": "not measured (measure_memory is false)"},
                 settings=settings,
                 context=context,
             )
 
-    def _run_latency(self, cfg: ArchConfig, settings: MeasureSettings) -> dict[str, Any]:
-        from agent.measure._proc import ProcessDied, ProcessTimeout
-
+    def _run_latency(self, cfg: ArchConfig, settings: MeasureSettings) -> LatencyDone:
+        worker = self._worker
+        if worker is None:
+            raise InfrastructureFault("the latency worker is not running")
         limit = self.time_limit_s(cfg, settings)
-        msg = {
-            "op": "measure",
-            "cfg": cfg.to_dict(),
-            "settings": settings.model_dump(),
-            "export_dir": str(self._exports()),
-        }
+        msg = MeasureRequest(cfg.to_dict(), settings.model_dump(), str(self._exports()))
         try:
-            answer = self._worker.request(msg, limit)
+            answer = worker.request(msg, limit)
         except ProcessTimeout as exc:
             self._worker = None  # killed by request(); a fresh one for the next item
             raise MeasurementError(f"timed out after {limit:.0f} s (worker killed)") from exc
@@ -263,42 +260,42 @@ class Measurer:
             if exc.infrastructure:
                 raise InfrastructureFault(exc.reason) from exc
             raise MeasurementError(exc.reason) from exc
-        if answer["ok"]:
+        if isinstance(answer, LatencyDone):
             return answer
-        if answer["kind"] == "config":
-            raise ConfigError(answer["field"], answer["message"])
-        if answer["kind"] == "measurement":  # refused before building: the worker is fine
-            raise MeasurementError(answer["message"])
+        if not isinstance(answer, Failed):
+            worker.close()
+            self._worker = None
+            raise InfrastructureFault(f"the worker answered {type(answer).__name__}")
+        if answer.kind == "config":
+            raise ConfigError(answer.field or "settings", answer.message)
+        if answer.kind == "measurement":  # refused before building: the worker is fine
+            raise MeasurementError(answer.message)
         # Any other failure: replace the worker (it may be in a bad state).
-        self._worker.close()
+        worker.close()
         self._worker = None
-        if answer["kind"] == "infrastructure":
-            raise InfrastructureFault(answer["message"])
-        raise MeasurementError(answer["message"])
+        if answer.kind == "infrastructure":
+            raise InfrastructureFault(answer.message)
+        raise MeasurementError(answer.message)
 
     def _run_memory(
         self, cfg: ArchConfig, settings: MeasureSettings, onnx_path: str | None
     ) -> dict[str, Any]:
-        from agent.measure._proc import ProcessDied, ProcessTimeout
-
+        forkserver = self._forkserver
+        if forkserver is None:
+            raise InfrastructureFault("the memory fork server is not running")
         limit = self.fixed_time_limit_s or self.allowance_s(cfg, settings)
-        msg = {
-            "op": "memory",
-            "cfg": cfg.to_dict(),
-            "settings": settings.model_dump(),
-            "onnx_path": onnx_path,
-            "timeout_s": limit,
-        }
+        msg = MemoryRequest(cfg.to_dict(), settings.model_dump(), onnx_path, limit)
         try:
-            answer = self._forkserver.request(msg, limit + 30.0)
+            answer = forkserver.request(msg, limit + 30.0)
         except (ProcessTimeout, ProcessDied) as exc:
             # The fork server itself (not a child measuring the model) hung or died.
             self._forkserver = None
             if self._closed:
                 raise InfrastructureFault("measurer closed during the measurement") from exc
             raise InfrastructureFault(f"memory fork server failed: {exc}") from exc
-        if not answer["ok"]:
-            if answer.get("fault") == "infrastructure":
-                raise InfrastructureFault(answer["error"])
-            raise MeasurementError(answer["error"])
-        return answer["memory"]
+        if isinstance(answer, MemoryDone):
+            return answer.memory
+        if isinstance(answer, Failed) and answer.kind != "infrastructure":
+            raise MeasurementError(answer.message)
+        message = answer.message if isinstance(answer, Failed) else type(answer).__name__
+        raise InfrastructureFault(message)
