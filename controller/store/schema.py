@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from controller.store._types import utcnow
 from controller.store.models import Base, SchemaVersionRow
@@ -54,7 +54,7 @@ def check_schema(engine: Engine) -> int:
         version = _stored_version(conn)
         if version is None:
             Base.metadata.create_all(conn)
-            _record(conn, SCHEMA_VERSION, insert=True)
+            _record(conn, SCHEMA_VERSION, new=True)
             return SCHEMA_VERSION
         if version < SCHEMA_VERSION:
             raise StoreError(
@@ -66,14 +66,11 @@ def check_schema(engine: Engine) -> int:
         return version
 
 
-def upgrade_schema(
-    engine: Engine, migrations: dict[int, Migration] | None = None
-) -> tuple[int, int]:
-    """Bring an existing database to :data:`SCHEMA_VERSION` through ``migrations`` (default
-    :data:`MIGRATIONS`), all in one transaction; return its versions before and after. A database at
-    the current version is left as it is. Raises :class:`StoreError` for a database without
-    the store (nothing to upgrade), a newer one, or a missing step."""
-    steps = MIGRATIONS if migrations is None else migrations
+def upgrade_schema(engine: Engine) -> tuple[int, int]:
+    """Bring an existing database to :data:`SCHEMA_VERSION` through :data:`MIGRATIONS`, all
+    in one transaction; return its versions before and after. A database at the current
+    version is left as it is. Raises :class:`StoreError` for a database without the store
+    (nothing to upgrade), a newer one, or a missing step."""
     with engine.begin() as conn:
         _serialise(conn)
         version = _stored_version(conn)
@@ -81,7 +78,7 @@ def upgrade_schema(
             raise StoreError("the database holds no LTS store (no tables): nothing to upgrade")
         start = version
         while version < SCHEMA_VERSION:
-            step = steps.get(version)
+            step = MIGRATIONS.get(version)
             if step is None:
                 raise StoreError(f"this release has no migration from schema version {version}")
             logger.info("upgrading the store from schema version %d", version)
@@ -131,10 +128,13 @@ def _check_current(conn: Connection, version: int) -> None:
         )
 
 
-def _record(conn: Connection, version: int, *, insert: bool = False) -> None:
-    table = SchemaVersionRow.__table__
+def _record(conn: Connection, version: int, *, new: bool = False) -> None:
     values = {"version": version, "updated_at": utcnow()}
-    conn.execute(table.insert().values(id=1, **values) if insert else table.update().values(values))
+    conn.execute(
+        insert(SchemaVersionRow).values(id=1, **values)
+        if new
+        else update(SchemaVersionRow).values(values)
+    )
 
 
 def _shown(engine: Engine) -> str:
