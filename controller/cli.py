@@ -19,7 +19,7 @@ app = typer.Typer(
 
 # Command modules under controller.commands; each defines register(app: typer.Typer).
 COMMAND_MODULES: tuple[str, ...] = (
-    "space", "params", "search", "report", "agents", "proxy", "plot", "export", "serve",
+    "space", "params", "search", "report", "agents", "proxy", "plot", "export", "serve", "db",
 )  # fmt: skip
 
 

@@ -1,17 +1,14 @@
 """Dependencies of the routes (``Annotated`` aliases) and the state they read.
 
-Route modules use: ``StoreDep`` (a :class:`Store` for this request), ``StateDep`` (the
-settings, the background searches), ``WriteAuth`` (on every mutating route), ``SearchId``
-(a search id in a path). :class:`TokenFirst` applies the write check before any body is read. Read
-authorisation is applied by :mod:`controller.api.main` to every router it includes, so a
-route module need not (and must not) add it.
+Route modules use: ``StoreDep`` (the controller's one :class:`Store`, shared by the requests),
+``StateDep`` (the settings, the background searches), ``WriteAuth`` (on every mutating route),
+``SearchId`` (a search id in a path). :class:`TokenFirst` applies the write check before any
+body is read. Read authorisation is applied by :mod:`controller.api.main` to every router it
+includes, so a route module need not (and must not) add it.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -32,43 +29,13 @@ from shared.web import error_response
 SearchId = Annotated[int, Path(ge=1, le=MAX_ID, description="the search's id")]
 
 
-class StorePool:
-    """Stores on one URL, each lent to one request at a time (a Store is not thread-safe;
-    sync routes run in worker threads). The pool grows to the number of requests served at
-    once and keeps its Stores open until :meth:`close`."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._idle: queue.SimpleQueue[Store] = queue.SimpleQueue()
-        self._all: list[Store] = []
-        self._lock = threading.Lock()
-
-    def acquire(self) -> Store:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            store = Store(self.url)
-            with self._lock:
-                self._all.append(store)
-            return store
-
-    def release(self, store: Store) -> None:
-        self._idle.put(store)
-
-    def close(self) -> None:
-        with self._lock:
-            for store in self._all:
-                store.close()
-            self._all.clear()
-
-
 @dataclass(frozen=True)
 class ControllerState:
     """What the routes share, built once at start-up (``app.state.controller``)."""
 
     settings: Settings
     token: str | None
-    stores: StorePool
+    store: Store
     runs: SearchRuns
     registry: AgentsFile
     frontiers: FrontierCache
@@ -81,12 +48,9 @@ def get_state(request: Request) -> ControllerState:
 StateDep = Annotated[ControllerState, Depends(get_state)]
 
 
-def get_store(state: StateDep) -> Iterator[Store]:
-    store = state.stores.acquire()
-    try:
-        yield store
-    finally:
-        state.stores.release(store)
+def get_store(state: StateDep) -> Store:
+    """The controller's one Store: thread-safe, each query a session of its own."""
+    return state.store
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from controller.agents import AgentsFile
 from controller.api.auth import load_token
 from controller.api.cache import FrontierCache
-from controller.api.deps import ControllerState, ReadAuth, StorePool, TokenFirst
+from controller.api.deps import ControllerState, ReadAuth, TokenFirst
 from controller.api.errors import install_error_handlers
 from controller.api.routes import (
     agents,
@@ -65,9 +65,9 @@ def create_app(
 ) -> FastAPI:
     """The controller's app on the store ``settings.db``. Checks the settings now (raises
     :class:`ConfigError`: token, store URL; :class:`StoreError`: the store cannot be
-    opened); the lifespan owns the stores and the background searches and, at shutdown,
-    stops the searches (they end ``interrupted``, resumable). ``client_factory`` replaces the
-    agent client of background searches (tests)."""
+    opened); the lifespan owns the store (one, shared by the requests) and the background
+    searches and, at shutdown, stops the searches (they end ``interrupted``, resumable).
+    ``client_factory`` replaces the agent client of background searches (tests)."""
     token = load_token(settings)
     url = database_url(settings.db)
     if url in ("sqlite://", "sqlite:///:memory:"):
@@ -76,13 +76,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stores = StorePool(url)
+        store = Store(url)
         registry = AgentsFile(settings.agents_file)
         tf = str(settings.agent_token_file) if settings.agent_token_file else None
         runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory,
                           allow_agent_urls=settings.allow_agent_urls)  # fmt: skip
         app.state.controller = ControllerState(
-            settings, token, stores, runs, registry, FrontierCache()
+            settings, token, store, runs, registry, FrontierCache()
         )
         logger.info(
             "controller API on %s:%d, store %s; writes %s, reads %s",
@@ -94,7 +94,7 @@ def create_app(
             yield
         finally:
             runs.close(settings.stop_wait_s)
-            stores.close()
+            store.close()
 
     app = FastAPI(
         title="LTS controller",

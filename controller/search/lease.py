@@ -11,7 +11,8 @@ last heartbeat is older than ``stale_after_s`` (another host that stopped, or sl
 
 A holder that finds its lease taken over (it was stale: the laptop slept) stops at once
 without writing: ``on_lost`` is called from the heartbeat thread and :attr:`RunnerLease.lost`
-is set.
+is set. The heartbeat thread shares the runner's :class:`Store` (thread-safe: each call is a
+session of its own).
 """
 
 from __future__ import annotations

@@ -1,10 +1,21 @@
-"""Schema versioning of the store: a one-row version table, a check and a migration hook.
+"""Schema versioning of the store: the version recorded in the database, the check a store
+makes when it opens one, and the ordered migration steps ``controller db upgrade`` applies.
 
-A new database gets every table and version :data:`SCHEMA_VERSION`. An existing one must carry
-a version: an older version is migrated step by step through :data:`MIGRATIONS` (each entry
-takes a connection inside the open transaction and brings the schema from ``v`` to ``v + 1``),
-a newer one is refused (this release cannot know its layout). A later release that changes the
-schema bumps :data:`SCHEMA_VERSION` and adds the step.
+``lts_schema`` holds one row, the schema version the database was written at. Opening a store
+(:func:`check_schema`) creates every table in a database that has none (a new one) and
+records :data:`SCHEMA_VERSION`; an existing database must be at exactly that version and hold
+every table and column of it, else it is refused with a message that says what to do: a newer
+version needs a newer lts, an older one needs ``controller db upgrade`` (a store never changes
+an existing schema on its own: an upgrade is a step the user takes, after a backup).
+
+:func:`upgrade_schema` applies :data:`MIGRATIONS` in order: ``MIGRATIONS[v]`` takes the
+connection inside the upgrade's one transaction and brings the schema from version ``v`` to
+``v + 1``. A release that changes the schema adds its step and bumps :data:`SCHEMA_VERSION`
+(the two are checked against each other by :func:`upgrade_schema` and by a test); a change
+to an existing table is always a step, never left to ``CREATE TABLE``, which skips a table
+that exists whatever its columns. Version 1 is the schema since the store's first release.
+Alembic is not used: one linear history of a few steps needs no revision graph, and the
+version check at open is needed either way.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from controller.store._types import utcnow
 from controller.store.models import Base, SchemaVersionRow
@@ -20,62 +31,115 @@ from shared.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
-#: The schema version this release writes.
+#: The schema version this release reads and writes.
 SCHEMA_VERSION = 1
 
-#: The PostgreSQL advisory lock that serialises schema checks and creation (an arbitrary
-#: constant: "LTS" in ASCII).
+#: The PostgreSQL advisory lock that serialises schema checks, creation and upgrades (an
+#: arbitrary constant: "LTS" in ASCII).
 _SCHEMA_LOCK_KEY = 0x4C5453
 
 Migration = Callable[[Connection], None]
-#: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1``.
+#: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1``; one step for each
+#: version from 1 to ``SCHEMA_VERSION - 1`` (none yet: version 1 is the only one released).
 MIGRATIONS: dict[int, Migration] = {}
 
 
-def ensure_schema(engine: Engine, migrations: dict[int, Migration] | None = None) -> int:
-    """Create, check or migrate the schema of ``engine``'s database; return its version.
-
-    Raises :class:`StoreError` for a database of another program, one written by a newer
-    release, or one whose migration path is missing.
-    """
-    steps = MIGRATIONS if migrations is None else migrations
+def check_schema(engine: Engine) -> int:
+    """Create the schema in a database without tables, or check an existing one's; return
+    its version (:data:`SCHEMA_VERSION`). Raises :class:`StoreError` for a database of
+    another program, one at another version, or one that lacks a table or column of its
+    version."""
     with engine.begin() as conn:
         _serialise(conn)
-        tables = set(inspect(conn).get_table_names())
-        if SchemaVersionRow.__tablename__ not in tables:
-            ours = {t.name for t in Base.metadata.sorted_tables}
-            if tables & ours:
-                raise StoreError(
-                    "the database has LTS tables but no schema version; it was not written by "
-                    "this program"
-                )
-            Base.metadata.create_all(conn)
-            conn.execute(
-                SchemaVersionRow.__table__.insert().values(
-                    id=1, version=SCHEMA_VERSION, updated_at=utcnow()
-                )
-            )
-            return SCHEMA_VERSION
-        version = conn.execute(select(SchemaVersionRow.version)).scalar_one_or_none()
+        version = _stored_version(conn)
         if version is None:
-            raise StoreError("the schema version table is empty; the database is damaged")
-        if version > SCHEMA_VERSION:
+            Base.metadata.create_all(conn)
+            _record(conn, SCHEMA_VERSION, new=True)
+            return SCHEMA_VERSION
+        if version < SCHEMA_VERSION:
             raise StoreError(
-                f"the database has schema version {version}, newer than this release's "
-                f"({SCHEMA_VERSION}); upgrade lts to read it"
+                f"the database has schema version {version}, older than this release's "
+                f"({SCHEMA_VERSION}); back it up, then run: controller db upgrade --db "
+                f"{_shown(engine)}"
             )
+        _check_current(conn, version)
+        return version
+
+
+def upgrade_schema(engine: Engine) -> tuple[int, int]:
+    """Bring an existing database to :data:`SCHEMA_VERSION` through :data:`MIGRATIONS`, all
+    in one transaction; return its versions before and after. A database at the current
+    version is left as it is. Raises :class:`StoreError` for a database without the store
+    (nothing to upgrade), a newer one, or a missing step."""
+    with engine.begin() as conn:
+        _serialise(conn)
+        version = _stored_version(conn)
+        if version is None:
+            raise StoreError("the database holds no LTS store (no tables): nothing to upgrade")
+        start = version
         while version < SCHEMA_VERSION:
-            step = steps.get(version)
+            step = MIGRATIONS.get(version)
             if step is None:
-                raise StoreError(f"no migration from schema version {version}")
-            logger.info("migrating the store from schema version %d", version)
+                raise StoreError(f"this release has no migration from schema version {version}")
+            logger.info("upgrading the store from schema version %d", version)
             step(conn)
             version += 1
-            conn.execute(
-                SchemaVersionRow.__table__.update().values(version=version, updated_at=utcnow())
+            _record(conn, version)
+        _check_current(conn, version)
+        return start, version
+
+
+def _stored_version(conn: Connection) -> int | None:
+    """The recorded version; None for a database without tables (a new one)."""
+    tables = set(inspect(conn).get_table_names())
+    if SchemaVersionRow.__tablename__ not in tables:
+        if tables & set(Base.metadata.tables):
+            raise StoreError(
+                "the database has LTS tables but no schema version; it was not written by "
+                "this program"
             )
-        Base.metadata.create_all(conn)  # tables added without a data migration
-        return version
+        return None
+    version = conn.execute(select(SchemaVersionRow.version)).scalar_one_or_none()
+    if version is None:
+        raise StoreError("the schema version table is empty; the database is damaged")
+    return version
+
+
+def _check_current(conn: Connection, version: int) -> None:
+    """Refuse a newer ``version``, or a database lacking a table or column of this one."""
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema version {version}, newer than this release's "
+            f"({SCHEMA_VERSION}); upgrade lts to read it"
+        )
+    found = inspect(conn)
+    tables = set(found.get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in tables:
+            lacking = f"the table {table.name}"
+        else:
+            columns = set(table.columns.keys()) - {c["name"] for c in found.get_columns(table.name)}
+            if not columns:
+                continue
+            lacking = f"the columns {', '.join(sorted(columns))} of the table {table.name}"
+        raise StoreError(
+            f"the database lacks {lacking} (schema version {version}); it was changed by hand "
+            "or is damaged: restore it from a copy"
+        )
+
+
+def _record(conn: Connection, version: int, *, new: bool = False) -> None:
+    values = {"version": version, "updated_at": utcnow()}
+    conn.execute(
+        insert(SchemaVersionRow).values(id=1, **values)
+        if new
+        else update(SchemaVersionRow).values(values)
+    )
+
+
+def _shown(engine: Engine) -> str:
+    """The database's URL as ``--db`` takes it, without a password."""
+    return engine.url.render_as_string(hide_password=True)
 
 
 def _serialise(conn: Connection) -> None:

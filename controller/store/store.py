@@ -2,8 +2,10 @@
 catalog (devices, architectures, measurement cache; :mod:`controller.store.catalog`) and the
 searches (:mod:`controller.store.searches`).
 
-One :class:`Store` per database URL. Every public method runs in its own transaction through
-:meth:`Store._session` (commit on success, rollback on error) and turns database errors into
+One engine per database URL per process (:class:`_Engines`): every :class:`Store` opened on a
+URL shares it, and it is disposed when the last of them closes. Every public method runs in a
+session of its own, one transaction, through :meth:`Store._session` (commit on success,
+rollback on error) and turns database errors into
 :class:`shared.errors.StoreError`: :class:`~shared.errors.StoreBusy` for a database that is
 locked or busy (another writer), :class:`~shared.errors.StoreFull` for a full disk. Because
 each public method is one transaction, a method that meets a busy database is run again, with
@@ -20,7 +22,13 @@ instead of failing a request). Everything else (the lease, the candidate cursor,
 types) is written to be correct on both; see :mod:`controller.store.leases`,
 :meth:`Store.candidates_after` and :mod:`controller.store._types`.
 
-Not thread-safe: use one Store per thread (an asyncio program uses it from its loop thread).
+Thread-safe: a Store holds no connection and no session between calls, only the engine,
+whose pool lends each call its own connection, so one Store may serve many threads at once
+(the API's worker threads, a search's lease heartbeat). SQLAlchemy opens file SQLite
+connections with ``check_same_thread`` off, which is safe because a pooled connection is used
+by one thread at a time; a busy database is retried per call in the calling thread. The one
+exception is an in-memory database (``sqlite://``): it lives in a single connection, so its
+Store (which never shares its engine) must be used by one thread at a time.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from sqlalchemy.pool import StaticPool
 from controller.store.catalog import CatalogMixin
 from controller.store.joins import JoinsMixin
 from controller.store.leases import LeasesMixin
-from controller.store.schema import ensure_schema
+from controller.store.schema import check_schema, upgrade_schema
 from controller.store.searches import SearchesMixin
 from shared.errors import CorruptRowError, StoreBusy, StoreError, StoreFull
 
@@ -66,6 +74,9 @@ _BUSY_TEXT = ("database is locked", "database is busy", "database table is locke
 _BUSY_PGCODES = frozenset({"40001", "40P01", "55P03"})
 _FULL_TEXT = ("database or disk is full", "no space left on device", "disk quota exceeded")
 
+
+#: The URLs of an in-memory SQLite database: private to its engine, so never shared.
+_MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
 
 #: URL schemes that name PostgreSQL without a driver: they get the driver of the ``postgres``
 #: extra, psycopg 3 (SQLAlchemy would pick psycopg2, which LTS does not install).
@@ -89,8 +100,12 @@ def database_url(value: str | os.PathLike[str] | None = None) -> str:
 def _make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     kwargs: dict[str, Any] = {}
     is_sqlite = url.startswith("sqlite")
-    if is_sqlite and url in ("sqlite://", "sqlite:///:memory:"):
+    if url in _MEMORY_URLS:
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        # The engine is shared by every thread of the process: a call never waits for a
+        # pooled connection (beyond 5 kept open, the extra ones are closed when returned).
+        kwargs.update(pool_size=5, max_overflow=-1)
     if not is_sqlite:
         kwargs.update(pool_pre_ping=True)
     engine = create_engine(url, **kwargs)
@@ -108,10 +123,44 @@ def _make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     return engine
 
 
+class _Engines:
+    """The engines of this process: one per database URL (and busy timeout), shared by the
+    Stores open on it and disposed when the last of them closes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[tuple[str, int], tuple[Engine, int]] = {}
+
+    def acquire(self, url: str, busy_timeout_ms: int) -> Engine:
+        if url in _MEMORY_URLS:  # the database is the engine's connection: its own
+            return _make_engine(url, busy_timeout_ms)
+        key = (url, busy_timeout_ms)
+        with self._lock:
+            engine, users = self._open.get(key) or (_make_engine(url, busy_timeout_ms), 0)
+            self._open[key] = (engine, users + 1)
+            return engine
+
+    def release(self, engine: Engine) -> None:
+        with self._lock:
+            for key, (shared, users) in self._open.items():
+                if shared is engine:
+                    if users > 1:
+                        self._open[key] = (shared, users - 1)
+                        return
+                    del self._open[key]
+                    break
+        engine.dispose()
+
+
+_engines = _Engines()
+
+
 class Store(CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
     """The result store at ``url`` (any SQLAlchemy URL; see :func:`database_url`).
 
-    Opening creates the schema in a new database and checks (or migrates) an existing one.
+    Opening creates the schema in a new database and checks an existing one's version
+    (:func:`controller.store.schema.check_schema`: an older one needs :func:`upgrade`).
+    Thread-safe (see the module docstring); :meth:`close` gives the shared engine back.
     The queries come from :class:`CatalogMixin`, :class:`SearchesMixin`, :class:`LeasesMixin`
     and :class:`JoinsMixin`; each is retried on a busy database (see the module docstring):
     ``busy_timeout_ms`` is SQLite's own wait, ``retry_delays_s`` the pauses between attempts.
@@ -129,37 +178,14 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
         self.retry_delays_s = tuple(retry_delays_s)
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             _sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]), create)
+        self._engine = _acquire_engine(url, busy_timeout_ms)
+        self._closed = False
         try:
-            self._engine = _make_engine(url, busy_timeout_ms)
-        except SQLAlchemyError as exc:  # e.g. a URL SQLAlchemy cannot read
-            raise StoreError(f"cannot open the store at {_safe_url(url)}: {_reason(exc)}") from exc
-        except ImportError as exc:  # the URL names a driver that is not installed
-            hint = " (pip install 'lts[postgres]')" if "postgres" in url.split("://")[0] else ""
-            raise StoreError(
-                f"cannot open the store at {_safe_url(url)}: its database driver is not "
-                f"installed: {exc}{hint}"
-            ) from exc
-        self.schema_version = self._open_schema()
+            self.schema_version = _with_schema(self._engine, url, self.retry_delays_s, check_schema)
+        except BaseException:
+            self.close()
+            raise
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-
-    def _open_schema(self) -> int:
-        """Create or check the schema, again after each pause of ``retry_delays_s`` while the
-        database is busy: SQLite's switch to WAL mode can answer "database is locked" at once,
-        without its busy timeout, while other processes open the same new file."""
-        for pause in (*self.retry_delays_s, None):
-            try:
-                return ensure_schema(self._engine)
-            except SQLAlchemyError as exc:
-                if pause is None or not isinstance(_store_error(exc), StoreBusy):
-                    self._engine.dispose()
-                    raise StoreError(
-                        f"cannot open the store at {_safe_url(self.url)}: {_reason(exc)}"
-                    ) from exc
-                logger.warning("opening %s: %s; trying again in %.1f s",
-                               _safe_url(self.url), _reason(exc), pause)  # fmt: skip
-                self._engine.dispose()  # drop connections whose set-up failed half-way
-                time.sleep(pause)
-        raise AssertionError("unreachable")
 
     @classmethod
     def open(cls, value: str | os.PathLike[str] | None = None, **options: Any) -> Store:
@@ -169,7 +195,10 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
         return cls(database_url(value), **options)
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Give the engine back (disposed when no other Store of this process uses it)."""
+        if not self._closed:
+            self._closed = True
+            _engines.release(self._engine)
 
     def __enter__(self) -> Store:
         return self
@@ -204,6 +233,59 @@ class Store(CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
             raise
         finally:
             session.close()
+
+
+def upgrade(
+    value: str | os.PathLike[str] | None, *, retry_delays_s: Sequence[float] = RETRY_DELAYS_S
+) -> tuple[int, int]:
+    """Upgrade the existing store named by a URL or a path (None: the default file) to this
+    release's schema version (:func:`controller.store.schema.upgrade_schema`); return the
+    versions before and after. Creates nothing. Raises :class:`StoreError`."""
+    url = database_url(value)
+    if url in _MEMORY_URLS:
+        raise StoreError("an in-memory database has nothing to upgrade")
+    if url.startswith("sqlite:///"):
+        _sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]), create=False)
+    engine = _acquire_engine(url, BUSY_TIMEOUT_MS)
+    try:
+        return _with_schema(engine, url, tuple(retry_delays_s), upgrade_schema)
+    finally:
+        _engines.release(engine)
+
+
+def _acquire_engine(url: str, busy_timeout_ms: int) -> Engine:
+    """The process's engine for ``url`` (:class:`_Engines`); a :class:`StoreError` for a URL
+    SQLAlchemy cannot read or whose driver is not installed."""
+    try:
+        return _engines.acquire(url, busy_timeout_ms)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the store at {_safe_url(url)}: {_reason(exc)}") from exc
+    except ImportError as exc:
+        hint = " (pip install 'lts[postgres]')" if "postgres" in url.split("://")[0] else ""
+        raise StoreError(
+            f"cannot open the store at {_safe_url(url)}: its database driver is not "
+            f"installed: {exc}{hint}"
+        ) from exc
+
+
+def _with_schema(
+    engine: Engine, url: str, retry_delays_s: Sequence[float], action: Callable[[Engine], T]
+) -> T:
+    """``action`` (check or upgrade the schema), again after each pause of ``retry_delays_s``
+    while the database is busy: SQLite's switch to WAL mode can answer "database is locked" at
+    once, without its busy timeout, while other processes open the same new file."""
+    for pause in (*retry_delays_s, None):
+        try:
+            return action(engine)
+        except SQLAlchemyError as exc:
+            if pause is None or not isinstance(_store_error(exc), StoreBusy):
+                reason = _reason(exc)
+                raise StoreError(f"cannot open the store at {_safe_url(url)}: {reason}") from exc
+            logger.warning("opening %s: %s; trying again in %.1f s",
+                           _safe_url(url), _reason(exc), pause)  # fmt: skip
+            engine.dispose()  # drop connections whose set-up failed half-way
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _retrying(method: Callable[..., T]) -> Callable[..., T]:

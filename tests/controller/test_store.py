@@ -17,7 +17,6 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from controller.store import SCHEMA_VERSION, Store, database_url
-from controller.store import schema as schema_mod
 from shared.config import ArchConfig
 from shared.errors import SearchConflict, StoreError
 from shared.params import count_params
@@ -109,22 +108,6 @@ def test_newer_schema_is_refused(store: Store, store_url: str) -> None:
     _sql(store_url, "UPDATE lts_schema SET version = :v", v=SCHEMA_VERSION + 1)
     with pytest.raises(StoreError, match="newer"):
         Store(store_url)
-
-
-def test_older_schema_is_migrated_through_the_hook(
-    store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store.close()
-    ran: list[int] = []
-
-    def step(conn: object) -> None:
-        ran.append(1)
-
-    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setitem(schema_mod.MIGRATIONS, SCHEMA_VERSION, step)
-    with Store(store_url) as migrated:
-        assert migrated.schema_version == SCHEMA_VERSION + 1
-    assert ran == [1]
 
 
 def test_unversioned_database_with_our_tables_is_refused(store_url: str) -> None:
