@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 import tomlkit
 
 from shared.errors import ConfigError
+from shared.tokens import read_token_file
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -59,15 +60,7 @@ class AgentSpec:
         """
         if self.token_file:
             path = Path(self.token_file).expanduser()
-            try:
-                token = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"agents.{self.label}.token_file", f"cannot read {path}: {exc.strerror}"
-                ) from None
-            if not token:
-                raise ConfigError(f"agents.{self.label}.token_file", f"{path} is empty")
-            return token
+            return read_token_file(path, f"agents.{self.label}.token_file")
         return self.token or None
 
 
