@@ -16,7 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from shared import __version__
-from shared.errors import LTSError
+from shared.errors import LTSError, option_error
 
 logger = logging.getLogger("agent")
 
@@ -146,9 +146,7 @@ def _settings(values: dict[str, object]):  # -> Settings (imported late: a fast 
     try:
         return Settings(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        option = "--" + "-".join(str(p) for p in err["loc"]).replace("_", "-")
-        _fail(f"{option}: {err['msg']}")
+        _fail(str(option_error(exc)))
 
 
 def _fail(message: str) -> None:

@@ -16,15 +16,18 @@ The file (default ``$XDG_CONFIG_HOME/lts/agents.toml``, i.e. ``~/.config/lts/age
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+import tomlkit
+
 from shared.errors import ConfigError
+from shared.tokens import read_token_file
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -57,15 +60,7 @@ class AgentSpec:
         """
         if self.token_file:
             path = Path(self.token_file).expanduser()
-            try:
-                token = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"agents.{self.label}.token_file", f"cannot read {path}: {exc.strerror}"
-                ) from None
-            if not token:
-                raise ConfigError(f"agents.{self.label}.token_file", f"{path} is empty")
-            return token
+            return read_token_file(path, f"agents.{self.label}.token_file")
         return self.token or None
 
 
@@ -120,38 +115,45 @@ class AgentsFile:
             raise ConfigError("name", "an agent in the file needs a name")
         check_name(spec.name)
         check_url(spec.url)
-        agents = self.load()
-        if spec.name in agents and not replace:
+        if spec.name in self.load() and not replace:
             raise ConfigError(
                 "name", f"{spec.name!r} is already in {self.path} (use --replace to overwrite)"
             )
-        agents[spec.name] = spec
-        self._write(agents)
+        entry = tomlkit.table()
+        entry["url"] = spec.url
+        if spec.token_file:
+            entry["token_file"] = spec.token_file
+        if spec.token:
+            entry["token"] = spec.token
+        self._edit(lambda tables: tables | {spec.name: entry})
 
     def remove(self, name: str) -> None:
-        agents = self.load()
-        if name not in agents:
+        if name not in self.load():
             raise ConfigError("agents", f"no agent named {name!r} in {self.path}")
-        del agents[name]
-        self._write(agents)
+        self._edit(lambda tables: {k: v for k, v in tables.items() if k != name})
 
-    def _write(self, agents: dict[str, AgentSpec]) -> None:
+    def _edit(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Rewrite the file with its agents' tables changed by ``change``, sorted by name; the
+        rest of the file (comments, other tables, the layout of untouched agents) stays as the
+        user wrote it. A comment just above an agent's header belongs to the agent before it."""
+        if self.path.exists():
+            doc = tomlkit.parse(self.path.read_text(encoding="utf-8"))
+        else:
+            doc = tomlkit.document()
+            doc.add(tomlkit.comment("LTS agents (controller agents add/list/remove)"))
+            doc.add(tomlkit.nl())
+        old = doc.get("agents", {})
+        tables = change({name: old[name] for name in old})
+        agents = tomlkit.table(is_super_table=True)
+        for name in sorted(tables):
+            agents[name] = tables[name]
+        doc["agents"] = agents
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["# LTS agents (controller agents add/list/remove)", ""]
-        for name in sorted(agents):
-            spec = agents[name]
-            lines.append(f"[agents.{_toml_key(name)}]")
-            lines.append(f"url = {_toml_str(spec.url)}")
-            if spec.token_file:
-                lines.append(f"token_file = {_toml_str(spec.token_file)}")
-            if spec.token:
-                lines.append(f"token = {_toml_str(spec.token)}")
-            lines.append("")
         tmp = self.path.with_suffix(".toml.tmp")
         # Owner only (0600), from its creation on: it names token files, or holds tokens.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write("\n".join(lines))
+            out.write(tomlkit.dumps(doc))
         tmp.chmod(0o600)  # a leftover temporary file keeps its old mode otherwise
         tmp.replace(self.path)
 
@@ -208,12 +210,3 @@ def _parse(name: str, entry: object) -> AgentSpec:
         token=entry.get("token"),
         token_file=entry.get("token_file"),
     )
-
-
-def _toml_str(value: str) -> str:
-    """A TOML basic string (JSON's escapes are valid TOML escapes)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _toml_key(name: str) -> str:
-    return name if set(name) <= _NAME_CHARS - {"."} else _toml_str(name)

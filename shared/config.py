@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from shared.errors import ConfigError
 
@@ -33,7 +33,7 @@ from shared.errors import ConfigError
 MAX_LAYERS = 1024
 
 Backbone = Literal["gpt2", "transxl"]
-BACKBONES: tuple[str, ...] = ("gpt2", "transxl")
+BACKBONES: tuple[str, ...] = get_args(Backbone)
 
 #: GPT-2's BPE vocabulary (the default vocabulary size).
 GPT2_VOCAB = 50257

@@ -6,6 +6,11 @@ these; only the edges (CLI commands, HTTP routes) turn them into exit codes or s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class LTSError(Exception):
     """Base class of every error LTS raises on purpose."""
@@ -22,6 +27,14 @@ class ConfigError(LTSError, ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+def option_error(exc: ValidationError) -> ConfigError:
+    """A command's settings that did not validate, as a :class:`ConfigError` naming the first
+    bad value by its command-line option (``max_body_bytes`` -> ``--max-body-bytes``)."""
+    err = exc.errors()[0]
+    option = "--" + "-".join(str(p) for p in err["loc"]).replace("_", "-")
+    return ConfigError(option, err["msg"])
 
 
 class BuildError(LTSError):

@@ -116,21 +116,12 @@ def _embedding_and_softmax(cfg: ArchConfig) -> tuple[int, int]:
     return embedding, softmax
 
 
-def embedding_params(cfg: ArchConfig) -> int:
-    """Adaptive input embedding with its projections (and GPT-2's learned positions)."""
-    return _embedding_and_softmax(cfg)[0]
-
-
-def softmax_params(cfg: ArchConfig) -> int:
-    """What the adaptive softmax adds beyond the (possibly tied) embedding."""
-    return _embedding_and_softmax(cfg)[1]
-
-
 def count_params(cfg: ArchConfig) -> ParamCounts:
     """Every count of :class:`ParamCounts` for ``cfg``, computed by hand from the config.
 
     One pass over the config (a search's hot path; timed by ``benchmarks/params_count.py``).
-    Each field equals what the matching per-part function above returns.
+    Its decoder, attention, feed-forward and layer-norm counts equal what the matching
+    functions above return.
     """
     d = cfg.d_model
     n_layer = cfg.n_layer

@@ -41,16 +41,9 @@ def read_token(token_file: Path | None, token: SecretStr | None, *, env_var: str
     """
     if token_file is not None:
         path = token_file.expanduser()
-        try:
-            text = path.read_text().strip()
-            mode = path.stat().st_mode
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            raise ConfigError("token-file", f"cannot read {path}: {reason}") from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        text = read_token_file(path, "token-file")
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             logger.warning("token file %s is readable by others (chmod 600 it)", path)
-        if not text:
-            raise ConfigError("token-file", f"{path} is empty")
         return _long_enough(text, "token-file", str(path))
     if token is not None:
         text = token.get_secret_value().strip()
@@ -58,6 +51,19 @@ def read_token(token_file: Path | None, token: SecretStr | None, *, env_var: str
             raise ConfigError("token", f"{env_var} is empty")
         return _long_enough(text, "token", env_var)
     return None
+
+
+def read_token_file(path: Path, field: str) -> str:
+    """The token in the file ``path`` (surrounding white space dropped). Raises
+    :class:`ConfigError` on ``field`` when the file cannot be read or holds only white space."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(field, f"cannot read {path}: {reason}") from None
+    if not text:
+        raise ConfigError(field, f"{path} is empty")
+    return text
 
 
 def _long_enough(token: str, field: str, where: str) -> str:

@@ -10,8 +10,8 @@ Terms (float32, 4 bytes per element):
 * weights ``W = 4 * count_params(cfg).total``; torch holds them once; the ONNX Runtime path
   holds up to :data:`ORT_WEIGHT_COPIES` copies at its peak, in the latency worker during the
   export (the torch model, the traced graph's constants, the serialised protobuf; measured
-  here: 4.5 W at 50 MB, 4.3 W at 184 MB and 872 MB of weights) -- the session itself needs
-  about 1.1-1.8 W;
+  on x86-64 Linux: 4.5 W at 50 MB, 4.3 W at 184 MB and 872 MB of weights) -- the session
+  itself needs about 1.1-1.8 W;
 * the output: ``B x T_out x n_token`` log-probabilities (``T_out`` = seq_len for
   ``output="all"`` prefill, else 1), times :data:`SOFTMAX_COPIES` for the adaptive softmax's
   logits, per-cluster log-softmaxes and the concatenation alive together;

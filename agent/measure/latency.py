@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from shared.schemas import LatencyStats, MeasureSettings
 
 #: Upper bound on timed runs (and on the raw samples returned): the median of 10k runs is
@@ -99,14 +101,6 @@ def median_ci_rel(samples: Sequence[float], confidence: float = 0.95) -> float |
     return max(med - xs[ranks[0]], xs[ranks[1]] - med) / med
 
 
-def _quantile(sorted_xs: Sequence[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default) of sorted data."""
-    pos = (len(sorted_xs) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_xs) - 1)
-    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
-
-
 def latency_stats(samples_s: Sequence[float]) -> LatencyStats:
     """Statistics of run durations given in seconds, reported in milliseconds.
 
@@ -118,10 +112,11 @@ def latency_stats(samples_s: Sequence[float]) -> LatencyStats:
     xs = sorted(ms)
     mean = statistics.fmean(ms)
     std = statistics.stdev(ms) if len(ms) > 1 else 0.0
+    p10, p90 = np.quantile(xs, (0.10, 0.90))  # linear interpolation between samples
     return LatencyStats(
         median=statistics.median(xs),
-        p10=_quantile(xs, 0.10),
-        p90=_quantile(xs, 0.90),
+        p10=float(p10),
+        p90=float(p90),
         mean=mean,
         min=xs[0],
         cv=std / mean if mean > 0 else 0.0,

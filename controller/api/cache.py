@@ -4,13 +4,12 @@ A finished device's frontier never changes, and a running one changes once per s
 of its search; reading the frontier of a large search, however, costs a read of every
 member's architecture and measurements. :class:`FrontierCache` keeps the rendered JSON per
 (search, device filter) together with the search's version (:func:`reads.search_version`,
-two small queries) and serves it again while the version is the same, also gzip-compressed
-once for the clients that accept it (a large frontier is megabytes of JSON).
+two small queries) and serves it again while the version is the same. (Clients that accept
+gzip get it compressed by the app's ``GZipMiddleware``, :mod:`controller.api.main`.)
 """
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -27,27 +26,24 @@ class FrontierCache:
         self._entries: OrderedDict[tuple[int, str | None], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def frontier_json(
-        self, store: Store, search_id: int, device: str | None, *, gzipped: bool = False
-    ) -> bytes:
-        """The JSON of :func:`reads.read_frontier` (raises what it raises), compressed
-        with gzip if ``gzipped``."""
+    def frontier_json(self, store: Store, search_id: int, device: str | None) -> bytes:
+        """The JSON of :func:`reads.read_frontier` (raises what it raises)."""
         version = reads.search_version(store, search_id)
         key = (search_id, device)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(key)
-                return entry[2] if gzipped else entry[1]
+                return entry[1]
         body = reads.read_frontier(store, search_id, device).model_dump_json().encode()
-        entry = (version, body, gzip.compress(body, compresslevel=6))
+        entry = (version, body)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-        return entry[2] if gzipped else entry[1]
+        return body
 
 
-#: (search version, JSON, gzip-compressed JSON)
-_Entry = tuple[Hashable, bytes, bytes]
+#: (search version, JSON)
+_Entry = tuple[Hashable, bytes]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from controller.agents import AgentsFile
 from controller.api.auth import load_token
@@ -106,7 +107,9 @@ def create_app(
     )
     install_offline_docs(app)
     install_error_handlers(app)
-    # The outermost middleware runs first: the token, then the body's size, then the app.
+    # The outermost middleware runs first: the token, then the body's size, then gzip (for the
+    # clients that accept it: a large frontier is megabytes of JSON), then the app.
+    app.add_middleware(GZipMiddleware, compresslevel=6)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenFirst)
     app.include_router(health.router)

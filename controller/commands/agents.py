@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.agents import AgentsFile, AgentSpec
-from controller.client import AgentClient
 from controller.commands._edge import user_errors
-from shared.errors import LTSError
+from shared.schemas import DeviceInfo
 
 agents_app = typer.Typer(
     name="agents", help="The agents the controller knows by name.", no_args_is_help=True
@@ -115,19 +114,13 @@ def list_agents(
 
 
 async def _check_all(specs: list[AgentSpec], timeout_s: float) -> list[dict[str, Any]]:
-    return list(await asyncio.gather(*(_check(s, timeout_s) for s in specs)))
+    from controller.api.probe import probe_agent  # imported late: a fast --help
+
+    probes = await asyncio.gather(*(probe_agent(s, timeout_s) for s in specs))
+    return [_row(p.device) if p.device else {"reachable": False, "error": p.error} for p in probes]
 
 
-async def _check(spec: AgentSpec, timeout_s: float) -> dict[str, Any]:
-    try:
-        token = spec.resolve_token()
-    except LTSError as exc:
-        return {"reachable": False, "error": str(exc)}
-    async with AgentClient(spec.url, token, label=spec.label, timeout_s=timeout_s) as client:
-        try:
-            info = await client.device()
-        except LTSError as exc:
-            return {"reachable": False, "error": str(exc).removeprefix(f"agent {spec.label}: ")}
+def _row(info: DeviceInfo) -> dict[str, Any]:
     d = info.defaults
     gpus = ", ".join(g.name for g in info.gpus)
     memory_gb = info.memory_total_mb / 1024

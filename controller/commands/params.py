@@ -19,8 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.commands._edge import user_errors
-from controller.commands.space import Backbone
-from shared.config import ArchConfig
+from shared.config import ArchConfig, Backbone
 from shared.errors import ConfigError, LTSError
 from shared.params import ParamCounts, count_params
 from shared.tables import parse_row, read_table
@@ -65,7 +64,7 @@ def params(
     """Print the parameter breakdown (decoder, attention, feed-forward, embedding, softmax,
     total) of every architecture in FILE."""
     with user_errors():
-        entries = read_architectures(file, backbone=backbone.value if backbone else None)
+        entries = read_architectures(file, backbone=backbone)
     if as_json:
         for entry in entries:
             typer.echo(json.dumps(_as_json(entry)))

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from controller.commands._edge import user_errors
 from controller.commands.report import DbOption
 from controller.commands.search import AgentsFileOpt
-from shared.errors import ConfigError
+from shared.errors import option_error
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,4 @@ def _settings(values: dict[str, Any]):  # -> Settings (imported late: a fast --h
     try:
         return Settings(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        option = "--" + "-".join(str(p) for p in err["loc"]).replace("_", "-")
-        raise ConfigError(option, err["msg"]) from None
+        raise option_error(exc) from None

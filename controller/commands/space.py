@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,16 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from controller.commands._edge import user_errors
-from shared.config import ArchConfig
+from shared.config import ArchConfig, Backbone
 from shared.params import decoder_params
 from shared.space import SCALAR_GENES, SearchSpace, default_space, load_space
-
-
-class Backbone(StrEnum):
-    """The backbones a space can describe."""
-
-    gpt2 = "gpt2"
-    transxl = "transxl"
 
 
 def register(app: typer.Typer) -> None:
@@ -52,11 +44,10 @@ def space(
 ) -> None:
     """Print a search space: its genes and value sets, its exact size and a few samples."""
     with user_errors():
-        name = backbone.value if backbone is not None else None
         if space_file is None:
-            sp = default_space(name or "gpt2", homogeneous=homogeneous)
+            sp = default_space(backbone or "gpt2", homogeneous=homogeneous)
         else:
-            sp = load_space(space_file, backbone=name)
+            sp = load_space(space_file, backbone=backbone)
             if homogeneous and not sp.homogeneous:
                 sp = dataclasses.replace(sp, homogeneous=True)
         rng = np.random.default_rng(seed)

@@ -1,6 +1,6 @@
 """The web dashboard's files: hand-written HTML, JavaScript and CSS in ``static/`` and
 plotly.js from the installed ``plotly`` package. Nothing is fetched from elsewhere and
-nothing is built: :class:`Assets` reads each file once and keeps it, gzip-compressed too.
+nothing is built: :class:`Assets` reads each file once and keeps it.
 
 Served by :mod:`controller.api.routes.dashboard`; the pages call the REST API from the
 browser (``static/app.js``), so every number they show is the API's.
@@ -8,7 +8,6 @@ browser (``static/app.js``), so every number they show is the API's.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html
 import threading
@@ -42,18 +41,17 @@ _SOURCES: dict[str, tuple[str, Callable[[], bytes]]] = {
 
 @dataclass(frozen=True)
 class Asset:
-    """One file: its bytes, the same gzip-compressed, its media type and a content tag
+    """One file: its bytes, its media type and a content tag
     (the first 12 hex digits of its SHA-256: the ``?v=`` of its URL and its ETag)."""
 
     body: bytes
-    gzipped: bytes
     media_type: str
     tag: str
 
 
 class Assets:
-    """The dashboard's files, each read (and compressed) on first use and then kept for the
-    life of the process. Thread-safe."""
+    """The dashboard's files, each read on first use and then kept for the life of the
+    process. Thread-safe."""
 
     def __init__(self) -> None:
         self._cache: dict[str, Asset] = {}
@@ -69,7 +67,7 @@ class Assets:
                 media_type, read = _SOURCES[name]
                 body = read()
                 tag = hashlib.sha256(body).hexdigest()[:12]
-                asset = Asset(body, gzip.compress(body, 6, mtime=0), media_type, tag)
+                asset = Asset(body, media_type, tag)
                 self._cache[name] = asset
             return asset
 

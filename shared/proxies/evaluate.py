@@ -9,8 +9,8 @@ Both measures are oriented so that a better proxy scores higher:
   the lowest perplexity, the fraction that are also among the ``ceil(k% of n)`` best by the
   proxy. Ties are broken by row order (a stable sort), so the result is deterministic.
 
-:func:`evaluate_table` computes every proxy for every row of a table and reports, per proxy,
-those measures, the time spent and the rows that failed (with the reason), never dropping a row
+:func:`evaluate_proxy` computes one proxy for every row of a table and reports those
+measures, the time spent and the rows that failed (with the reason), never dropping a row
 silently. This module does not import torch; low-cost proxies import it when they run.
 """
 
@@ -193,22 +193,6 @@ def evaluate_proxy(
         if on_row is not None:
             on_row()
     return ProxyEvaluation(proxy.name, proxy.higher_is_better, scores, ppls, seconds, failures)
-
-
-def evaluate_table(
-    rows: Sequence[TableRow],
-    proxies: Sequence[Proxy],
-    *,
-    on_row: Callable[[str], None] | None = None,
-    **opts: object,
-) -> list[ProxyEvaluation]:
-    """:func:`evaluate_proxy` for each proxy in order; ``on_row(proxy name)`` is called after
-    each row (for progress bars)."""
-    results = []
-    for proxy in proxies:
-        tick = None if on_row is None else (lambda name=proxy.name: on_row(name))
-        results.append(evaluate_proxy(proxy, rows, on_row=tick, **opts))
-    return results
 
 
 def evaluation_dict(evaluation: ProxyEvaluation) -> dict[str, object]:

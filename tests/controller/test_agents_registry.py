@@ -37,6 +37,32 @@ def test_add_list_remove_round_trip(tmp_path: Path) -> None:
         registry.remove("laptop")
 
 
+def test_add_and_remove_keep_the_users_comments(tmp_path: Path) -> None:
+    path = tmp_path / "agents.toml"
+    path.write_text(
+        "# my lab's agents\n"
+        "\n"
+        "[agents.pi]\n"
+        'url = "http://10.0.0.2:8900"  # the Pi 4 in the hall\n'
+        "# its token lives next to this file\n"
+        'token_file = "~/pi.token"\n'
+    )
+    registry = AgentsFile(path)
+    registry.add(AgentSpec("box", "http://10.0.0.9:8900"))
+    registry.add(AgentSpec("laptop", "http://127.0.0.1:8900"))
+    registry.remove("box")
+    text = path.read_text()
+    for comment in (
+        "# my lab's agents",
+        "# the Pi 4 in the hall",
+        "# its token lives next to this file",
+    ):
+        assert comment in text
+    assert "box" not in text
+    assert list(registry.load()) == ["laptop", "pi"]
+    assert registry.get("pi").token_file == "~/pi.token"
+
+
 def test_invalid_files_and_values(tmp_path: Path) -> None:
     path = tmp_path / "agents.toml"
     path.write_text("[agents.pi]\nport = 1\n")

@@ -534,7 +534,7 @@ def test_the_same_device_twice_is_refused(tmp_path: Path) -> None:
 
 def test_final_remeasurement_is_capped_but_keeps_the_comparisons() -> None:
     from controller.search.algorithm import Point
-    from controller.search.runner import choose_final
+    from controller.search.device_search import choose_final
 
     cfgs = [ArchConfig.from_dict(item.arch) for item in _items(9)]
 

@@ -64,13 +64,10 @@ def read_asset(name: str, request: Request) -> Response:
     """A dashboard file (kept for a year: its URL changes with its content)."""
     asset = assets.get(name)
     headers = {"Cache-Control": "public, max-age=31536000, immutable",
-               "ETag": f'"{asset.tag}"', "Vary": "Accept-Encoding",
+               "ETag": f'"{asset.tag}"',
                "X-Content-Type-Options": "nosniff"}  # fmt: skip
     if request.headers.get("if-none-match") == f'"{asset.tag}"':
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 

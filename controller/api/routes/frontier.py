@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from controller.api.deps import SearchId, StateDep, StoreDep
 from controller.api.errors import responses
@@ -20,7 +20,6 @@ def read_frontier(
     search_id: SearchId,
     store: StoreDep,
     state: StateDep,
-    request: Request,
     device: Annotated[
         str | None, Query(min_length=1, description="only this device (agent or device name)")
     ] = None,
@@ -30,7 +29,5 @@ def read_frontier(
     measurements, and each layer-scaled baseline with the frontier model that beats it.
     (Served from memory while the search has not changed, gzip-compressed for clients that
     accept it: see controller.api.cache.)"""
-    gzipped = "gzip" in request.headers.get("accept-encoding", "")
-    body = state.frontiers.frontier_json(store, search_id, device, gzipped=gzipped)
-    headers = {"Vary": "Accept-Encoding"} | ({"Content-Encoding": "gzip"} if gzipped else {})
-    return Response(body, media_type="application/json", headers=headers)
+    body = state.frontiers.frontier_json(store, search_id, device)
+    return Response(body, media_type="application/json")

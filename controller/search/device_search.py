@@ -1,0 +1,343 @@
+"""The search on one device: one task of a :class:`~controller.search.runner.SearchRunner`.
+
+:class:`DeviceSearch` connects to the device's agent, measures the layer-scaled baselines, runs
+the ask/tell algorithm iteration by iteration through the evaluation layer (cache through the
+store), then measures the frontier and baselines again with the larger final budget and stores
+what the search reports. After every iteration it stores the algorithm's state, and before
+each job the job in flight, so that a resumed search starts where this one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from controller.agents import AgentSpec
+from controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
+from controller.search.baselines import layer_scaled_baselines
+from controller.search.dispatch import Dispatcher, InFlight
+from controller.search.evaluation import DeviceEvaluator, Evaluation
+from controller.store import DeviceRecord, SearchDeviceRecord
+from shared.config import ArchConfig
+from shared.errors import AgentError, LTSError, StoreUnavailable
+from shared.params import decoder_params
+from shared.proxies import get_proxy
+from shared.schemas import MeasureSettings
+
+if TYPE_CHECKING:
+    from controller.search.runner import SearchRunner
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceProgress:
+    """A device's progress, as shown live. ``iteration``: iterations completed;
+    ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
+    why the agent cannot be reached now (None when it can)."""
+
+    position: int
+    agent: str
+    device: str | None = None
+    phase: str = "connecting"
+    iteration: int = 0
+    iterations: int = 0
+    measured: int = 0
+    cache_hits: int = 0
+    hypervolume: float | None = None
+    frontier_size: int = 0
+    waiting: str | None = None
+    message: str | None = None
+
+
+def choose_final(
+    members: Sequence[Point], baselines: Sequence[tuple[int, float | None]], cap: int | None
+) -> list[Point]:
+    """The frontier members to measure again: all of them if ``cap`` is None or they are at
+    most ``cap``; else ``cap`` spread evenly by decoder parameters (the smallest and the
+    largest included), plus, for each baseline ``(decoder params, latency)``, the member the
+    comparison would pick (the fastest with at least its parameters), so that every
+    comparison rests on final figures. Returned in ascending decoder parameters."""
+    ordered = sorted(members, key=lambda p: (p.decoder_params, p.arch_id))
+    if cap is None or len(ordered) <= cap:
+        return ordered
+    picks = {round(i * (len(ordered) - 1) / max(cap - 1, 1)) for i in range(cap)}
+    chosen = {ordered[i].arch_id: ordered[i] for i in sorted(picks)}
+    for params, latency in baselines:
+        big = [p for p in ordered if p.decoder_params >= params]
+        if latency is not None and big:
+            best = min(big, key=lambda p: (p.latency_ms, p.arch_id))
+            chosen[best.arch_id] = best
+    return sorted(chosen.values(), key=lambda p: (p.decoder_params, p.arch_id))
+
+
+def stopped_by(exc: BaseException, search_id: int) -> tuple[str, str]:
+    """The status and message of a search that an error stopped: ``interrupted`` (resumable
+    as it is) for a store that cannot take writes now, else ``failed``."""
+    resume = f"resume with --resume {search_id}"
+    if isinstance(exc, StoreUnavailable):
+        return "interrupted", f"the store stopped taking writes: {exc}; {resume} once it does"
+    return "failed", f"the search stopped on an error: {type(exc).__name__}: {exc}; {resume}"
+
+
+class DeviceSearch:
+    """The search on one device (one task of ``runner``)."""
+
+    def __init__(self, runner: SearchRunner, sd: SearchDeviceRecord, spec: AgentSpec) -> None:
+        self.r = runner
+        self.store = runner.store
+        self.config = runner.config
+        self.sd = sd
+        self.spec = spec
+        self.state = dict(sd.state)
+        self.key: str | None = None
+        self.progress = DeviceProgress(
+            position=sd.position,
+            agent=spec.label,
+            iteration=sd.iteration_done + 1,
+            iterations=self.config.iterations,
+        )
+
+    # ---------------------------------------------------------------------------- flow
+    async def run(self) -> None:
+        try:
+            client = self.r.client_factory(self.spec)
+        except LTSError as exc:  # e.g. its token file cannot be read: this device cannot start
+            message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
+            self._set_status("failed", message)
+            self._emit(phase="failed", message=message)
+            return
+        self.dispatcher = Dispatcher(
+            client,
+            self.r.policy,
+            batch_size=self.config.batch_size,
+            on_waiting=self._on_waiting,
+            on_job=self._on_job,
+        )
+        try:
+            await self._search()
+        except AgentError as exc:
+            message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
+            logger.error("device %s failed: %s", self.spec.label, message)
+            self._set_status("failed", message)
+            self._emit(phase="failed", message=message, waiting=None)
+        except asyncio.CancelledError:
+            await self.dispatcher.cancel_current()
+            if not self.r.lease.lost:
+                self._set_status("interrupted", "interrupted")
+            self._emit(phase="interrupted")
+            raise
+        except Exception as exc:  # a store error or a bug: record it if the store still works
+            await self.dispatcher.cancel_current()
+            with contextlib.suppress(Exception):
+                self._set_status(*stopped_by(exc, self.sd.search_id))
+            raise
+        finally:
+            await client.aclose()
+
+    async def _search(self) -> None:
+        device, settings = await self._connect()
+        self.evaluator = DeviceEvaluator(
+            self.store, device, self.dispatcher, on_measured=self._on_measured,
+            retry_failed=self.r.retry_failed,
+        )  # fmt: skip
+        inflight = self.state.get("inflight")
+        if inflight:
+            self._emit(phase="collecting")
+            job = InFlight(inflight.get("job_key", ""), inflight.get("job"))
+            await self.evaluator.harvest(job, inflight["key"])
+            self._save_state(inflight=None)
+        if self.r.retry_failed:
+            await self._retry_failed()
+        baselines = await self._baselines(settings) if self.config.baselines else {}
+        algo = self._algorithm()
+        while not algo.done:
+            await self._iterate(algo, settings)
+        await self._final(algo, baselines, settings)
+        self._set_status("done", None)
+        self._emit(phase="done", waiting=None)
+
+    async def _connect(self) -> tuple[DeviceRecord, MeasureSettings]:
+        self._emit(phase="connecting")
+        info = await self.dispatcher.call(self.dispatcher.client.device)
+        name = self.spec.name or info.name
+        device = self.store.upsert_device(name, info, self.spec.url)
+        if self.sd.device_id is not None and self.sd.device_id != device.id:
+            before = self.store.get_device(self.sd.device_id)
+            raise AgentError(
+                f"agent {self.spec.label} is now device {name!r} (fingerprint "
+                f"{info.fingerprint}), not the {before.name!r} ({before.fingerprint}) this "
+                "search measured on; restart it with the same settings"
+            )
+        self.sd = self.store.update_search_device(
+            self.sd.id, device_id=device.id, status="running", clear_message=True
+        )
+        for other in self.store.search_devices(self.sd.search_id):
+            if other.device_id == device.id and other.position < self.sd.position:
+                raise AgentError(
+                    f"agent {self.spec.label} is the same device as agent {other.agent} "
+                    f"({name!r}, fingerprint {info.fingerprint}); list each device once"
+                )
+        self.device = device
+        self._emit(device=name)
+        return device, self.config.settings_for(info.defaults)
+
+    async def _baselines(self, settings: MeasureSettings) -> dict[str, Evaluation]:
+        self._emit(phase="baselines")
+        space = self.config.search_space()
+        cfgs = layer_scaled_baselines(
+            space, self.config.baseline_layers, self.config.baseline_sizes
+        )
+        sid, did = self.sd.search_id, self.device.id
+        self.store.add_candidates(sid, did, -1, [(c, "baseline", ()) for c in cfgs])
+        evals = await self._evaluate(cfgs, settings)
+        self.store.link_candidates(
+            sid, did, -1, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
+        )
+        return evals
+
+    def _algorithm(self) -> LTSSearch:
+        cfg = self.config
+        algo = LTSSearch(
+            cfg.search_space(),
+            cfg.algorithm(),
+            cfg.rng(self.sd.position),
+            proxy=get_proxy(cfg.proxy),
+            bounds=cfg.bounds(),
+        )
+        done = self.sd.iteration_done
+        if done >= 0:
+            algo.load_state(self.state["algorithm"], self._history(done))
+            self._emit(
+                iteration=algo.iteration,
+                hypervolume=algo.hypervolume,
+                frontier_size=len(algo.frontier()),
+            )
+        return algo
+
+    async def _iterate(self, algo: LTSSearch, settings: MeasureSettings) -> None:
+        it = algo.iteration
+        self._emit(phase="search")
+        proposals = algo.ask()
+        sid, did = self.sd.search_id, self.device.id
+        self.store.add_candidates(sid, did, it, [(p.cfg, p.origin, p.parents) for p in proposals])
+        evals = await self._evaluate([p.cfg for p in proposals], settings)
+        self.store.link_candidates(
+            sid, did, it, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
+        )
+        report = algo.tell({a: e.outcome() for a, e in evals.items()})
+        self.state = {**self.state, "algorithm": algo.state_dict(), "inflight": None}
+        self.store.complete_iteration(
+            self.sd.id,
+            it,
+            hypervolume=report.hypervolume,
+            frontier_size=report.frontier_size,
+            n_measured=len(algo.points),
+            state=self.state,
+        )
+        self._emit(
+            iteration=it + 1, hypervolume=report.hypervolume, frontier_size=report.frontier_size
+        )
+
+    async def _final(
+        self, algo: LTSSearch, baselines: dict[str, Evaluation], settings: MeasureSettings
+    ) -> None:
+        """Measure the baselines and (up to ``final_max_members`` of) the frontier again with
+        the final budget; store the figures the search reports (search-time and final
+        measurement of each)."""
+        members = algo.frontier()
+        during = {a: m.id for a, m in self.store.find_measurements(
+            [p.arch_id for p in members], self.device.id, settings.cache_key()
+        ).items()}  # fmt: skip
+        during.update((a, e.measurement.id) for a, e in baselines.items())
+        final = self.config.final_settings(settings)
+        if final == settings:
+            after = dict(during)
+        else:
+            self._emit(phase="final")
+            refs = [(decoder_params(e.cfg), e.outcome().latency_ms) for e in baselines.values()]
+            chosen = choose_final(members, refs, self.config.final_max_members)
+            cfgs = [p.cfg for p in chosen] + [e.cfg for e in baselines.values()]
+            after = {a: e.measurement.id for a, e in (await self._evaluate(cfgs, final)).items()}
+        entries = [(p.arch_id, "frontier") for p in members] + [(a, "baseline") for a in baselines]
+        self.store.set_reported(
+            self.sd.search_id,
+            self.device.id,
+            [(a, role, during.get(a), after.get(a)) for a, role in entries],
+        )
+
+    async def _retry_failed(self) -> None:
+        """Measure again the failed measurements of this search's candidates on this device
+        (those of completed iterations too: the resumed algorithm then sees the new figures,
+        stored in place of the failures)."""
+        cands = self.store.candidates(self.sd.search_id, self.device.id)
+        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+        failed = [m for m in ms.values() if m.status == "failed"]
+        if not failed:
+            return
+        self._emit(phase="retrying failed")
+        archs = self.store.architectures(m.arch_id for m in failed)
+        by_key: dict[str, list[ArchConfig]] = {}
+        for m in failed:
+            by_key.setdefault(m.settings_key, []).append(archs[m.arch_id].to_config())
+        for key, cfgs in by_key.items():
+            await self._evaluate(cfgs, MeasureSettings.model_validate_json(key))
+        logger.info("device %s: measured %d failed candidate(s) again", self.spec.label,
+                    len(failed))  # fmt: skip
+
+    # ------------------------------------------------------------------------- helpers
+    async def _evaluate(
+        self, cfgs: Sequence[ArchConfig], settings: MeasureSettings
+    ) -> dict[str, Evaluation]:
+        self.key = settings.cache_key()
+        evals = await self.evaluator.evaluate(cfgs, settings)
+        hits = sum(e.cache_hit for e in evals.values())
+        self._emit(cache_hits=self.progress.cache_hits + hits)
+        return evals
+
+    def _history(self, upto: int) -> list[tuple[int, Proposal, Outcome | None]]:
+        sid, did = self.sd.search_id, self.device.id
+        cands = [c for c in self.store.candidates(sid, did) if 0 <= c.iteration <= upto]
+        archs = self.store.architectures(c.arch_id for c in cands)
+        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
+        out: list[tuple[int, Proposal, Outcome | None]] = []
+        for c in cands:
+            proposal = Proposal(archs[c.arch_id].to_config(), c.origin, c.parents)
+            m = ms.get(c.measurement_id) if c.measurement_id else None
+            outcome = None if m is None else Evaluation(proposal.cfg, m, True).outcome()
+            out.append((c.iteration, proposal, outcome))
+        return out
+
+    def _on_measured(self, evaluation: Evaluation) -> None:
+        self._emit(measured=self.progress.measured + 1)
+
+    def _on_waiting(self, reason: str | None) -> None:
+        status = "waiting" if reason else "running"
+        self.sd = self.store.update_search_device(self.sd.id, status=status, message=reason,
+                                                  clear_message=reason is None)  # fmt: skip
+        self._emit(waiting=reason)
+
+    def _on_job(self, job: InFlight | None) -> None:
+        """Record the job in flight (before it is sent, by key) so that a restart collects it."""
+        inflight = None if job is None else {"job_key": job.key, "job": job.job_id, "key": self.key}
+        self._save_state(inflight=inflight)
+
+    def _save_state(self, **changes: object) -> None:
+        self.state = {**self.state, **changes}
+        self.sd = self.store.update_search_device(self.sd.id, state=self.state)
+
+    def _set_status(self, status: str, message: str | None) -> None:
+        self.sd = self.store.update_search_device(
+            self.sd.id, status=status, message=message, clear_message=message is None
+        )
+
+    def _emit(self, **changes: object) -> None:
+        self.progress = replace(self.progress, **changes)  # type: ignore[arg-type]
+        try:
+            self.r.observer(self.progress)
+        except Exception:  # a display must never stop a search
+            logger.exception("progress observer failed")
