@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
+from controller.proxies import DEFAULT_PROXY, get_proxy
 from shared.params import decoder_params
-from shared.proxies import DEFAULT_PROXY, get_proxy
 from shared.space import default_space
 
 

@@ -52,7 +52,7 @@ class SpaceLike(Protocol):
 
 
 class ProxyLike(Protocol):
-    """A perplexity proxy (``shared.proxies.get_proxy(name)`` returns one)."""
+    """A perplexity proxy (``controller.proxies.get_proxy(name)`` returns one)."""
 
     higher_is_better: bool
 
@@ -448,7 +448,7 @@ def parent_weights(counts: Sequence[int]) -> np.ndarray:
 
 
 def _default_proxy() -> ProxyLike:
-    from shared.proxies import DEFAULT_PROXY, get_proxy
+    from controller.proxies import DEFAULT_PROXY, get_proxy
 
     return get_proxy(DEFAULT_PROXY)
 

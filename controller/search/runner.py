@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 from controller.agents import AgentSpec
 from controller.client import AgentClient
+from controller.proxies import get_proxy
 from controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
 from controller.search.baselines import layer_scaled_baselines
 from controller.search.config import SearchConfig
@@ -36,7 +37,6 @@ from controller.store import DeviceRecord, SearchDeviceRecord, SearchRecord, Sto
 from shared.config import ArchConfig
 from shared.errors import AgentError, ConfigError, LTSError, SearchConflict, StoreUnavailable
 from shared.params import decoder_params
-from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings
 
 logger = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from testkit import console_script
 from typer.testing import CliRunner
 
 from controller.cli import app
+from controller.tables import read_table
 from shared.config import ArchConfig
 from shared.params import count_params, decoder_params
 from shared.space import default_space
-from shared.tables import read_table
 
 GPT2_TABLE = "random_GPT2_wt103.jsonl"
 TABLE_NAMES = {
