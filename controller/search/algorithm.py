@@ -54,7 +54,8 @@ class SpaceLike(Protocol):
 class ProxyLike(Protocol):
     """A perplexity proxy (``controller.proxies.get_proxy(name)`` returns one)."""
 
-    higher_is_better: bool
+    @property
+    def higher_is_better(self) -> bool: ...
 
     def __call__(self, cfg: ArchConfig) -> float: ...
 
