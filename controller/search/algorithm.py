@@ -35,20 +35,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from controller.pareto import FRONTIER_KINDS, frontier, hypervolume
+from controller.search import operators
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import decoder_params
+from shared.space import SearchSpace
 
 logger = logging.getLogger(__name__)
-
-
-class SpaceLike(Protocol):
-    """What the search needs of a search space (``shared.space.SearchSpace`` provides it)."""
-
-    def sample(self, rng: np.random.Generator) -> ArchConfig: ...
-    def mutate(self, cfg: ArchConfig, rng: np.random.Generator, prob: float) -> ArchConfig: ...
-    def crossover(self, a: ArchConfig, b: ArchConfig, rng: np.random.Generator) -> ArchConfig: ...
-    def contains(self, cfg: ArchConfig) -> bool: ...
 
 
 class ProxyLike(Protocol):
@@ -204,7 +197,7 @@ class LTSSearch:
 
     def __init__(
         self,
-        space: SpaceLike,
+        space: SearchSpace,
         params: SearchParams,
         rng: np.random.Generator,
         *,
@@ -381,7 +374,7 @@ class LTSSearch:
         for _ in range(n * self.params.tries_per_child):
             if len(out) >= n:
                 break
-            cfg = self.space.sample(self.rng)
+            cfg = operators.sample(self.space, self.rng)
             if self._acceptable(cfg, taken):
                 taken.add(cfg.arch_id)
                 out.append(Proposal(cfg, "random"))
@@ -426,13 +419,14 @@ class LTSSearch:
 
     def _mutant(self, parents: list[ArchConfig]) -> Proposal:
         parent = parents[int(self.rng.integers(len(parents)))]
-        child = self.space.mutate(parent, self.rng, self.params.mutation_prob)
+        child = operators.mutate(self.space, parent, self.rng, self.params.mutation_prob)
         return Proposal(child, "mutation", (parent.arch_id,))
 
     def _cross(self, parents: list[ArchConfig]) -> Proposal:
         i, j = self.rng.choice(len(parents), size=2, replace=False)
         a, b = parents[int(i)], parents[int(j)]
-        return Proposal(self.space.crossover(a, b, self.rng), "crossover", (a.arch_id, b.arch_id))
+        child = operators.crossover(self.space, a, b, self.rng)
+        return Proposal(child, "crossover", (a.arch_id, b.arch_id))
 
 
 def parent_weights(counts: Sequence[int]) -> np.ndarray:
