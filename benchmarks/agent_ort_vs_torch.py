@@ -23,6 +23,7 @@ import statistics
 import numpy as np
 
 from agent.measure import Measurer, estimate_memory_mb
+from controller.search.operators import sample
 from shared.params import count_params
 from shared.schemas import MeasureSettings
 from shared.space import default_space
@@ -57,7 +58,7 @@ def main() -> None:
         ("middle", space.middle()),
         ("largest", space.largest()),
     ]
-    archs += [(f"random{i}", space.sample(rng)) for i in range(args.random)]
+    archs += [(f"random{i}", sample(space, rng)) for i in range(args.random)]
     print(
         f"{args.backbone} {args.metric} output {args.output}, 1 thread, batch 1, seq {seq_len}, "
         f"budget {args.budget} s; cores {os.cpu_count()}; load average before {_load()}"

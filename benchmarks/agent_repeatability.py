@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from agent.measure import Measurer
+from controller.search.operators import sample
 from shared.config import ArchConfig
 from shared.schemas import MeasurementResult, MeasureSettings
 from shared.space import default_space
@@ -77,7 +78,7 @@ def main() -> None:
     n, budget = (8, 3.0) if args.quick else (args.archs, args.budget)
     space = default_space(args.backbone)
     rng = np.random.default_rng(args.seed)
-    archs = [space.sample(rng) for _ in range(n)]
+    archs = [sample(space, rng) for _ in range(n)]
     settings = MeasureSettings(
         runtime=args.runtime, seq_len=args.seq_len, time_budget_s=budget, measure_memory=False
     )

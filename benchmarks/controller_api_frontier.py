@@ -40,6 +40,7 @@ from controller.pareto import frontier
 from controller.search.baselines import layer_scaled_baselines
 from controller.search.config import SearchConfig
 from controller.search.local_agent import free_port
+from controller.search.operators import sample
 from controller.search.runner import start_search
 from controller.store import Store
 from shared.config import ArchConfig
@@ -91,7 +92,7 @@ def fill(store: Store, n_candidates: int, *, finished: bool, seed: int = 0) -> i
     for it in range(iterations):
         batch: list[ArchConfig] = []
         while len(batch) < POPULATION:
-            cfg = space.sample(rng)
+            cfg = sample(space, rng)
             if cfg.arch_id not in seen:
                 seen.add(cfg.arch_id)
                 batch.append(cfg)

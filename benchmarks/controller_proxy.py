@@ -16,8 +16,9 @@ import time
 
 import numpy as np
 
+from controller.proxies import DEFAULT_PROXY, get_proxy
+from controller.search.operators import sample
 from shared.params import decoder_params
-from shared.proxies import DEFAULT_PROXY, get_proxy
 from shared.space import default_space
 
 
@@ -32,7 +33,7 @@ def main() -> None:
         space = default_space(backbone)
         rng = np.random.default_rng(0)
         t0 = time.perf_counter()
-        cfgs = [space.sample(rng) for _ in range(args.candidates)]
+        cfgs = [sample(space, rng) for _ in range(args.candidates)]
         t_sample = time.perf_counter() - t0
         t0 = time.perf_counter()
         scores = [proxy(c) for c in cfgs]

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from controller.search.operators import sample
 from shared.params import count_params
 from shared.space import default_space
 
@@ -33,7 +34,7 @@ def main() -> None:
     space = default_space(args.backbone)
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
-    configs = [space.sample(rng) for _ in range(args.n)]
+    configs = [sample(space, rng) for _ in range(args.n)]
     sample_s = time.perf_counter() - start
 
     count_s = float("inf")

@@ -6,7 +6,7 @@
 2. The low-cost proxies over the first ``--rows`` rows (default 50) of ``--tables`` (default
    random_GPT2_wt103.jsonl): seconds per model (mean, median, max; each model built once per
    proxy, as the tool does) and the SRC and CR they reach on those rows, through
-   :func:`shared.proxies.evaluate.evaluate_proxy`, the function ``proxy-eval`` calls.
+   :func:`controller.proxies.evaluate.evaluate_proxy`, the function ``proxy-eval`` calls.
 
 Run from the repository root (part 2 takes minutes per proxy on a laptop CPU)::
 
@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.proxies import Proxy, get_proxy, list_proxies
-from shared.proxies.evaluate import CR_LEVELS, evaluate_proxy
-from shared.tables import read_table
+from controller.proxies import Proxy, get_proxy, list_proxies
+from controller.proxies.evaluate import CR_LEVELS, evaluate_proxy
+from controller.tables import read_table
 
 GOAL_S = 1.0
 TABLES_DIR = Path(__file__).resolve().parent / "data" / "lts-neurips22"

@@ -13,7 +13,7 @@ Formats (one file per architecture unless said otherwise):
       model.load_state_dict(ckpt["state_dict"])
 
 * ``onnx``: ``{arch_id}.onnx``, the same untrained weights exported with the agent's exporter
-  (:func:`agent.measure.onnx_export.export_onnx`) as the graph the search measured: input
+  (:func:`shared.models.onnx_export.export_onnx`) as the graph the search measured: input
   ``idx`` (batch, seq_len) int64, output ``logp`` (log-probabilities of the last position, or of
   all positions if the search measured ``output=all``), static shapes from the search's
   measurement settings.
@@ -275,7 +275,7 @@ def write_onnx(
     static ``shape``: ``batch_size``, ``seq_len``, ``output``)."""
     import torch
 
-    from agent.measure.onnx_export import export_onnx
+    from shared.models.onnx_export import export_onnx
 
     shape = {**_DEFAULT_SHAPE, **(shape or {})}
     model = build_untrained(cfg, seed)

@@ -300,7 +300,7 @@ def live_rows(
 
 
 def _higher_is_better(proxy: str) -> bool:
-    from shared.proxies import get_proxy
+    from controller.proxies import get_proxy
 
     return get_proxy(proxy).higher_is_better
 
@@ -308,7 +308,7 @@ def _higher_is_better(proxy: str) -> bool:
 def _proxy(proxy: str, arch: ArchitectureRecord) -> float:
     if proxy == "decoder_params":
         return float(arch.decoder_params)
-    from shared.proxies import get_proxy
+    from controller.proxies import get_proxy
 
     return float(get_proxy(proxy)(arch.to_config()))
 

@@ -90,7 +90,11 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
         def _make_room(self) -> None:
             excess = len(self.connections) - max_connections
             idle = sorted(
-                (c for c in self.connections if c is not self and getattr(c, "is_idle", _no)()),
+                (
+                    c
+                    for c in self.connections
+                    if c is not self and isinstance(c, GuardedH11Protocol) and c.is_idle()
+                ),
                 key=lambda c: c.opened_at,
             )
             for other in idle[:excess]:
@@ -106,10 +110,6 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
                 )
 
     return GuardedH11Protocol
-
-
-def _no() -> bool:
-    return False
 
 
 class _Condensed:
@@ -129,7 +129,9 @@ class _Condensed:
             self._repeats[text] = self._repeats.get(text, 0) + 1
             return False
         repeats = self._repeats.pop(text, 0)
-        more = f" ({repeats} more like it in the last {now - last:.0f} s)" if repeats else ""
+        more = ""
+        if repeats and last is not None:  # repeats are only counted after a first log
+            more = f" ({repeats} more like it in the last {now - last:.0f} s)"
         self._last[text] = now
         self.logger.log(level, "%s%s", text, more)
         return True

@@ -1,4 +1,4 @@
-"""The search space of one backbone: value sets, sampling, mutation, crossover and size.
+"""The search space of one backbone: value sets, constraints, reference points and size.
 
 A :class:`SearchSpace` is immutable. Its genes are ``n_layer``, ``d_model``, ``d_embed`` and
 ``div_val`` (one value per architecture) and ``n_head`` and ``d_inner`` (one value per layer, or
@@ -11,11 +11,8 @@ one shared by all layers when ``homogeneous``). Two rules tie the per-layer gene
 
 Every other field of a generated :class:`~shared.config.ArchConfig` is fixed by the space
 (``n_token``, ``cutoffs``, ``tgt_len``, ``mem_len``, ``tie_weight``, ``tie_projs``).
-
-Promises: every config that :meth:`SearchSpace.sample`, :meth:`SearchSpace.mutate` and
-:meth:`SearchSpace.crossover` return is valid and :meth:`SearchSpace.contains` it; all their
-randomness comes from the ``numpy.random.Generator`` passed in (same generator state, same
-result); :meth:`SearchSpace.size` is the exact number of distinct architectures.
+:meth:`SearchSpace.size` is the exact number of distinct architectures. The search's
+operators (sampling, mutation, crossover) are in :mod:`controller.search.operators`.
 """
 
 from __future__ import annotations
@@ -23,18 +20,15 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
 from shared.errors import ConfigError
 from shared.params import count_params
+from shared.space_values import MAX_WIDTH, encode_values, is_int, parse_values, value_set
 
 #: Genes with one value per architecture, then the per-layer genes.
 SCALAR_GENES: tuple[str, ...] = ("n_layer", "d_model", "d_embed", "div_val")
@@ -43,15 +37,6 @@ GENES: tuple[str, ...] = SCALAR_GENES + LAYER_GENES
 
 #: The paper's transxl memory length (GPT-2 has no segment memory: 0).
 DEFAULT_MEM_LEN = 192
-#: Sanity bounds of a space (far above any real one; a space may come from a request): the
-#: values of one gene, a width, the vocabulary or the sequence length. Ranges are checked
-#: before they are expanded.
-MAX_GENE_VALUES = 65_536
-MAX_WIDTH = 1 << 20
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -91,7 +76,7 @@ class SearchSpace:
                 "backbone", f"must be one of {', '.join(BACKBONES)}, got {self.backbone!r}"
             )
         for name in GENES:
-            object.__setattr__(self, name, _value_set(name, getattr(self, name)))
+            object.__setattr__(self, name, value_set(name, getattr(self, name)))
         if self.n_layer[-1] > MAX_LAYERS:
             raise ConfigError("n_layer", f"at most {MAX_LAYERS} layers, got {self.n_layer[-1]}")
         _check_fixed(self)
@@ -128,7 +113,7 @@ class SearchSpace:
                         f"(d_embed // div_val^{n_tail} = 0)",
                     )
         d = self.d_model[0]
-        self._make(self.n_layer[0], d, (heads[d][0],), (inner[d][0],), self.d_embed[0], 1)
+        self.make_config(self.n_layer[0], d, (heads[d][0],), (inner[d][0],), self.d_embed[0], 1)
 
     # ------------------------------------------------------------------------- structure
     def d_inner_bound(self, d_model: int) -> int:
@@ -188,69 +173,6 @@ class SearchSpace:
         """Whether ``cfg`` is one of the space's architectures."""
         return self.violation(cfg) is None
 
-    # ------------------------------------------------------------------------ generation
-    def sample(self, rng: np.random.Generator) -> ArchConfig:
-        """A random architecture: each gene uniform over the values allowed where it is drawn
-        (n_head and d_inner among those allowed at the drawn d_model)."""
-        u = rng.random(4).tolist()
-        n_layer = _at(self.n_layer, u[0])
-        d_model = _at(self.d_model, u[1])
-        d_embed = _at(self.d_embed, u[2])
-        div_val = _at(self.div_val, u[3])
-        n_genes = 1 if self.homogeneous else n_layer
-        heads, inner = self._heads[d_model], self._inner[d_model]
-        n_heads, n_inner = len(heads), len(inner)
-        v = rng.random(2 * n_genes).tolist()
-        n_head = tuple([heads[int(x * n_heads)] for x in v[:n_genes]])  # see _at
-        d_inner = tuple([inner[int(x * n_inner)] for x in v[n_genes:]])
-        return self._make(n_layer, d_model, n_head, d_inner, d_embed, div_val)
-
-    def mutate(self, cfg: ArchConfig, rng: np.random.Generator, prob: float) -> ArchConfig:
-        """A mutant of ``cfg``: each gene is resampled with probability ``prob``.
-
-        A resampled gene takes a value different from its current one (so ``prob`` 1 changes
-        every gene that has an alternative; ``prob`` 0 returns ``cfg`` itself). Genes, in
-        order: n_layer, d_model, d_embed, div_val, then each layer's n_head and d_inner (one of
-        each when homogeneous). Layers added by a larger n_layer get sampled genes; after a
-        d_model change, an n_head that does not divide it or a d_inner below its bound is
-        resampled. Raises :class:`ConfigError` if ``cfg`` is not in the space or ``prob`` is
-        outside [0, 1].
-        """
-        self._require(cfg, "arch")
-        if isinstance(prob, bool) or not 0.0 <= prob <= 1.0:
-            raise ConfigError("prob", f"must be a probability in [0, 1], got {prob!r}")
-        if prob == 0.0:
-            return cfg
-        coins = (rng.random(4) < prob).tolist()
-        n_layer = _other(self.n_layer, cfg.n_layer, rng) if coins[0] else cfg.n_layer
-        d_model = _other(self.d_model, cfg.d_model, rng) if coins[1] else cfg.d_model
-        d_embed = _other(self.d_embed, cfg.d_embed, rng) if coins[2] else cfg.d_embed
-        div_val = _other(self.div_val, cfg.div_val, rng) if coins[3] else cfg.div_val
-        n_genes = 1 if self.homogeneous else n_layer
-        n_head = self._mutate_layers(cfg.n_head, self._heads[d_model], n_genes, prob, rng)
-        d_inner = self._mutate_layers(cfg.d_inner, self._inner[d_model], n_genes, prob, rng)
-        return self._make(n_layer, d_model, n_head, d_inner, d_embed, div_val)
-
-    def crossover(self, a: ArchConfig, b: ArchConfig, rng: np.random.Generator) -> ArchConfig:
-        """A child of ``a`` and ``b`` by uniform crossover: every gene from either parent.
-
-        n_layer, d_model, d_embed and div_val each come from ``a`` or ``b`` with probability
-        1/2. Layer ``i``'s n_head and d_inner come from either parent's layer ``i`` (the one
-        that has it, when only one does), among the values valid at the child's d_model; when
-        neither is valid, from any layer of either parent (the parent whose d_model the child
-        took always offers one). Raises :class:`ConfigError` if a parent is not in the space.
-        """
-        self._require(a, "a")
-        self._require(b, "b")
-        u = rng.random(4).tolist()
-        n_layer, d_model, d_embed, div_val = (
-            getattr(a if x < 0.5 else b, name) for x, name in zip(u, SCALAR_GENES, strict=True)
-        )
-        n_genes = 1 if self.homogeneous else n_layer
-        n_head = _cross_layers(a.n_head, b.n_head, self._heads[d_model], n_genes, rng)
-        d_inner = _cross_layers(a.d_inner, b.d_inner, self._inner[d_model], n_genes, rng)
-        return self._make(n_layer, d_model, n_head, d_inner, d_embed, div_val)
-
     # ------------------------------------------------------------------- reference points
     def smallest(self) -> ArchConfig:
         """The architecture with the fewest decoder parameters, with the fewest heads in every
@@ -271,7 +193,7 @@ class SearchSpace:
         :meth:`largest`'s."""
         d_model = _median(self.d_model)
         n_layer = _median(self.n_layer)
-        return self._make(
+        return self.make_config(
             n_layer,
             d_model,
             (_median(self._heads[d_model]),),
@@ -289,7 +211,7 @@ class SearchSpace:
         """
         out: dict[str, Any] = {"backbone": self.backbone, "homogeneous": self.homogeneous}
         for name in GENES:
-            out[name] = _encode_values(getattr(self, name))
+            out[name] = encode_values(getattr(self, name))
         out["d_inner_min_factor"] = self.d_inner_min_factor
         for f in fields(self):
             if f.init and f.name not in out:
@@ -316,14 +238,14 @@ class SearchSpace:
                 raise ConfigError(key, f"unknown setting; allowed: {', '.join(known)}")
         for name in GENES:
             if name in data:
-                data[name] = _parse_values(name, data[name])
+                data[name] = parse_values(name, data[name])
         for name in ("cutoffs", "tie_projs"):
             if isinstance(data.get(name), list):
                 data[name] = tuple(data[name])
         return cls(**data)
 
-    # -------------------------------------------------------------------------- internals
-    def _make(
+    # ---------------------------------------------------------------------------- configs
+    def make_config(
         self,
         n_layer: int,
         d_model: int,
@@ -353,32 +275,14 @@ class SearchSpace:
             mem_len=self.mem_len,  # type: ignore[arg-type]  # resolved in __post_init__
         )
 
-    def _require(self, cfg: ArchConfig, name: str) -> None:
+    def require(self, cfg: ArchConfig, name: str) -> None:
+        """Raise :class:`ConfigError` naming ``name`` unless ``cfg`` is one of the space's
+        architectures."""
         if not isinstance(cfg, ArchConfig):
             raise ConfigError(name, f"expected an ArchConfig, got {type(cfg).__name__}")
         reason = self.violation(cfg)
         if reason is not None:
             raise ConfigError(name, f"not in the search space: {reason}")
-
-    def _mutate_layers(
-        self,
-        genes: tuple[int, ...],
-        allowed: tuple[int, ...],
-        n_genes: int,
-        prob: float,
-        rng: np.random.Generator,
-    ) -> tuple[int, ...]:
-        kept = genes[:n_genes]
-        coins = (rng.random(len(kept)) < prob).tolist()
-        out = []
-        for value, coin in zip(kept, coins, strict=True):
-            if coin:
-                value = _other(allowed, value, rng)
-            elif value not in allowed:
-                value = _at(allowed, rng.random())
-            out.append(value)
-        out.extend(_at(allowed, x) for x in rng.random(n_genes - len(kept)).tolist())
-        return tuple(out)
 
     def _extreme(self, *, largest: bool) -> ArchConfig:
         # Decoder parameters grow with n_layer and d_inner and do not depend on n_head (the
@@ -389,7 +293,7 @@ class SearchSpace:
         for d in self.d_model:
             for d_embed in self.d_embed:
                 for div_val in self.div_val:
-                    cfg = self._make(
+                    cfg = self.make_config(
                         n_layer,
                         d,
                         (self._heads[d][end],),
@@ -451,92 +355,14 @@ def load_space(path: str | Path, *, backbone: str | None = None) -> SearchSpace:
 
 
 # -------------------------------------------------------------------------------- helpers
-def _at(values: Sequence[int], u: float) -> int:
-    """The value at uniform position ``u`` in [0, 1) (a ``Generator.random()`` draw).
-
-    ``int(u * n) < n`` always holds: ``u <= 1 - 2**-53``, and the rounded product of such a
-    ``u`` and an integer ``n < 2**52`` stays below ``n``.
-    """
-    return values[int(u * len(values))]
-
-
-def _other(values: tuple[int, ...], current: int, rng: np.random.Generator) -> int:
-    """A uniform value of ``values`` other than ``current`` (``current`` if it is the only one;
-    any value if ``current`` is not among them)."""
-    if current not in values:
-        return _at(values, rng.random())
-    if len(values) == 1:
-        return current
-    i = int(rng.random() * (len(values) - 1))
-    return values[i + (i >= values.index(current))]
-
-
-def _cross_layers(
-    a: tuple[int, ...],
-    b: tuple[int, ...],
-    allowed: tuple[int, ...],
-    n_genes: int,
-    rng: np.random.Generator,
-) -> tuple[int, ...]:
-    fallback = sorted({*a, *b}.intersection(allowed))
-    out = []
-    for i, u in enumerate(rng.random(n_genes).tolist()):
-        choices = [p[i] for p in (a, b) if i < len(p) and p[i] in allowed] or fallback
-        out.append(_at(choices, u))
-    return tuple(out)
-
-
 def _median(values: tuple[int, ...]) -> int:
     return values[(len(values) - 1) // 2]
-
-
-def _value_set(name: str, value: Any) -> tuple[int, ...]:
-    if _is_int(value):
-        value = (value,)
-    if not isinstance(value, list | tuple) or not value:
-        raise ConfigError(name, f"must be a non-empty list of positive integers, got {value!r}")
-    if len(value) > MAX_GENE_VALUES:
-        raise ConfigError(name, f"at most {MAX_GENE_VALUES} values, got {len(value)}")
-    for i, item in enumerate(value):
-        if not _is_int(item) or not 1 <= item <= MAX_WIDTH:
-            raise ConfigError(f"{name}[{i}]", f"must be an integer from 1 to {MAX_WIDTH}, "
-                              f"got {item!r}")  # fmt: skip
-    return tuple(sorted(set(value)))
-
-
-def _parse_values(name: str, value: Any) -> Any:
-    """A gene's file form (list, single integer or {min, max, step} range) as a tuple."""
-    if not isinstance(value, dict):
-        return tuple(value) if isinstance(value, list) else value
-    for key in value:
-        if key not in ("min", "max", "step"):
-            raise ConfigError(f"{name}.{key}", "unknown key; a range has min, max and step")
-    parts = {"step": 1, **value}
-    for key in ("min", "max", "step"):
-        if key not in parts:
-            raise ConfigError(f"{name}.{key}", "is required in a range")
-        if not _is_int(parts[key]) or parts[key] < 1:
-            raise ConfigError(f"{name}.{key}", f"must be a positive integer, got {parts[key]!r}")
-    if parts["min"] > parts["max"]:
-        raise ConfigError(name, f"min = {parts['min']} is above max = {parts['max']}")
-    count = (parts["max"] - parts["min"]) // parts["step"] + 1
-    if count > MAX_GENE_VALUES:  # before the range is expanded
-        raise ConfigError(name, f"a range of at most {MAX_GENE_VALUES} values, got {count}")
-    return tuple(range(parts["min"], parts["max"] + 1, parts["step"]))
-
-
-def _encode_values(values: tuple[int, ...]) -> Any:
-    if len(values) >= 3:
-        step = values[1] - values[0]
-        if all(b - a == step for a, b in pairwise(values)):
-            return {"min": values[0], "max": values[-1], "step": step}
-    return list(values)
 
 
 def _check_fixed(space: SearchSpace) -> None:
     """Type-check and resolve the fixed fields of generated configs (in place)."""
     for name in ("n_token", "tgt_len"):
-        if not _is_int(getattr(space, name)) or not 1 <= getattr(space, name) <= MAX_WIDTH:
+        if not is_int(getattr(space, name)) or not 1 <= getattr(space, name) <= MAX_WIDTH:
             raise ConfigError(
                 name, f"must be an integer from 1 to {MAX_WIDTH}, got {getattr(space, name)!r}"
             )
@@ -545,7 +371,7 @@ def _check_fixed(space: SearchSpace) -> None:
     if not isinstance(space.tie_weight, bool):
         raise ConfigError("tie_weight", f"must be a boolean, got {space.tie_weight!r}")
     cutoffs = space.cutoffs
-    if not isinstance(cutoffs, list | tuple) or not all(_is_int(c) for c in cutoffs):
+    if not isinstance(cutoffs, list | tuple) or not all(is_int(c) for c in cutoffs):
         raise ConfigError("cutoffs", f"must be a list of integers, got {cutoffs!r}")
     if len(cutoffs) > MAX_LAYERS:
         raise ConfigError("cutoffs", f"at most {MAX_LAYERS} cluster boundaries")
@@ -553,7 +379,7 @@ def _check_fixed(space: SearchSpace) -> None:
     mem_len = space.mem_len
     if mem_len is None:
         mem_len = 0 if space.backbone == "gpt2" else DEFAULT_MEM_LEN
-    if not _is_int(mem_len) or not 0 <= mem_len <= MAX_WIDTH:
+    if not is_int(mem_len) or not 0 <= mem_len <= MAX_WIDTH:
         raise ConfigError("mem_len", f"must be an integer from 0 to {MAX_WIDTH}, got {mem_len!r}")
     if space.backbone == "gpt2" and mem_len != 0:
         raise ConfigError("mem_len", "GPT-2 has no segment memory; must be 0")

@@ -117,7 +117,7 @@ def _run_torch(cfg: Any, settings: Any) -> None:
 def _run_ort(settings: Any, onnx_path: str) -> None:
     import numpy as np
 
-    from agent.measure.onnx_export import make_session
+    from shared.models.onnx_export import make_session
 
     session = make_session(onnx_path, settings.threads)
     feeds = {}
@@ -229,9 +229,9 @@ def warm_up() -> dict[str, Any]:
     import torch
     from onnx import TensorProto, helper
 
-    from agent.measure.onnx_export import make_session
     from shared.config import ArchConfig
     from shared.models import build_model
+    from shared.models.onnx_export import make_session
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)

@@ -235,7 +235,7 @@ def _prepare_ort(
 ) -> Prepared:
     import torch
 
-    from agent.measure.onnx_export import export_onnx, flatten_cache, make_session
+    from shared.models.onnx_export import export_onnx, flatten_cache, make_session
 
     shape = f"b{settings.batch_size}-t{settings.seq_len}"
     path = Path(export_dir) / f"{cfg.arch_id}-{settings.metric}-{settings.output}-{shape}.onnx"

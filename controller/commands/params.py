@@ -1,7 +1,7 @@
 """``controller params FILE``: the exact parameter breakdown of every architecture in FILE.
 
 FILE is one config as a JSON object, a JSON list of configs, or a table in the benchmarks'
-JSON-lines format (:mod:`shared.tables`; rows carry ``id``, ``backbone`` and ``arch``). Every
+JSON-lines format (:mod:`controller.tables`; rows carry ``id``, ``backbone`` and ``arch``). Every
 architecture is reported; invalid ones are shown with their error and make the exit code 1
 after all of them are printed. A file that cannot be read or parsed is a one-line error.
 """
@@ -19,10 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.commands._edge import user_errors
+from controller.tables import parse_row, read_table
 from shared.config import ArchConfig, Backbone
 from shared.errors import ConfigError, LTSError
 from shared.params import ParamCounts, count_params
-from shared.tables import parse_row, read_table
 
 #: The counts reported, in order (``layer_norm`` is part of ``decoder``).
 COUNT_NAMES: tuple[str, ...] = (

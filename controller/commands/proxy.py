@@ -1,9 +1,9 @@
 """``controller proxy-eval``: how well each proxy ranks a table of trained models.
 
-Reads a table in the project's JSON-lines format (:mod:`shared.tables`), computes every chosen
+Reads a table in the project's JSON-lines format (:mod:`controller.tables`), computes every chosen
 proxy for every row and reports, per proxy, the Spearman rank correlation with ``valid_ppl``
 (+1 = perfect), the common ratio for the top 10%, 20%, ..., 100% and the time spent
-(:mod:`shared.proxies.evaluate`). Rows that cannot be scored (invalid architecture, no
+(:mod:`controller.proxies.evaluate`). Rows that cannot be scored (invalid architecture, no
 perplexity, a proxy that fails) are counted per proxy and listed with their reason on stderr;
 they never vanish silently.
 """
@@ -22,15 +22,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from controller.commands._edge import user_errors
-from shared.errors import ConfigError
-from shared.proxies import Proxy, get_proxy, list_proxies
-from shared.proxies.evaluate import (
+from controller.proxies import Proxy, get_proxy, list_proxies
+from controller.proxies.evaluate import (
     CR_LEVELS,
     ProxyEvaluation,
     evaluate_proxy,
     evaluation_dict,
 )
-from shared.tables import TableRow, read_table
+from controller.tables import TableRow, read_table
+from shared.errors import ConfigError
 
 #: What ``--proxies`` means when omitted: every proxy that needs no model build (fast).
 DEFAULT_SELECTION = "analytic"

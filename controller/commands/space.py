@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from controller.commands._edge import user_errors
+from controller.search.operators import sample
 from shared.config import ArchConfig, Backbone
 from shared.params import decoder_params
 from shared.space import SCALAR_GENES, SearchSpace, default_space, load_space
@@ -51,7 +52,7 @@ def space(
             if homogeneous and not sp.homogeneous:
                 sp = dataclasses.replace(sp, homogeneous=True)
         rng = np.random.default_rng(seed)
-        drawn = [sp.sample(rng) for _ in range(samples)]
+        drawn = [sample(sp, rng) for _ in range(samples)]
     size = sp.size()
     if as_json:
         typer.echo(json.dumps(_as_json(sp, size, drawn)))

@@ -35,16 +35,18 @@ from typing import Any, Protocol
 import numpy as np
 
 from controller.pareto import FRONTIER_KINDS, frontier, hypervolume, objectives
-from controller.search.breeding import Breeder, Proposal, SpaceLike
+from controller.search.breeding import Breeder, Proposal
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import decoder_params
+from shared.space import SearchSpace
 
 
 class ProxyLike(Protocol):
-    """A perplexity proxy (``shared.proxies.get_proxy(name)`` returns one)."""
+    """A perplexity proxy (``controller.proxies.get_proxy(name)`` returns one)."""
 
-    higher_is_better: bool
+    @property
+    def higher_is_better(self) -> bool: ...
 
     def __call__(self, cfg: ArchConfig) -> float: ...
 
@@ -180,7 +182,7 @@ class LTSSearch:
 
     def __init__(
         self,
-        space: SpaceLike,
+        space: SearchSpace,
         params: SearchParams,
         rng: np.random.Generator,
         *,
@@ -346,7 +348,7 @@ class LTSSearch:
 
 
 def _default_proxy() -> ProxyLike:
-    from shared.proxies import DEFAULT_PROXY, get_proxy
+    from controller.proxies import DEFAULT_PROXY, get_proxy
 
     return get_proxy(DEFAULT_PROXY)
 

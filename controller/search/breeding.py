@@ -8,26 +8,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from controller.search import operators
 from shared.config import ArchConfig
 from shared.params import decoder_params
+from shared.space import SearchSpace
 
 if TYPE_CHECKING:
     from controller.search.algorithm import Bounds, SearchParams
 
 logger = logging.getLogger(__name__)
-
-
-class SpaceLike(Protocol):
-    """What the search needs of a search space (``shared.space.SearchSpace`` provides it)."""
-
-    def sample(self, rng: np.random.Generator) -> ArchConfig: ...
-    def mutate(self, cfg: ArchConfig, rng: np.random.Generator, prob: float) -> ArchConfig: ...
-    def crossover(self, a: ArchConfig, b: ArchConfig, rng: np.random.Generator) -> ArchConfig: ...
-    def contains(self, cfg: ArchConfig) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +43,7 @@ class Breeder:
     child gets up to ``params.tries_per_child`` tries."""
 
     def __init__(
-        self, space: SpaceLike, params: SearchParams, rng: np.random.Generator, bounds: Bounds
+        self, space: SearchSpace, params: SearchParams, rng: np.random.Generator, bounds: Bounds
     ) -> None:
         self.space = space
         self.params = params
@@ -63,7 +56,7 @@ class Breeder:
         for _ in range(n * self.params.tries_per_child):
             if len(out) >= n:
                 break
-            cfg = self.space.sample(self.rng)
+            cfg = operators.sample(self.space, self.rng)
             if self._acceptable(cfg, taken, seen):
                 taken.add(cfg.arch_id)
                 out.append(Proposal(cfg, "random"))
@@ -125,13 +118,14 @@ class Breeder:
 
     def _mutant(self, parents: list[ArchConfig]) -> Proposal:
         parent = parents[int(self.rng.integers(len(parents)))]
-        child = self.space.mutate(parent, self.rng, self.params.mutation_prob)
+        child = operators.mutate(self.space, parent, self.rng, self.params.mutation_prob)
         return Proposal(child, "mutation", (parent.arch_id,))
 
     def _cross(self, parents: list[ArchConfig]) -> Proposal:
         i, j = self.rng.choice(len(parents), size=2, replace=False)
         a, b = parents[int(i)], parents[int(j)]
-        return Proposal(self.space.crossover(a, b, self.rng), "crossover", (a.arch_id, b.arch_id))
+        child = operators.crossover(self.space, a, b, self.rng)
+        return Proposal(child, "crossover", (a.arch_id, b.arch_id))
 
 
 def parent_weights(counts: Sequence[int]) -> np.ndarray:

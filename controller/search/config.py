@@ -7,11 +7,11 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from controller.proxies import get_proxy
 from controller.search.algorithm import Bounds, SearchParams
 from controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
 from shared.config import MAX_LAYERS
 from shared.errors import ConfigError
-from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings, MeasureSettingsIn
 from shared.space import SearchSpace
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from controller.agents import AgentSpec
+from controller.proxies import get_proxy
 from controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
 from controller.search.baselines import layer_scaled_baselines
 from controller.search.dispatch import Dispatcher, InFlight
@@ -25,7 +26,6 @@ from controller.store import DeviceRecord, SearchDeviceRecord
 from shared.config import ArchConfig
 from shared.errors import AgentError, LTSError, StoreUnavailable
 from shared.params import decoder_params
-from shared.proxies import get_proxy
 from shared.schemas import MeasureSettings
 
 if TYPE_CHECKING:

@@ -83,7 +83,7 @@ class LocalAgent:
             )
         finally:
             if self.log_path is not None:
-                log.close()  # type: ignore[union-attr]
+                log.close()
 
     def wait_ready(self) -> None:
         """Wait until ``GET /health`` answers (see :meth:`start`)."""

@@ -29,6 +29,12 @@ from shared.errors import BuildError, ConfigError
 if TYPE_CHECKING:
     import torch
 
+    from shared.models.gpt2 import GPT2
+    from shared.models.transxl import TransXL
+
+    #: A built model of either backbone (what :func:`build_model` returns).
+    LanguageModel = GPT2 | TransXL
+
 INIT_MODES = ("random", "constant", "meta")
 #: Value that ``init="constant"`` writes into every parameter but the layer-norm weights (1).
 CONSTANT_FILL = 0.02
@@ -137,7 +143,7 @@ def _unless_meta(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _write_parameters(model: torch.nn.Module, init: str) -> None:
+def _write_parameters(model: LanguageModel, init: str) -> None:
     """Write every parameter (a tied one once per module that holds it, harmlessly)."""
     from torch import nn
 
@@ -156,7 +162,7 @@ def _write_parameters(model: torch.nn.Module, init: str) -> None:
                 p.normal_(0.0, INIT_STD)
 
 
-def module_param_counts(model: torch.nn.Module) -> dict[str, int]:
+def module_param_counts(model: LanguageModel) -> dict[str, int]:
     """Parameter counts of a built model by group, with the keys of
     :class:`shared.params.ParamCounts`, from its modules (``model.param_groups()``).
 

@@ -13,6 +13,7 @@ Build it with :func:`shared.models.build_model`, which materialises and initiali
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -116,11 +117,12 @@ class GPT2(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         """The modules of each parameter group of :class:`shared.params.ParamCounts`."""
+        blocks = cast("list[Block]", list(self.h))
         return {
             "embedding": [self.word_emb, self.wpe],
-            "attention": [b.attn for b in self.h],
-            "feed_forward": [b.mlp for b in self.h],
-            "layer_norm": [m for b in self.h for m in (b.ln_1, b.ln_2)] + [self.ln_f],
+            "attention": [b.attn for b in blocks],
+            "feed_forward": [b.mlp for b in blocks],
+            "layer_norm": [*(m for b in blocks for m in (b.ln_1, b.ln_2)), self.ln_f],
             "softmax": [self.crit],
         }
 

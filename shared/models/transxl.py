@@ -15,6 +15,7 @@ Build it with :func:`shared.models.build_model`, which materialises and initiali
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -137,11 +138,12 @@ class TransXL(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         """The modules of each parameter group of :class:`shared.params.ParamCounts`."""
+        blocks = cast("list[Block]", list(self.layers))
         return {
             "embedding": [self.word_emb],
-            "attention": [b.attn for b in self.layers],
-            "feed_forward": [b.ff for b in self.layers],
-            "layer_norm": [m for b in self.layers for m in (b.ln_1, b.ln_2)],
+            "attention": [b.attn for b in blocks],
+            "feed_forward": [b.ff for b in blocks],
+            "layer_norm": [m for b in blocks for m in (b.ln_1, b.ln_2)],
             "softmax": [self.crit],
         }
 

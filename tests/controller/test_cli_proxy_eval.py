@@ -10,7 +10,7 @@ from testkit import console_script
 from typer.testing import CliRunner
 
 from controller.cli import app
-from shared.proxies.evaluate import CR_LEVELS
+from controller.proxies.evaluate import CR_LEVELS
 
 GPT2 = "random_GPT2_wt103.jsonl"
 TRANSXL = "random_TransXL_lm1b.jsonl"

@@ -12,10 +12,11 @@ from testkit import console_script
 from typer.testing import CliRunner
 
 from controller.cli import app
+from controller.search.operators import sample
+from controller.tables import read_table
 from shared.config import ArchConfig
 from shared.params import count_params, decoder_params
 from shared.space import default_space
-from shared.tables import read_table
 
 GPT2_TABLE = "random_GPT2_wt103.jsonl"
 TABLE_NAMES = {
@@ -62,7 +63,7 @@ def test_space_prints_genes_exact_size_and_samples(cli) -> None:
     assert f"{default_space('gpt2').size():,}" in out and "10^37.52" in out
     rng = np.random.default_rng(0)  # the default seed
     for _ in range(3):
-        cfg = default_space("gpt2").sample(rng)
+        cfg = sample(default_space("gpt2"), rng)
         assert cfg.arch_id in out and f"{decoder_params(cfg):,}" in out
 
 
@@ -76,11 +77,11 @@ def test_space_json_is_exact_and_reproducible(cli) -> None:
     assert data["size"] == space.size() == 285525
     assert data["space"] == space.to_dict()
     rng = np.random.default_rng(11)
-    expected = [space.sample(rng) for _ in range(5)]
+    expected = [sample(space, rng) for _ in range(5)]
     assert [s["arch_id"] for s in data["samples"]] == [c.arch_id for c in expected]
-    for sample, cfg in zip(data["samples"], expected, strict=True):
-        assert ArchConfig.from_dict(sample["config"]) == cfg
-        assert sample["decoder_params"] == decoder_params(cfg)
+    for drawn, cfg in zip(data["samples"], expected, strict=True):
+        assert ArchConfig.from_dict(drawn["config"]) == cfg
+        assert drawn["decoder_params"] == decoder_params(cfg)
 
 
 def test_space_reads_a_space_file(cli, tmp_path) -> None:

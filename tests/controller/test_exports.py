@@ -103,7 +103,7 @@ def test_csv_has_the_frontier_rows(store: Store, tmp_path: Path) -> None:
 def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Path) -> None:
     import torch
 
-    from agent.measure.onnx_export import make_session
+    from shared.models.onnx_export import make_session
 
     sel = exports.select(store, 1, DEVICES[0])
     member = max(sel.members, key=lambda m: m.config.n_layer)  # the deepest: most to go wrong

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from controller.pareto import lower_convex_hull, non_dominated
+from controller.proxies import get_proxy
 from controller.search.algorithm import (
     Bounds,
     LTSSearch,
@@ -21,7 +22,6 @@ from controller.search.breeding import parent_weights
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import count_params, decoder_params
-from shared.proxies import get_proxy
 from shared.space import SearchSpace
 
 SPACE = SearchSpace(

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from controller.tables import read_table
 from shared.config import ArchConfig
 from shared.errors import ConfigError
-from shared.tables import read_table
 
 BASE = {
     "backbone": "gpt2",

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from controller.tables import read_table
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import ParamCounts, count_params, table_params
-from shared.tables import read_table
 
 torch = pytest.importorskip("torch")
 

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from controller.tables import read_table
 from shared.config import ArchConfig
 from shared.params import count_params, decoder_params, table_params
-from shared.tables import read_table
 
 
 @pytest.mark.parametrize("table", ["random_GPT2_wt103.jsonl", "random_TransXL_lm1b.jsonl"])
@@ -93,6 +93,6 @@ def test_untied_softmax_and_projections_are_counted() -> None:
 def test_params_module_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import shared, shared.params, shared.tables, sys; print('torch' in sys.modules)"
+    code = "import shared, shared.params, controller.tables, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

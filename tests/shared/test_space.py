@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from controller.search.operators import crossover, mutate, sample
 from shared.config import ArchConfig
 from shared.errors import ConfigError
 from shared.params import decoder_params
@@ -47,9 +48,9 @@ def arch(**fields) -> ArchConfig:
 
 def generate(space: SearchSpace, seed: int, n: int = 40) -> list[ArchConfig]:
     rng = np.random.default_rng(seed)
-    samples = [space.sample(rng) for _ in range(n)]
-    mutants = [space.mutate(c, rng, 0.3) for c in samples]
-    children = [space.crossover(a, b, rng) for a, b in zip(samples, mutants, strict=True)]
+    samples = [sample(space, rng) for _ in range(n)]
+    mutants = [mutate(space, c, rng, 0.3) for c in samples]
+    children = [crossover(space, a, b, rng) for a, b in zip(samples, mutants, strict=True)]
     return samples + mutants + children
 
 
@@ -64,7 +65,7 @@ def test_same_seed_gives_the_same_samples_mutants_and_children(space) -> None:
 @space_ids
 def test_a_thousand_samples_are_valid_members_covering_every_value(space) -> None:
     rng = np.random.default_rng(0)
-    samples = [space.sample(rng) for _ in range(1000)]
+    samples = [sample(space, rng) for _ in range(1000)]
     for cfg in samples:
         assert_valid_member(space, cfg)
     assert {c.n_layer for c in samples} == set(space.n_layer)
@@ -78,12 +79,12 @@ def test_a_thousand_samples_are_valid_members_covering_every_value(space) -> Non
 @space_ids
 def test_mutants_and_children_are_valid_members(space) -> None:
     rng = np.random.default_rng(1)
-    population = [space.sample(rng) for _ in range(100)]
+    population = [sample(space, rng) for _ in range(100)]
     for i in range(500):
         parent = population[i % 100]
-        mutant = space.mutate(parent, rng, float(rng.random()))
+        mutant = mutate(space, parent, rng, float(rng.random()))
         assert_valid_member(space, mutant)
-        child = space.crossover(parent, population[(7 * i + 3) % 100], rng)
+        child = crossover(space, parent, population[(7 * i + 3) % 100], rng)
         assert_valid_member(space, child)
 
 
@@ -99,7 +100,7 @@ def test_sampling_reaches_every_architecture_of_a_small_space() -> None:
         d_inner_min_factor=1.5,
     )
     rng = np.random.default_rng(0)
-    seen = {space.sample(rng).arch_id for _ in range(3000)}
+    seen = {sample(space, rng).arch_id for _ in range(3000)}
     assert len(seen) == space.size() == len(brute_force_ids(space))
 
 
@@ -108,16 +109,16 @@ def test_sampling_reaches_every_architecture_of_a_small_space() -> None:
 def test_mutation_with_prob_0_returns_the_parent(space) -> None:
     rng = np.random.default_rng(2)
     for _ in range(50):
-        cfg = space.sample(rng)
-        assert space.mutate(cfg, rng, 0.0) == cfg
+        cfg = sample(space, rng)
+        assert mutate(space, cfg, rng, 0.0) == cfg
 
 
 @space_ids
 def test_mutation_with_prob_1_changes_every_gene(space) -> None:
     rng = np.random.default_rng(3)
     for _ in range(200):
-        cfg = space.sample(rng)
-        mutant = space.mutate(cfg, rng, 1.0)
+        cfg = sample(space, rng)
+        mutant = mutate(space, cfg, rng, 1.0)
         assert mutant != cfg
         for name in ("n_layer", "d_model", "d_embed", "div_val"):
             assert getattr(mutant, name) != getattr(cfg, name)
@@ -129,8 +130,8 @@ def test_mutation_with_prob_1_changes_every_gene(space) -> None:
 def test_mutation_resamples_each_gene_with_the_given_probability() -> None:
     space = SPACES["gpt2-hetero"]
     rng = np.random.default_rng(4)
-    parents = [space.sample(rng) for _ in range(2000)]
-    mutants = [space.mutate(p, rng, 0.3) for p in parents]
+    parents = [sample(space, rng) for _ in range(2000)]
+    mutants = [mutate(space, p, rng, 0.3) for p in parents]
     for name in ("n_layer", "d_model", "d_embed", "div_val"):
         changed = np.mean(
             [getattr(m, name) != getattr(p, name) for p, m in zip(parents, mutants, strict=True)]
@@ -141,7 +142,7 @@ def test_mutation_resamples_each_gene_with_the_given_probability() -> None:
 def test_mutation_keeps_layers_valid_when_d_model_grows() -> None:
     space = SPACES["gpt2-hetero"]
     small = arch(n_layer=4, d_model=128, n_head=[2, 4, 8, 2], d_inner=[256, 320, 4096, 256])
-    grown = [space.mutate(small, np.random.default_rng(s), 0.2) for s in range(300)]
+    grown = [mutate(space, small, np.random.default_rng(s), 0.2) for s in range(300)]
     assert any(m.d_model > 128 for m in grown)
     for m in grown:
         assert_valid_member(space, m)
@@ -153,11 +154,11 @@ def test_mutation_rejects_configs_outside_the_space_and_bad_probabilities() -> N
     rng = np.random.default_rng(0)
     outside = arch(n_layer=2, d_model=96, n_head=2, d_inner=256)
     with pytest.raises(ConfigError) as err:
-        space.mutate(outside, rng, 0.5)
+        mutate(space, outside, rng, 0.5)
     assert err.value.field == "arch" and "d_model" in str(err.value)
     for prob in (-0.1, 1.5, True):
         with pytest.raises(ConfigError) as err:
-            space.mutate(space.sample(rng), rng, prob)
+            mutate(space, sample(space, rng), rng, prob)
         assert err.value.field == "prob"
 
 
@@ -167,8 +168,8 @@ def test_children_only_have_their_parents_genes(space) -> None:
     rng = np.random.default_rng(5)
     from_a = 0
     for _ in range(300):
-        a, b = space.sample(rng), space.sample(rng)
-        child = space.crossover(a, b, rng)
+        a, b = sample(space, rng), sample(space, rng)
+        child = crossover(space, a, b, rng)
         for name in ("n_layer", "d_model", "d_embed", "div_val"):
             assert getattr(child, name) in (getattr(a, name), getattr(b, name))
         from_a += child.n_layer == a.n_layer
@@ -192,8 +193,8 @@ def test_crossover_of_a_config_with_itself_returns_it() -> None:
     space = SPACES["transxl-hetero"]
     rng = np.random.default_rng(6)
     for _ in range(20):
-        cfg = space.sample(rng)
-        assert space.crossover(cfg, cfg, rng) == cfg
+        cfg = sample(space, rng)
+        assert crossover(space, cfg, cfg, rng) == cfg
 
 
 # ------------------------------------------------------------------------------------ size
@@ -291,7 +292,7 @@ def test_reference_architectures_bracket_every_sample() -> None:
         lo, hi = decoder_params(small), decoder_params(large)
         assert lo < decoder_params(mid) < hi
         rng = np.random.default_rng(9)
-        assert all(lo <= decoder_params(space.sample(rng)) <= hi for _ in range(300))
+        assert all(lo <= decoder_params(sample(space, rng)) <= hi for _ in range(300))
     gpt2 = SPACES["gpt2-hetero"]
     assert (gpt2.smallest().n_layer, gpt2.smallest().d_model, gpt2.smallest().d_inner) == (
         2,
@@ -337,7 +338,7 @@ def test_load_space_reads_toml(tmp_path) -> None:
         mem_len=64,
     )
     assert space.d_inner_for(512) == tuple(range(896, 2049, 128))
-    cfg = space.sample(np.random.default_rng(0))
+    cfg = sample(space, np.random.default_rng(0))
     assert cfg.mem_len == 64 and space.contains(cfg)
 
 

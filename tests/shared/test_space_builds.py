@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from controller.search.operators import sample
 from shared.models import build_model, module_param_counts
 from shared.params import count_params
 from shared.space import default_space
@@ -17,7 +18,7 @@ def test_a_thousand_samples_build_with_the_counted_parameters(backbone, homogene
     space = default_space(backbone, homogeneous=homogeneous)
     rng = np.random.default_rng(2)
     for _ in range(1000):
-        cfg = space.sample(rng)
+        cfg = sample(space, rng)
         model = build_model(cfg, init="meta")  # the structure, without storage
         assert module_param_counts(model) == count_params(cfg).as_dict(), cfg.canonical_json()
 
@@ -30,7 +31,7 @@ def test_samples_run_a_forward_pass_on_cpu(backbone, homogeneous) -> None:
     rng = np.random.default_rng(3)
     idx = torch.randint(0, space.n_token, (1, 8), generator=torch.Generator().manual_seed(0))
     for _ in range(2):
-        cfg = space.sample(rng)
+        cfg = sample(space, rng)
         model = build_model(cfg, init="constant")
         with torch.inference_mode():
             logp = model(idx, output="last")

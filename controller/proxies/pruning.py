@@ -2,7 +2,7 @@
 "Zero-Cost Proxies for Lightweight NAS", ICLR 2021): grad_norm, snip, grasp, fisher, synflow.
 
 Every function builds ``cfg`` with random initialisation and scores it on seeded random tokens
-(see :mod:`shared.proxies._torch` for the conventions: what is scored, how the embedding and the
+(see :mod:`controller.proxies._torch` for the conventions: what is scored, how the embedding and the
 softmax are treated). The loss ``L`` is the model's mean next-token NLL of random targets over
 all ``batch_size x seq_len`` positions. Higher is better for all five (as in the reference
 implementation, which correlates the raw scores with accuracy). Each call is deterministic for
@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from shared.config import ArchConfig
-from shared.proxies._torch import (
+from controller.proxies._torch import (
     BATCH_SIZE,
     SEED,
     SEQ_LEN,
@@ -27,6 +26,7 @@ from shared.proxies._torch import (
     logits_sum,
     random_inputs,
 )
+from shared.config import ArchConfig
 
 
 def _loss_and_weights(

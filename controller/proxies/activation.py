@@ -3,7 +3,7 @@
 (the second version, the log-determinant of the activation-pattern kernel).
 
 Both build ``cfg`` with random initialisation and run seeded random tokens through it (see
-:mod:`shared.proxies._torch` for the shared conventions). Higher is better for both. Each
+:mod:`controller.proxies._torch` for the shared conventions). Higher is better for both. Each
 call is deterministic for given arguments and leaves the caller's torch RNG state untouched.
 """
 
@@ -13,9 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.proxies._torch import (
+from controller.proxies._torch import (
     SEED,
     SEQ_LEN,
     build_for_scoring,
@@ -25,6 +23,8 @@ from shared.proxies._torch import (
     logits_sum,
     random_inputs,
 )
+from shared.config import ArchConfig
+from shared.errors import ConfigError
 
 #: jacob_cov's default: 32 sequences (its samples) of 8 tokens.
 JACOB_BATCH = 32

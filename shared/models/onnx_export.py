@@ -20,7 +20,10 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.models import LanguageModel
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ def _wrappers() -> tuple[type, type]:
     from torch import nn
 
     class Prefill(nn.Module):
-        def __init__(self, model: nn.Module, output: str) -> None:
+        def __init__(self, model: LanguageModel, output: str) -> None:
             super().__init__()
             self.model = model
             self.output = output
@@ -59,7 +62,7 @@ def _wrappers() -> tuple[type, type]:
             return self.model(idx, output=self.output)
 
     class DecodeStep(nn.Module):
-        def __init__(self, model: nn.Module) -> None:
+        def __init__(self, model: LanguageModel) -> None:
             super().__init__()
             self.model = model
 

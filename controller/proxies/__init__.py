@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from controller.proxies.analytic import decoder_params_proxy, total_params_proxy
 from shared.config import ArchConfig
 from shared.errors import ConfigError
-from shared.proxies.analytic import decoder_params_proxy, total_params_proxy
 
 ProxyFn = Callable[..., float]
 
@@ -80,15 +80,15 @@ def list_proxies() -> list[Proxy]:
 
 
 def _lazy(module: str, func: str) -> ProxyFn:
-    """A proxy function that imports ``shared.proxies.<module>`` (and so torch) when called."""
+    """A proxy function that imports ``controller.proxies.<module>`` (and so torch) when called."""
 
     def run(cfg: ArchConfig, **opts: Any) -> float:
-        impl = importlib.import_module(f"shared.proxies.{module}")
+        impl = importlib.import_module(f"controller.proxies.{module}")
         return getattr(impl, func)(cfg, **opts)
 
     run.__name__ = func
     run.__qualname__ = func
-    run.__doc__ = f"Lazily calls :func:`shared.proxies.{module}.{func}`."
+    run.__doc__ = f"Lazily calls :func:`controller.proxies.{module}.{func}`."
     return run
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.proxies import Proxy
-from shared.tables import TableRow
+from controller.proxies import Proxy
+from controller.tables import TableRow
 
 logger = logging.getLogger(__name__)
 

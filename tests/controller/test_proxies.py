@@ -9,17 +9,17 @@ import sys
 
 import pytest
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.proxies import DEFAULT_PROXY, get_proxy, list_proxies
-from shared.proxies.evaluate import (
+from controller.proxies import DEFAULT_PROXY, get_proxy, list_proxies
+from controller.proxies.evaluate import (
     common_ratio,
     common_ratios,
     evaluate_proxy,
     spearman,
     top_count,
 )
-from shared.tables import parse_row, read_table
+from controller.tables import parse_row, read_table
+from shared.config import ArchConfig
+from shared.errors import ConfigError
 
 LOW_COST = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "relu_log_det")
 
@@ -67,8 +67,8 @@ def test_unknown_proxy_is_a_config_error_naming_proxies():
 
 def test_importing_proxies_and_evaluation_does_not_import_torch():
     code = (
-        "import sys, shared.proxies, shared.proxies.evaluate;"
-        "from shared.proxies import get_proxy;"
+        "import sys, controller.proxies, controller.proxies.evaluate;"
+        "from controller.proxies import get_proxy;"
         "from shared.config import ArchConfig;"
         "cfg = ArchConfig.from_dict(dict(backbone='gpt2', n_layer=2, d_model=64, n_head=2,"
         " d_inner=128));"
@@ -168,7 +168,7 @@ def test_evaluate_proxy_reports_every_failed_row():
     def broken(cfg, **_):
         raise RuntimeError("boom")
 
-    from shared.proxies import Proxy
+    from controller.proxies import Proxy
 
     failing = evaluate_proxy(Proxy("broken", broken, needs_torch=False, cost="-"), rows)
     assert failing.failed == 4
