@@ -16,7 +16,7 @@ with every result, so that a stored result says exactly how it was measured.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -83,21 +83,26 @@ class _Overrides(_Strict):
 def _optional(model: type[BaseModel]) -> dict[str, Any]:
     """Every field of ``model`` as an optional one with the same type and bounds, default
     ``None`` (the field definitions ``create_model`` takes)."""
-    return {
-        name: (Annotated[info.annotation | None, Field(), *info.metadata], None)
-        for name, info in model.model_fields.items()
-    }
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        fields[name] = (Annotated[annotation | None, Field(), *info.metadata], None)
+    return fields
 
 
 #: Derived from :class:`MeasureSettings` (every field optional, same bounds): a new setting
 #: is declared once, there.
-MeasureSettingsIn = create_model(
-    "MeasureSettingsIn",
-    __base__=_Overrides,
-    __doc__="Optional overrides of :class:`MeasureSettings` in a request (omitted = agent "
-    "default).",
-    **_optional(MeasureSettings),
-)
+#: (Type checkers, which cannot see fields made at run time, see its base.)
+if TYPE_CHECKING:
+    MeasureSettingsIn = _Overrides
+else:
+    MeasureSettingsIn = create_model(
+        "MeasureSettingsIn",
+        __base__=_Overrides,
+        __doc__="Optional overrides of :class:`MeasureSettings` in a request (omitted = agent "
+        "default).",
+        **_optional(MeasureSettings),
+    )
 
 
 class LatencyStats(_Strict):

@@ -80,14 +80,19 @@ def with_search_options(after: str) -> Callable[[Callable[..., None]], Callable[
 def _cli_annotation(name: str, option: Option) -> Any:
     """The CLI type of option ``name`` with its ``typer.Option``: a Literal becomes an enum
     (so that the help lists the choices); the help ends with the default."""
-    kind = option.cli or _plain_type(SearchOptions.model_fields[name].annotation)
+    kind: Any = option.cli or _plain_type(SearchOptions.model_fields[name].annotation)
     if get_origin(kind) is Literal:
-        kind = StrEnum(name.title().replace("_", ""), {v: v for v in get_args(kind)})
+        kind = _choices(name.title().replace("_", ""), get_args(kind))
     text = option.help
     default = default_text(name)
     if default is not None:
         text = f"{text.rstrip('.')} (default: {default})."
     return Annotated[kind | None, _opt(text, *([option.flag] if option.flag else []))]
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
+    """An enum of ``values`` (typer lists its members as the choices)."""
+    return StrEnum(name, {v: v for v in values})  # type: ignore[misc,return-value]
 
 
 def _plain_type(annotation: Any) -> Any:
