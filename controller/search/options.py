@@ -100,7 +100,6 @@ class SearchOptions(BaseModel):
         float | None, Option("Least timed seconds per measurement.", measure="min_time_s")
     ] = None
     warmup_s: Annotated[float | None, Option("Least warm-up seconds.", measure="warmup_s")] = None
-    warmup_runs: Annotated[int | None, Option("Least warm-up runs.", measure="warmup_runs")] = None
     max_latency_ms: Annotated[c.Positive | None, Option("Upper bound on latency (ms).")] = None
     max_memory_mb: Annotated[c.Positive | None, Option("Upper bound on peak memory (MB).")] = None
     min_params: Annotated[
