@@ -49,19 +49,20 @@ def _opt(help_text: str, *names: str, envvar: str | None = None, **kw: Any) -> A
     return typer.Option(*names, help=help_text, envvar=envvar, show_default=False, **kw)
 
 
-def with_search_options(after: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def _with_search_options(after: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command a CLI option per field of :class:`SearchOptions`, after its parameter
     ``after``; the command receives those given in its parameter ``given`` (by name)."""
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        own = list(inspect.signature(command, eval_str=True).parameters.values())
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+               if p.name != "given"]  # fmt: skip
         at = next(i for i, p in enumerate(own) if p.name == after) + 1
         added = [
             inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
                               annotation=_cli_annotation(name, option))
             for name, option in options().items()
         ]  # fmt: skip
-        params = [*own[:at], *added, *own[at:-1]]  # the last one is ``given`` itself
+        params = [*own[:at], *added, *own[at:]]
 
         @functools.wraps(command)
         def run(**values: Any) -> None:
@@ -120,7 +121,7 @@ AgentsFileOpt = Annotated[
 ]
 
 
-@with_search_options(after="token_file")
+@_with_search_options(after="token_file")
 def search(
     agents: AgentsOpt = None,
     agents_file: AgentsFileOpt = None,
