@@ -19,9 +19,9 @@ with every result, so that a stored result says exactly how it was measured.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 Runtime = Literal["torch", "onnxruntime"]
 DeviceKind = Literal["cpu", "cuda"]
@@ -75,28 +75,37 @@ class MeasureSettings(_Strict):
         return self.model_dump_json()
 
 
-class MeasureSettingsIn(_Strict):
-    """Optional overrides of :class:`MeasureSettings` in a request (omitted = agent default)."""
-
-    runtime: Runtime | None = None
-    device: DeviceKind | None = None
-    metric: Metric | None = None
-    batch_size: int | None = Field(None, ge=1, le=64)
-    seq_len: int | None = Field(None, ge=1, le=4096)
-    output: Output | None = None
-    threads: int | None = Field(None, ge=1, le=256)
-    time_budget_s: float | None = Field(None, gt=0, le=600)
-    warmup_runs: int | None = Field(None, ge=0, le=1000)
-    warmup_s: float | None = Field(None, ge=0, le=60)
-    min_runs: int | None = Field(None, ge=1, le=10000)
-    min_time_s: float | None = Field(None, ge=0, le=600)
-    target_rel_ci: float | None = Field(None, gt=0, le=1)
-    measure_memory: bool | None = None
-    seed: int | None = Field(None, ge=0)
+class _Overrides(_Strict):
+    """The base of :data:`MeasureSettingsIn`: what it does besides holding its fields."""
 
     def resolve(self, defaults: MeasureSettings) -> MeasureSettings:
         """The complete settings: these overrides applied on ``defaults``."""
         return defaults.model_copy(update=self.model_dump(exclude_none=True))
+
+
+def _optional(model: type[BaseModel]) -> dict[str, Any]:
+    """Every field of ``model`` as an optional one with the same type and bounds, default
+    ``None`` (the field definitions ``create_model`` takes)."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        fields[name] = (Annotated[annotation | None, Field(), *info.metadata], None)
+    return fields
+
+
+#: Derived from :class:`MeasureSettings` (every field optional, same bounds): a new setting
+#: is declared once, there.
+#: (Type checkers, which cannot see fields made at run time, see its base.)
+if TYPE_CHECKING:
+    MeasureSettingsIn = _Overrides
+else:
+    MeasureSettingsIn = create_model(
+        "MeasureSettingsIn",
+        __base__=_Overrides,
+        __doc__="Optional overrides of :class:`MeasureSettings` in a request (omitted = agent "
+        "default).",
+        **_optional(MeasureSettings),
+    )
 
 
 class LatencyStats(_Strict):

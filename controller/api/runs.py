@@ -19,58 +19,13 @@ from typing import Any
 
 from controller.agents import AgentsFile, AgentSpec, check_url, is_url, resolve_agents
 from controller.api.schemas import SearchCreate
-from controller.search.baselines import parse_layers
-from controller.search.config import SearchConfig
 from controller.search.lease import holder_gone
+from controller.search.options import build_config, refuse_on_resume
 from controller.search.runner import ClientFactory, SearchRunner, start_search
 from controller.store import Store
 from shared.errors import ConfigError, LTSError, SearchConflict, StoreUnavailable
-from shared.space import SearchSpace, default_space
 
 logger = logging.getLogger(__name__)
-
-#: ``POST /searches`` fields that are measurement settings, by their name in SearchConfig.measure.
-_MEASURE = {
-    "runtime": "runtime", "device_type": "device", "metric": "metric", "output": "output",
-    "threads": "threads", "seq_len": "seq_len", "time_budget_s": "time_budget_s",
-    "min_time_s": "min_time_s", "warmup_s": "warmup_s",
-}  # fmt: skip
-_BODY_NAME = {v: k for k, v in _MEASURE.items() if k != v}
-#: Fields that are not part of a search's definition.
-_NOT_DEFINITION = {"agents", "name", "resume"}
-
-
-def config_from_request(body: SearchCreate, agents: list[str]) -> SearchConfig:
-    """The search definition of a ``POST /searches`` body (as ``controller search`` builds
-    it from its options): the space given inline, else the paper's default space of
-    ``backbone`` (``homogeneous`` if asked); unknown or invalid values raise
-    :class:`ConfigError` naming the field."""
-    try:
-        return _build(body, agents)
-    except ConfigError as exc:  # name the field as the body does (device_type, baseline_layers)
-        field = exc.field.replace("-", "_")
-        field = _BODY_NAME.get(field, field)
-        raise ConfigError(field, exc.message) from None
-
-
-def _build(body: SearchCreate, agents: list[str]) -> SearchConfig:
-    values = body.model_dump(exclude_none=True, exclude=_NOT_DEFINITION)
-    backbone = values.pop("backbone", None)
-    homogeneous = bool(values.pop("homogeneous", False))
-    inline = values.pop("space", None)
-    if inline is not None:
-        try:
-            space = SearchSpace.from_dict(inline, backbone=backbone)
-        except ConfigError as exc:
-            field = exc.field if exc.field == "backbone" else f"space.{exc.field}"
-            raise ConfigError(field, exc.message) from None
-    else:
-        space = default_space(backbone or "gpt2", homogeneous=homogeneous)
-    measure = {_MEASURE[k]: values.pop(k) for k in list(values) if k in _MEASURE}
-    layers = values.get("baseline_layers")
-    if isinstance(layers, str):
-        values["baseline_layers"] = parse_layers(layers)
-    return SearchConfig.build(agents=agents, space=space.to_dict(), measure=measure, **values)
 
 
 @dataclass
@@ -127,7 +82,7 @@ class SearchRuns:
             if not body.agents:
                 raise ConfigError("agents", "name the agents: a list of names or URLs")
             specs = self._agents(body.agents)
-            config = config_from_request(body, [s.name or s.url for s in specs])
+            config = build_config([s.name or s.url for s in specs], body.given())
             search_id = start_search(store, config, body.name).id
         self._launch(search_id, specs)
         return search_id
@@ -159,10 +114,7 @@ class SearchRuns:
     def _resume(self, store: Store, body: SearchCreate) -> tuple[int, list[AgentSpec]]:
         from controller.api.reads import require_search
 
-        given = body.model_dump(exclude_none=True, exclude=_NOT_DEFINITION)
-        if given:
-            fields = ", ".join(sorted(given))
-            raise ConfigError("resume", f"a stored search keeps its settings; drop {fields}")
+        refuse_on_resume(body.given())
         if body.name is not None:
             raise ConfigError("name", "a resumed search keeps its name")
         search = require_search(store, body.resume or 0)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.search import config as c
+from controller.search.options import SearchOptions
 from controller.store import MAX_ID
 from shared.schemas import DeviceInfo
 
@@ -86,7 +87,15 @@ class SearchDetailPublic(SearchPublic):
     hypervolume: list[HypervolumePoint] = Field(description="per device, per iteration")
 
 
-class SearchCreate(BaseModel):
+class _SearchCaller(BaseModel):
+    """What a ``POST /searches`` body says besides the search's options."""
+
+    agents: c.Agents | None = None
+    name: str | None = Field(None, max_length=200)
+    resume: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+
+
+class SearchCreate(SearchOptions, _SearchCaller):
     """``POST /searches``: the options of ``controller search`` (same names, ``-`` as ``_``).
 
     ``agents``: names from the server's agents file or URLs (a URL agent's token is the
@@ -97,39 +106,9 @@ class SearchCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agents: c.Agents | None = None
-    name: str | None = Field(None, max_length=200)
-    resume: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
-    backbone: Literal["gpt2", "transxl"] | None = None
-    space: dict[str, Any] | None = None
-    homogeneous: bool | None = None
-    proxy: str | None = Field(None, max_length=200)
-    iterations: c.Iterations | None = None
-    population: c.Population | None = None
-    parents: c.Parents | None = None
-    mutation_prob: c.Probability | None = None
-    seed: c.Seed | None = None
-    frontier: Literal["pareto", "convex"] | None = None
-    runtime: str | None = Field(None, max_length=200)
-    device_type: str | None = Field(None, max_length=200)
-    metric: str | None = Field(None, max_length=200)
-    output: str | None = Field(None, max_length=200)
-    threads: int | None = None
-    seq_len: int | None = None
-    time_budget_s: float | None = None
-    min_time_s: float | None = None
-    warmup_s: float | None = None
-    max_latency_ms: c.Positive | None = None
-    max_memory_mb: c.Positive | None = None
-    min_params: c.Params | None = None
-    max_params: c.Params | None = None
-    baselines: bool | None = None
-    baseline_sizes: Literal["paper", "space"] | None = None
-    baseline_layers: str | list[int] | None = Field(None, description="'1-16', '2,4,8' or a list")
-    final_budget_factor: c.BudgetFactor | None = None
-    final_max_members: c.Members | None = None
-    batch_size: c.BatchSize | None = None
-    fail_after_s: c.FailAfter | None = None
+    def given(self) -> dict[str, Any]:
+        """The search options this body gives (by name)."""
+        return self.model_dump(exclude_none=True, include=set(SearchOptions.model_fields))
 
 
 # ------------------------------------------------------------------------- measurements

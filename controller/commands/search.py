@@ -4,13 +4,16 @@ short real search on a local agent that the command starts itself."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import functools
+import inspect
 import json
 import logging
 import signal
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 from rich.console import Console
@@ -20,29 +23,20 @@ from controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agent
 from controller.commands._edge import check_range, user_errors
 from controller.commands.report import DbOption, JsonOption, output_console, render_report
 from controller.report import build_report
-from controller.search.baselines import parse_layers
 from controller.search.config import SearchConfig
+from controller.search.options import (
+    Option,
+    SearchOptions,
+    build_config,
+    default_text,
+    options,
+    refuse_on_resume,
+)
 from controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
 from controller.store import Store
 from shared.errors import ConfigError, StoreUnavailable
-from shared.space import default_space, load_space
 
 logger = logging.getLogger(__name__)
-
-
-class Backbone(StrEnum):
-    gpt2 = "gpt2"
-    transxl = "transxl"
-
-
-class Frontier(StrEnum):
-    pareto = "pareto"
-    convex = "convex"
-
-
-class Sizes(StrEnum):
-    paper = "paper"
-    space = "space"
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +47,64 @@ def register(app: typer.Typer) -> None:
 
 def _opt(help_text: str, *names: str, envvar: str | None = None, **kw: Any) -> Any:
     return typer.Option(*names, help=help_text, envvar=envvar, show_default=False, **kw)
+
+
+def _with_search_options(after: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command a CLI option per field of :class:`SearchOptions`, after its parameter
+    ``after``; the command receives those given in its parameter ``given`` (by name)."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+               if p.name != "given"]  # fmt: skip
+        at = next(i for i, p in enumerate(own) if p.name == after) + 1
+        added = [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                              annotation=_cli_annotation(name, option))
+            for name, option in options().items()
+        ]  # fmt: skip
+        params = [*own[:at], *added, *own[at:]]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> None:
+            given = {name: values.pop(name) for name in options()}
+            given = {k: v.value if isinstance(v, StrEnum) else v for k, v in given.items()
+                     if v is not None}  # fmt: skip
+            command(**values, given=given)
+
+        run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        return run
+
+    return decorate
+
+
+def _cli_annotation(name: str, option: Option) -> Any:
+    """The CLI type of option ``name`` with its ``typer.Option``: a Literal becomes an enum
+    (so that the help lists the choices); the help ends with the default."""
+    kind: Any = option.cli or _plain_type(SearchOptions.model_fields[name].annotation)
+    if get_origin(kind) is Literal:
+        kind = _choices(name.title().replace("_", ""), get_args(kind))
+    text = option.help
+    default = default_text(name)
+    if default is not None:
+        text = f"{text.rstrip('.')} (default: {default})."
+    return Annotated[kind | None, _opt(text, *([option.flag] if option.flag else []))]
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
+    """An enum of ``values`` (typer lists its members as the choices)."""
+    return StrEnum(name, {v: v for v in values})  # type: ignore[misc,return-value]
+
+
+def _plain_type(annotation: Any) -> Any:
+    """``annotation`` without ``None`` and without its bounds (``Annotated``)."""
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif get_origin(annotation) in (Union, UnionType):
+            (annotation,) = [a for a in get_args(annotation) if a is not type(None)]
+        else:
+            return annotation
 
 
 AgentsOpt = Annotated[
@@ -69,64 +121,13 @@ AgentsFileOpt = Annotated[
 ]
 
 
+@_with_search_options(after="token_file")
 def search(
     agents: AgentsOpt = None,
     agents_file: AgentsFileOpt = None,
     token_file: Annotated[
         Path | None,
         _opt("Token file of the agents given as URLs.", envvar="LTS_AGENT_TOKEN_FILE"),
-    ] = None,
-    backbone: Annotated[Backbone | None, _opt("gpt2 | transxl (default: gpt2).")] = None,
-    space: Annotated[Path | None, _opt("Search space file (TOML or JSON).")] = None,
-    homogeneous: Annotated[
-        bool | None, _opt("Default space: all layers share n_head and d_inner.", "--homogeneous")
-    ] = None,
-    proxy: Annotated[str | None, _opt("Perplexity proxy (default: decoder_params).")] = None,
-    iterations: Annotated[int | None, _opt("Iterations (default: 30).")] = None,
-    population: Annotated[int | None, _opt("Population per iteration (default: 100).")] = None,
-    parents: Annotated[int | None, _opt("Parents per iteration (default: 20).")] = None,
-    mutation_prob: Annotated[
-        float | None, _opt("Per-gene mutation probability (default: 0.3).")
-    ] = None,
-    seed: Annotated[int | None, _opt("Seed of the search (default: 0).")] = None,
-    frontier: Annotated[Frontier | None, _opt("pareto | convex (lower convex hull).")] = None,
-    runtime: Annotated[str | None, _opt("torch | onnxruntime (default: the agent's).")] = None,
-    device_type: Annotated[str | None, _opt("cpu | cuda (default: the agent's).")] = None,
-    metric: Annotated[str | None, _opt("prefill | decode (default: prefill).")] = None,
-    output: Annotated[str | None, _opt("Softmax positions: last | all (default: last).")] = None,
-    threads: Annotated[int | None, _opt("Threads per measurement (default: the agent's).")] = None,
-    seq_len: Annotated[int | None, _opt("Sequence length (default: 192).")] = None,
-    time_budget_s: Annotated[
-        float | None, _opt("Time budget per measurement, s (default: 10).")
-    ] = None,
-    min_time_s: Annotated[
-        float | None, _opt("Least timed seconds per measurement (default: 1).")
-    ] = None,
-    warmup_s: Annotated[float | None, _opt("Least warm-up seconds (default: 0.5).")] = None,
-    max_latency_ms: Annotated[float | None, _opt("Upper bound on latency (ms).")] = None,
-    max_memory_mb: Annotated[float | None, _opt("Upper bound on peak memory (MB).")] = None,
-    min_params: Annotated[
-        int | None, _opt("Least decoder parameters (checked before measuring).")
-    ] = None,
-    max_params: Annotated[
-        int | None, _opt("Most decoder parameters (checked before measuring).")
-    ] = None,
-    baselines: Annotated[
-        bool | None,
-        _opt("Measure layer-scaled baselines (default: yes).", "--baselines/--no-baselines"),
-    ] = None,
-    baseline_sizes: Annotated[Sizes | None, _opt("paper | space (default: paper).")] = None,
-    baseline_layers: Annotated[str | None, _opt("Baseline depths, e.g. 1-16 or 2,4,8.")] = None,
-    final_budget_factor: Annotated[
-        float | None, _opt("Final re-measurement budget, x the search's (default: 5).")
-    ] = None,
-    final_max_members: Annotated[
-        int | None, _opt("Most frontier members measured again at the end (default: 50).")
-    ] = None,
-    batch_size: Annotated[int | None, _opt("Items per job sent to an agent (default: 16).")] = None,
-    fail_after_s: Annotated[
-        float | None,
-        _opt("Give a device up after its agent is unreachable this long (default: 300)."),
     ] = None,
     db: DbOption = None,
     resume: Annotated[int | None, _opt("Continue the stored search with this id.")] = None,
@@ -136,21 +137,22 @@ def search(
     ] = False,
     name: Annotated[str | None, _opt("A name for the new search.")] = None,
     as_json: JsonOption = False,
+    given: dict[str, Any] | None = None,
 ) -> None:
     """Run the evolutionary Pareto search on the agents (or --resume a stored one)."""
-    given = {k: v for k, v in locals().items() if v is not None and k in _DEFINITION}
+    given = given or {}
     with user_errors():
         check_range("resume", resume)
         registry = AgentsFile(agents_file)
         tf = str(token_file) if token_file else None
-        if resume is not None and given:
-            raise ConfigError("resume", f"a stored search keeps its settings; drop {_flags(given)}")
+        if resume is not None:
+            refuse_on_resume(given, spell=lambda name: "--" + name.replace("_", "-"))
         if resume is None:  # checked before the store is opened (or created)
             if not agents:
                 raise ConfigError("agents", "name the agents: --agents pi,laptop (or URLs)")
             specs = resolve_agents(agents.split(","), registry, tf)
             check_tokens(specs)
-            config = _new_config([s.name or s.url for s in specs], given)
+            config = build_config([s.name or s.url for s in specs], given)
         with Store.open(db, create=resume is None) as store:
             if resume is not None:
                 sid, specs = _resume_agents(store, resume, agents, registry, tf)
@@ -289,41 +291,6 @@ def demo(
 
 
 # ------------------------------------------------------------------------------ helpers
-_DEFINITION = {
-    "backbone", "space", "homogeneous", "proxy", "iterations", "population", "parents",
-    "mutation_prob", "seed", "frontier", "runtime", "device_type", "metric", "output",
-    "threads", "seq_len", "time_budget_s", "min_time_s", "warmup_s", "max_latency_ms",
-    "max_memory_mb", "min_params", "max_params", "baselines", "baseline_sizes",
-    "baseline_layers", "final_budget_factor", "final_max_members", "batch_size", "fail_after_s",
-}  # fmt: skip
-_MEASURE = {
-    "runtime": "runtime", "device_type": "device", "metric": "metric", "output": "output",
-    "threads": "threads", "seq_len": "seq_len", "time_budget_s": "time_budget_s",
-    "min_time_s": "min_time_s", "warmup_s": "warmup_s",
-}  # fmt: skip
-
-
-def _flags(given: dict[str, Any]) -> str:
-    return ", ".join("--" + k.replace("_", "-") for k in sorted(given))
-
-
-def _new_config(agents: list[str], given: dict[str, Any]) -> SearchConfig:
-    values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in given.items()}
-    backbone = values.pop("backbone", None)
-    homogeneous = bool(values.pop("homogeneous", False))
-    space_file = values.pop("space", None)
-    if space_file is not None:
-        sp = load_space(space_file, backbone=backbone)
-        if homogeneous and not sp.homogeneous:
-            sp = dataclasses.replace(sp, homogeneous=True)
-    else:
-        sp = default_space(backbone or "gpt2", homogeneous=homogeneous)
-    measure = {_MEASURE[k]: values.pop(k) for k in list(values) if k in _MEASURE}
-    if "baseline_layers" in values:
-        values["baseline_layers"] = parse_layers(values["baseline_layers"])
-    return SearchConfig.build(agents=agents, space=sp.to_dict(), measure=measure, **values)
-
-
 def _resume_agents(
     store: Store, search_id: int, agents: str | None, registry: AgentsFile, token_file: str | None
 ) -> tuple[int, list[AgentSpec]]:

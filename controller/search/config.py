@@ -21,7 +21,8 @@ MAX_BUDGET_S = 600.0
 # Bounds of what a search can be given (CLI options and ``POST /searches`` alike): far above
 # any real search (the paper's: 30 iterations of 100 candidates), low enough that no request
 # can make the controller expand, store or loop over more than it can hold. Each bound lives
-# in its field's type below; ``controller.api.schemas.SearchCreate`` reuses these types.
+# in its field's type below; the options of a search
+# (:class:`controller.search.options.SearchOptions`) reuse these types.
 MAX_ITERATIONS = 10_000
 MAX_POPULATION = 10_000
 #: Seeds and ids are SQL integers (signed 64 bits).

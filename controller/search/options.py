@@ -1,0 +1,201 @@
+"""The options of a search, declared once.
+
+:class:`SearchOptions` holds every option that defines a search: its type with its bounds,
+and in an :class:`Option` beside the type its help text and where it goes. From it come the
+flags of ``controller search`` (:mod:`controller.commands.search`), the body of ``POST
+/searches`` (``SearchCreate`` extends it), the help's defaults (read from :class:`SearchConfig`
+and :class:`MeasureSettings`, where they are used), the one builder of a :class:`SearchConfig`
+from the options given (:func:`build_config`) and the one check of a resume
+(:func:`refuse_on_resume`). Adding an option is adding a field here (and to
+:class:`SearchConfig` or :class:`MeasureSettings`, which use it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticUndefined
+
+from controller.search import config as c
+from controller.search.baselines import parse_layers
+from controller.search.config import SearchConfig
+from shared.errors import ConfigError
+from shared.schemas import MeasureSettings
+from shared.space import SearchSpace, default_space, load_space
+
+#: The backbone of the default space when none is given.
+DEFAULT_BACKBONE = "gpt2"
+
+
+@dataclass(frozen=True)
+class Option:
+    """What an option is besides its type.
+
+    ``help``: one sentence, without the default (the help adds it). ``measure``: its name in
+    :class:`MeasureSettings` when the option is a measurement override (else it is a field of
+    :class:`SearchConfig`, or of the space: ``backbone``, ``space``, ``homogeneous``).
+    ``default``: the default as the help says it, where neither model holds it. ``flag``: the
+    CLI's flag declaration, where it is not ``--the-name``. ``cli``: the CLI's type, where it
+    is not the body's (a file path instead of the object it holds, text to parse)."""
+
+    help: str
+    measure: str | None = None
+    default: str | None = None
+    flag: str | None = None
+    cli: Any = None
+
+
+Text = Annotated[str, Field(max_length=200)]
+
+
+class SearchOptions(BaseModel):
+    """Every option that defines a search; ``None``: not given (the default applies)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backbone: Annotated[
+        Literal["gpt2", "transxl"] | None, Option("gpt2 | transxl.", default=DEFAULT_BACKBONE)
+    ] = None
+    space: Annotated[
+        dict[str, Any] | None,
+        Option("Search space file (TOML or JSON).", cli=Path),
+    ] = None
+    homogeneous: Annotated[
+        bool | None,
+        Option("Default space: all layers share n_head and d_inner.", flag="--homogeneous"),
+    ] = None
+    proxy: Annotated[Text | None, Option("Perplexity proxy.")] = None
+    iterations: Annotated[c.Iterations | None, Option("Iterations.")] = None
+    population: Annotated[c.Population | None, Option("Population per iteration.")] = None
+    parents: Annotated[c.Parents | None, Option("Parents per iteration.")] = None
+    mutation_prob: Annotated[c.Probability | None, Option("Per-gene mutation probability.")] = None
+    seed: Annotated[c.Seed | None, Option("Seed of the search.")] = None
+    frontier: Annotated[
+        Literal["pareto", "convex"] | None, Option("pareto | convex (lower convex hull).")
+    ] = None
+    runtime: Annotated[
+        Text | None, Option("torch | onnxruntime.", measure="runtime", default="the agent's")
+    ] = None
+    device_type: Annotated[
+        Text | None, Option("cpu | cuda.", measure="device", default="the agent's")
+    ] = None
+    metric: Annotated[Text | None, Option("prefill | decode.", measure="metric")] = None
+    output: Annotated[Text | None, Option("Softmax positions: last | all.", measure="output")] = (
+        None
+    )
+    threads: Annotated[
+        int | None,
+        Option("Threads per measurement.", measure="threads", default="the agent's"),
+    ] = None
+    seq_len: Annotated[int | None, Option("Sequence length.", measure="seq_len")] = None
+    time_budget_s: Annotated[
+        float | None, Option("Time budget per measurement, s.", measure="time_budget_s")
+    ] = None
+    min_time_s: Annotated[
+        float | None, Option("Least timed seconds per measurement.", measure="min_time_s")
+    ] = None
+    warmup_s: Annotated[float | None, Option("Least warm-up seconds.", measure="warmup_s")] = None
+    max_latency_ms: Annotated[c.Positive | None, Option("Upper bound on latency (ms).")] = None
+    max_memory_mb: Annotated[c.Positive | None, Option("Upper bound on peak memory (MB).")] = None
+    min_params: Annotated[
+        c.Params | None, Option("Least decoder parameters (checked before measuring).")
+    ] = None
+    max_params: Annotated[
+        c.Params | None, Option("Most decoder parameters (checked before measuring).")
+    ] = None
+    baselines: Annotated[
+        bool | None,
+        Option("Measure layer-scaled baselines.", flag="--baselines/--no-baselines"),
+    ] = None
+    baseline_sizes: Annotated[Literal["paper", "space"] | None, Option("paper | space.")] = None
+    baseline_layers: Annotated[
+        str | list[int] | None,
+        Field(description="'1-16', '2,4,8' or a list"),
+        Option("Baseline depths, e.g. 1-16 or 2,4,8.", cli=str),
+    ] = None
+    final_budget_factor: Annotated[
+        c.BudgetFactor | None, Option("Final re-measurement budget, x the search's.")
+    ] = None
+    final_max_members: Annotated[
+        c.Members | None, Option("Most frontier members measured again at the end.")
+    ] = None
+    batch_size: Annotated[c.BatchSize | None, Option("Items per job sent to an agent.")] = None
+    fail_after_s: Annotated[
+        c.FailAfter | None, Option("Give a device up after its agent is unreachable this long.")
+    ] = None
+
+
+def options() -> dict[str, Option]:
+    """Every option of :class:`SearchOptions` by name, in order."""
+    return {
+        name: next(m for m in info.metadata if isinstance(m, Option))
+        for name, info in SearchOptions.model_fields.items()
+    }
+
+
+def default_text(name: str) -> str | None:
+    """The default of option ``name`` as the help says it (``None``: there is none)."""
+    option = options()[name]
+    if option.default is not None:
+        return option.default
+    if option.measure is not None:
+        value = MeasureSettings.model_fields[option.measure].default
+    elif name in SearchConfig.model_fields:
+        value = SearchConfig.model_fields[name].default
+    else:
+        return None
+    if value is None or value is PydanticUndefined:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def build_config(agents: list[str], given: dict[str, Any]) -> SearchConfig:
+    """The search definition of the options ``given`` (by name; those not given take their
+    defaults), as ``controller search`` and ``POST /searches`` alike build it. ``space`` is
+    a file's path (the CLI) or the space itself (a request); without it, the paper's space
+    of ``backbone``. Invalid values raise :class:`ConfigError` naming the option."""
+    values = dict(given)
+    space = _space(
+        values.pop("space", None), values.pop("backbone", None), values.pop("homogeneous", False)
+    )
+    measure_names = {o.measure: n for n, o in options().items() if o.measure is not None}
+    measure = {o: values.pop(n) for o, n in measure_names.items() if n in values}
+    if isinstance(values.get("baseline_layers"), str):
+        values["baseline_layers"] = parse_layers(values["baseline_layers"])
+    try:
+        return SearchConfig.build(agents=agents, space=space.to_dict(), measure=measure, **values)
+    except ConfigError as exc:  # a measurement setting is named as the option is
+        raise ConfigError(measure_names.get(exc.field, exc.field), exc.message) from None
+
+
+def refuse_on_resume(given: dict[str, Any], spell: Callable[[str], str] = str) -> None:
+    """A resumed search keeps its stored settings: refuse any option ``given`` (each named
+    by ``spell``, e.g. as a CLI flag)."""
+    if given:
+        names = ", ".join(spell(name) for name in sorted(given))
+        raise ConfigError("resume", f"a stored search keeps its settings; drop {names}")
+
+
+def _space(
+    space: Path | str | dict[str, Any] | None, backbone: str | None, homogeneous: bool
+) -> SearchSpace:
+    if isinstance(space, dict):  # given inline: its errors are named inside "space"
+        try:
+            found = SearchSpace.from_dict(space, backbone=backbone)
+        except ConfigError as exc:
+            field = exc.field if exc.field == "backbone" else f"space.{exc.field}"
+            raise ConfigError(field, exc.message) from None
+    elif space is not None:
+        found = load_space(space, backbone=backbone)
+    else:
+        return default_space(backbone or DEFAULT_BACKBONE, homogeneous=homogeneous)
+    if homogeneous and not found.homogeneous:
+        found = dataclasses.replace(found, homogeneous=True)
+    return found
