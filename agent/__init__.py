@@ -7,6 +7,6 @@ worker process. Importing this package never imports torch.
 
 from __future__ import annotations
 
-from shared import __version__
+from lts.shared import __version__
 
 __all__ = ["__version__"]

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from shared import __version__
-from shared.errors import LTSError, option_error
+from lts.shared import __version__
+from lts.shared.errors import LTSError, option_error
 
 logger = logging.getLogger("agent")
 
@@ -111,10 +111,10 @@ def serve(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from agent.main import create_app
-    from shared.connections import raise_open_files_limit
-    from shared.tokens import is_loopback
-    from shared.web import LoopbackHosts, run_server
+    from lts.agent.main import create_app
+    from lts.shared.connections import raise_open_files_limit
+    from lts.shared.tokens import is_loopback
+    from lts.shared.web import LoopbackHosts, run_server
 
     soft, hard = raise_open_files_limit()  # idle clients must not exhaust a low soft limit
     logger.debug("open files limit: %d (hard %d)", soft, hard)
@@ -141,7 +141,7 @@ def serve(
 
 
 def _settings(values: dict[str, object]):  # -> Settings (imported late: a fast --help)
-    from agent.settings import Settings
+    from lts.agent.settings import Settings
 
     try:
         return Settings(**values)

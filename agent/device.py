@@ -24,10 +24,10 @@ from pathlib import Path
 
 import psutil
 
-from agent.settings import Settings
-from shared import __version__
-from shared.errors import ConfigError
-from shared.schemas import DeviceInfo, GpuInfo, MeasureSettings
+from lts.agent.settings import Settings
+from lts.shared import __version__
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import DeviceInfo, GpuInfo, MeasureSettings
 
 logger = logging.getLogger(__name__)
 

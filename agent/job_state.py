@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from agent.validation import ItemRequest
-from shared.schemas import (
+from lts.agent.validation import ItemRequest
+from lts.shared.schemas import (
     Fault,
     ItemStatus,
     JobItemPublic,

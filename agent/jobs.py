@@ -22,11 +22,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from agent.job_state import Item, Job, utc_now
-from agent.validation import ItemRequest
-from shared.config import ArchConfig
-from shared.errors import InfrastructureFault, LTSError
-from shared.schemas import Fault, JobPublic, JobsPublic, MeasurementResult, MeasureSettings
+from lts.agent.job_state import Item, Job, utc_now
+from lts.agent.validation import ItemRequest
+from lts.shared.config import ArchConfig
+from lts.shared.errors import InfrastructureFault, LTSError
+from lts.shared.schemas import Fault, JobPublic, JobsPublic, MeasurementResult, MeasureSettings
 
 logger = logging.getLogger(__name__)
 

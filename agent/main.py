@@ -10,20 +10,20 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from agent import device
-from agent.api.deps import AgentState
-from agent.api.errors import install_error_handlers
-from agent.api.main import api_router
-from agent.auth import load_token
-from agent.jobs import JobQueue, Measurer
-from agent.measure import Measurer as RealMeasurer
-from agent.measure import estimate_memory_mb as default_estimate
-from agent.settings import Settings
-from shared import __version__
-from shared.config import ArchConfig
-from shared.schemas import MeasureSettings
-from shared.swagger import install_offline_docs
-from shared.web import BodySizeLimit
+from lts.agent import device
+from lts.agent.api.deps import AgentState
+from lts.agent.api.errors import install_error_handlers
+from lts.agent.api.main import api_router
+from lts.agent.auth import load_token
+from lts.agent.jobs import JobQueue, Measurer
+from lts.agent.measure import Measurer as RealMeasurer
+from lts.agent.measure import estimate_memory_mb as default_estimate
+from lts.agent.settings import Settings
+from lts.shared import __version__
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import MeasureSettings
+from lts.shared.swagger import install_offline_docs
+from lts.shared.web import BodySizeLimit
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.schemas import DeviceKind, MeasureSettings, Runtime
-from shared.service_settings import LogLevel, insecure_implies_no_auth
+from lts.shared.schemas import DeviceKind, MeasureSettings, Runtime
+from lts.shared.service_settings import LogLevel, insecure_implies_no_auth
 
 
 class Settings(BaseSettings):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.device import Capabilities
-from agent.measure import check_settings
-from shared.config import MAX_LAYERS, ArchConfig
-from shared.errors import ConfigError, LTSError, MeasurementError
-from shared.schemas import JobItemCreate, MeasureSettings
+from lts.agent.device import Capabilities
+from lts.agent.measure import check_settings
+from lts.shared.config import MAX_LAYERS, ArchConfig
+from lts.shared.errors import ConfigError, LTSError, MeasurementError
+from lts.shared.schemas import JobItemCreate, MeasureSettings
 
 
 class TooManyItemsError(LTSError):

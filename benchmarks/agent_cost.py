@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from agent.measure import Measurer
-from shared.params import count_params
-from shared.schemas import MeasureSettings
-from shared.space import default_space
+from lts.agent.measure import Measurer
+from lts.shared.params import count_params
+from lts.shared.schemas import MeasureSettings
+from lts.shared.space import default_space
 
 LEAN = dict(warmup_runs=2, warmup_s=0.0, min_runs=10, min_time_s=0.0)
 

@@ -27,11 +27,11 @@ from datetime import datetime
 import httpx
 import uvicorn
 
-from agent.main import create_app
-from agent.measure import Measurer
-from agent.settings import Settings
-from shared.config import ArchConfig
-from shared.schemas import MeasureSettings
+from lts.agent.main import create_app
+from lts.agent.measure import Measurer
+from lts.agent.settings import Settings
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import MeasureSettings
 
 ARCHS = {
     "small": {"backbone": "gpt2", "n_layer": 2, "d_model": 128, "n_head": 2, "d_inner": 512},

@@ -22,11 +22,11 @@ import statistics
 
 import numpy as np
 
-from agent.measure import Measurer, estimate_memory_mb
-from controller.search.operators import sample
-from shared.params import count_params
-from shared.schemas import MeasureSettings
-from shared.space import default_space
+from lts.agent.measure import Measurer, estimate_memory_mb
+from lts.controller.search.operators import sample
+from lts.shared.params import count_params
+from lts.shared.schemas import MeasureSettings
+from lts.shared.space import default_space
 
 
 def spearman(a: list[float], b: list[float]) -> float:

@@ -24,11 +24,11 @@ import time
 
 import numpy as np
 
-from agent.measure import Measurer
-from controller.search.operators import sample
-from shared.config import ArchConfig
-from shared.schemas import MeasurementResult, MeasureSettings
-from shared.space import default_space
+from lts.agent.measure import Measurer
+from lts.controller.search.operators import sample
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import MeasurementResult, MeasureSettings
+from lts.shared.space import default_space
 
 
 def spearman(a: list[float], b: list[float]) -> float:

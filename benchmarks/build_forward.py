@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from shared.models import build_model
-from shared.params import count_params
-from shared.space import default_space
+from lts.shared.models import build_model
+from lts.shared.params import count_params
+from lts.shared.space import default_space
 
 
 def _time(fn, runs: int) -> float:

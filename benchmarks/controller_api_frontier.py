@@ -35,18 +35,18 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from controller.api import reads
-from controller.pareto import frontier
-from controller.search.baselines import layer_scaled_baselines
-from controller.search.config import SearchConfig
-from controller.search.local_agent import free_port
-from controller.search.operators import sample
-from controller.search.runner import start_search
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.params import count_params
-from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
-from shared.space import default_space
+from lts.controller.api import reads
+from lts.controller.pareto import frontier
+from lts.controller.search.baselines import layer_scaled_baselines
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.local_agent import free_port
+from lts.controller.search.operators import sample
+from lts.controller.search.runner import start_search
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params
+from lts.shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
+from lts.shared.space import default_space
 
 POPULATION = 100
 DEVICE = "synthetic"
@@ -131,7 +131,7 @@ def report(store, sid, did, sd_id, points, base_ms, settings, rng) -> None:
 
 
 def serve(db: Path, port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-c", "from controller.cli import main; main()", "serve",
+    cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "serve",
            "--db", str(db), "--port", str(port), "--log-level", "warning"]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("LTS_CONTROLLER_")}
     proc = subprocess.Popen(cmd, env=env)

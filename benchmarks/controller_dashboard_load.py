@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "controll
 from browser import Browser  # the dashboard tests' browser
 from controller_api_frontier import DEVICE, fill, serve
 
-from controller.search.local_agent import free_port
-from controller.store import Store
+from lts.controller.search.local_agent import free_port
+from lts.controller.store import Store
 
 
 def architecture_page(url: str, done: int) -> str:

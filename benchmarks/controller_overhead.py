@@ -23,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from controller.agents import AgentSpec
-from controller.search.algorithm import LTSSearch, Outcome, SearchParams
-from controller.search.config import SearchConfig
-from controller.search.dispatch import RetryPolicy
-from controller.search.runner import SearchRunner, start_search
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.params import count_params
-from shared.schemas import (
+from lts.controller.agents import AgentSpec
+from lts.controller.search.algorithm import LTSSearch, Outcome, SearchParams
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.dispatch import RetryPolicy
+from lts.controller.search.runner import SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params
+from lts.shared.schemas import (
     DeviceInfo,
     JobItemCreate,
     JobItemPublic,
@@ -91,7 +91,7 @@ class InstantAgent:
 
 
 def algorithm_only(iterations: int, population: int, parents: int) -> float:
-    from shared.space import default_space
+    from lts.shared.space import default_space
 
     params = SearchParams(iterations=iterations, population=population, parents=parents)
     algo = LTSSearch(default_space("gpt2"), params, np.random.default_rng(0))
@@ -103,7 +103,7 @@ def algorithm_only(iterations: int, population: int, parents: int) -> float:
 
 
 def full_loop(iterations: int, population: int, parents: int) -> tuple[float, int, int]:
-    from shared.space import default_space
+    from lts.shared.space import default_space
 
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "bench.sqlite") as store:
         config = SearchConfig.build(

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from controller.pareto import hypervolume, lower_convex_hull, non_dominated
+from lts.controller.pareto import hypervolume, lower_convex_hull, non_dominated
 
 
 def point_sets(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

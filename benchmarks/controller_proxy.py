@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from controller.proxies import DEFAULT_PROXY, get_proxy
-from controller.search.operators import sample
-from shared.params import decoder_params
-from shared.space import default_space
+from lts.controller.proxies import DEFAULT_PROXY, get_proxy
+from lts.controller.search.operators import sample
+from lts.shared.params import decoder_params
+from lts.shared.space import default_space
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from controller.search.operators import sample
-from shared.params import count_params
-from shared.space import default_space
+from lts.controller.search.operators import sample
+from lts.shared.params import count_params
+from lts.shared.space import default_space
 
 GOAL_S = 2.0
 

@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.proxies import Proxy, get_proxy, list_proxies
-from controller.proxies.evaluate import CR_LEVELS, evaluate_proxy
-from controller.tables import read_table
+from lts.controller.proxies import Proxy, get_proxy, list_proxies
+from lts.controller.proxies.evaluate import CR_LEVELS, evaluate_proxy
+from lts.controller.tables import read_table
 
 GOAL_S = 1.0
 TABLES_DIR = Path(__file__).resolve().parent / "data" / "lts-neurips22"
@@ -46,7 +46,7 @@ def analytic_pass(table: Path) -> tuple[float, float, float]:
     _ = evaluation.common_ratio
     in_process = time.perf_counter() - start
     exe = shutil.which("controller")
-    cmd = [exe] if exe else [sys.executable, "-c", "from controller.cli import main; main()"]
+    cmd = [exe] if exe else [sys.executable, "-c", "from lts.controller.cli import main; main()"]
     start = time.perf_counter()
     subprocess.run(
         [*cmd, "proxy-eval", "--table", str(table), "--proxies", "decoder_params", "--json"],

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from shared import __version__
+from lts.shared import __version__
 
 __all__ = ["__version__"]

@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 
 import tomlkit
 
-from shared.errors import ConfigError
-from shared.tokens import read_token_file
+from lts.shared.errors import ConfigError
+from lts.shared.tokens import read_token_file
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 

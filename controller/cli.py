@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from shared import __version__
+from lts.shared import __version__
 
 app = typer.Typer(
     name="controller",
@@ -43,7 +43,7 @@ def _root(
 
 
 for _name in COMMAND_MODULES:
-    importlib.import_module(f"controller.commands.{_name}").register(app)
+    importlib.import_module(f"lts.controller.commands.{_name}").register(app)
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import AgentError
-from shared.schemas import DeviceInfo, Health, JobCreate, JobItemCreate, JobPublic, JobsPublic
+from lts.shared.errors import AgentError
+from lts.shared.schemas import DeviceInfo, Health, JobCreate, JobItemCreate, JobPublic, JobsPublic
 
 logger = logging.getLogger(__name__)
 

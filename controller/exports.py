@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.report import ModelRow, build_report
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.errors import BuildError, ConfigError
+from lts.controller.report import ModelRow, build_report
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.errors import BuildError, ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -249,7 +249,7 @@ def build_untrained(cfg: ArchConfig, seed: int = 0) -> torch.nn.Module:
     drawn from ``seed`` (torch's global generator is left as it was)."""
     import torch
 
-    from shared.models import build_model
+    from lts.shared.models import build_model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -275,7 +275,7 @@ def write_onnx(
     static ``shape``: ``batch_size``, ``seq_len``, ``output``)."""
     import torch
 
-    from shared.models.onnx_export import export_onnx
+    from lts.shared.models.onnx_export import export_onnx
 
     shape = {**_DEFAULT_SHAPE, **(shape or {})}
     model = build_untrained(cfg, seed)
@@ -291,7 +291,7 @@ def load_model(path: str | Path) -> torch.nn.Module:
     """The model saved by :func:`write_pt`, in eval mode (its config is ``model.cfg``)."""
     import torch
 
-    from shared.models import build_model
+    from lts.shared.models import build_model
 
     ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != PT_FORMAT:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.report import ModelRow, build_report
-from controller.store import HypervolumeRecord, Store
-from shared.errors import ConfigError
+from lts.controller.report import ModelRow, build_report
+from lts.controller.store import HypervolumeRecord, Store
+from lts.shared.errors import ConfigError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

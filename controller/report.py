@@ -19,11 +19,11 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from controller import pareto
-from controller.search.config import SearchConfig
-from controller.search.lease import live_devices, live_search
-from controller.search.runner import load_config
-from controller.store import (
+from lts.controller import pareto
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.lease import live_devices, live_search
+from lts.controller.search.runner import load_config
+from lts.controller.store import (
     ArchitectureRecord,
     CandidateFigures,
     DeviceRecord,
@@ -33,7 +33,7 @@ from controller.store import (
     SearchRecord,
     Store,
 )
-from shared.errors import ConfigError
+from lts.shared.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ def live_rows(
 
 
 def _higher_is_better(proxy: str) -> bool:
-    from controller.proxies import get_proxy
+    from lts.controller.proxies import get_proxy
 
     return get_proxy(proxy).higher_is_better
 
@@ -308,7 +308,7 @@ def _higher_is_better(proxy: str) -> bool:
 def _proxy(proxy: str, arch: ArchitectureRecord) -> float:
     if proxy == "decoder_params":
         return float(arch.decoder_params)
-    from controller.proxies import get_proxy
+    from lts.controller.proxies import get_proxy
 
     return float(get_proxy(proxy)(arch.to_config()))
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError, LTSError
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError, LTSError
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ WORKDIR /opt/lts
 RUN if [ "$TARGETARCH" = "amd64" ]; then \
         pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.5"; \
     fi
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY shared ./shared
 COPY agent ./agent
 RUN pip install ".[agent]"

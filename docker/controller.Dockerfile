@@ -23,7 +23,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/lts
 # README* matches nothing when the repository has no README; pyproject.toml is always there.
-COPY pyproject.toml README* ./
+COPY pyproject.toml setup.py README* ./
 COPY shared ./shared
 COPY controller ./controller
 RUN pip install ".[controller]"

@@ -4,9 +4,9 @@ wire schemas and errors. Importing this package never imports torch (the builder
 
 from __future__ import annotations
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError, LTSError
-from shared.params import ParamCounts, count_params, decoder_params
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError, LTSError
+from lts.shared.params import ParamCounts, count_params, decoder_params
 
 __version__ = "0.1.0"
 

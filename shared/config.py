@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
-from shared.errors import ConfigError
+from lts.shared.errors import ConfigError
 
 #: Sanity bound on depth (far above any model here): checked before a config's per-layer
 #: lists are expanded, by the agent and by whatever names layer counts (baselines, spaces).

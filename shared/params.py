@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from shared.config import ArchConfig
+from lts.shared.config import ArchConfig
 
 
 @dataclass(frozen=True)

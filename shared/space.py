@@ -25,10 +25,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
-from shared.errors import ConfigError
-from shared.params import count_params
-from shared.space_values import MAX_WIDTH, encode_values, is_int, parse_values, value_set
+from lts.shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.params import count_params
+from lts.shared.space_values import MAX_WIDTH, encode_values, is_int, parse_values, value_set
 
 #: Genes with one value per architecture, then the per-layer genes.
 SCALAR_GENES: tuple[str, ...] = ("n_layer", "d_model", "d_embed", "div_val")

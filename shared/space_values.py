@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from shared.errors import ConfigError
+from lts.shared.errors import ConfigError
 
 #: Sanity bounds of a space (far above any real one; a space may come from a request): the
 #: values of one gene, a width, the vocabulary or the sequence length. Ranges are checked

@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from shared.errors import ConfigError
+from lts.shared.errors import ConfigError
 
 #: Where the assets are served (under the app's root path).
 ASSETS_PATH = "/docs/assets"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from shared.errors import ConfigError
+from lts.shared.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

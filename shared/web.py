@@ -22,9 +22,9 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import ConfigError
-from shared.schemas import ErrorBody
-from shared.tokens import is_loopback
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import ErrorBody
+from lts.shared.tokens import is_loopback
 
 #: An exception handler as FastAPI takes it.
 ErrorHandler = Callable[[Request, Any], Awaitable[JSONResponse]]
@@ -253,7 +253,7 @@ def run_server(
 
     import uvicorn
 
-    from shared.connections import LoopErrorLog, connection_limit, guarded_protocol
+    from lts.shared.connections import LoopErrorLog, connection_limit, guarded_protocol
 
     limit = connection_limit(max_connections)
     config = uvicorn.Config(

@@ -67,7 +67,7 @@ def start_agent(
         token_file.chmod(0o600)
         port = _free_port()
         log = home / "agent.log"
-        cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(port),
+        cmd = [sys.executable, "-m", "lts.agent.cli", "serve", "--port", str(port),
                "--token-file", str(token_file), *options]  # fmt: skip
         with log.open("wb") as out:
             process = subprocess.Popen(
@@ -124,7 +124,7 @@ def pg_url(pg_server: PostgresServer) -> Iterator[str]:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a new, empty store: a SQLite file, or a PostgreSQL database."""
     # Imported here: the agent-only install of the aarch64 smoke test has no SQLAlchemy.
-    from controller.store import database_url
+    from lts.controller.store import database_url
 
     if request.param == "sqlite":
         return database_url(tmp_path / "lts.sqlite")

@@ -89,11 +89,11 @@ def program(name: str) -> Program:
     module = importlib.import_module(module_name)
     (app,) = [v for v in vars(module).values() if isinstance(v, typer.Typer)]
     group = typer.main.get_command(app)
-    package = module_name.split(".")[0]
+    package = module_name.split(".")[1]  # lts.<folder>.cli
     settings = []
     for path in sorted((ROOT / package).rglob("settings.py")):
         rel = path.relative_to(ROOT).with_suffix("")
-        mod = importlib.import_module(".".join(rel.parts))
+        mod = importlib.import_module("lts." + ".".join(rel.parts))
         settings += [
             v for v in vars(mod).values()
             if isinstance(v, type) and issubclass(v, BaseSettings) and v.__module__ == mod.__name__
@@ -249,7 +249,7 @@ def test_volume_holds_the_store(compose: dict[str, Any]) -> None:
         if host.startswith("."):
             assert (ROOT / host).is_file(), host
             if target == controller["environment"].get("LTS_AGENTS_FILE"):
-                from controller.agents import AgentsFile
+                from lts.controller.agents import AgentsFile
 
                 agents = AgentsFile(ROOT / host).load()
                 services = _services(compose)
@@ -296,10 +296,10 @@ def test_controller_image_needs_no_more_than_its_extra(tmp_path: Path) -> None:
     (behind a one-line error)."""
     code = """
 import sys
-sys.modules["agent"] = None
+sys.modules["lts.agent"] = None
 sys.modules["torch"] = None
-import controller.cli, controller.api.main
-from controller import plots
+import lts.controller.cli, lts.controller.api.main
+from lts.controller import plots
 point = plots.Point("a", 1, 64, 1000, 1.0, 2.0)
 data = plots.DevicePlotData(1, "d", "done", [point], 0, [], [], [])
 plots.render(data, "latency"); plots.render(data, "frontier3d")
@@ -330,7 +330,7 @@ def _imports(*folders: Path) -> set[str]:
     """Top-level names of the third-party modules the code in ``folders`` imports."""
     import ast
 
-    first_party = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    first_party = {"lts"}  # the folders are the packages lts.<folder> (setup.py)
     out: set[str] = set()
     for folder in folders:
         for path in folder.rglob("*.py"):
@@ -375,7 +375,7 @@ def test_documented_one_liner_runs_a_search_on_the_compose_agents(
     ]
     assert lines, f"{DOCS.name} has no one-liner"
     services = _services(compose)
-    from controller.agents import AgentsFile
+    from lts.controller.agents import AgentsFile
 
     (volume,) = [v for v in services["controller"]["volumes"] if v.endswith("agents.toml:ro")]
     agents = AgentsFile(ROOT / volume.split(":")[0]).load()

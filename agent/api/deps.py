@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.device import Capabilities
-from agent.jobs import JobQueue
-from agent.settings import Settings
-from shared.schemas import DeviceInfo, MeasureSettings
-from shared.tokens import token_matches
+from lts.agent.device import Capabilities
+from lts.agent.jobs import JobQueue
+from lts.agent.settings import Settings
+from lts.shared.schemas import DeviceInfo, MeasureSettings
+from lts.shared.tokens import token_matches
 
 
 @dataclass(frozen=True)

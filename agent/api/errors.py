@@ -14,9 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from agent.jobs import JobKeyConflictError, JobNotFoundError, QueueFullError
-from agent.validation import TooManyItemsError
-from shared import web
+from lts.agent.jobs import JobKeyConflictError, JobNotFoundError, QueueFullError
+from lts.agent.validation import TooManyItemsError
+from lts.shared import web
 
 logger = logging.getLogger(__name__)
 

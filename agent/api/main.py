@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agent.api.routes import device, health, jobs, measure
+from lts.agent.api.routes import device, health, jobs, measure
 
 api_router = APIRouter()
 for _module in (health, device, jobs, measure):

@@ -13,8 +13,8 @@ Public API (importing this package does not import torch; the helper processes d
 
 from __future__ import annotations
 
-from agent.measure.estimate import estimate_memory_mb
-from agent.measure.runners import check_settings
-from agent.measure.supervisor import Measurer
+from lts.agent.measure.estimate import estimate_memory_mb
+from lts.agent.measure.runners import check_settings
+from lts.agent.measure.supervisor import Measurer
 
 __all__ = ["Measurer", "check_settings", "estimate_memory_mb"]

@@ -28,10 +28,10 @@ import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from agent.measure.messages import Failed, LatencyDone, MeasureRequest, Ready, Stop
-from shared.config import ArchConfig
-from shared.errors import BuildError, ConfigError, MeasurementError
-from shared.schemas import MeasureSettings
+from lts.agent.measure.messages import Failed, LatencyDone, MeasureRequest, Ready, Stop
+from lts.shared.config import ArchConfig
+from lts.shared.errors import BuildError, ConfigError, MeasurementError
+from lts.shared.schemas import MeasureSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     if args.role == "worker":
         serve_worker(conn)
     else:
-        from agent.measure.memory import serve_forkserver
+        from lts.agent.measure.memory import serve_forkserver
 
         serve_forkserver(conn)
     return 0
@@ -80,10 +80,10 @@ def measure_latency_local(
     """
     import torch
 
-    from agent.measure.context import RunContext
-    from agent.measure.latency import run_protocol_for
-    from agent.measure.memory import MB, cuda_memory_pass, read_status, reset_peak
-    from agent.measure.runners import prepare
+    from lts.agent.measure.context import RunContext
+    from lts.agent.measure.latency import run_protocol_for
+    from lts.agent.measure.memory import MB, cuda_memory_pass, read_status, reset_peak
+    from lts.agent.measure.runners import prepare
 
     run_ctx = RunContext()
     run_ctx.begin()
@@ -136,7 +136,7 @@ def measure_latency_local(
 
 def failure(exc: BaseException) -> Failed:
     """The worker's answer for an item that raised ``exc``."""
-    from agent.measure.helper_process import is_infrastructure_error
+    from lts.agent.measure.helper_process import is_infrastructure_error
 
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ConfigError):
@@ -159,7 +159,7 @@ def serve_worker(conn: Connection) -> None:
     :class:`MeasureRequest` a :class:`LatencyDone` or :class:`Failed`, until :class:`Stop`."""
     import torch
 
-    from agent.measure.memory import warm_up
+    from lts.agent.measure.memory import warm_up
 
     conn.send(Ready({**warm_up(), "cuda": torch.cuda.is_available()}))
     while True:

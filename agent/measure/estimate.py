@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import math
 
-from shared.config import ArchConfig
-from shared.params import count_params
-from shared.schemas import MeasureSettings
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params
+from lts.shared.schemas import MeasureSettings
 
 MB = float(2**20)
 BYTES = 4

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from agent.measure.messages import HelperMessage, ParentMessage, Ready, Stop
+from lts.agent.measure.messages import HelperMessage, ParentMessage, Ready, Stop
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class Helper:
         ``role``: ``worker`` or ``forkserver``; ``cpus``: pin it to these cores;
         ``log_level``: its logging level."""
         parent_sock, child_sock = socket.socketpair()
-        cmd = [sys.executable, "-m", "agent.measure.child", role, str(child_sock.fileno())]
+        cmd = [sys.executable, "-m", "lts.agent.measure.child", role, str(child_sock.fileno())]
         cmd += ["--log-level", log_level.upper()]
         if cpus:
             cmd += ["--cpus", ",".join(str(c) for c in cpus)]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.schemas import LatencyStats, MeasureSettings
+from lts.shared.schemas import LatencyStats, MeasureSettings
 
 #: Upper bound on timed runs (and on the raw samples returned): the median of 10k runs is
 #: known far better than any target; the samples go over the wire.

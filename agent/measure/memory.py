@@ -50,7 +50,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from agent.measure.messages import Failed, FailureKind, MemoryDone, MemoryRequest, Ready, Stop
+from lts.agent.measure.messages import Failed, FailureKind, MemoryDone, MemoryRequest, Ready, Stop
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ def _maxrss_bytes() -> int:
 def _run_torch(cfg: Any, settings: Any) -> None:
     import torch
 
-    from agent.measure.runners import make_tokens
-    from shared.models import build_model
+    from lts.agent.measure.runners import make_tokens
+    from lts.shared.models import build_model
 
     ctx, nxt = make_tokens(settings, cfg.n_token)
     model = build_model(cfg, init="constant")
@@ -117,7 +117,7 @@ def _run_torch(cfg: Any, settings: Any) -> None:
 def _run_ort(settings: Any, onnx_path: str) -> None:
     import numpy as np
 
-    from shared.models.onnx_export import make_session
+    from lts.shared.models.onnx_export import make_session
 
     session = make_session(onnx_path, settings.threads)
     feeds = {}
@@ -190,8 +190,8 @@ def cuda_memory_pass(cfg: Any, settings: Any) -> dict[str, Any]:
     """The CUDA memory pass, run in the latency worker (see the module docstring)."""
     import torch
 
-    from agent.measure.runners import TorchRunner, make_tokens
-    from shared.models import build_model
+    from lts.agent.measure.runners import TorchRunner, make_tokens
+    from lts.shared.models import build_model
 
     gc.collect()
     torch.cuda.synchronize()
@@ -229,9 +229,9 @@ def warm_up() -> dict[str, Any]:
     import torch
     from onnx import TensorProto, helper
 
-    from shared.config import ArchConfig
-    from shared.models import build_model
-    from shared.models.onnx_export import make_session
+    from lts.shared.config import ArchConfig
+    from lts.shared.models import build_model
+    from lts.shared.models.onnx_export import make_session
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -292,7 +292,7 @@ def serve_forkserver(conn: Connection) -> None:
 
 
 def _fork_and_measure(msg: MemoryRequest, conn: Connection) -> MemoryDone | Failed:
-    from agent.measure.helper_process import exit_cause, oom_kill_count
+    from lts.agent.measure.helper_process import exit_cause, oom_kill_count
 
     oom_kills_before = oom_kill_count()
     try:
@@ -356,8 +356,8 @@ def _read_until(fd: int, pid: int, timeout_s: float) -> tuple[bytes, bool]:
 
 
 def _child(msg: MemoryRequest) -> dict[str, Any]:
-    from shared.config import ArchConfig
-    from shared.schemas import MeasureSettings
+    from lts.shared.config import ArchConfig
+    from lts.shared.schemas import MeasureSettings
 
     cfg = ArchConfig.from_dict(msg.cfg)
     settings = MeasureSettings.model_validate(msg.settings)
@@ -365,7 +365,7 @@ def _child(msg: MemoryRequest) -> dict[str, Any]:
 
 
 def _failure_kind(exc: BaseException) -> FailureKind:
-    from agent.measure.helper_process import is_infrastructure_error
+    from lts.agent.measure.helper_process import is_infrastructure_error
 
     return "infrastructure" if is_infrastructure_error(exc) else "error"
 

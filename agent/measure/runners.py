@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError, MeasurementError
-from shared.schemas import MeasureSettings
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError, MeasurementError
+from lts.shared.schemas import MeasureSettings
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def prepare(
     """
     import torch
 
-    from shared.models import build_model
+    from lts.shared.models import build_model
 
     check_settings(cfg, settings)
     if settings.device == "cuda" and not torch.cuda.is_available():
@@ -235,7 +235,7 @@ def _prepare_ort(
 ) -> Prepared:
     import torch
 
-    from shared.models.onnx_export import export_onnx, flatten_cache, make_session
+    from lts.shared.models.onnx_export import export_onnx, flatten_cache, make_session
 
     shape = f"b{settings.batch_size}-t{settings.seq_len}"
     path = Path(export_dir) / f"{cfg.arch_id}-{settings.metric}-{settings.output}-{shape}.onnx"

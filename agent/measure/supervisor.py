@@ -29,12 +29,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agent.measure.helper_process import Helper, ProcessDied, ProcessTimeout
-from agent.measure.messages import Failed, LatencyDone, MeasureRequest, MemoryDone, MemoryRequest
-from shared.config import ArchConfig
-from shared.errors import ConfigError, InfrastructureFault, MeasurementError
-from shared.params import count_params
-from shared.schemas import LatencyStats, MeasurementResult, MeasureSettings
+from lts.agent.measure.helper_process import Helper, ProcessDied, ProcessTimeout
+from lts.agent.measure.messages import (
+    Failed,
+    LatencyDone,
+    MeasureRequest,
+    MemoryDone,
+    MemoryRequest,
+)
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError, InfrastructureFault, MeasurementError
+from lts.shared.params import count_params
+from lts.shared.schemas import LatencyStats, MeasurementResult, MeasureSettings
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +207,7 @@ class Measurer:
         fails (unsupported combination, crash, out of memory, time limit). The Measurer stays
         usable after either.
         """
-        from agent.measure.runners import check_settings
+        from lts.agent.measure.runners import check_settings
 
         check_settings(cfg, settings)
         with self._lock:

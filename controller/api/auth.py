@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from controller.api.settings import Settings
-from shared.errors import ConfigError
-from shared.tokens import check_no_auth, read_token
+from lts.controller.api.settings import Settings
+from lts.shared.errors import ConfigError
+from lts.shared.tokens import check_no_auth, read_token
 
 
 def load_token(settings: Settings) -> str | None:

@@ -14,8 +14,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from controller.api import reads
-from controller.store import Store
+from lts.controller.api import reads
+from lts.controller.store import Store
 
 
 class FrontierCache:

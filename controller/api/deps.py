@@ -17,13 +17,13 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from controller.agents import AgentsFile
-from controller.api.cache import FrontierCache
-from controller.api.runs import SearchRuns
-from controller.api.settings import Settings
-from controller.store import MAX_ID, Store
-from shared.tokens import token_matches
-from shared.web import error_response
+from lts.controller.agents import AgentsFile
+from lts.controller.api.cache import FrontierCache
+from lts.controller.api.runs import SearchRuns
+from lts.controller.api.settings import Settings
+from lts.controller.store import MAX_ID, Store
+from lts.shared.tokens import token_matches
+from lts.shared.web import error_response
 
 #: A search id in a path; larger than any stored id is a 422 (the database cannot hold it).
 SearchId = Annotated[int, Path(ge=1, le=MAX_ID, description="the search's id")]

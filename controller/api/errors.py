@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from shared import web
-from shared.errors import CorruptRowError, NotFoundError, SearchConflict, StoreError
+from lts.shared import web
+from lts.shared.errors import CorruptRowError, NotFoundError, SearchConflict, StoreError
 
 logger = logging.getLogger(__name__)
 

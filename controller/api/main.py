@@ -16,12 +16,12 @@ from types import ModuleType
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
-from controller.agents import AgentsFile
-from controller.api.auth import load_token
-from controller.api.cache import FrontierCache
-from controller.api.deps import ControllerState, ReadAuth, TokenFirst
-from controller.api.errors import install_error_handlers
-from controller.api.routes import (
+from lts.controller.agents import AgentsFile
+from lts.controller.api.auth import load_token
+from lts.controller.api.cache import FrontierCache
+from lts.controller.api.deps import ControllerState, ReadAuth, TokenFirst
+from lts.controller.api.errors import install_error_handlers
+from lts.controller.api.routes import (
     agents,
     architectures,
     candidates,
@@ -30,17 +30,17 @@ from controller.api.routes import (
     frontier,
     health,
 )
-from controller.api.routes import exports as export_routes
-from controller.api.routes import plots as plot_routes
-from controller.api.routes import searches as searches_routes
-from controller.api.runs import SearchRuns
-from controller.api.settings import Settings
-from controller.search.runner import ClientFactory
-from controller.store import Store, database_url
-from shared import __version__
-from shared.errors import ConfigError
-from shared.swagger import install_offline_docs
-from shared.web import BodySizeLimit
+from lts.controller.api.routes import exports as export_routes
+from lts.controller.api.routes import plots as plot_routes
+from lts.controller.api.routes import searches as searches_routes
+from lts.controller.api.runs import SearchRuns
+from lts.controller.api.settings import Settings
+from lts.controller.search.runner import ClientFactory
+from lts.controller.store import Store, database_url
+from lts.shared import __version__
+from lts.shared.errors import ConfigError
+from lts.shared.swagger import install_offline_docs
+from lts.shared.web import BodySizeLimit
 
 logger = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from controller.agents import AgentsFile, AgentSpec
-from controller.api.schemas import AgentPublic, AgentsPublic
-from controller.client import AgentClient
-from shared.errors import LTSError
+from lts.controller.agents import AgentsFile, AgentSpec
+from lts.controller.api.schemas import AgentPublic, AgentsPublic
+from lts.controller.client import AgentClient
+from lts.shared.errors import LTSError
 
 
 async def probe_agents(registry: AgentsFile, timeout_s: float) -> AgentsPublic:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any
 
-from controller.api.schemas import (
+from lts.controller.api.schemas import (
     ArchitecturePublic,
     CandidateMeasurement,
     CandidatePublic,
@@ -34,11 +34,11 @@ from controller.api.schemas import (
     SearchesPublic,
     SearchPublic,
 )
-from controller.report import Comparison, ModelRow, device_frontier, select_devices
-from controller.search.config import SearchConfig
-from controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
-from controller.search.runner import load_config
-from controller.store import (
+from lts.controller.report import Comparison, ModelRow, device_frontier, select_devices
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
+from lts.controller.search.runner import load_config
+from lts.controller.store import (
     ArchitectureRecord,
     CandidateJoin,
     HypervolumeRecord,
@@ -47,7 +47,7 @@ from controller.store import (
     SearchRecord,
     Store,
 )
-from shared.errors import NotFoundError
+from lts.shared.errors import NotFoundError
 
 #: Device statuses of a search that is still measuring there.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting"})

@@ -17,13 +17,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.agents import AgentsFile, AgentSpec, check_url, is_url, resolve_agents
-from controller.api.schemas import SearchCreate
-from controller.search.lease import holder_gone
-from controller.search.options import build_config, refuse_on_resume
-from controller.search.runner import ClientFactory, SearchRunner, start_search
-from controller.store import Store
-from shared.errors import ConfigError, LTSError, SearchConflict, StoreUnavailable
+from lts.controller.agents import AgentsFile, AgentSpec, check_url, is_url, resolve_agents
+from lts.controller.api.schemas import SearchCreate
+from lts.controller.search.lease import holder_gone
+from lts.controller.search.options import build_config, refuse_on_resume
+from lts.controller.search.runner import ClientFactory, SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.errors import ConfigError, LTSError, SearchConflict, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class SearchRuns:
 
     # ------------------------------------------------------------------------ internals
     def _resume(self, store: Store, body: SearchCreate) -> tuple[int, list[AgentSpec]]:
-        from controller.api.reads import require_search
+        from lts.controller.api.reads import require_search
 
         refuse_on_resume(body.given())
         if body.name is not None:

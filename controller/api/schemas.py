@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from controller.search import config as c
-from controller.search.options import SearchOptions
-from controller.store import MAX_ID
-from shared.schemas import DeviceInfo
+from lts.controller.search import config as c
+from lts.controller.search.options import SearchOptions
+from lts.controller.store import MAX_ID
+from lts.shared.schemas import DeviceInfo
 
 
 class _Public(BaseModel):

@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.service_settings import LogLevel, insecure_implies_no_auth
-from shared.tokens import is_loopback
+from lts.shared.service_settings import LogLevel, insecure_implies_no_auth
+from lts.shared.tokens import is_loopback
 
 
 class Settings(BaseSettings):

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import typer
 
-from controller.store import MAX_ID
-from shared.errors import ConfigError, LTSError
+from lts.controller.store import MAX_ID
+from lts.shared.errors import ConfigError, LTSError
 
 
 @contextmanager

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.agents import AgentsFile, AgentSpec
-from controller.commands._edge import user_errors
-from shared.schemas import DeviceInfo
+from lts.controller.agents import AgentsFile, AgentSpec
+from lts.controller.commands._edge import user_errors
+from lts.shared.schemas import DeviceInfo
 
 agents_app = typer.Typer(
     name="agents", help="The agents the controller knows by name.", no_args_is_help=True
@@ -114,7 +114,7 @@ def list_agents(
 
 
 async def _check_all(specs: list[AgentSpec], timeout_s: float) -> list[dict[str, Any]]:
-    from controller.api.probe import probe_agent  # imported late: a fast --help
+    from lts.controller.api.probe import probe_agent  # imported late: a fast --help
 
     probes = await asyncio.gather(*(probe_agent(s, timeout_s) for s in specs))
     return [_row(p.device) if p.device else {"reachable": False, "error": p.error} for p in probes]

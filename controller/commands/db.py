@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from controller.commands._edge import user_errors
-from controller.commands.report import DbOption
-from controller.store.store import upgrade
+from lts.controller.commands._edge import user_errors
+from lts.controller.commands.report import DbOption
+from lts.controller.store.store import upgrade
 
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 

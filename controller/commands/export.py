@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 
-from controller.commands._edge import check_range, user_errors
-from controller.commands.report import DbOption, JsonOption
-from controller.exports import manifest, parse_ids, select, write
-from controller.plots import safe_name
-from controller.search.config import MAX_SEED
-from controller.store import Store
+from lts.controller.commands._edge import check_range, user_errors
+from lts.controller.commands.report import DbOption, JsonOption
+from lts.controller.exports import manifest, parse_ids, select, write
+from lts.controller.plots import safe_name
+from lts.controller.search.config import MAX_SEED
+from lts.controller.store import Store
 
 
 class Format(StrEnum):

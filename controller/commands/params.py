@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from controller.commands._edge import user_errors
-from controller.tables import parse_row, read_table
-from shared.config import ArchConfig, Backbone
-from shared.errors import ConfigError, LTSError
-from shared.params import ParamCounts, count_params
+from lts.controller.commands._edge import user_errors
+from lts.controller.tables import parse_row, read_table
+from lts.shared.config import ArchConfig, Backbone
+from lts.shared.errors import ConfigError, LTSError
+from lts.shared.params import ParamCounts, count_params
 
 #: The counts reported, in order (``layer_norm`` is part of ``decoder``).
 COUNT_NAMES: tuple[str, ...] = (

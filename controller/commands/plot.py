@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from controller.commands._edge import check_range, user_errors
-from controller.commands.report import DbOption, JsonOption
-from controller.store import Store
+from lts.controller.commands._edge import check_range, user_errors
+from lts.controller.commands.report import DbOption, JsonOption
+from lts.controller.store import Store
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +38,7 @@ def plot(
     """Write the search's plots and print their paths: per device, decoder parameters vs
     latency and vs memory (candidates, frontier, baselines), hypervolume per iteration
     (PNG), and the 3-D frontier (interactive HTML)."""
-    from controller.plots import write_plots  # matplotlib only when plotting
+    from lts.controller.plots import write_plots  # matplotlib only when plotting
 
     out_dir = out if out is not None else Path("lts-plots") / f"search-{search_id}"
     with user_errors():

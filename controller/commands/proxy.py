@@ -21,16 +21,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from controller.commands._edge import user_errors
-from controller.proxies import Proxy, get_proxy, list_proxies
-from controller.proxies.evaluate import (
+from lts.controller.commands._edge import user_errors
+from lts.controller.proxies import Proxy, get_proxy, list_proxies
+from lts.controller.proxies.evaluate import (
     CR_LEVELS,
     ProxyEvaluation,
     evaluate_proxy,
     evaluation_dict,
 )
-from controller.tables import TableRow, read_table
-from shared.errors import ConfigError
+from lts.controller.tables import TableRow, read_table
+from lts.shared.errors import ConfigError
 
 #: What ``--proxies`` means when omitted: every proxy that needs no model build (fast).
 DEFAULT_SELECTION = "analytic"

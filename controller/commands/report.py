@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.commands._edge import check_range, user_errors
-from controller.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
-from controller.search.lease import live_devices, live_search
-from controller.store import DEFAULT_DB, Store
-from shared.errors import ConfigError
+from lts.controller.commands._edge import check_range, user_errors
+from lts.controller.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
+from lts.controller.search.lease import live_devices, live_search
+from lts.controller.store import DEFAULT_DB, Store
+from lts.shared.errors import ConfigError
 
 DbOption = Annotated[
     str | None,

@@ -19,12 +19,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agents
-from controller.commands._edge import check_range, user_errors
-from controller.commands.report import DbOption, JsonOption, output_console, render_report
-from controller.report import build_report
-from controller.search.config import SearchConfig
-from controller.search.options import (
+from lts.controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agents
+from lts.controller.commands._edge import check_range, user_errors
+from lts.controller.commands.report import DbOption, JsonOption, output_console, render_report
+from lts.controller.report import build_report
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.options import (
     Option,
     SearchOptions,
     build_config,
@@ -32,9 +32,9 @@ from controller.search.options import (
     options,
     refuse_on_resume,
 )
-from controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
-from controller.store import Store
-from shared.errors import ConfigError, StoreUnavailable
+from lts.controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.errors import ConfigError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def demo(
 ) -> None:
     """A short real search: start a local agent (no token, loopback only), search a small
     space for a few iterations into a SQLite file, print the results, stop the agent."""
-    from controller.search.local_agent import LocalAgent
+    from lts.controller.search.local_agent import LocalAgent
 
     console = Console(stderr=True)
     db = db.expanduser()

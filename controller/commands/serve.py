@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from controller.commands._edge import user_errors
-from controller.commands.report import DbOption
-from controller.commands.search import AgentsFileOpt
-from shared.errors import option_error
+from lts.controller.commands._edge import user_errors
+from lts.controller.commands.report import DbOption
+from lts.controller.commands.search import AgentsFileOpt
+from lts.shared.errors import option_error
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,8 @@ def serve(
         "allow_agent_urls": tuple(allow_agent_url) if allow_agent_url else None,
         "log_level": log_level,
     }  # fmt: skip
-    from controller.api.main import create_app
-    from shared.web import LoopbackHosts, run_server
+    from lts.controller.api.main import create_app
+    from lts.shared.web import LoopbackHosts, run_server
 
     with user_errors():
         settings = _settings({k: v for k, v in given.items() if v is not None})
@@ -120,7 +120,7 @@ def serve(
 
 
 def _settings(values: dict[str, Any]):  # -> Settings (imported late: a fast --help)
-    from controller.api.settings import Settings
+    from lts.controller.api.settings import Settings
 
     try:
         return Settings(**values)

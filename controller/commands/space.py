@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from controller.commands._edge import user_errors
-from controller.search.operators import sample
-from shared.config import ArchConfig, Backbone
-from shared.params import decoder_params
-from shared.space import SCALAR_GENES, SearchSpace, default_space, load_space
+from lts.controller.commands._edge import user_errors
+from lts.controller.search.operators import sample
+from lts.shared.config import ArchConfig, Backbone
+from lts.shared.params import decoder_params
+from lts.shared.space import SCALAR_GENES, SearchSpace, default_space, load_space
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import NotFoundError
+from lts.shared.errors import NotFoundError
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from controller.proxies.analytic import decoder_params_proxy, total_params_proxy
-from shared.config import ArchConfig
-from shared.errors import ConfigError
+from lts.controller.proxies.analytic import decoder_params_proxy, total_params_proxy
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
 
 ProxyFn = Callable[..., float]
 
@@ -83,7 +83,7 @@ def _lazy(module: str, func: str) -> ProxyFn:
     """A proxy function that imports ``controller.proxies.<module>`` (and so torch) when called."""
 
     def run(cfg: ArchConfig, **opts: Any) -> float:
-        impl = importlib.import_module(f"controller.proxies.{module}")
+        impl = importlib.import_module(f"lts.controller.proxies.{module}")
         return getattr(impl, func)(cfg, **opts)
 
     run.__name__ = func

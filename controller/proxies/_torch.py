@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from shared.config import ArchConfig
-from shared.models import build_model
+from lts.shared.config import ArchConfig
+from lts.shared.models import build_model
 
 ForwardHook = Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from controller.proxies._torch import (
+from lts.controller.proxies._torch import (
     SEED,
     SEQ_LEN,
     build_for_scoring,
@@ -23,8 +23,8 @@ from controller.proxies._torch import (
     logits_sum,
     random_inputs,
 )
-from shared.config import ArchConfig
-from shared.errors import ConfigError
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
 
 #: jacob_cov's default: 32 sequences (its samples) of 8 tokens.
 JACOB_BATCH = 32

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.config import ArchConfig
-from shared.params import count_params, decoder_params
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params, decoder_params
 
 
 def decoder_params_proxy(cfg: ArchConfig, **_opts: Any) -> float:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controller.proxies import Proxy
-from controller.tables import TableRow
+from lts.controller.proxies import Proxy
+from lts.controller.tables import TableRow
 
 logger = logging.getLogger(__name__)
 

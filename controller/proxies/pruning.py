@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from controller.proxies._torch import (
+from lts.controller.proxies._torch import (
     BATCH_SIZE,
     SEED,
     SEQ_LEN,
@@ -26,7 +26,7 @@ from controller.proxies._torch import (
     logits_sum,
     random_inputs,
 )
-from shared.config import ArchConfig
+from lts.shared.config import ArchConfig
 
 
 def _loss_and_weights(

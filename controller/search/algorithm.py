@@ -34,12 +34,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from controller.pareto import FRONTIER_KINDS, frontier, hypervolume, objectives
-from controller.search.breeding import Breeder, Proposal
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.params import decoder_params
-from shared.space import SearchSpace
+from lts.controller.pareto import FRONTIER_KINDS, frontier, hypervolume, objectives
+from lts.controller.search.breeding import Breeder, Proposal
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.params import decoder_params
+from lts.shared.space import SearchSpace
 
 
 class ProxyLike(Protocol):
@@ -348,7 +348,7 @@ class LTSSearch:
 
 
 def _default_proxy() -> ProxyLike:
-    from controller.proxies import DEFAULT_PROXY, get_proxy
+    from lts.controller.proxies import DEFAULT_PROXY, get_proxy
 
     return get_proxy(DEFAULT_PROXY)
 

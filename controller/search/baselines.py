@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from shared.config import MAX_LAYERS, ArchConfig
-from shared.errors import ConfigError
-from shared.space import SearchSpace
+from lts.shared.config import MAX_LAYERS, ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.space import SearchSpace
 
 BASELINE_SIZES: tuple[str, ...] = ("paper", "space")
 #: The paper's depths: 1 to 16 layers.

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from controller.search import operators
-from shared.config import ArchConfig
-from shared.params import decoder_params
-from shared.space import SearchSpace
+from lts.controller.search import operators
+from lts.shared.config import ArchConfig
+from lts.shared.params import decoder_params
+from lts.shared.space import SearchSpace
 
 if TYPE_CHECKING:
-    from controller.search.algorithm import Bounds, SearchParams
+    from lts.controller.search.algorithm import Bounds, SearchParams
 
 logger = logging.getLogger(__name__)
 

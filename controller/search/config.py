@@ -7,13 +7,13 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from controller.proxies import get_proxy
-from controller.search.algorithm import Bounds, SearchParams
-from controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
-from shared.config import MAX_LAYERS
-from shared.errors import ConfigError
-from shared.schemas import MeasureSettings, MeasureSettingsIn
-from shared.space import SearchSpace
+from lts.controller.proxies import get_proxy
+from lts.controller.search.algorithm import Bounds, SearchParams
+from lts.controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
+from lts.shared.config import MAX_LAYERS
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import MeasureSettings, MeasureSettingsIn
+from lts.shared.space import SearchSpace
 
 #: The final re-measurement's budget may not exceed the agent's limit on one measurement.
 MAX_BUDGET_S = 600.0

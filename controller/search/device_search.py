@@ -16,20 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from controller.agents import AgentSpec
-from controller.proxies import get_proxy
-from controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
-from controller.search.baselines import layer_scaled_baselines
-from controller.search.dispatch import Dispatcher, InFlight
-from controller.search.evaluation import DeviceEvaluator, Evaluation
-from controller.store import DeviceRecord, SearchDeviceRecord
-from shared.config import ArchConfig
-from shared.errors import AgentError, LTSError, StoreUnavailable
-from shared.params import decoder_params
-from shared.schemas import MeasureSettings
+from lts.controller.agents import AgentSpec
+from lts.controller.proxies import get_proxy
+from lts.controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
+from lts.controller.search.baselines import layer_scaled_baselines
+from lts.controller.search.dispatch import Dispatcher, InFlight
+from lts.controller.search.evaluation import DeviceEvaluator, Evaluation
+from lts.controller.store import DeviceRecord, SearchDeviceRecord
+from lts.shared.config import ArchConfig
+from lts.shared.errors import AgentError, LTSError, StoreUnavailable
+from lts.shared.params import decoder_params
+from lts.shared.schemas import MeasureSettings
 
 if TYPE_CHECKING:
-    from controller.search.runner import SearchRunner
+    from lts.controller.search.runner import SearchRunner
 
 logger = logging.getLogger(__name__)
 

@@ -29,14 +29,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from controller.client import (
+from lts.controller.client import (
     AgentClient,
     AgentRefused,
     AgentUnavailable,
     JobNotFound,
 )
-from shared.errors import AgentError
-from shared.schemas import JobItemCreate, JobItemPublic, JobPublic
+from lts.shared.errors import AgentError
+from lts.shared.schemas import JobItemCreate, JobItemPublic, JobPublic
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from controller.search.algorithm import Outcome
-from controller.search.dispatch import Dispatcher, InFlight
-from controller.store import DeviceRecord, MeasurementRecord, Store
-from shared.config import ArchConfig
-from shared.schemas import (
+from lts.controller.search.algorithm import Outcome
+from lts.controller.search.dispatch import Dispatcher, InFlight
+from lts.controller.store import DeviceRecord, MeasurementRecord, Store
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import (
     JobItemCreate,
     JobItemPublic,
     MeasureSettings,

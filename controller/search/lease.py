@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from controller.store import LeaseRecord, SearchDeviceRecord, SearchRecord, Store
-from shared.errors import LTSError
+from lts.controller.store import LeaseRecord, SearchDeviceRecord, SearchRecord, Store
+from lts.shared.errors import LTSError
 
 logger = logging.getLogger(__name__)
 

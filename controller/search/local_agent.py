@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.errors import AgentError
+from lts.shared.errors import AgentError
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class LocalAgent:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1",
+            sys.executable, "-m", "lts.agent.cli", "serve", "--host", "127.0.0.1",
             "--port", str(self.port), "--no-auth", "--threads", str(self.threads),
             "--name", self.name, "--log-level", "warning", *self.extra,
         ]  # fmt: skip

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.space import SCALAR_GENES, SearchSpace
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.space import SCALAR_GENES, SearchSpace
 
 
 def sample(space: SearchSpace, rng: np.random.Generator) -> ArchConfig:

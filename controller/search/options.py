@@ -21,12 +21,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticUndefined
 
-from controller.search import config as c
-from controller.search.baselines import parse_layers
-from controller.search.config import SearchConfig
-from shared.errors import ConfigError
-from shared.schemas import MeasureSettings
-from shared.space import SearchSpace, default_space, load_space
+from lts.controller.search import config as c
+from lts.controller.search.baselines import parse_layers
+from lts.controller.search.config import SearchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import MeasureSettings
+from lts.shared.space import SearchSpace, default_space, load_space
 
 #: The backbone of the default space when none is given.
 DEFAULT_BACKBONE = "gpt2"

@@ -21,14 +21,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from controller.agents import AgentSpec
-from controller.client import AgentClient
-from controller.search.config import SearchConfig
-from controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
-from controller.search.dispatch import RetryPolicy
-from controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
-from controller.store import SearchDeviceRecord, SearchRecord, Store
-from shared.errors import ConfigError, LTSError, SearchConflict
+from lts.controller.agents import AgentSpec
+from lts.controller.client import AgentClient
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
+from lts.controller.search.dispatch import RetryPolicy
+from lts.controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
+from lts.controller.store import SearchDeviceRecord, SearchRecord, Store
+from lts.shared.errors import ConfigError, LTSError, SearchConflict
 
 logger = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@ cache, searches, their candidates, hypervolumes and reported frontiers."""
 
 from __future__ import annotations
 
-from controller.store._types import MAX_ID
-from controller.store.catalog import settings_hash
-from controller.store.joins import CandidateJoin
-from controller.store.records import (
+from lts.controller.store._types import MAX_ID
+from lts.controller.store.catalog import settings_hash
+from lts.controller.store.joins import CandidateJoin
+from lts.controller.store.records import (
     ArchitectureRecord,
     CandidateFigures,
     CandidateRecord,
@@ -18,8 +18,8 @@ from controller.store.records import (
     SearchDeviceRecord,
     SearchRecord,
 )
-from controller.store.schema import SCHEMA_VERSION
-from controller.store.store import DEFAULT_DB, Store, database_url
+from lts.controller.store.schema import SCHEMA_VERSION
+from lts.controller.store.store import DEFAULT_DB, Store, database_url
 
 __all__ = [
     "DEFAULT_DB",

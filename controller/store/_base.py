@@ -14,10 +14,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from controller.store._types import utcnow
-from controller.store.models import ArchitectureRow, Base
-from shared.config import ArchConfig
-from shared.params import count_params
+from lts.controller.store._types import utcnow
+from lts.controller.store.models import ArchitectureRow, Base
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params
 
 
 class StoreBase(ABC):

@@ -14,14 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from controller.store._base import StoreBase, _chunks, _ensure_arch_rows, _insert_new
-from controller.store._types import utcnow
-from controller.store.convert import arch_record, device_record, measurement_record
-from controller.store.models import ArchitectureRow, DeviceRow, MeasurementRow
-from controller.store.records import ArchitectureRecord, DeviceRecord, MeasurementRecord
-from shared.config import ArchConfig
-from shared.errors import StoreError
-from shared.schemas import DeviceInfo, MeasurementResult
+from lts.controller.store._base import StoreBase, _chunks, _ensure_arch_rows, _insert_new
+from lts.controller.store._types import utcnow
+from lts.controller.store.convert import arch_record, device_record, measurement_record
+from lts.controller.store.models import ArchitectureRow, DeviceRow, MeasurementRow
+from lts.controller.store.records import ArchitectureRecord, DeviceRecord, MeasurementRecord
+from lts.shared.config import ArchConfig
+from lts.shared.errors import StoreError
+from lts.shared.schemas import DeviceInfo, MeasurementResult
 
 
 def settings_hash(settings_key: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import fields
 from functools import cache
 from typing import Any, TypeVar
 
-from controller.store.models import (
+from lts.controller.store.models import (
     ArchitectureRow,
     CandidateRow,
     DeviceRow,
@@ -16,7 +16,7 @@ from controller.store.models import (
     SearchLeaseRow,
     SearchRow,
 )
-from controller.store.records import (
+from lts.controller.store.records import (
     ArchitectureRecord,
     CandidateRecord,
     DeviceRecord,

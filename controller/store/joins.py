@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from controller.store._base import StoreBase
-from controller.store.convert import arch_record, candidate_record, measurement_record
-from controller.store.models import ArchitectureRow, CandidateRow, MeasurementRow
-from controller.store.records import ArchitectureRecord, CandidateRecord, MeasurementRecord
+from lts.controller.store._base import StoreBase
+from lts.controller.store.convert import arch_record, candidate_record, measurement_record
+from lts.controller.store.models import ArchitectureRow, CandidateRow, MeasurementRow
+from lts.controller.store.records import ArchitectureRecord, CandidateRecord, MeasurementRecord
 
 
 @dataclass(frozen=True)

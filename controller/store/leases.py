@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from controller.store._base import StoreBase
-from controller.store._types import utcnow
-from controller.store.convert import lease_record
-from controller.store.models import SearchLeaseRow
-from controller.store.records import LeaseRecord
-from shared.errors import SearchConflict
+from lts.controller.store._base import StoreBase
+from lts.controller.store._types import utcnow
+from lts.controller.store.convert import lease_record
+from lts.controller.store.models import SearchLeaseRow
+from lts.controller.store.records import LeaseRecord
+from lts.shared.errors import SearchConflict
 
 
 class LeasesMixin(StoreBase):

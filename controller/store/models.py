@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from controller.store._types import BoundedString, ExactFloat, ExactJSON, UTCDateTime, utcnow
+from lts.controller.store._types import BoundedString, ExactFloat, ExactJSON, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):

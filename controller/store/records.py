@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.config import ArchConfig
+from lts.shared.config import ArchConfig
 
 #: Candidate origins.
 ORIGINS: tuple[str, ...] = ("random", "mutation", "crossover", "baseline")

@@ -25,9 +25,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
-from controller.store._types import utcnow
-from controller.store.models import Base, SchemaVersionRow
-from shared.errors import StoreError
+from lts.controller.store._types import utcnow
+from lts.controller.store.models import Base, SchemaVersionRow
+from lts.shared.errors import StoreError
 
 logger = logging.getLogger(__name__)
 

@@ -9,15 +9,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controller.store._base import StoreBase, _arch_rows, _ensure_arch_rows
-from controller.store._types import utcnow
-from controller.store.convert import (
+from lts.controller.store._base import StoreBase, _arch_rows, _ensure_arch_rows
+from lts.controller.store._types import utcnow
+from lts.controller.store.convert import (
     candidate_record,
     hypervolume_record,
     search_device_record,
     search_record,
 )
-from controller.store.models import (
+from lts.controller.store.models import (
     ArchitectureRow,
     CandidateRow,
     HypervolumeRow,
@@ -26,7 +26,7 @@ from controller.store.models import (
     SearchDeviceRow,
     SearchRow,
 )
-from controller.store.records import (
+from lts.controller.store.records import (
     ORIGINS,
     CandidateFigures,
     CandidateRecord,
@@ -35,8 +35,8 @@ from controller.store.records import (
     SearchDeviceRecord,
     SearchRecord,
 )
-from shared.config import ArchConfig
-from shared.errors import StoreError
+from lts.shared.config import ArchConfig
+from lts.shared.errors import StoreError
 
 
 class SearchesMixin(StoreBase):

@@ -50,12 +50,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from controller.store.catalog import CatalogMixin
-from controller.store.joins import JoinsMixin
-from controller.store.leases import LeasesMixin
-from controller.store.schema import check_schema, upgrade_schema
-from controller.store.searches import SearchesMixin
-from shared.errors import CorruptRowError, StoreBusy, StoreError, StoreFull
+from lts.controller.store.catalog import CatalogMixin
+from lts.controller.store.joins import JoinsMixin
+from lts.controller.store.leases import LeasesMixin
+from lts.controller.store.schema import check_schema, upgrade_schema
+from lts.controller.store.searches import SearchesMixin
+from lts.shared.errors import CorruptRowError, StoreBusy, StoreError, StoreFull
 
 T = TypeVar("T")
 

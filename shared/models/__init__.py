@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from shared.config import ArchConfig
-from shared.errors import BuildError, ConfigError
+from lts.shared.config import ArchConfig
+from lts.shared.errors import BuildError, ConfigError
 
 if TYPE_CHECKING:
     import torch
 
-    from shared.models.gpt2 import GPT2
-    from shared.models.transxl import TransXL
+    from lts.shared.models.gpt2 import GPT2
+    from lts.shared.models.transxl import TransXL
 
     #: A built model of either backbone (what :func:`build_model` returns).
     LanguageModel = GPT2 | TransXL
@@ -88,11 +88,11 @@ def build_model(
 
 def _model_class(cfg: ArchConfig) -> Any:
     if cfg.backbone == "gpt2":
-        from shared.models.gpt2 import GPT2
+        from lts.shared.models.gpt2 import GPT2
 
         return GPT2
     if cfg.backbone == "transxl":
-        from shared.models.transxl import TransXL
+        from lts.shared.models.transxl import TransXL
 
         return TransXL
     raise ConfigError("backbone", f"no builder for {cfg.backbone!r}")

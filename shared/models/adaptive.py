@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
 
 OUTPUTS = ("last", "all")
 

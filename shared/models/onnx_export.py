@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shared.models import LanguageModel
+    from lts.shared.models import LanguageModel
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,10 @@ def flatten_cache(cache: Any) -> list[Any]:
 def unflatten_cache(model: Any, flat: list[Any]) -> Any:
     """The inverse of :func:`flatten_cache` for ``model``'s backbone."""
     if model.cfg.backbone == "gpt2":
-        from shared.models.gpt2 import KVCache
+        from lts.shared.models.gpt2 import KVCache
 
         return KVCache(tuple((flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)))
-    from shared.models.transxl import XLMemory
+    from lts.shared.models.transxl import XLMemory
 
     return XLMemory(tuple(flat))
 

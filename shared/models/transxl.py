@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.models.adaptive import AdaptiveEmbedding, ProjectedAdaptiveLogSoftmax
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.models.adaptive import AdaptiveEmbedding, ProjectedAdaptiveLogSoftmax
 
 
 @dataclass(frozen=True)

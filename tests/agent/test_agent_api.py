@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from agent.jobs import CANCELLED
-from shared.schemas import DeviceInfo, ErrorBody, Health, JobPublic, MeasurementResult
+from lts.agent.jobs import CANCELLED
+from lts.shared.schemas import DeviceInfo, ErrorBody, Health, JobPublic, MeasurementResult
 
 TINY = {
     "backbone": "gpt2", "n_layer": 2, "d_model": 64, "n_head": 2, "d_inner": 128,

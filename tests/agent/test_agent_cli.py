@@ -11,8 +11,8 @@ import pytest
 from testkit import console_script
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.device import usable_cpus
+from lts.agent.cli import app
+from lts.agent.device import usable_cpus
 
 TOO_MANY = len(usable_cpus()) + 1
 
@@ -51,7 +51,7 @@ def test_console_script_help_and_usage_errors_exit_1_in_one_line():
 def test_bad_options_are_one_line_and_exit_1(args, env, message, monkeypatch):
     monkeypatch.delenv("LTS_AGENT_TOKEN", raising=False)
     if message.endswith("no CUDA device found"):
-        from agent import device
+        from lts.agent import device
 
         monkeypatch.setattr(device, "detect_gpus", lambda: ())
     result = run("serve", *args, env=env)
@@ -68,8 +68,8 @@ def test_empty_token_file_is_refused(tmp_path):
 
 
 def test_short_token_file_is_refused_and_insecure_no_auth_is_explicit(tmp_path):
-    from agent.auth import load_token
-    from agent.settings import Settings
+    from lts.agent.auth import load_token
+    from lts.agent.settings import Settings
 
     token_file = tmp_path / "token"
     token_file.write_text("fifteen-chars-x\n")
@@ -91,7 +91,7 @@ def test_helper_start_timeout_comes_from_the_environment(tmp_path):
     env = {**os.environ, "LTS_AGENT_HELPER_START_TIMEOUT_S": "0.01"}
     env.pop("LTS_AGENT_TOKEN", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "serve", "--no-auth", "--port", str(port)],
+        [sys.executable, "-m", "lts.agent.cli", "serve", "--no-auth", "--port", str(port)],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode != 0

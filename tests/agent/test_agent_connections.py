@@ -37,7 +37,7 @@ def test_idle_connections_do_not_starve_a_real_request(tmp_path: Path) -> None:
     (tmp_path / "token").write_text(token + "\n")
     (tmp_path / "token").chmod(0o600)
     port, log = _free_port(), tmp_path / "agent.log"
-    cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(port),
+    cmd = [sys.executable, "-m", "lts.agent.cli", "serve", "--port", str(port),
            "--token-file", str(tmp_path / "token")]  # fmt: skip
     env = {**os.environ, "LTS_AGENT_HEADER_TIMEOUT_S": "3"}
     with log.open("wb") as out:

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from agent import device
-from shared.errors import ConfigError
-from shared.schemas import MeasureSettings
+from lts.agent import device
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import MeasureSettings
 
 
 def test_device_info_reads_the_machine_and_is_stable():

@@ -14,12 +14,18 @@ from itertools import pairwise
 
 import pytest
 
-from agent.device import Capabilities
-from agent.jobs import CANCELLED, JobKeyConflictError, JobNotFoundError, JobQueue, QueueFullError
-from agent.validation import ItemRequest, TooManyItemsError, prepare_items
-from shared.config import ArchConfig
-from shared.errors import ConfigError, MeasurementError
-from shared.schemas import JobItemCreate, LatencyStats, MeasurementResult, MeasureSettings
+from lts.agent.device import Capabilities
+from lts.agent.jobs import (
+    CANCELLED,
+    JobKeyConflictError,
+    JobNotFoundError,
+    JobQueue,
+    QueueFullError,
+)
+from lts.agent.validation import ItemRequest, TooManyItemsError, prepare_items
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError, MeasurementError
+from lts.shared.schemas import JobItemCreate, LatencyStats, MeasurementResult, MeasureSettings
 
 ARCH = {
     "backbone": "gpt2", "n_layer": 2, "d_model": 64, "n_head": 2, "d_inner": 128,

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.agents import AgentsFile, AgentSpec, resolve_agents
-from controller.client import AgentClient, AgentRefused, AgentUnavailable, JobNotFound
-from shared.errors import ConfigError
-from shared.schemas import DeviceInfo, MeasureSettings
+from lts.controller.agents import AgentsFile, AgentSpec, resolve_agents
+from lts.controller.client import AgentClient, AgentRefused, AgentUnavailable, JobNotFound
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import DeviceInfo, MeasureSettings
 
 
 def test_add_list_remove_round_trip(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from controller.cli import app
+from lts.controller.cli import app
 
 cli = CliRunner()
 BIG = str(2**63)

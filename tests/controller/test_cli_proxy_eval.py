@@ -9,8 +9,8 @@ import pytest
 from testkit import console_script
 from typer.testing import CliRunner
 
-from controller.cli import app
-from controller.proxies.evaluate import CR_LEVELS
+from lts.controller.cli import app
+from lts.controller.proxies.evaluate import CR_LEVELS
 
 GPT2 = "random_GPT2_wt103.jsonl"
 TRANSXL = "random_TransXL_lm1b.jsonl"

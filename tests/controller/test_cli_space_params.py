@@ -11,12 +11,12 @@ import pytest
 from testkit import console_script
 from typer.testing import CliRunner
 
-from controller.cli import app
-from controller.search.operators import sample
-from controller.tables import read_table
-from shared.config import ArchConfig
-from shared.params import count_params, decoder_params
-from shared.space import default_space
+from lts.controller.cli import app
+from lts.controller.search.operators import sample
+from lts.controller.tables import read_table
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params, decoder_params
+from lts.shared.space import default_space
 
 GPT2_TABLE = "random_GPT2_wt103.jsonl"
 TABLE_NAMES = {

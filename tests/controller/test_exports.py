@@ -19,12 +19,12 @@ import pytest
 from test_plots import DEVICES, SEQ_LEN, real_search  # tests/controller is on sys.path
 from typer.testing import CliRunner
 
-from controller import exports
-from controller.cli import app
-from controller.report import build_report
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.errors import ConfigError
+from lts.controller import exports
+from lts.controller.cli import app
+from lts.controller.report import build_report
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
 
 cli = CliRunner()
 
@@ -103,7 +103,7 @@ def test_csv_has_the_frontier_rows(store: Store, tmp_path: Path) -> None:
 def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Path) -> None:
     import torch
 
-    from shared.models.onnx_export import make_session
+    from lts.shared.models.onnx_export import make_session
 
     sel = exports.select(store, 1, DEVICES[0])
     member = max(sel.members, key=lambda m: m.config.n_layer)  # the deepest: most to go wrong
@@ -204,7 +204,7 @@ def test_torch_formats_without_torch_fail_in_one_line(
 
 def test_export_in_a_real_process(searched: Path, tmp_path: Path, store: Store) -> None:
     front = _frontier(store, DEVICES[0])
-    cmd = [sys.executable, "-c", "from controller.cli import main; main()", "export", "1",
+    cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "export", "1",
            "--device", DEVICES[0], "--format", "json", "--ids", front[0].arch_id,
            "--db", str(searched), "--out", str(tmp_path)]  # fmt: skip
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from test_plots import DEVICES, SEQ_LEN, real_search  # tests/controller is on sys.path
 from test_plots_api import make_client
 
-from controller.report import build_report
-from controller.store import Store
-from shared.config import ArchConfig
+from lts.controller.report import build_report
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from controller.pareto import frontier, hypervolume, lower_convex_hull, non_dominated, objectives
+from lts.controller.pareto import (
+    frontier,
+    hypervolume,
+    lower_convex_hull,
+    non_dominated,
+    objectives,
+)
 
 
 def _brute_force(f: np.ndarray) -> list[int]:

@@ -20,9 +20,9 @@ import pytest
 from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
-from controller.agents import AgentSpec
-from controller.cli import app
-from controller.plots import (
+from lts.controller.agents import AgentSpec
+from lts.controller.cli import app
+from lts.controller.plots import (
     HTML_PLOTS,
     PNG_PLOTS,
     SERIES,
@@ -34,12 +34,12 @@ from controller.plots import (
     png_bytes,
     slice_figure,
 )
-from controller.report import build_report
-from controller.search.config import SearchConfig
-from controller.search.local_agent import LocalAgent
-from controller.search.runner import SearchRunner, start_search
-from controller.store import Store
-from shared.errors import ConfigError, StoreError
+from lts.controller.report import build_report
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.local_agent import LocalAgent
+from lts.controller.search.runner import SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.errors import ConfigError, StoreError
 
 DEVICES = ("plots-one", "plots-two")
 SEQ_LEN = 32
@@ -223,7 +223,7 @@ def test_plot_cli_errors(searched: Path, tmp_path: Path, args: list[str], messag
 
 
 def test_plot_in_a_real_process(searched: Path, tmp_path: Path) -> None:
-    cmd = [sys.executable, "-c", "from controller.cli import main; main()", "plot", "1",
+    cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "plot", "1",
            "--device", "plots-one", "--db", str(searched), "--out", str(tmp_path)]  # fmt: skip
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from test_plots import DEVICES, real_search  # tests/controller is on sys.path
 
-from controller.api import main
-from controller.api.routes import exports as export_routes
-from controller.api.routes import plots as plot_routes
-from controller.api.settings import Settings
-from controller.plots import plot_data
-from controller.store import Store
+from lts.controller.api import main
+from lts.controller.api.routes import exports as export_routes
+from lts.controller.api.routes import plots as plot_routes
+from lts.controller.api.settings import Settings
+from lts.controller.plots import plot_data
+from lts.controller.store import Store
 
 TOKEN = "plots-api-token-0123456789"
 
@@ -103,10 +103,10 @@ def test_a_real_controller_serve_serves_plots_and_exports(searched: Path, tmp_pa
 
     import httpx
 
-    from controller.search.local_agent import free_port
+    from lts.controller.search.local_agent import free_port
 
     port = free_port()
-    cmd = [sys.executable, "-c", "from controller.cli import main; main()", "serve",
+    cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "serve",
            "--port", str(port), "--db", str(searched), "--log-level", "warning"]  # fmt: skip
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

@@ -9,17 +9,17 @@ import sys
 
 import pytest
 
-from controller.proxies import DEFAULT_PROXY, get_proxy, list_proxies
-from controller.proxies.evaluate import (
+from lts.controller.proxies import DEFAULT_PROXY, get_proxy, list_proxies
+from lts.controller.proxies.evaluate import (
     common_ratio,
     common_ratios,
     evaluate_proxy,
     spearman,
     top_count,
 )
-from controller.tables import parse_row, read_table
-from shared.config import ArchConfig
-from shared.errors import ConfigError
+from lts.controller.tables import parse_row, read_table
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
 
 LOW_COST = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "relu_log_det")
 
@@ -80,7 +80,7 @@ def test_importing_proxies_and_evaluation_does_not_import_torch():
 
 def test_analytic_proxies_are_the_exact_counts():
     cfg = ArchConfig.from_dict(SMALL["gpt2-adaptive"])
-    from shared.params import count_params
+    from lts.shared.params import count_params
 
     counts = count_params(cfg)
     assert get_proxy("decoder_params")(cfg) == counts.decoder
@@ -168,7 +168,7 @@ def test_evaluate_proxy_reports_every_failed_row():
     def broken(cfg, **_):
         raise RuntimeError("boom")
 
-    from controller.proxies import Proxy
+    from lts.controller.proxies import Proxy
 
     failing = evaluate_proxy(Proxy("broken", broken, needs_torch=False, cost="-"), rows)
     assert failing.failed == 4

@@ -9,20 +9,20 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from controller.pareto import lower_convex_hull, non_dominated
-from controller.proxies import get_proxy
-from controller.search.algorithm import (
+from lts.controller.pareto import lower_convex_hull, non_dominated
+from lts.controller.proxies import get_proxy
+from lts.controller.search.algorithm import (
     Bounds,
     LTSSearch,
     Outcome,
     Proposal,
     SearchParams,
 )
-from controller.search.breeding import parent_weights
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.params import count_params, decoder_params
-from shared.space import SearchSpace
+from lts.controller.search.breeding import parent_weights
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.params import count_params, decoder_params
+from lts.shared.space import SearchSpace
 
 SPACE = SearchSpace(
     backbone="gpt2",

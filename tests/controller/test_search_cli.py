@@ -11,8 +11,8 @@ import pytest
 from test_search_runtime import SPACE, FakeAgent, FakeClient  # tests/controller is on sys.path
 from typer.testing import CliRunner
 
-from controller.cli import app
-from controller.search import runner as runner_mod
+from lts.controller.cli import app
+from lts.controller.search import runner as runner_mod
 
 cli = CliRunner()
 

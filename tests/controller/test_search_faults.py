@@ -11,11 +11,11 @@ from pathlib import Path
 
 from test_search_runtime import FAST, FakeAgent, FakeClient, _config
 
-from controller.agents import AgentSpec
-from controller.search.dispatch import RetryPolicy
-from controller.search.runner import SearchRunner, start_search
-from controller.store import Store
-from shared.space import SearchSpace
+from lts.controller.agents import AgentSpec
+from lts.controller.search.dispatch import RetryPolicy
+from lts.controller.search.runner import SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.space import SearchSpace
 
 
 def _runner(store: Store, sid: int, agent: FakeAgent, **kwargs) -> SearchRunner:
@@ -24,7 +24,7 @@ def _runner(store: Store, sid: int, agent: FakeAgent, **kwargs) -> SearchRunner:
 
 
 def _baseline_ids() -> list[str]:
-    from controller.search.baselines import layer_scaled_baselines
+    from lts.controller.search.baselines import layer_scaled_baselines
 
     cfg = _config(agents=["a"])
     space = SearchSpace.from_dict(cfg.space)

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from testkit import TINY_SPACE
 
-from controller.api import reads
-from controller.search.config import SearchConfig
-from controller.search.runner import start_search
-from controller.store import Store
+from lts.controller.api import reads
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.runner import start_search
+from lts.controller.store import Store
 
-CONTROLLER = [sys.executable, "-c", "from controller.cli import main; main()"]
+CONTROLLER = [sys.executable, "-c", "from lts.controller.cli import main; main()"]
 
 
 def _dead_pid() -> int:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
-from controller.api.schemas import SearchCreate
-from controller.cli import app
-from controller.search.options import build_config, default_text, options, refuse_on_resume
-from shared.errors import ConfigError
-from shared.schemas import MeasureSettings, MeasureSettingsIn
-from shared.space import default_space
+from lts.controller.api.schemas import SearchCreate
+from lts.controller.cli import app
+from lts.controller.search.options import build_config, default_text, options, refuse_on_resume
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import MeasureSettings, MeasureSettingsIn
+from lts.shared.space import default_space
 
 SPACE = {"backbone": "gpt2", "n_layer": {"min": 1, "max": 3}, "d_model": [64, 128]}
 

@@ -21,16 +21,16 @@ from typing import Any
 
 import pytest
 
-from controller.agents import AgentSpec
-from controller.client import AgentRefused, AgentUnavailable, JobNotFound
-from controller.search.config import SearchConfig
-from controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
-from controller.search.runner import DeviceProgress, SearchRunner, start_search
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.errors import SearchConflict
-from shared.params import count_params
-from shared.schemas import (
+from lts.controller.agents import AgentSpec
+from lts.controller.client import AgentRefused, AgentUnavailable, JobNotFound
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
+from lts.controller.search.runner import DeviceProgress, SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.errors import SearchConflict
+from lts.shared.params import count_params
+from lts.shared.schemas import (
     DeviceInfo,
     JobItemCreate,
     JobItemPublic,
@@ -533,8 +533,8 @@ def test_the_same_device_twice_is_refused(tmp_path: Path) -> None:
 
 
 def test_final_remeasurement_is_capped_but_keeps_the_comparisons() -> None:
-    from controller.search.algorithm import Point
-    from controller.search.device_search import choose_final
+    from lts.controller.search.algorithm import Point
+    from lts.controller.search.device_search import choose_final
 
     cfgs = [ArchConfig.from_dict(item.arch) for item in _items(9)]
 

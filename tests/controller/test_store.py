@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
-from controller.store import SCHEMA_VERSION, Store, database_url
-from shared.config import ArchConfig
-from shared.errors import SearchConflict, StoreError
-from shared.params import count_params
-from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
+from lts.controller.store import SCHEMA_VERSION, Store, database_url
+from lts.shared.config import ArchConfig
+from lts.shared.errors import SearchConflict, StoreError
+from lts.shared.params import count_params
+from lts.shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
 
 
 def _cfg(n_layer: int = 2, d_model: int = 64) -> ArchConfig:

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import event
 from test_search_runtime import FAST, FakeAgent, FakeClient, _config
 
-from controller.agents import AgentSpec
-from controller.search.runner import SearchRunner, start_search
-from controller.store import Store
-from shared.errors import StoreBusy, StoreFull
+from lts.controller.agents import AgentSpec
+from lts.controller.search.runner import SearchRunner, start_search
+from lts.controller.store import Store
+from lts.shared.errors import StoreBusy, StoreFull
 
 
 def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:

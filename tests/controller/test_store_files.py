@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from controller.agents import AgentsFile, AgentSpec
-from controller.cli import app
-from controller.search.config import SearchConfig
-from controller.search.runner import start_search
-from controller.store import Store
-from shared.space import default_space
+from lts.controller.agents import AgentsFile, AgentSpec
+from lts.controller.cli import app
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.runner import start_search
+from lts.controller.store import Store
+from lts.shared.space import default_space
 
 cli = CliRunner()
 

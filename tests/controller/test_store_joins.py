@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
 
 
 def _cfg(n_layer: int, d_model: int = 64) -> ArchConfig:

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Connection, create_engine, inspect, text
 from typer.testing import CliRunner
 
-from controller.cli import app
-from controller.store import SCHEMA_VERSION, Store
-from controller.store import schema as schema_mod
-from controller.store.store import upgrade
-from shared.errors import StoreError
+from lts.controller.cli import app
+from lts.controller.store import SCHEMA_VERSION, Store
+from lts.controller.store import schema as schema_mod
+from lts.controller.store.store import upgrade
+from lts.shared.errors import StoreError
 
 cli = CliRunner()
 

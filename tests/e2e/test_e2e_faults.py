@@ -24,8 +24,8 @@ from test_e2e_search import (
     wait_for,
 )
 
-from controller.search.local_agent import LocalAgent, free_port
-from controller.store import Store
+from lts.controller.search.local_agent import LocalAgent, free_port
+from lts.controller.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +194,6 @@ def test_a_measurement_helper_killed_mid_search_is_measured_again_not_stored(
 
 
 def _cache_key(settings: dict) -> str:
-    from shared.schemas import MeasureSettings
+    from lts.shared.schemas import MeasureSettings
 
     return MeasureSettings.model_validate(settings).cache_key()

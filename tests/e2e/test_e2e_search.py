@@ -22,15 +22,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from controller.search.local_agent import LocalAgent
-from controller.store import Store, database_url
+from lts.controller.search.local_agent import LocalAgent
+from lts.controller.store import Store, database_url
 
 FAST = [
     "--time-budget-s", "0.3", "--min-time-s", "0.1", "--warmup-s", "0.02",
     "--baseline-sizes", "space", "--baseline-layers", "1,3", "--final-budget-factor", "2",
     "--parents", "2", "--batch-size", "4",
 ]  # fmt: skip
-CONTROLLER = [sys.executable, "-c", "from controller.cli import main; main()"]
+CONTROLLER = [sys.executable, "-c", "from lts.controller.cli import main; main()"]
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from controller.tables import read_table
-from shared.config import ArchConfig
-from shared.errors import ConfigError
+from lts.controller.tables import read_table
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
 
 BASE = {
     "backbone": "gpt2",

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from shared.connections import LoopErrorLog, connection_limit, guarded_protocol
+from lts.shared.connections import LoopErrorLog, connection_limit, guarded_protocol
 
 
 def test_loop_errors_are_logged_once_per_kind_and_window(caplog: pytest.LogCaptureFixture):

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from controller.tables import read_table
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.params import ParamCounts, count_params, table_params
+from lts.controller.tables import read_table
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.params import ParamCounts, count_params, table_params
 
 torch = pytest.importorskip("torch")
 
-from shared.models import build_model, module_param_counts  # noqa: E402
+from lts.shared.models import build_model, module_param_counts  # noqa: E402
 
 N_RANDOM = 200
 
@@ -130,7 +130,7 @@ def test_meta_model_has_no_storage() -> None:
 
 
 def test_meta_init_skip_leaves_torch_init_alone() -> None:
-    from shared.models import _skip_meta_init
+    from lts.shared.models import _skip_meta_init
 
     originals = [getattr(torch.nn.init, n) for n in ("uniform_", "normal_", "kaiming_uniform_")]
     with _skip_meta_init(), _skip_meta_init():  # nested: restored by the last one out

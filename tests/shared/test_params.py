@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from controller.tables import read_table
-from shared.config import ArchConfig
-from shared.params import count_params, decoder_params, table_params
+from lts.controller.tables import read_table
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params, decoder_params, table_params
 
 
 @pytest.mark.parametrize("table", ["random_GPT2_wt103.jsonl", "random_TransXL_lm1b.jsonl"])

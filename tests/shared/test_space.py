@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 
-from controller.search.operators import crossover, mutate, sample
-from shared.config import ArchConfig
-from shared.errors import ConfigError
-from shared.params import decoder_params
-from shared.space import SearchSpace, default_space, load_space
+from lts.controller.search.operators import crossover, mutate, sample
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError
+from lts.shared.params import decoder_params
+from lts.shared.space import SearchSpace, default_space, load_space
 
 SPACES = {
     f"{backbone}-{'homo' if homogeneous else 'hetero'}": default_space(backbone, homogeneous)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from controller.search.operators import sample
-from shared.models import build_model, module_param_counts
-from shared.params import count_params
-from shared.space import default_space
+from lts.controller.search.operators import sample
+from lts.shared.models import build_model, module_param_counts
+from lts.shared.params import count_params
+from lts.shared.space import default_space
 
 SPACES = [(b, h) for b in ("gpt2", "transxl") for h in (False, True)]
 

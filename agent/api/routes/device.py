@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agent.api.deps import AgentDep, TokenDep
-from agent.api.errors import ERROR_RESPONSES
-from shared.schemas import DeviceInfo
+from lts.agent.api.deps import AgentDep, TokenDep
+from lts.agent.api.errors import ERROR_RESPONSES
+from lts.shared.schemas import DeviceInfo
 
 router = APIRouter(tags=["device"], dependencies=[TokenDep])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agent.api.deps import AgentDep
-from shared import __version__
-from shared.schemas import Health
+from lts.agent.api.deps import AgentDep
+from lts.shared import __version__
+from lts.shared.schemas import Health
 
 router = APIRouter(tags=["health"])
 

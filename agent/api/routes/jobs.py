@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from agent.api.deps import AgentDep, QueueDep, TokenDep
-from agent.api.errors import ERROR_RESPONSES
-from agent.validation import prepare_items
-from shared.schemas import JOB_KEY_PATTERN, ErrorBody, JobCreate, JobPublic, JobsPublic
+from lts.agent.api.deps import AgentDep, QueueDep, TokenDep
+from lts.agent.api.errors import ERROR_RESPONSES
+from lts.agent.validation import prepare_items
+from lts.shared.schemas import JOB_KEY_PATTERN, ErrorBody, JobCreate, JobPublic, JobsPublic
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[TokenDep])
 

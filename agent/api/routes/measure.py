@@ -6,11 +6,11 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, status
 
-from agent.api.deps import AgentDep, QueueDep, TokenDep
-from agent.api.errors import ERROR_RESPONSES
-from agent.validation import prepare_item
-from shared.errors import ConfigError
-from shared.schemas import ErrorBody, JobItemCreate, MeasurementResult
+from lts.agent.api.deps import AgentDep, QueueDep, TokenDep
+from lts.agent.api.errors import ERROR_RESPONSES
+from lts.agent.validation import prepare_item
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import ErrorBody, JobItemCreate, MeasurementResult
 
 router = APIRouter(tags=["measure"], dependencies=[TokenDep])
 

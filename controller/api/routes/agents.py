@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from controller.api.deps import StateDep
-from controller.api.errors import responses
-from controller.api.probe import probe_agents
-from controller.api.schemas import AgentsPublic
-from shared.errors import ConfigError
+from lts.controller.api.deps import StateDep
+from lts.controller.api.errors import responses
+from lts.controller.api.probe import probe_agents
+from lts.controller.api.schemas import AgentsPublic
+from lts.shared.errors import ConfigError
 
 router = APIRouter(tags=["agents"])
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from controller.api import reads
-from controller.api.deps import StoreDep
-from controller.api.errors import responses
-from controller.api.schemas import ArchitecturePublic, MeasurementsPublic
+from lts.controller.api import reads
+from lts.controller.api.deps import StoreDep
+from lts.controller.api.errors import responses
+from lts.controller.api.schemas import ArchitecturePublic, MeasurementsPublic
 
 router = APIRouter(prefix="/architectures", tags=["architectures"])
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from controller.api import reads
-from controller.api.deps import SearchId, StoreDep
-from controller.api.errors import responses
-from controller.api.schemas import CandidatesPublic
-from controller.store import MAX_ID
+from lts.controller.api import reads
+from lts.controller.api.deps import SearchId, StoreDep
+from lts.controller.api.errors import responses
+from lts.controller.api.schemas import CandidatesPublic
+from lts.controller.store import MAX_ID
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 

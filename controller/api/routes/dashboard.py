@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Cookie, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from controller.api.deps import TOKEN_COOKIE, StateDep
-from controller.dashboard import Assets, login_html, page_html
-from shared.tokens import token_matches
+from lts.controller.api.deps import TOKEN_COOKIE, StateDep
+from lts.controller.dashboard import Assets, login_html, page_html
+from lts.shared.tokens import token_matches
 
 router = APIRouter(include_in_schema=False)
 assets = Assets()

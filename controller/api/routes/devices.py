@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from controller.api import reads
-from controller.api.deps import StoreDep
-from controller.api.errors import responses
-from controller.api.schemas import DevicesPublic
+from lts.controller.api import reads
+from lts.controller.api.deps import StoreDep
+from lts.controller.api.errors import responses
+from lts.controller.api.schemas import DevicesPublic
 
 router = APIRouter(tags=["devices"])
 

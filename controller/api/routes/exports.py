@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
-from controller import exports
-from controller.api import reads
-from controller.api.deps import SearchId, StoreDep
-from controller.api.errors import responses
-from controller.search.config import MAX_SEED
-from shared.errors import BuildError
+from lts.controller import exports
+from lts.controller.api import reads
+from lts.controller.api.deps import SearchId, StoreDep
+from lts.controller.api.errors import responses
+from lts.controller.search.config import MAX_SEED
+from lts.shared.errors import BuildError
 
 router = APIRouter(prefix="/searches", tags=["exports"])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from controller.api.deps import SearchId, StateDep, StoreDep
-from controller.api.errors import responses
-from controller.api.schemas import FrontierPublic
+from lts.controller.api.deps import SearchId, StateDep, StoreDep
+from lts.controller.api.errors import responses
+from lts.controller.api.schemas import FrontierPublic
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 

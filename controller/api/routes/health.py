@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from controller.api.deps import StateDep
-from controller.api.schemas import HealthPublic
-from shared import __version__
+from lts.controller.api.deps import StateDep
+from lts.controller.api.schemas import HealthPublic
+from lts.shared import __version__
 
 router = APIRouter(tags=["health"])
 

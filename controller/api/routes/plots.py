@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from controller import plots
-from controller.api import reads
-from controller.api.deps import SearchId, StoreDep
-from controller.api.errors import responses
-from controller.store import Store
-from shared.errors import NotFoundError
+from lts.controller import plots
+from lts.controller.api import reads
+from lts.controller.api.deps import SearchId, StoreDep
+from lts.controller.api.errors import responses
+from lts.controller.store import Store
+from lts.shared.errors import NotFoundError
 
 router = APIRouter(prefix="/searches", tags=["plots"])
 

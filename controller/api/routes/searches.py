@@ -6,11 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from controller.api import reads
-from controller.api.deps import SearchId, StateDep, StoreDep, WriteAuth
-from controller.api.errors import responses
-from controller.api.schemas import SearchCreate, SearchDetailPublic, SearchesPublic, SearchPublic
-from controller.store import MAX_ID
+from lts.controller.api import reads
+from lts.controller.api.deps import SearchId, StateDep, StoreDep, WriteAuth
+from lts.controller.api.errors import responses
+from lts.controller.api.schemas import (
+    SearchCreate,
+    SearchDetailPublic,
+    SearchesPublic,
+    SearchPublic,
+)
+from lts.controller.store import MAX_ID
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 

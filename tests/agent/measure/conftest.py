@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agent.measure import Measurer
-from shared.config import ArchConfig
-from shared.schemas import MeasureSettings
+from lts.agent.measure import Measurer
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import MeasureSettings
 
 #: Short protocol settings: enough runs for sane statistics, a fraction of a second each.
 QUICK: dict[str, Any] = dict(

@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from agent.measure.helper_process import exit_cause, is_infrastructure_error, oom_kill_count
+from lts.agent.measure.helper_process import exit_cause, is_infrastructure_error, oom_kill_count
 
 
 def test_sigkill_is_out_of_memory_only_when_the_kernel_counted_a_kill() -> None:

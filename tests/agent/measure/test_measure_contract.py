@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.measure import Measurer
-from agent.measure.runners import prepare
-from shared.errors import ConfigError, MeasurementError
-from shared.schemas import MeasurementResult, MeasureSettings
+from lts.agent.measure import Measurer
+from lts.agent.measure.runners import prepare
+from lts.shared.errors import ConfigError, MeasurementError
+from lts.shared.schemas import MeasurementResult, MeasureSettings
 
 RUNTIMES = ["torch", "onnxruntime"]
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from agent.measure import Measurer
-from agent.measure.child import failure
-from shared.errors import ConfigError, InfrastructureFault, MeasurementError
+from lts.agent.measure import Measurer
+from lts.agent.measure.child import failure
+from lts.shared.errors import ConfigError, InfrastructureFault, MeasurementError
 
 
 def test_a_worker_that_aborts_fails_the_item_and_the_next_one_succeeds(

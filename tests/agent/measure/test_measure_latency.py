@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from agent.measure.latency import (
+from lts.agent.measure.latency import (
     latency_stats,
     median_ci_ranks,
     median_ci_rel,
     run_protocol,
     run_protocol_for,
 )
-from shared.schemas import MeasureSettings
+from lts.shared.schemas import MeasureSettings
 
 
 class FakeTimer:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from agent.measure import Measurer, estimate_memory_mb
-from agent.measure.memory import reset_peak
-from shared.params import count_params
+from lts.agent.measure import Measurer, estimate_memory_mb
+from lts.agent.measure.memory import reset_peak
+from lts.shared.params import count_params
 
 MB = 2**20
 #: What the torch memory pass may add beyond weights and output: activations of these short

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from agent.measure import Measurer
-from agent.measure.helper_process import child_env
+from lts.agent.measure import Measurer
+from lts.agent.measure.helper_process import child_env
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from testkit import TINY_SPACE, wait_healthy
 
-from controller.search.local_agent import free_port
+from lts.controller.search.local_agent import free_port
 
 #: A small search with short budgets (SearchConfig fields) ...
 SMALL = {
@@ -79,7 +79,7 @@ def launch_server(home: Path, db: str, agents_file: Path, *options: str) -> Serv
     """Start ``controller serve`` on a free port; wait until ``/health`` answers."""
     port = free_port()
     log = home / f"serve-{port}.log"
-    cmd = [sys.executable, "-c", "from controller.cli import main; main()", "serve",
+    cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "serve",
            "--port", str(port), "--db", str(db), "--agents-file", str(agents_file),
            "--agent-timeout-s", "1", *options]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LTS_CONTROLLER_", "LTS_DB"))}

@@ -28,11 +28,11 @@ from apiserver import (  # tests/controller/api is on sys.path
 )
 from testkit import ENGINES
 
-from controller.agents import AgentsFile, AgentSpec
-from controller.search.config import SearchConfig
-from controller.search.local_agent import free_port
-from controller.search.runner import SearchRunner, start_search
-from controller.store import Store
+from lts.controller.agents import AgentsFile, AgentSpec
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.local_agent import free_port
+from lts.controller.search.runner import SearchRunner, start_search
+from lts.controller.store import Store
 
 
 @pytest.fixture(scope="session", params=ENGINES)

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from apiserver import AGENT_NAME, Filled  # tests/controller/api is on sys.path
 
-from controller.store import Store
+from lts.controller.store import Store
 
 BIG = 2**63  # one past the largest SQL integer
 HUGE = 2**70

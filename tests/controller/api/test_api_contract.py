@@ -12,7 +12,7 @@ import httpx
 import pytest
 from apiserver import Server  # tests/controller/api is on sys.path
 
-from shared.schemas import ErrorBody
+from lts.shared.schemas import ErrorBody
 
 
 def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

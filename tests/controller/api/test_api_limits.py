@@ -126,10 +126,10 @@ def test_loopback_reads_answer_only_to_loopback_hosts(
 def test_a_corrupted_row_is_a_409_not_a_500(tmp_path: Path) -> None:
     import sqlite3
 
-    from controller.search.config import SearchConfig
-    from controller.search.runner import start_search
-    from controller.store import Store
-    from shared.space import default_space
+    from lts.controller.search.config import SearchConfig
+    from lts.controller.search.runner import start_search
+    from lts.controller.store import Store
+    from lts.shared.space import default_space
 
     db = tmp_path / "lts.sqlite"
     with Store.open(db) as store:

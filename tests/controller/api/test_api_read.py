@@ -8,10 +8,10 @@ import httpx
 import pytest
 from apiserver import AGENT_NAME, DEVICE_NAME, Filled  # tests/controller/api is on sys.path
 
-from controller.report import build_report
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.params import count_params
+from lts.controller.report import build_report
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.params import count_params
 
 
 def error(r: httpx.Response, status: int) -> dict:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from apiserver import AGENT_NAME, FAST, Filled, Server, launch_server, wait_for
 
-from controller.store import Store
+from lts.controller.store import Store
 
 
 def error(r: httpx.Response, status: int) -> dict:
@@ -114,7 +114,7 @@ def test_a_search_started_over_the_api_progresses_stops_and_resumes(
     assert error(api.post("/searches", json={"resume": sid}), 409)  # already running
     # Nor may another process run it: the CLI is refused, and writes nothing.
     cli = subprocess.run(
-        [sys.executable, "-c", "from controller.cli import main; main()", "search", "--resume",
+        [sys.executable, "-c", "from lts.controller.cli import main; main()", "search", "--resume",
          str(sid), "--db", str(filled.db), "--agents-file", str(filled.agents_file)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -14,19 +14,19 @@ from fastapi.testclient import TestClient
 from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
-from controller.api import reads
-from controller.api.auth import load_token
-from controller.api.main import create_app
-from controller.api.runs import _check_lease
-from controller.api.settings import Settings
-from controller.cli import app as cli_app
-from controller.search.config import SearchConfig
-from controller.search.runner import start_search
-from controller.store import Store
-from shared.config import ArchConfig
-from shared.errors import ConfigError, SearchConflict
-from shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
-from shared.space import SearchSpace
+from lts.controller.api import reads
+from lts.controller.api.auth import load_token
+from lts.controller.api.main import create_app
+from lts.controller.api.runs import _check_lease
+from lts.controller.api.settings import Settings
+from lts.controller.cli import app as cli_app
+from lts.controller.search.config import SearchConfig
+from lts.controller.search.runner import start_search
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.errors import ConfigError, SearchConflict
+from lts.shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
+from lts.shared.space import SearchSpace
 
 
 def _result(cfg: ArchConfig, latency: float, settings: MeasureSettings) -> MeasurementResult:
@@ -178,7 +178,7 @@ def test_serve_refuses_bad_settings_in_one_line(
 def test_the_body_of_post_searches_takes_every_option_of_controller_search() -> None:
     from typer.main import get_command
 
-    from controller.api.schemas import SearchCreate
+    from lts.controller.api.schemas import SearchCreate
 
     search = get_command(cli_app).commands["search"]  # type: ignore[attr-defined]
     flags = {p.name for p in search.params}

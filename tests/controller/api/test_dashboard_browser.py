@@ -23,8 +23,8 @@ import pytest
 from apiserver import AGENT_NAME, CONTROLLER_TOKEN, FAST, Filled, Server, launch_server, wait_for
 from browser import Browser, chromium_or_skip
 
-from controller.agents import AgentsFile, AgentSpec
-from controller.search.local_agent import free_port
+from lts.controller.agents import AgentsFile, AgentSpec
+from lts.controller.search.local_agent import free_port
 
 pytestmark = pytest.mark.browser
 

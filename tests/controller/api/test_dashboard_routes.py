@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from controller.api.main import create_app
-from controller.api.settings import Settings
-from shared.swagger import swagger_ui_dir
+from lts.controller.api.main import create_app
+from lts.controller.api.settings import Settings
+from lts.shared.swagger import swagger_ui_dir
 
 TOKEN = "dashboard-token-0123456789"
 
@@ -132,8 +132,8 @@ def test_the_controller_docs_are_served_offline(open_reads: TestClient) -> None:
 
 def test_the_agent_docs_are_served_offline() -> None:
     pytest.importorskip("torch")
-    from agent.main import create_app as create_agent_app
-    from agent.settings import Settings as AgentSettings
+    from lts.agent.main import create_app as create_agent_app
+    from lts.agent.settings import Settings as AgentSettings
 
     agent = TestClient(create_agent_app(AgentSettings(token="agent-token-012345")))  # no lifespan
     page = agent.get("/docs")
