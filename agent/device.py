@@ -199,8 +199,9 @@ def _installed() -> dict[str, str | None]:
     return out
 
 
-def versions() -> dict[str, str | None]:
-    """Versions of Python, the runtimes and the agent (from package metadata: no imports)."""
+def installed_versions() -> dict[str, str | None]:
+    """Versions of Python, the runtimes and the agent, from package metadata (no imports: the
+    service never loads torch); a measurement's context records the versions it ran on."""
     found = _installed()
     return {
         "python": platform.python_version(),
@@ -300,7 +301,7 @@ def device_info(name: str, defaults: MeasureSettings, slots: int) -> DeviceInfo:
         name=name,
         fingerprint=fingerprint(facts, defaults, slots),
         **facts,  # type: ignore[arg-type]
-        versions=versions(),
+        versions=installed_versions(),
         defaults=defaults,
         slots=slots,
     )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from lts.agent.measure.context import utc_now as context_utc_now
 from lts.agent.validation import ItemRequest
 from lts.shared.schemas import (
     Fault,
@@ -26,7 +26,7 @@ from lts.shared.schemas import (
 
 def utc_now() -> str:
     """Now in UTC, ISO 8601 with microseconds (the job's and the queue context's times)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    return context_utc_now("microseconds")
 
 
 @dataclass

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def utc_now() -> str:
-    """The current time, UTC, ISO 8601 with seconds precision."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+def utc_now(timespec: str = "milliseconds") -> str:
+    """The current time, UTC, ISO 8601 to ``timespec`` (a measurement's context: milliseconds;
+    the job queue's times: microseconds)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec=timespec)
 
 
 def cpu_count() -> int:
@@ -84,8 +85,10 @@ def temperature_c() -> float | None:
     return round(max(temps), 1) if temps else None
 
 
-def versions() -> dict[str, str | None]:
-    """Versions of Python, the runtimes and numpy (None where not installed)."""
+def loaded_versions() -> dict[str, str | None]:
+    """Versions of Python, the runtimes and numpy as this process has them imported (None where
+    not installed): what a measurement ran on. (:func:`lts.agent.device.installed_versions` reads
+    the installed ones from package metadata without importing them.)"""
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in ("torch", "onnxruntime", "onnx", "numpy"):
         module = sys.modules.get(name)
@@ -188,7 +191,7 @@ class RunContext:
             "temperature_c_after": self._after.get("temperature_c"),
             "platform": platform.platform(),
             "machine": platform.machine(),
-            "versions": versions(),
+            "versions": loaded_versions(),
         }
         out.update(self.extra)
         return out

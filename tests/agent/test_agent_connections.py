@@ -83,7 +83,7 @@ def test_idle_connections_do_not_starve_a_real_request(tmp_path: Path) -> None:
 def test_the_agent_raises_its_soft_file_limit_to_the_hard_one() -> None:
     code = (
         "import resource\n"
-        "from shared.connections import raise_open_files_limit\n"
+        "from lts.shared.connections import raise_open_files_limit\n"
         "print(*raise_open_files_limit(), *resource.getrlimit(resource.RLIMIT_NOFILE))\n"
     )
     out = subprocess.run(

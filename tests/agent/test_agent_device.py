@@ -78,8 +78,9 @@ def test_memory_budget_default_is_a_share_of_what_is_available():
 
 def test_describing_the_device_does_not_import_torch_in_the_server():
     code = (
-        "import sys; from agent.main import create_app; from agent.settings import Settings; "
-        "from agent import device; from shared.schemas import MeasureSettings; "
+        "import sys; from lts.agent.main import create_app; "
+        "from lts.agent.settings import Settings; "
+        "from lts.agent import device; from lts.shared.schemas import MeasureSettings; "
         "create_app(Settings(no_auth=True)); device.device_info('x', MeasureSettings(), 1); "
         "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules"
     )

@@ -103,7 +103,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 def test_importing_the_cli_imports_no_plotting_library() -> None:
     code = (
-        "import sys, controller.cli, controller.plots, controller.exports; "
+        "import sys, lts.controller.cli, lts.controller.plots, lts.controller.exports; "
         "sys.exit(sorted({'torch', 'matplotlib', 'plotly'} & set(sys.modules)) or 0)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

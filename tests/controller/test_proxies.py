@@ -67,9 +67,9 @@ def test_unknown_proxy_is_a_config_error_naming_proxies():
 
 def test_importing_proxies_and_evaluation_does_not_import_torch():
     code = (
-        "import sys, controller.proxies, controller.proxies.evaluate;"
-        "from controller.proxies import get_proxy;"
-        "from shared.config import ArchConfig;"
+        "import sys, lts.controller.proxies, lts.controller.proxies.evaluate;"
+        "from lts.controller.proxies import get_proxy;"
+        "from lts.shared.config import ArchConfig;"
         "cfg = ArchConfig.from_dict(dict(backbone='gpt2', n_layer=2, d_model=64, n_head=2,"
         " d_inner=128));"
         "get_proxy('decoder_params')(cfg); get_proxy('total_params')(cfg);"

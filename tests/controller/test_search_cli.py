@@ -18,7 +18,7 @@ cli = CliRunner()
 
 
 def test_importing_the_cli_does_not_import_torch() -> None:
-    code = "import sys, controller.cli; sys.exit('torch' in sys.modules)"
+    code = "import sys, lts.controller.cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -317,7 +317,7 @@ def test_transxl_without_memory() -> None:
 
 # ---------------------------------------------------------------------- (e) lazy torch
 def test_import_does_not_import_torch() -> None:
-    code = "import sys, shared, shared.models; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, lts.shared, lts.shared.models; assert 'torch' not in sys.modules, 'torch'"
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60

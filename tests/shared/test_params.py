@@ -93,6 +93,9 @@ def test_untied_softmax_and_projections_are_counted() -> None:
 def test_params_module_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import shared, shared.params, controller.tables, sys; print('torch' in sys.modules)"
+    code = (
+        "import lts.shared, lts.shared.params, lts.controller.tables, sys; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
