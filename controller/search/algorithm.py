@@ -7,7 +7,10 @@ generator state and the same measurements give the same candidates.
 
 Each iteration:
 
-* iteration 0 samples ``population`` random architectures;
+* iteration 0 is the *seeds* given at construction (the measured layer-scaled baselines,
+  origin ``baseline``: they are measured anyway, so the frontier can never lose to them)
+  and as many random architectures as make up ``population`` (none when the seeds alone
+  fill it);
 * later iterations choose up to ``parents`` distinct parents from the current frontier,
   favouring those chosen less often before (the paper's weighting), and make
   ``(population - parents) // 2`` mutants (each gene resampled with probability
@@ -21,8 +24,15 @@ Each iteration:
   so far: objectives maximise the proxy and minimise latency and peak memory; candidates over
   ``max_latency_ms`` or ``max_memory_mb`` (or that failed) are kept out of it.
 
+Seeds are told like any candidate, with two exceptions: a seed outside the decoder-parameter
+bounds is dropped (the search was asked never to consider such a model), and a seed outside
+the space is never chosen as a parent (the operators only vary architectures of the space),
+though it may be a frontier member. A seed is proposed whatever its earlier measurement gave,
+so that iteration 0 does not depend on measurements; one that failed is told as failed.
+
 The parents themselves are already measured, so an iteration measures at most
-``population - parents`` new candidates (all ``population`` in iteration 0).
+``population - parents`` new candidates (in iteration 0, ``population`` less the seeds,
+which were measured before).
 """
 
 from __future__ import annotations
@@ -188,6 +198,7 @@ class LTSSearch:
         *,
         proxy: ProxyLike | None = None,
         bounds: Bounds | None = None,
+        seeds: Iterable[ArchConfig] = (),
     ) -> None:
         self.space = space
         self.params = params
@@ -201,6 +212,7 @@ class LTSSearch:
         self._frontier: list[Point] = []
         self._hv: float | None = None
         self._breeder = Breeder(space, params, rng, self.bounds)
+        self._seeds = self._keep_seeds(seeds)
 
     # --------------------------------------------------------------------------- queries
     @property
@@ -236,7 +248,10 @@ class LTSSearch:
         taken: set[str] = set()
         seen = self._history.seen
         if self.iteration == 0:
-            proposals = self._breeder.random(self.params.population, taken, seen)
+            proposals = [Proposal(cfg, "baseline") for cfg in self._seeds]
+            taken.update(p.arch_id for p in proposals)
+            wanted = max(self.params.population - len(proposals), 0)
+            proposals += self._breeder.random(wanted, taken, seen)
         else:
             proposals = self._breeder.children(self._select_parents(), taken, seen)
         self._pending = proposals
@@ -324,8 +339,16 @@ class LTSSearch:
             feasible=self.bounds.feasible(latency, memory),
         )
 
+    def _keep_seeds(self, seeds: Iterable[ArchConfig]) -> list[ArchConfig]:
+        """The seeds within the decoder-parameter bounds, each once, in the order given."""
+        kept: dict[str, ArchConfig] = {}
+        for cfg in seeds:
+            if cfg.arch_id not in kept and self.bounds.params_ok(decoder_params(cfg)):
+                kept[cfg.arch_id] = cfg
+        return list(kept.values())
+
     def _select_parents(self) -> list[ArchConfig]:
-        members = [p.cfg for p in self._frontier]
+        members = [p.cfg for p in self._frontier if self.space.contains(p.cfg)]
         return self._breeder.select_parents(members, self._history.chosen)
 
     def _update_frontier(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lts.controller.proxies import get_proxy
 from lts.controller.search.algorithm import Bounds, SearchParams
@@ -51,6 +51,12 @@ BatchSize = Annotated[int, Field(ge=1, le=256)]
 FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
 
 
+def default_parents(population: int) -> int:
+    """The parents of a population when none are given: 20% of it (the paper's 20 + 40 + 40
+    split), rounded, at least 1 and below ``population``."""
+    return min(max((population + 2) // 5, 1), population - 1)
+
+
 class SearchConfig(BaseModel):
     """A search's definition. ``measure`` holds the measurement-setting overrides (fields not
     given take each agent's defaults); ``agents`` the agents as given (names or URLs)."""
@@ -63,7 +69,9 @@ class SearchConfig(BaseModel):
     seed: Seed = 0
     iterations: Iterations = 30
     population: Population = 100
-    parents: Parents = 20
+    #: Filled from ``population`` when not given (:func:`default_parents`), so that the
+    #: stored settings hold the number the search used.
+    parents: Parents
     mutation_prob: Probability = 0.3
     frontier: str = "pareto"
     max_latency_ms: Positive | None = None
@@ -78,6 +86,15 @@ class SearchConfig(BaseModel):
     baseline_layers: Layers = Field(default_factory=lambda: list(PAPER_LAYERS))
     batch_size: BatchSize = 16
     fail_after_s: FailAfter = 300.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_parents(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("parents") is None:
+            population = values.get("population", 100)
+            if isinstance(population, int) and not isinstance(population, bool):
+                values = {**values, "parents": default_parents(population)}
+        return values
 
     @classmethod
     def build(cls, **values: Any) -> SearchConfig:

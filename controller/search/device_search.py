@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,27 @@ def choose_final(
             best = min(big, key=lambda p: (p.latency_ms, p.arch_id))
             chosen[best.arch_id] = best
     return sorted(chosen.values(), key=lambda p: (p.decoder_params, p.arch_id))
+
+
+def unbeaten_seeds(algo: LTSSearch, latency: Mapping[str, float | None]) -> list[str]:
+    """The seeded baselines (origin ``baseline`` in the algorithm's population) that are off
+    its frontier, yet that no frontier member with at least their decoder parameters beats
+    on the ``latency`` the report compares (final figures when there are): a dominating
+    member can measure slower at the end. They are reported as frontier members too, so a
+    baseline's comparison never shows a speed-up below 1.0x. A search begun before baselines
+    were seeded has none."""
+    members = algo.frontier()
+    on = {p.arch_id for p in members}
+    kept = []
+    for seed in algo.points:
+        mine = latency.get(seed.arch_id)
+        if seed.origin != "baseline" or seed.arch_id in on or mine is None:
+            continue
+        rivals = [latency.get(p.arch_id) for p in members
+                  if p.decoder_params >= seed.decoder_params]  # fmt: skip
+        if not any(r is not None and r <= mine for r in rivals):
+            kept.append(seed.arch_id)
+    return kept
 
 
 def stopped_by(exc: BaseException, search_id: int) -> tuple[str, str]:
@@ -202,14 +223,15 @@ class DeviceSearch:
 
     def _algorithm(self) -> LTSSearch:
         cfg = self.config
+        done = self.sd.iteration_done
         algo = LTSSearch(
             cfg.search_space(),
             cfg.algorithm(),
             cfg.rng(self.sd.position),
             proxy=get_proxy(cfg.proxy),
             bounds=cfg.bounds(),
+            seeds=self._seeds() if done < 0 else (),
         )
-        done = self.sd.iteration_done
         if done >= 0:
             algo.load_state(self.state["algorithm"], self._history(done))
             self._emit(
@@ -218,6 +240,20 @@ class DeviceSearch:
                 frontier_size=len(algo.frontier()),
             )
         return algo
+
+    def _seeds(self) -> list[ArchConfig]:
+        """The layer-scaled baselines, which iteration 0 proposes first (they were measured
+        at iteration -1 with the same settings, so they come from the cache). None for a
+        search without baselines, or one begun before baselines were seeded: its iteration 0
+        stored without them is asked again as it was."""
+        if not self.config.baselines:
+            return []
+        begun = [c for c in self.store.candidates(self.sd.search_id, self.device.id)
+                 if c.iteration == 0]  # fmt: skip
+        if begun and not any(c.origin == "baseline" for c in begun):
+            return []
+        cfg = self.config
+        return layer_scaled_baselines(cfg.search_space(), cfg.baseline_layers, cfg.baseline_sizes)
 
     async def _iterate(self, algo: LTSSearch, settings: MeasureSettings) -> None:
         it = algo.iteration
@@ -257,13 +293,19 @@ class DeviceSearch:
         final = self.config.final_settings(settings)
         if final == settings:
             after = dict(during)
+            latency: dict[str, float | None] = {p.arch_id: p.latency_ms for p in members}
+            latency.update((a, e.outcome().latency_ms) for a, e in baselines.items())
         else:
             self._emit(phase="final")
             refs = [(decoder_params(e.cfg), e.outcome().latency_ms) for e in baselines.values()]
             chosen = choose_final(members, refs, self.config.final_max_members)
             cfgs = [p.cfg for p in chosen] + [e.cfg for e in baselines.values()]
-            after = {a: e.measurement.id for a, e in (await self._evaluate(cfgs, final)).items()}
-        entries = [(p.arch_id, "frontier") for p in members] + [(a, "baseline") for a in baselines]
+            evals = await self._evaluate(cfgs, final)
+            after = {a: e.measurement.id for a, e in evals.items()}
+            latency = {a: e.outcome().latency_ms for a, e in evals.items()}
+        kept = unbeaten_seeds(algo, latency)
+        entries = [(p.arch_id, "frontier") for p in members] + [(a, "frontier") for a in kept]
+        entries += [(a, "baseline") for a in baselines]
         self.store.set_reported(
             self.sd.search_id,
             self.device.id,

@@ -72,7 +72,9 @@ class SearchOptions(BaseModel):
     proxy: Annotated[Text | None, Option("Perplexity proxy.")] = None
     iterations: Annotated[c.Iterations | None, Option("Iterations.")] = None
     population: Annotated[c.Population | None, Option("Population per iteration.")] = None
-    parents: Annotated[c.Parents | None, Option("Parents per iteration.")] = None
+    parents: Annotated[
+        c.Parents | None, Option("Parents per iteration.", default="20% of --population")
+    ] = None
     mutation_prob: Annotated[c.Probability | None, Option("Per-gene mutation probability.")] = None
     seed: Annotated[c.Seed | None, Option("Seed of the search.")] = None
     frontier: Annotated[

@@ -52,8 +52,9 @@ def run(
     params: SearchParams = SMALL,
     bounds: Bounds | None = None,
     fail: set[str] | None = None,
+    seeds: tuple[ArchConfig, ...] = (),
 ) -> tuple[LTSSearch, list[list[Proposal]]]:
-    algo = LTSSearch(SPACE, params, np.random.default_rng(seed), bounds=bounds)
+    algo = LTSSearch(SPACE, params, np.random.default_rng(seed), bounds=bounds, seeds=seeds)
     asked = []
     while not algo.done:
         proposals = algo.ask()
@@ -179,6 +180,81 @@ def test_resume_from_state_gives_the_same_run() -> None:
     assert _ids(rest) == _ids(asked_full[3:])
     assert [p.arch_id for p in resumed.frontier()] == [p.arch_id for p in full.frontier()]
     assert resumed.hypervolume == pytest.approx(full.hypervolume)
+
+
+def _layered(n_layer: int, d_model: int = 96, d_inner: int = 256) -> ArchConfig:
+    """A homogeneous architecture like a layer-scaled baseline (in SPACE unless its d_model
+    or d_inner is not)."""
+    return ArchConfig.from_dict({
+        "backbone": "gpt2", "n_layer": n_layer, "d_model": d_model, "n_head": 2,
+        "d_inner": d_inner, "d_embed": 64, "div_val": 1, "n_token": 1000, "cutoffs": [200, 500],
+    })  # fmt: skip
+
+
+SEEDS = (_layered(1), _layered(2), _layered(3))
+#: Outside SPACE (d_model 256, d_inner 1024) and the largest of all: always on the frontier.
+HUGE = _layered(4, d_model=256, d_inner=1024)
+
+
+def test_seeds_open_iteration_0_and_count_in_its_population() -> None:
+    assert all(SPACE.contains(cfg) for cfg in SEEDS) and not SPACE.contains(HUGE)
+    algo, asked = run(0, seeds=(*SEEDS, SEEDS[0], HUGE))  # a repeated seed counts once
+    first = asked[0]
+    assert [p.cfg for p in first[:4]] == [*SEEDS, HUGE]
+    assert [p.origin for p in first] == ["baseline"] * 4 + ["random"] * (SMALL.population - 4)
+    assert len({p.arch_id for p in first}) == len(first) == SMALL.population
+    assert all(p.origin != "baseline" for it in asked[1:] for p in it)
+    assert {p.arch_id for p in first[:4]} <= {p.arch_id for p in algo.points}
+
+
+def test_seeds_draw_nothing_from_the_generator() -> None:
+    # Seeds that no random architecture can equal (outside the space) leave the random
+    # draws as they were: the seeded iteration 0 is the seeds, then the unseeded one's start.
+    plain = LTSSearch(SPACE, SMALL, np.random.default_rng(7)).ask()
+    seeded = LTSSearch(SPACE, SMALL, np.random.default_rng(7), seeds=[HUGE]).ask()
+    assert [p.arch_id for p in seeded] == [HUGE.arch_id] + [p.arch_id for p in plain[:-1]]
+
+
+def test_a_seed_outside_the_space_may_lead_the_frontier_but_never_breeds() -> None:
+    algo, asked = run(3, seeds=(HUGE,))  # mutating it would raise: it is never a parent
+    assert HUGE.arch_id in {p.arch_id for p in algo.frontier()}
+    assert all(HUGE.arch_id not in p.parents for it in asked for p in it)
+    assert all(SPACE.contains(p.cfg) for it in asked[1:] for p in it)
+
+
+def test_seeds_in_the_space_breed_like_any_member() -> None:
+    _, asked = run(0, seeds=SEEDS)
+    parents = {a for it in asked[1:] for p in it for a in p.parents}
+    assert {cfg.arch_id for cfg in SEEDS} <= parents
+
+
+def test_seeds_outside_the_parameter_bounds_are_dropped_and_failed_ones_told() -> None:
+    bounds = Bounds(max_params=decoder_params(SEEDS[1]))
+    algo, asked = run(5, bounds=bounds, seeds=(*SEEDS, HUGE), fail={SEEDS[0].arch_id})
+    assert [p.cfg for p in asked[0] if p.origin == "baseline"] == list(SEEDS[:2])
+    told = {p.arch_id for p in algo.points}
+    assert SEEDS[1].arch_id in told and SEEDS[0].arch_id not in told  # failed: not a point
+    assert algo.seen(SEEDS[0].arch_id) and not algo.seen(HUGE.arch_id)
+
+
+def test_a_seeded_search_resumes_the_same() -> None:
+    full, asked_full = run(21, seeds=SEEDS)
+    algo = LTSSearch(SPACE, SMALL, np.random.default_rng(21), seeds=SEEDS)
+    history = []
+    for _ in range(2):
+        proposals = algo.ask()
+        outcomes = {p.arch_id: fake_measure(p.cfg) for p in proposals}
+        history += [(algo.iteration, p, outcomes[p.arch_id]) for p in proposals]
+        algo.tell(outcomes)
+    resumed = LTSSearch(SPACE, SMALL, np.random.default_rng(0))  # the seeds are in the history
+    resumed.load_state(algo.state_dict(), history)
+    rest = []
+    while not resumed.done:
+        proposals = resumed.ask()
+        rest.append(proposals)
+        resumed.tell({p.arch_id: fake_measure(p.cfg) for p in proposals})
+    assert _ids(rest) == _ids(asked_full[2:])
+    assert [p.arch_id for p in resumed.frontier()] == [p.arch_id for p in full.frontier()]
 
 
 def test_less_chosen_parents_are_favoured() -> None:

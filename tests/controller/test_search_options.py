@@ -11,6 +11,7 @@ from typer.main import get_command
 
 from lts.controller.api.schemas import SearchCreate
 from lts.controller.cli import app
+from lts.controller.search.config import SearchConfig, default_parents
 from lts.controller.search.options import build_config, default_text, options, refuse_on_resume
 from lts.shared.errors import ConfigError
 from lts.shared.schemas import MeasureSettings, MeasureSettingsIn
@@ -28,6 +29,28 @@ def test_every_option_is_a_flag_of_controller_search_with_its_default_in_the_hel
             assert f"(default: {default})" in (params[name].help or ""), name
     assert default_text("iterations") == "30" and default_text("seq_len") == "192"
     assert default_text("baselines") == "yes" and default_text("max_params") is None
+    assert default_text("parents") == "20% of --population"
+
+
+@pytest.mark.parametrize(
+    ("population", "parents"), [(2, 1), (3, 1), (4, 1), (8, 2), (12, 2), (13, 3), (100, 20)]
+)
+def test_parents_default_to_a_fifth_of_the_population_and_are_stored(
+    population: int, parents: int
+) -> None:
+    assert default_parents(population) == parents
+    config = build_config(["a"], {"population": population})
+    assert config.parents == parents
+    assert SearchConfig(**config.model_dump()).model_dump()["parents"] == parents  # as stored
+    assert build_config(["a"], {}).parents == 20  # the paper's 20 of 100
+    body = SearchCreate(agents=["a"], population=population).given()
+    assert build_config(["a"], body).parents == parents  # POST /searches alike
+
+
+def test_explicit_parents_are_checked_against_the_population() -> None:
+    assert build_config(["a"], {"population": 8, "parents": 0}).parents == 0
+    with pytest.raises(ConfigError, match=r"must be in \[0, population = 8\), got 20"):
+        build_config(["a"], {"population": 8, "parents": 20})
 
 
 def test_a_space_file_and_the_same_space_inline_make_the_same_search(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from lts.controller.agents import AgentSpec
@@ -396,6 +397,88 @@ def test_resume_after_interruption_repeats_nothing(tmp_path: Path, store_url: st
         search = start_search(store, _config())
         _run(store, search.id, fresh)
         assert _candidates(store, search.id) == resumed  # the same search, interrupted or not
+
+
+def _unseeded(self: Any) -> list[ArchConfig]:
+    return []  # what a search stored before the baselines were seeded ran
+
+
+@pytest.mark.parametrize("stop_after", [5, 17])  # in iteration 0, or after it
+def test_a_search_stored_before_seeding_resumes_as_it_began(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_after: int
+) -> None:
+    """A search whose iteration 0 was stored without the baselines (before they were seeded)
+    resumes without them: the same candidates as had it never stopped under the old rule."""
+    from lts.controller.search.device_search import DeviceSearch
+
+    def interrupted_then_resumed(store: Store, agents: dict[str, FakeAgent]) -> int:
+        search = start_search(store, _config())
+        seen: list[DeviceProgress] = []
+
+        async def interrupted() -> None:
+            runner = SearchRunner(
+                store, search.id, [AgentSpec(n, f"http://{n}") for n in agents],
+                observer=seen.append,
+                client_factory=lambda spec: FakeClient(agents[spec.name], spec.name),
+                policy=FAST,
+            )  # fmt: skip
+            task = asyncio.create_task(runner.run())
+            while sum(p.measured for p in seen[-2:]) < stop_after:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        with monkeypatch.context() as old:
+            old.setattr(DeviceSearch, "_seeds", _unseeded)
+            asyncio.run(interrupted())
+        assert store.get_search(search.id).status == "interrupted"
+        assert _run(store, search.id, agents).status == "done"  # resumed by today's code
+        return search.id
+
+    with Store.open(tmp_path / "resumed.sqlite") as store:
+        sid = interrupted_then_resumed(store, {"a": FakeAgent("a"), "b": FakeAgent("b")})
+        resumed = _candidates(store, sid)
+    assert not [c for c in resumed if c[1] == "baseline" and c[2] >= 0]
+    with Store.open(tmp_path / "old.sqlite") as store, monkeypatch.context() as old:
+        old.setattr(DeviceSearch, "_seeds", _unseeded)
+        search = start_search(store, _config())
+        _run(store, search.id, {"a": FakeAgent("a"), "b": FakeAgent("b")})
+        assert _candidates(store, search.id) == resumed
+
+
+def test_a_seeded_search_starts_iteration_0_with_its_baselines(tmp_path: Path) -> None:
+    agents = {"a": FakeAgent("a")}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config(agents=["a"]))
+        _run(store, search.id, agents)
+        cands = store.candidates(search.id)
+    baselines = [c.arch_id for c in cands if c.iteration == -1]
+    first = [c for c in cands if c.iteration == 0]
+    assert [c.arch_id for c in first[:2]] == baselines and len(first) == 10
+    assert [c.origin for c in first] == ["baseline"] * 2 + ["random"] * 8
+    assert all(c.cache_hit for c in first[:2])  # measured once, at iteration -1
+    assert set(agents["a"].measured.values()) == {1}
+
+
+def test_a_seed_beaten_only_at_search_time_stays_on_the_reported_frontier() -> None:
+    from lts.controller.search.algorithm import LTSSearch, Outcome, SearchParams
+    from lts.controller.search.device_search import unbeaten_seeds
+    from lts.shared.space import SearchSpace
+
+    small, big = (ArchConfig.from_dict(item.arch) for item in _items(2))
+    assert small.n_layer < big.n_layer  # big has more decoder parameters
+    params = SearchParams(iterations=1, population=2, parents=1)
+    algo = LTSSearch(SearchSpace.from_dict(SPACE), params, np.random.default_rng(0),
+                     seeds=[small, big])  # fmt: skip
+    assert [p.origin for p in algo.ask()] == ["baseline", "baseline"]
+    algo.tell({small.arch_id: Outcome(2.0, 5.0), big.arch_id: Outcome(1.0, 4.0)})
+    assert [p.arch_id for p in algo.frontier()] == [big.arch_id]  # big dominates small
+    assert unbeaten_seeds(algo, {small.arch_id: 2.0, big.arch_id: 1.0}) == []
+    # Measured again at the end, the dominating member is slower: small is kept.
+    assert unbeaten_seeds(algo, {small.arch_id: 2.0, big.arch_id: 2.1}) == [small.arch_id]
+    assert unbeaten_seeds(algo, {small.arch_id: 2.0, big.arch_id: 2.0}) == []
+    assert unbeaten_seeds(algo, {small.arch_id: None, big.arch_id: 2.1}) == []  # failed
 
 
 def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Path) -> None:

@@ -229,3 +229,55 @@ def test_a_killed_agent_does_not_fail_the_other_device(
         assert first.status == "done"
         assert second.status == "failed" and "gave up after" in (second.message or "")
         assert store.reported(1, first.device_id)
+
+
+def test_the_baselines_join_the_population_and_never_beat_the_frontier(
+    agents: dict[str, LocalAgent], env: dict[str, str]
+) -> None:
+    """The measured baselines are members of iteration 0's population, so each baseline's
+    match (the fastest frontier model with at least its decoder parameters) is at least as
+    fast as the baseline: no speed-up below 1.0x. ``--parents`` is not given: 20%."""
+    one = agents["one"]
+    args = [
+        "search", "--agents", one.url, "--space", env["SPACE"], "--iterations", "3",
+        "--population", "8", "--seed", "5", "--time-budget-s", "0.3", "--min-time-s", "0.1",
+        "--warmup-s", "0.02", "--baseline-sizes", "space", "--baseline-layers", "1-3",
+        "--final-budget-factor", "2", "--batch-size", "4",
+    ]  # fmt: skip
+    r = controller(env, *args)
+    assert r.returncode == 0, r.stderr
+    with Store.open(env["LTS_DB"]) as store:
+        (search,) = store.list_searches()
+        assert search.settings["parents"] == 2  # 20% of 8, as stored
+        cands = store.candidates(search.id)
+        baselines = [c.arch_id for c in cands if c.iteration == -1]
+        first = [c for c in cands if c.iteration == 0]
+        assert len(baselines) == 3 and len(first) == 8
+        assert [c.arch_id for c in first if c.origin == "baseline"] == baselines
+        assert Counter(c.origin for c in first) == {"baseline": 3, "random": 5}
+    report = json.loads(controller(env, "results", "--json").stdout)
+    (device,) = report["devices"]
+    speedups = [c["speedup"] for c in device["comparisons"]]
+    assert len(speedups) == 3 and all(s is not None for s in speedups), device["comparisons"]
+    assert min(speedups) >= 1.0, speedups
+
+
+def test_parents_default_to_a_fifth_of_the_population(
+    agents: dict[str, LocalAgent], env: dict[str, str]
+) -> None:
+    """The command that failed with "parents: must be in [0, population = 8), got 20"."""
+    r = controller(env, "agents", "add", "local", agents["one"].url)
+    assert r.returncode == 0, r.stderr
+    r = controller(
+        env, "search", "--agents", "local", "--iterations", "2", "--population", "8",
+        "--no-baselines", "--space", env["SPACE"], "--time-budget-s", "0.3",
+        "--min-time-s", "0.1", "--warmup-s", "0.02", "--final-budget-factor", "1",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "done, iteration 2/2" in r.stdout
+    with Store.open(env["LTS_DB"]) as store:
+        (search,) = store.list_searches()
+        assert search.settings["parents"] == 2
+    r = controller(env, "search", "--agents", "local", "--population", "8", "--parents", "8")
+    assert r.returncode != 0
+    assert "parents: must be in [0, population = 8), got 8" in r.stdout + r.stderr

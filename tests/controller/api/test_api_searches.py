@@ -51,6 +51,7 @@ def test_a_server_without_a_token_refuses_mutations(filled: Filled) -> None:
         ({"agents": ["nope"]}, 422, "agents", "no agent named 'nope'"),
         ({}, 422, "agents", "name the agents"),
         ({"agents": [AGENT_NAME], "population": 4, "parents": 10}, 422, "parents", ""),
+        ({"agents": [AGENT_NAME], "population": 8, "parents": 8}, 422, "parents", "got 8"),
         ({"agents": [AGENT_NAME], "threads": 0}, 422, "threads", ""),
         ({"agents": [AGENT_NAME], "space": {"n_layer": [1]}}, 422, "backbone", "required"),
         ({"agents": [AGENT_NAME], "baseline_layers": "3-1"}, 422, "baseline_layers", ""),
@@ -84,6 +85,7 @@ def test_a_search_started_over_the_api_progresses_stops_and_resumes(
 ) -> None:
     body = {"agents": [AGENT_NAME], **FAST, "iterations": 50, "seed": 7,
             "baseline_layers": "1", "name": "over-the-api"}  # fmt: skip
+    del body["parents"]  # the default: 20% of the population (4), at least 1
     r = api.post("/searches", json=body)
     assert r.status_code == 202, r.text
     sid = r.json()["id"]
@@ -93,6 +95,7 @@ def test_a_search_started_over_the_api_progresses_stops_and_resumes(
     detail = api.get(f"/searches/{sid}").json()
     assert detail["background"] is True and detail["hypervolume"] and detail["progress"] > 0
     assert detail["settings"]["measure"]["time_budget_s"] == 0.3
+    assert detail["settings"]["parents"] == 1  # stored resolved
     assert sid in {s["id"] for s in api.get("/searches?limit=1000").json()["data"]}
     assert api.get("/health").json()["running"] == 1
     page = api.get(f"/searches/{sid}/candidates").json()
