@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lts.controller.store.models import (
     ArchitectureRow,
@@ -27,11 +27,14 @@ from lts.controller.store.records import (
     SearchRecord,
 )
 
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")  # a record: a dataclass
 
 
 @cache
-def _names(cls: type) -> tuple[str, ...]:
+def _names(cls: type[DataclassInstance]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
