@@ -132,30 +132,31 @@ def select_devices(
 def _device_report(
     store: Store, config: SearchConfig, sd: SearchDeviceRecord, record: DeviceRecord | None
 ) -> DeviceReport:
-    base = {
-        "position": sd.position,
-        "agent": sd.agent,
-        "device": record.name if record else None,
-        "device_id": sd.device_id,
-        "fingerprint": record.fingerprint if record else None,
-        "status": sd.status,
-        "message": sd.message,
-        "iterations_done": sd.iteration_done + 1,
-        "iterations": config.iterations,
-    }
-    if sd.device_id is None:
-        return DeviceReport(**base, candidates=0, cache_hits=0, hypervolume=None,
-                            frontier=[], comparisons=[])  # fmt: skip
-    cands = store.candidate_figures(sd.search_id, sd.device_id)
-    hvs = store.hypervolumes(sd.search_id, sd.device_id)
-    front = device_frontier(store, config, sd.search_id, sd.device_id, cands)
+    cands: list[CandidateFigures] = []
+    hypervolume: float | None = None
+    frontier: list[ModelRow] = []
+    comparisons: list[Comparison] = []
+    if sd.device_id is not None:  # None: no device has answered for it, nothing is measured
+        cands = store.candidate_figures(sd.search_id, sd.device_id)
+        hvs = store.hypervolumes(sd.search_id, sd.device_id)
+        hypervolume = hvs[-1].hypervolume if hvs else None
+        front = device_frontier(store, config, sd.search_id, sd.device_id, cands)
+        frontier, comparisons = front.frontier, front.comparisons
     return DeviceReport(
-        **base,
+        position=sd.position,
+        agent=sd.agent,
+        device=record.name if record else None,
+        device_id=sd.device_id,
+        fingerprint=record.fingerprint if record else None,
+        status=sd.status,
+        message=sd.message,
+        iterations_done=sd.iteration_done + 1,
+        iterations=config.iterations,
         candidates=sum(c.iteration >= 0 for c in cands),
         cache_hits=sum(bool(c.cache_hit) for c in cands),
-        hypervolume=hvs[-1].hypervolume if hvs else None,
-        frontier=front.frontier,
-        comparisons=front.comparisons,
+        hypervolume=hypervolume,
+        frontier=frontier,
+        comparisons=comparisons,
     )
 
 
@@ -223,18 +224,18 @@ def compare(baseline: ModelRow, frontier: list[ModelRow]) -> Comparison:
 
 
 def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) -> ModelRow:
-    ok = m is not None and m.ok
+    done = m if m is not None and m.ok else None  # the measurement, when it succeeded
     return ModelRow(
         arch_id=arch.arch_id,
         n_layer=arch.n_layer,
         d_model=arch.d_model,
         decoder_params=arch.decoder_params,
-        latency_ms=m.latency_ms if ok else None,
-        p10_ms=m.latency.get("p10") if ok else None,
-        p90_ms=m.latency.get("p90") if ok else None,
-        peak_memory_mb=m.peak_memory_mb if ok else None,
+        latency_ms=done.latency_ms if done is not None else None,
+        p10_ms=done.latency.get("p10") if done is not None else None,
+        p90_ms=done.latency.get("p90") if done is not None else None,
+        peak_memory_mb=done.peak_memory_mb if done is not None else None,
         figures=figures,
-        error=None if ok else (m.error if m is not None else "not measured"),
+        error=None if done is not None else (m.error if m is not None else "not measured"),
     )
 
 
@@ -248,7 +249,8 @@ def reported_rows(
     archs = store.architectures(r.arch_id for r in reported)
     ids = [i for r in reported for i in (r.final_measurement_id, r.search_measurement_id) if i]
     ms = store.get_measurements(ids)
-    frontier, baselines = [], []
+    frontier: list[ModelRow] = []
+    baselines: list[ModelRow] = []
     for r in reported:
         final = ms.get(r.final_measurement_id) if r.final_measurement_id else None
         during = ms.get(r.search_measurement_id) if r.search_measurement_id else None
@@ -270,25 +272,29 @@ def live_rows(
     records are read for those rows only (with the default proxy; another proxy needs every
     candidate's architecture)."""
     bounds = config.bounds()
-    feasible = {
-        c.arch_id: c
-        for c in cands
-        if c.iteration >= 0 and c.ok and bounds.feasible(c.latency_ms, c.peak_memory_mb or 0.0)
-    }
+    # The feasible candidates that were measured successfully (by architecture, the last one
+    # of each), with their median latency (never None then: see CandidateFigures.ok).
+    feasible: dict[str, tuple[CandidateFigures, float]] = {}
+    for c in cands:
+        latency = c.latency_ms if c.ok else None
+        if c.iteration < 0 or latency is None:
+            continue
+        if bounds.feasible(latency, c.peak_memory_mb or 0.0):
+            feasible[c.arch_id] = (c, latency)
     unique = list(feasible.values())
     chosen: list[CandidateFigures] = []
     if unique:
         if config.proxy == "decoder_params":
-            scores = [float(c.decoder_params) for c in unique]
+            scores = [float(c.decoder_params) for c, _ in unique]
         else:
-            archs = store.architectures(c.arch_id for c in unique)
-            scores = [_proxy(config.proxy, archs[c.arch_id]) for c in unique]
+            archs = store.architectures(c.arch_id for c, _ in unique)
+            scores = [_proxy(config.proxy, archs[c.arch_id]) for c, _ in unique]
         rows = [
-            (score, c.latency_ms, c.peak_memory_mb or 0.0)
-            for score, c in zip(scores, unique, strict=True)
+            (score, latency, c.peak_memory_mb or 0.0)
+            for score, (c, latency) in zip(scores, unique, strict=True)
         ]
         f = pareto.objectives(rows, _higher_is_better(config.proxy))
-        chosen = [unique[i] for i in pareto.frontier(f, config.frontier)]
+        chosen = [unique[i][0] for i in pareto.frontier(f, config.frontier)]
     based = [c for c in cands if c.iteration < 0]
     archs = store.architectures(c.arch_id for c in chosen + based)
     ms = store.get_measurements(c.measurement_id for c in chosen + based if c.measurement_id)

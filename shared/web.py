@@ -12,7 +12,7 @@ This module imports FastAPI, so :mod:`shared` does not import it: only the servi
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,14 +37,17 @@ def error_docs(*entries: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
 
 
 def error_response(
-    status_code: int, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+    status_code: int,
+    detail: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """An :class:`ErrorBody` answer with ``status_code`` (and ``headers``, e.g. Retry-After)."""
     body = ErrorBody(detail=detail, field=field).model_dump()
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-def field_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def field_path(loc: Sequence[object]) -> str | None:
     """A validation error's location as the client wrote the input, without the part of the
     request it came from: ``("query", "limit")`` -> ``limit``; ``("body", "items", 0,
     "settings", "threads")`` -> ``items[0].settings.threads``."""
@@ -70,13 +73,22 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
-    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
-    if first.get("type") == "json_invalid":
-        field, message = "body", f"invalid JSON: {first.get('ctx', {}).get('error', first['msg'])}"
-    else:
-        field, message = field_path(first["loc"]), first["msg"]
+    field, message = _describe(errors[0]) if errors else ("body", "invalid request")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return error_response(422, f"{field}: {message}{more}", field)
+    named = f"{field}: " if field is not None else ""  # None: an error without a location
+    return error_response(422, f"{named}{message}{more}", field)
+
+
+def _describe(error: Mapping[str, object]) -> tuple[str | None, str]:
+    """The input a validation error (one of :meth:`RequestValidationError.errors`, a pydantic
+    error) names, and its message; a body that is not JSON names ``body``."""
+    message = str(error.get("msg", "invalid request"))
+    if error.get("type") == "json_invalid":
+        ctx = error.get("ctx")
+        reason = ctx.get("error", message) if isinstance(ctx, Mapping) else message
+        return "body", f"invalid JSON: {reason}"
+    loc = error.get("loc")
+    return field_path(loc if isinstance(loc, (tuple, list)) else ()), message
 
 
 async def _config_error(request: Request, exc: ConfigError) -> JSONResponse:
@@ -97,9 +109,11 @@ def install_error_handlers(
     """Register the handlers that turn every error into an :class:`ErrorBody`: the common ones
     (see the module docstring), then ``handlers``, the service's own error classes. Unexpected
     errors are logged on ``logger`` (the service's)."""
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(ConfigError, _config_error)
+    # Starlette types a handler as taking any Exception, though it calls each with instances
+    # of the class it is registered for only; these handlers take that class.
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ConfigError, _config_error)  # type: ignore[arg-type]
     for error_class, handler in handlers.items():
         app.add_exception_handler(error_class, handler)
     app.add_exception_handler(Exception, _unexpected(logger))
@@ -134,9 +148,9 @@ def _document_errors(app: FastAPI) -> None:
                 extra = _ANY_OPERATION | (_WITH_BODY if "requestBody" in op else {})
                 for code, text in extra.items():
                     responses.setdefault(str(code), {"description": text})
-                for code in ("400", "413", "422"):
-                    if code in responses:
-                        responses[code]["content"] = error
+                for status in ("400", "413", "422"):
+                    if status in responses:
+                        responses[status]["content"] = error
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         app.openapi_schema = schema

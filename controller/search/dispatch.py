@@ -20,6 +20,7 @@ controller killed between sending a job and recording its id can find the job by
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -143,7 +144,7 @@ class Dispatcher:
             self._on_job(InFlight(key))
             try:
                 job = await self.call(
-                    lambda b=batch, k=key: self.client.submit([items[i] for i in b], key=k)
+                    functools.partial(self.client.submit, [items[i] for i in batch], key=key)
                 )
             except AgentRefused as exc:
                 bad = _refused_item(exc, len(batch))
@@ -156,7 +157,7 @@ class Dispatcher:
             self.current_job = job.id
             self._on_job(InFlight(key, job.id))
             faults = self.infrastructure_faults.total()
-            finished = await self.follow(job, lambda k, item, b=batch: on_item(b[k], item))
+            finished = await self.follow(job, _in_batch(on_item, batch))
             self.current_job = None
             self._on_job(None)
             remaining = [i for i in remaining if i not in {batch[k] for k in finished}]
@@ -227,9 +228,10 @@ class Dispatcher:
     async def find(self, inflight: InFlight) -> JobPublic | None:
         """The job recorded as in flight, as the agent has it now; None if the agent does not
         know it (it never arrived, or the agent restarted or forgot it since)."""
+        job_id = inflight.job_id
         try:
-            if inflight.job_id is not None:
-                return await self.call(lambda: self.client.job(inflight.job_id))
+            if job_id is not None:
+                return await self.call(lambda: self.client.job(job_id))
             found = await self.call(lambda: self.client.jobs(limit=1, key=inflight.key))
         except (JobNotFound, AgentRefused) as exc:
             name = inflight.job_id or inflight.key
@@ -247,6 +249,11 @@ class Dispatcher:
             await asyncio.wait_for(self.client.cancel(job_id), timeout_s)
         except (AgentError, TimeoutError) as exc:
             logger.info("could not cancel job %s: %s", job_id, exc)
+
+
+def _in_batch(on_item: ItemCallback, batch: Sequence[int]) -> ItemCallback:
+    """``on_item`` for a job of the items ``batch``: the job's item k is ``batch[k]``."""
+    return lambda k, item: on_item(batch[k], item)
 
 
 async def _deliver(on_item: ItemCallback, index: int, item: JobItemPublic) -> None:

@@ -107,7 +107,7 @@ class RunnerLease:
         *,
         heartbeat_s: float = HEARTBEAT_S,
         stale_after_s: float = STALE_AFTER_S,
-        on_lost: Callable[[], None] | None = None,
+        on_lost: Callable[[], object] | None = None,  # what it returns is not used
     ) -> None:
         if not 0 < heartbeat_s < stale_after_s:
             raise ValueError("the heartbeat must be shorter than the staleness limit")
@@ -115,7 +115,7 @@ class RunnerLease:
         self.search_id = search_id
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
-        self.on_lost = on_lost or (lambda: None)
+        self.on_lost: Callable[[], object] = on_lost or (lambda: None)
         self.owner = uuid.uuid4().hex
         self.host = socket.gethostname()
         self.pid = os.getpid()

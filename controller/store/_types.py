@@ -125,9 +125,13 @@ class BoundedString(TypeDecorator[str]):
     impl = String
     cache_ok = True
 
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        limit = self.impl.length
-        if value is not None and limit is not None and len(value) > limit:
+        limit = self.length
+        if value is not None and len(value) > limit:
             raise ValueError(
                 f"text of {len(value)} characters is longer than the {limit} its column holds: "
                 f"{value[:40]!r}..."

@@ -144,8 +144,10 @@ class CatalogMixin(StoreBase):
                     _fill_result(fresh, result)
                 for column in _REPLACED:
                     setattr(existing, column, getattr(fresh, column))
-                if result is not None or settings is not None:
-                    existing.settings = fresh.settings if result is not None else settings
+                if result is not None:
+                    existing.settings = fresh.settings
+                elif settings is not None:
+                    existing.settings = settings
                 s.flush()
                 return measurement_record(existing, cfg.arch_id), True
             if existing is not None:

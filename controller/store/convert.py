@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import Field, fields
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from lts.controller.store.models import (
     ArchitectureRow,
@@ -27,11 +27,18 @@ from lts.controller.store.records import (
     SearchRecord,
 )
 
-R = TypeVar("R")
+
+class _Record(Protocol):
+    """A record: a dataclass (what :func:`dataclasses.fields` takes)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+
+R = TypeVar("R", bound=_Record)
 
 
 @cache
-def _names(cls: type) -> tuple[str, ...]:
+def _names(cls: type[_Record]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 

@@ -17,8 +17,10 @@ lease and the others get :class:`SearchConflict`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import IntegrityError
 
 from lts.controller.store._base import StoreBase
@@ -73,7 +75,7 @@ class LeasesMixin(StoreBase):
                 .values(owner=owner, host=host, pid=pid, acquired_at=now, heartbeat_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if taken.rowcount != 1:
+            if _rowcount(taken) != 1:
                 raise SearchConflict(f"search {search_id} was just taken over by another process")
             return None if held.owner == owner else held
 
@@ -85,7 +87,7 @@ class LeasesMixin(StoreBase):
                 .where(SearchLeaseRow.search_id == search_id, SearchLeaseRow.owner == owner)
                 .values(heartbeat_at=utcnow())
             )
-            return bool(done.rowcount)
+            return bool(_rowcount(done))
 
     def release_lease(self, search_id: int, owner: str) -> None:
         """Give the lease back (nothing happens if ``owner`` does not hold it)."""
@@ -110,3 +112,11 @@ class LeasesMixin(StoreBase):
         with self._session() as s:
             rows = s.scalars(select(SearchLeaseRow).where(SearchLeaseRow.search_id.in_(ids)))
             return {row.search_id: lease_record(row) for row in rows}
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The number of rows an UPDATE or DELETE matched: the Session answers such a statement
+    with a :class:`CursorResult` (typed as any :class:`Result`)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count in a {type(result).__name__} (not an UPDATE or DELETE)")
+    return result.rowcount
