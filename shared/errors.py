@@ -6,6 +6,7 @@ these; only the edges (CLI commands, HTTP routes) turn them into exit codes or s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +28,24 @@ class ConfigError(LTSError, ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+def field_path(loc: Sequence[object]) -> str | None:
+    """A validation error's location as the client wrote the input, without the part of the
+    request it came from: ``("query", "limit")`` -> ``limit``; ``("body", "items", 0,
+    "settings", "threads")`` -> ``items[0].settings.threads``."""
+    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or (str(loc[0]) if loc else None)
+
+
+def validation_error(exc: ValidationError, fallback: str) -> ConfigError:
+    """A model's values that did not validate, as a :class:`ConfigError` naming the first bad
+    field by its path (:func:`field_path`), or ``fallback`` where the error has no location."""
+    err = exc.errors()[0]
+    return ConfigError(field_path(err["loc"]) or fallback, err["msg"])
 
 
 def option_error(exc: ValidationError) -> ConfigError:

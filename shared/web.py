@@ -12,7 +12,7 @@ This module imports FastAPI, so :mod:`shared` does not import it: only the servi
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,7 +22,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lts.shared.errors import ConfigError
+from lts.shared.errors import ConfigError, field_path
 from lts.shared.schemas import ErrorBody
 from lts.shared.tokens import is_loopback
 
@@ -45,17 +45,6 @@ def error_response(
     """An :class:`ErrorBody` answer with ``status_code`` (and ``headers``, e.g. Retry-After)."""
     body = ErrorBody(detail=detail, field=field).model_dump()
     return JSONResponse(body, status_code=status_code, headers=headers)
-
-
-def field_path(loc: Sequence[object]) -> str | None:
-    """A validation error's location as the client wrote the input, without the part of the
-    request it came from: ``("query", "limit")`` -> ``limit``; ``("body", "items", 0,
-    "settings", "threads")`` -> ``items[0].settings.threads``."""
-    parts = list(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or (str(loc[0]) if loc else None)
 
 
 def status_handler(code: int, headers: dict[str, str] | None = None) -> ErrorHandler:

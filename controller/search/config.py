@@ -11,7 +11,7 @@ from lts.controller.proxies import get_proxy
 from lts.controller.search.algorithm import Bounds, SearchParams
 from lts.controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
 from lts.shared.config import MAX_LAYERS
-from lts.shared.errors import ConfigError
+from lts.shared.errors import ConfigError, validation_error
 from lts.shared.schemas import MeasureSettings, MeasureSettingsIn
 from lts.shared.space import SearchSpace
 
@@ -102,9 +102,7 @@ class SearchConfig(BaseModel):
         try:
             config = cls(**values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-            raise ConfigError(field.lstrip(".") or "search", err["msg"]) from None
+            raise validation_error(exc, "search") from None
         config.algorithm()  # cross-field checks (parents < population, ...)
         config.bounds()
         config.overrides()
@@ -138,8 +136,7 @@ class SearchConfig(BaseModel):
         try:
             return MeasureSettingsIn(**self.measure)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ConfigError(".".join(str(p) for p in err["loc"]), err["msg"]) from None
+            raise validation_error(exc, "measure") from None
 
     def settings_for(self, defaults: MeasureSettings) -> MeasureSettings:
         """The complete measurement settings on a device with these ``defaults``."""

@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 from lts.controller.search import config as c
 from lts.controller.search.baselines import parse_layers
 from lts.controller.search.config import SearchConfig
+from lts.shared.config import Backbone
 from lts.shared.errors import ConfigError
 from lts.shared.schemas import MeasureSettings
 from lts.shared.space import SearchSpace, default_space, load_space
@@ -58,9 +59,7 @@ class SearchOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backbone: Annotated[
-        Literal["gpt2", "transxl"] | None, Option("gpt2 | transxl.", default=DEFAULT_BACKBONE)
-    ] = None
+    backbone: Annotated[Backbone | None, Option("gpt2 | transxl.", default=DEFAULT_BACKBONE)] = None
     space: Annotated[
         dict[str, Any] | None,
         Option("Search space file (TOML or JSON).", cli=Path),
