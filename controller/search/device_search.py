@@ -316,16 +316,17 @@ class DeviceSearch:
         """Measure again the failed measurements of this search's candidates on this device
         (those of completed iterations too: the resumed algorithm then sees the new figures,
         stored in place of the failures)."""
-        cands = self.store.candidates(self.sd.search_id, self.device.id)
-        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
-        failed = [m for m in ms.values() if m.status == "failed"]
+        failed = {  # by measurement: candidates may share one
+            j.measurement.id: (j.measurement.settings_key, j.arch.to_config())
+            for j in self.store.candidate_joins(self.sd.search_id, self.device.id)
+            if j.measurement is not None and j.measurement.status == "failed"
+        }
         if not failed:
             return
         self._emit(phase="retrying failed")
-        archs = self.store.architectures(m.arch_id for m in failed)
         by_key: dict[str, list[ArchConfig]] = {}
-        for m in failed:
-            by_key.setdefault(m.settings_key, []).append(archs[m.arch_id].to_config())
+        for key, cfg in failed.values():
+            by_key.setdefault(key, []).append(cfg)
         for key, cfgs in by_key.items():
             await self._evaluate(cfgs, MeasureSettings.model_validate_json(key))
         logger.info("device %s: measured %d failed candidate(s) again", self.spec.label,
@@ -343,13 +344,12 @@ class DeviceSearch:
 
     def _history(self, upto: int) -> list[tuple[int, Proposal, Outcome | None]]:
         sid, did = self.sd.search_id, self.device.id
-        cands = [c for c in self.store.candidates(sid, did) if 0 <= c.iteration <= upto]
-        archs = self.store.architectures(c.arch_id for c in cands)
-        ms = self.store.get_measurements(c.measurement_id for c in cands if c.measurement_id)
         out: list[tuple[int, Proposal, Outcome | None]] = []
-        for c in cands:
-            proposal = Proposal(archs[c.arch_id].to_config(), c.origin, c.parents)
-            m = ms.get(c.measurement_id) if c.measurement_id else None
+        for j in self.store.candidate_joins(sid, did):
+            c, m = j.candidate, j.measurement
+            if not 0 <= c.iteration <= upto:
+                continue
+            proposal = Proposal(j.arch.to_config(), c.origin, c.parents)
             outcome = None if m is None else Evaluation(proposal.cfg, m, True).outcome()
             out.append((c.iteration, proposal, outcome))
         return out
