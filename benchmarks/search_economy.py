@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 
 from lts.controller.agents import AgentSpec
-from lts.controller.commands.search import DEMO_SPACE
 from lts.controller.pareto import hypervolume, objectives
 from lts.controller.proxies import get_proxy
 from lts.controller.search.config import SearchConfig
@@ -53,6 +52,7 @@ from lts.controller.search.evaluation import DeviceEvaluator
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.search.options import build_config
 from lts.controller.search.runner import SearchRunner, default_client, start_search
+from lts.controller.search.small_spaces import DEMO_SPACE, TINY_SPACE
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import LTSError
@@ -72,18 +72,6 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "today": {},
 }
 
-#: A space of tiny GPT-2 models (each measured in well under a second): the test's.
-TINY_SPACE: dict[str, Any] = {
-    "backbone": "gpt2",
-    "n_layer": [1, 2, 3],
-    "d_model": [64, 96, 128],
-    "d_embed": [64],
-    "div_val": [1],
-    "n_head": [2, 4],
-    "d_inner": {"min": 128, "max": 256, "step": 64},
-    "n_token": 1000,
-    "cutoffs": [200, 500],
-}
 SPACES: dict[str, dict[str, Any] | None] = {"default": None, "demo": DEMO_SPACE, "tiny": TINY_SPACE}
 
 #: The search the extrapolation is for (the paper's: 30 iterations of 100 candidates).

@@ -1,5 +1,5 @@
 """Helpers shared by the test packages (tests/ is on sys.path through tests/conftest.py):
-the tiny search space, the console scripts, the store engines, and waiting for a server
+the console scripts, the store engines, and waiting for a server
 subprocess to answer ``/health``."""
 
 from __future__ import annotations
@@ -12,19 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-#: A space of tiny GPT-2 models (each measured in well under a second).
-TINY_SPACE = {
-    "backbone": "gpt2",
-    "n_layer": [1, 2, 3],
-    "d_model": [64, 96, 128],
-    "d_embed": [64],
-    "div_val": [1],
-    "n_head": [2, 4],
-    "d_inner": {"min": 128, "max": 256, "step": 64},
-    "n_token": 1000,
-    "cutoffs": [200, 500],
-}
-
 
 def console_script(name: str) -> list[str]:
     """The command that runs console script ``name`` (``agent``, ``controller``) of this
@@ -33,7 +20,7 @@ def console_script(name: str) -> list[str]:
     exe = Path(sys.executable).parent / name
     if exe.is_file():
         return [str(exe)]
-    return [sys.executable, "-c", f"from {name}.cli import main; main()"]
+    return [sys.executable, "-c", f"from lts.{name}.cli import main; main()"]
 
 
 #: The engines a store test runs on (``@pytest.fixture(params=ENGINES)``; the ``store_url``

@@ -33,6 +33,7 @@ from lts.controller.search.options import (
     refuse_on_resume,
 )
 from lts.controller.search.runner import DeviceProgress, SearchOutcome, SearchRunner, start_search
+from lts.controller.search.small_spaces import DEMO_SPACE
 from lts.controller.store import Store
 from lts.shared.errors import ConfigError, StoreUnavailable
 
@@ -225,21 +226,6 @@ def finish(report: Any, outcome: SearchOutcome, as_json: bool) -> None:
             err=True,
         )
         raise typer.Exit(1)
-
-
-#: The demo's space: small models (1-4 layers, d_model 64-256, a 10k vocabulary) that an
-#: agent builds and measures in well under a second each.
-DEMO_SPACE: dict[str, Any] = {
-    "backbone": "gpt2",
-    "n_layer": {"min": 1, "max": 4},
-    "d_model": {"min": 64, "max": 256, "step": 64},
-    "d_embed": [64, 128],
-    "div_val": [1, 2],
-    "n_head": [2, 4],
-    "d_inner": {"min": 128, "max": 1024, "step": 128},
-    "n_token": 10000,
-    "cutoffs": [2000, 5000],
-}
 
 
 def demo(

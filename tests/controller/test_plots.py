@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
 from lts.controller.agents import AgentSpec
@@ -38,6 +37,7 @@ from lts.controller.report import build_report
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.search.runner import SearchRunner, start_search
+from lts.controller.search.small_spaces import TINY_SPACE
 from lts.controller.store import Store
 from lts.shared.errors import ConfigError, StoreError
 

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from testkit import TINY_SPACE
 
 from lts.controller.api import reads
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.runner import start_search
+from lts.controller.search.small_spaces import TINY_SPACE
 from lts.controller.store import Store
 
 CONTROLLER = [sys.executable, "-c", "from lts.controller.cli import main; main()"]

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from testkit import TINY_SPACE
+
+from lts.controller.search.small_spaces import TINY_SPACE
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from testkit import TINY_SPACE, wait_healthy
+from testkit import wait_healthy
 
 from lts.controller.search.local_agent import free_port
+from lts.controller.search.small_spaces import TINY_SPACE
 
 #: A small search with short budgets (SearchConfig fields) ...
 SMALL = {

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from testkit import TINY_SPACE
 from typer.testing import CliRunner
 
 from lts.controller.api import reads
@@ -22,6 +21,7 @@ from lts.controller.api.settings import Settings
 from lts.controller.cli import app as cli_app
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.runner import start_search
+from lts.controller.search.small_spaces import TINY_SPACE
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError, SearchConflict
