@@ -27,6 +27,7 @@ from lts.controller.client import AgentRefused, AgentUnavailable, JobNotFound
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
 from lts.controller.search.runner import DeviceProgress, SearchRunner, start_search
+from lts.controller.search.small_spaces import TINY_SPACE
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import SearchConflict
@@ -43,17 +44,7 @@ from lts.shared.schemas import (
 )
 
 FAST = RetryPolicy(first_delay_s=0.005, max_delay_s=0.02, fail_after_s=5.0, poll_s=0.001)
-SPACE = {
-    "backbone": "gpt2",
-    "n_layer": [1, 2, 3],
-    "d_model": [64, 96, 128],
-    "d_embed": [64],
-    "div_val": [1],
-    "n_head": [2, 4],
-    "d_inner": [128, 192, 256],
-    "n_token": 1000,
-    "cutoffs": [200, 500],
-}
+SPACE = TINY_SPACE
 
 
 def fake_result(cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult:
