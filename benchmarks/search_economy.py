@@ -32,11 +32,14 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,18 +61,22 @@ from lts.shared.config import ArchConfig
 from lts.shared.errors import LTSError
 from lts.shared.schemas import MeasureSettings
 
-#: The reference side's overrides: none (every candidate measured with today's protocol).
-#: When options such as ``--no-screen`` / ``--measure full`` exist, the reference names them
-#: here explicitly (e.g. ``{"screen": False, "measure_mode": "full"}``).
-REFERENCE: dict[str, Any] = {}
+#: The reference side's overrides: every candidate measured with the full protocol, no
+#: screening (what ``controller search --no-screen --measure full`` does).
+REFERENCE: dict[str, Any] = {"screen": False, "measure_mode": "full"}
 
 #: The candidate configurations, by name: overrides of the search's options (names of
 #: :class:`lts.controller.search.options.SearchOptions`, as ``controller search`` takes them;
 #: measurement settings such as ``time_budget_s`` included). Adding a configuration to judge
 #: is adding an entry.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    # Today's defaults: the same protocol as the reference (ratios ~1, hypervolumes equal).
-    "today": {},
+    # The defaults: screening and racing.
+    "default": {},
+    # Each half alone.
+    "race": {"screen": False},
+    "screen": {"measure_mode": "full"},
+    # The reference's own settings (ratios ~1, hypervolumes equal: the noise floor).
+    "reference": dict(REFERENCE),
 }
 
 SPACES: dict[str, dict[str, Any] | None] = {"default": None, "demo": DEMO_SPACE, "tiny": TINY_SPACE}
@@ -97,6 +104,9 @@ class Side:
     measured: int
     cache_hits: int
     screened: int
+    quick: int
+    full: int
+    measurements: int
     unresolved: int
     failed: int
     fwd_equiv_mean: float | None
@@ -105,6 +115,8 @@ class Side:
     agent_s_per_measured: float | None
     concurrency: float | None
     frontier: list[str]
+    latency_mdape: float | None = None
+    memory_mdape: float | None = None
     hypervolume: float | None = None
     extrapolated_s: float | None = None
 
@@ -118,7 +130,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--backbone", default=None, choices=["gpt2", "transxl"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slots", type=int, default=2, help="the agent's --slots")
-    parser.add_argument("--candidate", default="today", help=", ".join(CANDIDATES))
+    parser.add_argument("--candidate", default="default", help=", ".join(CANDIDATES))
+    parser.add_argument(
+        "--reference-from",
+        type=Path,
+        default=None,
+        help="reuse the reference.sqlite kept in DIR by an earlier run of the same search",
+    )
     parser.add_argument("--baselines", action="store_true", help="measure baselines too")
     parser.add_argument("--keep", type=Path, default=None, help="keep the stores in DIR")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -137,6 +155,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--space: default, demo, tiny or a TOML/JSON file; got {args.space!r}")
     if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
         parser.error(f"--keep: {args.keep} is not empty")
+    if args.reference_from is not None and not (args.reference_from / "reference.sqlite").is_file():
+        parser.error(f"--reference-from: no reference.sqlite in {args.reference_from}")
     return args
 
 
@@ -176,42 +196,110 @@ def run_side(
         t0 = time.monotonic()
         outcome = asyncio.run(runner.run())
         wall = time.monotonic() - t0
+    (where / f"{name}.json").write_text(json.dumps({"wall_s": wall, "status": outcome.status}))
+    return side_figures(name, overrides, db, wall, outcome.status)
+
+
+def reuse_side(
+    name: str, overrides: dict[str, Any], args: argparse.Namespace, source: Path, where: Path
+) -> tuple[Side, dict[str, ArchConfig]]:
+    """A side kept by an earlier run (``source/name.sqlite``), checked to be the same search."""
+    db = where / f"{name}.sqlite"
+    if db.resolve() != (source / f"{name}.sqlite").resolve():
+        shutil.copyfile(source / f"{name}.sqlite", db)
+    wanted = side_config(args, overrides).model_dump(mode="json")
+    with Store.open(db) as store:
+        search = store.latest_search()
+    if search is None:
+        raise SystemExit(f"error: --reference-from: {source} holds no search")
+    stored = search.settings
+    keys = ("space", "iterations", "population", "seed", "baselines", "screen", "measure_mode")
+    differ = [k for k in keys if stored.get(k) != wanted.get(k)]
+    if differ:
+        raise SystemExit(f"error: --reference-from: its search differs in {', '.join(differ)}")
+    kept = json.loads((source / f"{name}.json").read_text())
+    return side_figures(name, overrides, db, float(kept["wall_s"]), str(kept["status"]))
+
+
+def side_figures(
+    name: str, overrides: dict[str, Any], db: Path, wall: float, status: str
+) -> tuple[Side, dict[str, ArchConfig]]:
+    """A side's figures from its store: every measurement it took (quick ones included)."""
+    with Store.open(db) as store:
+        search = store.latest_search()
+        assert search is not None
+        sid = search.id
         joins = store.candidate_joins(sid)
         frontier = sorted({r.arch_id for r in store.reported(sid) if r.role == "frontier"})
+        devices = store.search_devices(sid)
+    cost = devices[0].state.get("cost_model") if devices else None
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        rows = con.execute(
+            "SELECT a.arch_id, m.context, m.latency_ms, m.settings_key FROM measurements m "
+            "JOIN architectures a ON a.id = m.architecture_id"
+        ).fetchall()
+    full_key = {j.measurement.settings_key for j in joins
+                if j.measurement is not None and j.candidate.measure in (None, "full")}  # fmt: skip
+    spent: dict[str, float] = {}
+    median: dict[str, float] = {}
+    for arch_id, context, latency, key in rows:
+        spent[arch_id] = spent.get(arch_id, 0.0) + agent_seconds(json.loads(context))
+        if latency and (arch_id not in median or key in full_key):
+            median[arch_id] = float(latency)
     configs = {j.arch.arch_id: j.arch.to_config() for j in joins}
-    new = {j.measurement.id: j.measurement for j in joins
-           if j.measurement is not None and j.candidate.cache_hit is False}  # fmt: skip
-    agent = {i: agent_seconds(m.context) for i, m in new.items()}
-    fwd = [agent[i] / (m.latency_ms / 1e3) for i, m in new.items()
-           if m.ok and m.latency_ms and m.latency_ms > 0]  # fmt: skip
+    searched = [j for j in joins if j.candidate.iteration >= 0]
+    fwd = [spent[a] / (median[a] / 1e3) for a in spent if a in median and median[a] > 0]
     proposed = len(joins)
     measured = sum(1 for j in joins if j.candidate.cache_hit is False)
-    agent_s = sum(agent.values())
+    agent_s = sum(spent.values())
     side = Side(
         name=name,
         overrides=overrides,
         db=str(db),
-        status=outcome.status,
+        status=status,
         wall_s=round(wall, 2),
         agent_s=round(agent_s, 2),
         proposed=proposed,
         measured=measured,
         cache_hits=sum(1 for j in joins if j.candidate.cache_hit is True),
-        screened=0,  # no screening yet: every proposed candidate is measured or cached
-        unresolved=sum(1 for j in joins if j.candidate.measurement_id is None),
-        failed=sum(1 for m in new.values() if m.status == "failed"),
+        screened=sum(1 for j in searched if j.candidate.measure == "screened"),
+        quick=sum(1 for j in searched if j.candidate.measure == "quick"),
+        full=sum(
+            1
+            for j in joins
+            if j.candidate.measure in (None, "full") and j.candidate.cache_hit is False
+        ),
+        measurements=len(rows),
+        unresolved=sum(
+            1
+            for j in joins
+            if j.candidate.measurement_id is None and j.candidate.measure != "screened"
+        ),
+        failed=sum(
+            1 for j in joins if j.measurement is not None and j.measurement.status == "failed"
+        ),
         fwd_equiv_mean=round(statistics.fmean(fwd), 1) if fwd else None,
         fwd_equiv_median=round(statistics.median(fwd), 1) if fwd else None,
         agent_s_per_proposed=round(agent_s / proposed, 3) if proposed else None,
         agent_s_per_measured=round(agent_s / measured, 3) if measured else None,
         concurrency=round(agent_s / wall, 2) if wall > 0 else None,
         frontier=frontier,
+        latency_mdape=_error(cost, "latency"),
+        memory_mdape=_error(cost, "memory"),
     )
     if side.agent_s_per_proposed is not None and side.concurrency:
         side.extrapolated_s = round(
             PAPER_ITERATIONS * PAPER_POPULATION * side.agent_s_per_proposed / side.concurrency, 1
         )
     return side, {a: configs[a] for a in frontier}
+
+
+def _error(cost: dict[str, Any] | None, quantity: str) -> float | None:
+    """The cost model's median held-out error for ``quantity`` (None without a model)."""
+    if not cost or quantity not in cost:
+        return None
+    part = cost[quantity]
+    return part.get("mdape") if part.get("mdape") is not None else part.get("loo_mdape")
 
 
 def agent_seconds(context: dict[str, Any]) -> float:
@@ -295,7 +383,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             with Store.open(where / "warmup.sqlite") as store:  # the agent's one-time costs
                 warm = [space.smallest(), space.middle()][: args.slots]
                 asyncio.run(measure_all(spec, store, warm, None))
-            reference, ref_cfgs = run_side("reference", REFERENCE, args, spec, where)
+            if args.reference_from is not None:
+                reference, ref_cfgs = reuse_side(
+                    "reference", REFERENCE, args, args.reference_from, where
+                )
+            else:
+                reference, ref_cfgs = run_side("reference", REFERENCE, args, spec, where)
             candidate, cand_cfgs = run_side(
                 args.candidate, CANDIDATES[args.candidate], args, spec, where
             )
@@ -367,13 +460,18 @@ def print_text(result: dict[str, Any]) -> None:
         ("proposed", "proposed", "{}"),
         ("measured", "measured", "{}"),
         ("cache hits", "cache_hits", "{}"),
-        ("screened", "screened", "{}"),
+        ("screened (not measured)", "screened", "{}"),
+        ("settled on a quick measurement", "quick", "{}"),
+        ("measured with the full protocol", "full", "{}"),
+        ("measurements taken", "measurements", "{}"),
         ("failed (of measured)", "failed", "{}"),
         ("agent-s per proposed", "agent_s_per_proposed", "{:.2f}"),
         ("agent-s per measured", "agent_s_per_measured", "{:.2f}"),
         ("fwd-pass equiv. per measured (mean)", "fwd_equiv_mean", "{:.1f}"),
         ("fwd-pass equiv. per measured (median)", "fwd_equiv_median", "{:.1f}"),
         ("frontier size", "frontier", "{}"),
+        ("cost model latency MdAPE (held out)", "latency_mdape", "{:.3f}"),
+        ("cost model memory MdAPE (held out)", "memory_mdape", "{:.3f}"),
         ("hypervolume (common normalisation)", "hypervolume", "{:.4f}"),
         ("extrapolated 30 x 100, min", "extrapolated_s", "{:.1f}"),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -49,6 +49,10 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 Positive = Annotated[float, Field(gt=0)]
 BatchSize = Annotated[int, Field(ge=1, le=256)]
 FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
+MeasureMode = Literal["race", "full"]
+
+#: What a search stored before screening and racing existed measured with: read so on resume.
+BEFORE_ECONOMY = {"screen": False, "measure_mode": "full"}
 
 
 def default_parents(population: int) -> int:
@@ -86,6 +90,11 @@ class SearchConfig(BaseModel):
     baseline_layers: Layers = Field(default_factory=lambda: list(PAPER_LAYERS))
     batch_size: BatchSize = 16
     fail_after_s: FailAfter = 300.0
+    #: Skip candidates the cost model predicts dominated (controller.search.economy).
+    screen: bool = True
+    #: ``race``: a quick measurement first, the full protocol for those that may change the
+    #: frontier; ``full``: the full protocol for every candidate.
+    measure_mode: MeasureMode = "race"
 
     @model_validator(mode="before")
     @classmethod

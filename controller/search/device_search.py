@@ -21,6 +21,7 @@ from lts.controller.proxies import get_proxy
 from lts.controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
 from lts.controller.search.baselines import layer_scaled_baselines
 from lts.controller.search.dispatch import Dispatcher, InFlight
+from lts.controller.search.economy import Economy
 from lts.controller.search.evaluation import DeviceEvaluator, Evaluation
 from lts.controller.store import DeviceRecord, SearchDeviceRecord
 from lts.shared.config import ArchConfig
@@ -38,7 +39,9 @@ logger = logging.getLogger(__name__)
 class DeviceProgress:
     """A device's progress, as shown live. ``iteration``: iterations completed;
     ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
-    why the agent cannot be reached now (None when it can)."""
+    why the agent cannot be reached now (None when it can); ``screened``: candidates not
+    measured because the cost model predicts them dominated; ``cost_error``: the latency
+    model's median error on measurements it was not fitted on."""
 
     position: int
     agent: str
@@ -48,6 +51,8 @@ class DeviceProgress:
     iterations: int = 0
     measured: int = 0
     cache_hits: int = 0
+    screened: int = 0
+    cost_error: float | None = None
     hypervolume: float | None = None
     frontier_size: int = 0
     waiting: str | None = None
@@ -166,6 +171,12 @@ class DeviceSearch:
             self.store, device, self.dispatcher, on_measured=self._on_measured,
             retry_failed=self.r.retry_failed,
         )  # fmt: skip
+        cfg = self.config
+        self.economy = Economy(
+            store=self.store, evaluator=self.evaluator, settings=settings,
+            proxy=get_proxy(cfg.proxy), bounds=cfg.bounds(), screen=cfg.screen,
+            measure_mode=cfg.measure_mode,
+        )  # fmt: skip
         inflight = self.state.get("inflight")
         if inflight:
             self._emit(phase="collecting")
@@ -219,6 +230,8 @@ class DeviceSearch:
         self.store.link_candidates(
             sid, did, -1, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
         )
+        for e in evals.values():  # measured anyway: the cost model learns from them
+            self.economy.observe(e.cfg, e)
         return evals
 
     def _algorithm(self) -> LTSSearch:
@@ -233,7 +246,8 @@ class DeviceSearch:
             seeds=self._seeds() if done < 0 else (),
         )
         if done >= 0:
-            algo.load_state(self.state["algorithm"], self._history(done))
+            history = self._history(done)
+            algo.load_state(self.state["algorithm"], history)
             self._emit(
                 iteration=algo.iteration,
                 hypervolume=algo.hypervolume,
@@ -261,12 +275,25 @@ class DeviceSearch:
         proposals = algo.ask()
         sid, did = self.sd.search_id, self.device.id
         self.store.add_candidates(sid, did, it, [(p.cfg, p.origin, p.parents) for p in proposals])
-        evals = await self._evaluate([p.cfg for p in proposals], settings)
-        self.store.link_candidates(
-            sid, did, it, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
+        self.key = settings.cache_key()
+        judged = await self.economy.evaluate(
+            [p.cfg for p in proposals], algo.frontier(), on_phase=lambda ph: self._emit(phase=ph)
         )
-        report = algo.tell({a: e.outcome() for a, e in evals.items()})
-        self.state = {**self.state, "algorithm": algo.state_dict(), "inflight": None}
+        links = [(a, j.evaluation.measurement.id, j.evaluation.cache_hit)
+                 for a, j in judged.items() if j.evaluation is not None]  # fmt: skip
+        self.store.link_candidates(sid, did, it, links)
+        self.store.set_candidate_measure(
+            sid, did, it, [(a, j.measure, *j.predicted) for a, j in judged.items()]
+        )
+        hits = sum(1 for j in judged.values() if j.evaluation and j.evaluation.cache_hit)
+        report = algo.tell({a: j.outcome for a, j in judged.items()})
+        self.state = {
+            **self.state,
+            "algorithm": algo.state_dict(),
+            "inflight": None,
+            "cost_model": self.economy.summary(),
+            "cost_scores": self.economy.state(),
+        }
         self.store.complete_iteration(
             self.sd.id,
             it,
@@ -276,7 +303,12 @@ class DeviceSearch:
             state=self.state,
         )
         self._emit(
-            iteration=it + 1, hypervolume=report.hypervolume, frontier_size=report.frontier_size
+            iteration=it + 1,
+            hypervolume=report.hypervolume,
+            frontier_size=report.frontier_size,
+            cache_hits=self.progress.cache_hits + hits,
+            screened=self.economy.counts["screened"],
+            cost_error=self.economy.latency_error,
         )
 
     async def _final(
@@ -343,15 +375,24 @@ class DeviceSearch:
         return evals
 
     def _history(self, upto: int) -> list[tuple[int, Proposal, Outcome | None]]:
+        """What the algorithm was told up to iteration ``upto``; the cost model is rebuilt
+        from the same measurements (and the held-out scores in the state)."""
         sid, did = self.sd.search_id, self.device.id
         out: list[tuple[int, Proposal, Outcome | None]] = []
+        measured = []
         for j in self.store.candidate_joins(sid, did):
             c, m = j.candidate, j.measurement
-            if not 0 <= c.iteration <= upto:
+            if c.iteration > upto:
                 continue
             proposal = Proposal(j.arch.to_config(), c.origin, c.parents)
-            outcome = None if m is None else Evaluation(proposal.cfg, m, True).outcome()
+            evaluation = None if m is None else Evaluation(proposal.cfg, m, True)
+            if evaluation is not None:
+                measured.append((proposal.cfg, evaluation))
+            if c.iteration < 0:
+                continue
+            outcome = self.economy.outcome_of(c.measure, evaluation, c.predicted_memory_mb)
             out.append((c.iteration, proposal, outcome))
+        self.economy.restore(self.state.get("cost_scores", {}), measured)
         return out
 
     def _on_measured(self, evaluation: Evaluation) -> None:

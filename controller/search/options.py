@@ -125,6 +125,21 @@ class SearchOptions(BaseModel):
     final_max_members: Annotated[
         c.Members | None, Option("Most frontier members measured again at the end.")
     ] = None
+    screen: Annotated[
+        bool | None,
+        Option(
+            "Skip candidates the cost model predicts dominated by the frontier.",
+            flag="--screen/--no-screen",
+        ),
+    ] = None
+    measure_mode: Annotated[
+        c.MeasureMode | None,
+        Option(
+            "race: a quick measurement, the full protocol only where it may change the "
+            "frontier; full: the full protocol for every candidate.",
+            flag="--measure",
+        ),
+    ] = None
     batch_size: Annotated[c.BatchSize | None, Option("Items per job sent to an agent.")] = None
     fail_after_s: Annotated[
         c.FailAfter | None, Option("Give a device up after its agent is unreachable this long.")

@@ -1,0 +1,306 @@
+"""How a device search spends agent time: screening, racing and predicted memory.
+
+:class:`Economy` evaluates one iteration's proposals on one device:
+
+1. A candidate already measured with the search's full settings (the store's cache) is used as
+   it is.
+2. *Screening* (``screen``, on by default): once the cost model
+   (:mod:`controller.search.cost_model`) has an error estimate for latency and memory, a
+   candidate whose predicted objectives, each improved by the model's margin, are still
+   dominated by a measured frontier member is not measured at all (``screened``).
+3. *Racing* (``measure_mode`` ``race``, the default): every other candidate gets a quick
+   measurement (:func:`quick_settings`: one warm-up run, a few timed runs, a one-second
+   budget; no memory pass once the memory model has an error estimate, its memory is then
+   predicted). Those that may belong to the frontier given the quick protocol's uncertainty
+   (:func:`controller.search.racing.to_refine`) are measured again with the full settings, in
+   rounds until no quickly measured candidate can still change the frontier. With
+   ``measure_mode`` ``full`` every candidate gets the full settings (the protocol before
+   racing).
+
+Quick and full measurements have different settings, hence different cache keys: they are
+never mixed. Every frontier member is measured with the full settings: a candidate settled on
+its quick figures is dominated for sure, so it can never be one.
+
+The algorithm is told: full figures; quick latency with measured or predicted memory; a
+screened candidate as not measured (``Outcome`` with an error, like a failure: it never
+becomes a point of the search). :meth:`Economy.outcome_of` rebuilds the same outcome from the
+store for a resumed search.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lts.controller.search.algorithm import Bounds, Outcome, Point, ProxyLike
+from lts.controller.search.cost_model import CostModel
+from lts.controller.search.evaluation import DeviceEvaluator, Evaluation
+from lts.controller.search.racing import Estimate, screen, to_refine
+from lts.controller.store import Store
+from lts.shared.config import ArchConfig
+from lts.shared.schemas import MeasureSettings
+
+logger = logging.getLogger(__name__)
+
+#: The quick protocol: what it changes in the search's settings.
+QUICK = {"warmup_runs": 1, "warmup_s": 0.0, "min_runs": 6, "min_time_s": 0.0}
+#: The quick protocol's time budget (s) and stopping target (relative CI of the median).
+QUICK_BUDGET_S = 1.0
+QUICK_TARGET = 0.10
+#: The quick median's relative uncertainty until enough quick/full pairs are seen.
+QUICK_PRIOR = 0.10
+#: Most refinement rounds per iteration (each measures what the last one unsettled).
+MAX_ROUNDS = 4
+
+MEASURE_MODES = ("race", "full")
+SCREENED = "screened"
+
+
+def quick_settings(settings: MeasureSettings, *, memory: bool) -> MeasureSettings:
+    """The quick protocol derived from the search's ``settings``; ``memory``: run the memory
+    pass (when the search measures memory at all)."""
+    return settings.model_copy(
+        update={
+            **QUICK,
+            "time_budget_s": min(QUICK_BUDGET_S, settings.time_budget_s),
+            "target_rel_ci": max(QUICK_TARGET, settings.target_rel_ci),
+            "measure_memory": memory and settings.measure_memory,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Judged:
+    """How one proposed candidate was evaluated: ``measure`` is ``full``, ``quick`` or
+    ``screened``; ``evaluation`` the measurement linked to it (None when screened);
+    ``predicted`` the cost model's (latency ms, memory MiB) when it was proposed."""
+
+    cfg: ArchConfig
+    measure: str
+    evaluation: Evaluation | None
+    predicted: tuple[float | None, float | None]
+    outcome: Outcome
+
+
+class Economy:
+    """Screening and racing for one device's search (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        evaluator: DeviceEvaluator,
+        settings: MeasureSettings,
+        proxy: ProxyLike,
+        bounds: Bounds,
+        screen: bool = True,
+        measure_mode: str = "race",
+    ) -> None:
+        if measure_mode not in MEASURE_MODES:
+            raise ValueError(f"measure_mode must be one of {MEASURE_MODES}")
+        self.store = store
+        self.evaluator = evaluator
+        self.settings = settings
+        self.proxy = proxy
+        self.bounds = bounds
+        self.screening = screen
+        self.racing = measure_mode == "race"
+        self.cost = CostModel(settings)
+        self.memory_wanted = settings.measure_memory
+        self.counts = {"screened": 0, "quick": 0, "full": 0, "refined": 0}
+
+    # ------------------------------------------------------------------------ queries
+    def predict(self, cfg: ArchConfig) -> tuple[float | None, float | None]:
+        return self.cost.predict(cfg)
+
+    def summary(self) -> dict[str, Any]:
+        return self.cost.summary(QUICK_PRIOR)
+
+    def state(self) -> dict[str, Any]:
+        return self.cost.state()
+
+    @property
+    def latency_error(self) -> float | None:
+        """The latency model's median held-out error (prequential, else leave-one-out)."""
+        s = self.cost.latency.summary()
+        return s["mdape"] if s["mdape"] is not None else s["loo_mdape"]
+
+    # ----------------------------------------------------------------------- learning
+    def observe(self, cfg: ArchConfig, evaluation: Evaluation, *, score: bool = False,
+                predicted: tuple[float | None, float | None] = (None, None)) -> None:  # fmt: skip
+        """Feed a measurement to the cost model (``score``: it was not fitted on it and
+        ``predicted`` was made before it)."""
+        m = evaluation.measurement
+        if not m.ok:
+            return
+        self.cost.observe(cfg, m.latency_ms, m.peak_memory_mb, predicted if score else (None, None))
+
+    def restore(
+        self, state: dict[str, Any], measured: Sequence[tuple[ArchConfig, Evaluation]]
+    ) -> None:
+        """A resumed search's model: the held-out scores from ``state``, refit on ``measured``."""
+        self.cost.load_scores(state)
+        for cfg, evaluation in measured:
+            self.observe(cfg, evaluation)
+        self.cost.refit()
+
+    # -------------------------------------------------------------------- evaluation
+    async def evaluate(
+        self, cfgs: Sequence[ArchConfig], frontier: Sequence[Point],
+        on_phase: Callable[[str], None] = lambda phase: None,
+    ) -> dict[str, Judged]:  # fmt: skip
+        """Evaluate one iteration's proposals (``frontier``: the search's frontier before it)."""
+        unique = list({c.arch_id: c for c in cfgs}.values())
+        predicted = {c.arch_id: self.cost.predict(c) for c in unique}
+        full_key = self.settings.cache_key()
+        cached = self.store.find_measurements([c.arch_id for c in unique],
+                                              self.evaluator.device.id, full_key)  # fmt: skip
+        full: dict[str, Evaluation] = {
+            c.arch_id: Evaluation(c, cached[c.arch_id], True) for c in unique if c.arch_id in cached
+        }
+        rest = [c for c in unique if c.arch_id not in full]
+        screened = self._screen(rest, predicted, frontier) if self.screening else set()
+        rest = [c for c in rest if c.arch_id not in screened]
+        quick: dict[str, Evaluation] = {}
+        if not self.racing:
+            new = await self.evaluator.evaluate(rest, self.settings)
+            full.update(new)
+        elif rest:
+            on_phase("quick")
+            q = quick_settings(self.settings, memory=self._memory_unpredictable())
+            quick = await self.evaluator.evaluate(rest, q)
+            await self._refine(quick, full, predicted, frontier, on_phase)
+        self._learn(unique, full, quick, predicted)
+        out: dict[str, Judged] = {}
+        for c in unique:
+            a = c.arch_id
+            if a in full:
+                e = full[a]
+                out[a] = Judged(c, "full", e, predicted[a], e.outcome())
+                self.counts["full"] += not e.cache_hit
+            elif a in quick:
+                e = quick[a]
+                out[a] = Judged(c, "quick", e, predicted[a], self._quick_outcome(e, predicted[a]))
+                self.counts["quick"] += not e.cache_hit
+            elif a in screened:
+                out[a] = Judged(c, SCREENED, None, predicted[a], Outcome(None, None, SCREENED))
+                self.counts["screened"] += 1
+        return out
+
+    def outcome_of(
+        self, measure: str | None, evaluation: Evaluation | None, predicted_memory: float | None
+    ) -> Outcome | None:
+        """The outcome told for a stored candidate (None: told as not measured)."""
+        if measure == SCREENED or evaluation is None:
+            return None
+        if measure == "quick":
+            return self._quick_outcome(evaluation, (None, predicted_memory))
+        return evaluation.outcome()
+
+    # ------------------------------------------------------------------------ details
+    def _memory_unpredictable(self) -> bool:
+        """Whether quick measurements must run the memory pass: the memory model has no
+        error estimate yet."""
+        return self.cost.memory.margin() is None
+
+    def _screen(
+        self,
+        cfgs: Sequence[ArchConfig],
+        predicted: dict[str, tuple[float | None, float | None]],
+        frontier: Sequence[Point],
+    ) -> set[str]:
+        m_lat = self.cost.latency.margin()
+        m_mem = self.cost.memory.margin() if self.memory_wanted else 0.0
+        if m_lat is None or m_mem is None or not frontier:
+            return set()
+        estimates = []
+        for c in cfgs:
+            lat, mem = predicted[c.arch_id]
+            if lat is None or (mem is None and self.memory_wanted):
+                continue
+            mem = (mem or 0.0) if self.memory_wanted else 0.0
+            estimates.append(Estimate(c.arch_id, float(self.proxy(c)), lat, mem, m_lat, m_mem))
+        members = [_exact(p) for p in frontier]
+        return screen(estimates, members, self.proxy.higher_is_better)
+
+    async def _refine(
+        self,
+        quick: dict[str, Evaluation],
+        full: dict[str, Evaluation],
+        predicted: dict[str, tuple[float | None, float | None]],
+        frontier: Sequence[Point],
+        on_phase: Callable[[str], None],
+    ) -> None:
+        """Measure with the full settings the quick ones that may change the frontier, in
+        rounds (each settles against what the previous ones measured)."""
+        u_lat = self.cost.quick_margin(QUICK_PRIOR)
+        m_mem = self.cost.memory.margin() or 0.0
+        hib = self.proxy.higher_is_better
+        for _ in range(MAX_ROUNDS):
+            pending = []
+            for a, e in quick.items():
+                if a in full or not e.measurement.ok:
+                    continue
+                out = self._quick_outcome(e, predicted[a])
+                mem_rel = m_mem if e.measurement.peak_memory_mb is None else 0.0
+                pending.append(Estimate(a, float(self.proxy(e.cfg)), out.latency_ms or 0.0,
+                                        out.peak_memory_mb or 0.0, u_lat, mem_rel))  # fmt: skip
+            if not pending:
+                return
+            settled = [_exact(p) for p in frontier]
+            settled += [self._exact_eval(e) for e in full.values() if e.outcome().ok]
+            rivals = [r for r in settled if self.bounds.feasible(r.latency_ms, r.memory_mb)]
+            rivals += [p for p in pending if self.bounds.feasible(*p.worst())]
+            chosen = to_refine(pending, rivals, hib)
+            if not chosen:
+                return
+            on_phase("refine")
+            cfgs = [quick[a].cfg for a in quick if a in chosen]
+            new = await self.evaluator.evaluate(cfgs, self.settings)
+            self.counts["refined"] += len(new)
+            full.update(new)
+
+    def _learn(
+        self,
+        cfgs: Sequence[ArchConfig],
+        full: dict[str, Evaluation],
+        quick: dict[str, Evaluation],
+        predicted: dict[str, tuple[float | None, float | None]],
+    ) -> None:
+        for c in cfgs:
+            a = c.arch_id
+            q, f = quick.get(a), full.get(a)
+            first = q if q is not None else f
+            if first is not None and not first.cache_hit:
+                self.observe(c, first, score=True, predicted=predicted[a])
+            if q is not None and f is not None:  # refined: the full figures replace the quick
+                unseen = predicted[a][1] if q.measurement.peak_memory_mb is None else None
+                self.observe(c, f, score=unseen is not None, predicted=(None, unseen))
+                if q.measurement.ok and f.measurement.ok:
+                    self.cost.observe_pair(q.measurement.latency_ms or 0.0,
+                                           f.measurement.latency_ms or 0.0)  # fmt: skip
+            elif f is not None and f.cache_hit:
+                self.observe(c, f)
+        self.cost.refit()
+
+    def _quick_outcome(
+        self, evaluation: Evaluation, predicted: tuple[float | None, float | None]
+    ) -> Outcome:
+        """A quick measurement's outcome: its latency, its memory or else the prediction."""
+        outcome = evaluation.outcome()
+        if not outcome.ok or outcome.peak_memory_mb is not None or not self.memory_wanted:
+            return outcome
+        if predicted[1] is None:
+            return Outcome(None, None, "memory neither measured nor predicted")
+        return Outcome(outcome.latency_ms, predicted[1])
+
+    def _exact_eval(self, e: Evaluation) -> Estimate:
+        o = e.outcome()
+        return Estimate(e.cfg.arch_id, float(self.proxy(e.cfg)), o.latency_ms or 0.0,
+                        o.peak_memory_mb or 0.0)  # fmt: skip
+
+
+def _exact(p: Point) -> Estimate:
+    return Estimate(p.arch_id, p.proxy, p.latency_ms, p.peak_memory_mb)
