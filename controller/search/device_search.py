@@ -38,7 +38,9 @@ logger = logging.getLogger(__name__)
 class DeviceProgress:
     """A device's progress, as shown live. ``iteration``: iterations completed;
     ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
-    why the agent cannot be reached now (None when it can)."""
+    why the agent cannot be reached now (None when it can); ``screened``: this run's
+    candidates screened out by the cost model; ``cost_error``: the cost model's latency error
+    (MdAPE, a fraction; None: no model yet)."""
 
     position: int
     agent: str
@@ -52,6 +54,8 @@ class DeviceProgress:
     frontier_size: int = 0
     waiting: str | None = None
     message: str | None = None
+    screened: int = 0
+    cost_error: float | None = None
 
 
 def choose_final(
