@@ -185,7 +185,10 @@ def build_report(store: Store, search_id: int, device: str | None = None) -> Sea
     known = {d.id: d for d in store.list_devices()}
     names = {i: d.name for i, d in known.items()}
     devices = select_devices(store, search, device, names)
-    reports = [_device_report(store, config, sd, known.get(sd.device_id or -1)) for sd in devices]
+    counts = store.candidate_counts(search_id)
+    reports = [
+        _device_report(store, config, sd, known.get(sd.device_id or -1), counts) for sd in devices
+    ]
     return SearchReport(search, config, reports)
 
 
@@ -205,16 +208,18 @@ def select_devices(
 
 
 def _device_report(
-    store: Store, config: SearchConfig, sd: SearchDeviceRecord, record: DeviceRecord | None
+    store: Store,
+    config: SearchConfig,
+    sd: SearchDeviceRecord,
+    record: DeviceRecord | None,
+    counts: dict[int, CandidateCounts],
 ) -> DeviceReport:
     cands: list[CandidateFigures] = []
     hypervolume: float | None = None
     frontier: list[ModelRow] = []
     comparisons: list[Comparison] = []
-    counts = CandidateCounts()
     if sd.device_id is not None:  # None: no device has answered for it, nothing is measured
         cands = store.candidate_figures(sd.search_id, sd.device_id)
-        counts = store.candidate_counts(sd.search_id).get(sd.device_id, counts)
         hvs = store.hypervolumes(sd.search_id, sd.device_id)
         hypervolume = hvs[-1].hypervolume if hvs else None
         front = device_frontier(store, config, sd.search_id, sd.device_id, cands)
@@ -234,7 +239,7 @@ def _device_report(
         hypervolume=hypervolume,
         frontier=frontier,
         comparisons=comparisons,
-        counts=counts,
+        counts=counts.get(sd.device_id or -1, CandidateCounts()),
         cost_model=cost_model_summary(sd.state),
     )
 

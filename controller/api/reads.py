@@ -137,7 +137,7 @@ def _progress(
 ) -> SearchDevicePublic:
     did = sd.device_id
     hv = last.get(did) if did is not None else None
-    n = counts.get(did, CandidateCounts()) if did is not None else CandidateCounts()
+    n = counts.get(did or -1, CandidateCounts())
     return SearchDevicePublic(
         position=sd.position,
         agent=sd.agent,
