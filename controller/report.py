@@ -68,7 +68,7 @@ class ModelRow:
 
 
 @dataclass(frozen=True)
-class ModelError:
+class PredictionErrors:
     """How far one of the cost model's predictions is from the measurements: ``n``
     measurements it was fitted on, ``n_scored`` predictions scored on measurements it was not
     fitted on, their median and 90th percentile absolute percentage error (``mdape``,
@@ -87,9 +87,9 @@ class CostModelSummary:
     ``quick`` measurements against full ones, and the ``margin`` (per objective, a fraction)
     by which a candidate must be predicted dominated to be screened out."""
 
-    latency: ModelError | None = None
-    memory: ModelError | None = None
-    quick: ModelError | None = None
+    latency: PredictionErrors | None = None
+    memory: PredictionErrors | None = None
+    quick: PredictionErrors | None = None
     margin: dict[str, float] = field(default_factory=dict)
 
 
@@ -101,11 +101,11 @@ def cost_model_summary(state: Mapping[str, Any]) -> CostModelSummary | None:
     if not isinstance(raw, dict):
         return None
 
-    def error(key: str) -> ModelError | None:
+    def error(key: str) -> PredictionErrors | None:
         part = raw.get(key)
         if not isinstance(part, dict):
             return None
-        return ModelError(
+        return PredictionErrors(
             n=_count(part.get("n")),
             n_scored=_count(part.get("n_scored")),
             mdape=_fraction(part.get("mdape")),

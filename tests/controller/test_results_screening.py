@@ -18,7 +18,12 @@ from typer.testing import CliRunner
 from lts.controller.cli import app
 from lts.controller.commands.search import LiveProgress
 from lts.controller.plots import plot_data
-from lts.controller.report import CostModelSummary, ModelError, build_report, cost_model_summary
+from lts.controller.report import (
+    CostModelSummary,
+    PredictionErrors,
+    build_report,
+    cost_model_summary,
+)
 from lts.controller.search.device_search import DeviceProgress
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
@@ -139,14 +144,14 @@ def test_live_progress_shows_screened_and_the_model_error() -> None:
         (
             {"cost_model": {"latency": {"n": "12", "mdape": float("nan"), "p90ape": True},
                             "memory": [], "margin": {"latency": 0.1, "other": 1, "memory": "x"}}},
-            CostModelSummary(latency=ModelError(), margin={"latency": 0.1}),
+            CostModelSummary(latency=PredictionErrors(), margin={"latency": 0.1}),
         ),
         (
             {"cost_model": COST_MODEL},
             CostModelSummary(
-                latency=ModelError(12, 8, 0.06, 0.15),
-                memory=ModelError(12, 8, 0.031, None),
-                quick=ModelError(5, None, 0.02, 0.05),
+                latency=PredictionErrors(12, 8, 0.06, 0.15),
+                memory=PredictionErrors(12, 8, 0.031, None),
+                quick=PredictionErrors(5, None, 0.02, 0.05),
                 margin={"latency": 0.1, "memory": 0.08},
             ),
         ),
