@@ -85,7 +85,8 @@ class CostModelSummary:
     """The cost model of a device as the search last recorded it (its state's
     ``cost_model``): the error of its ``latency`` and ``memory`` predictions, that of the
     ``quick`` measurements against full ones, and the ``margin`` (per objective, a fraction)
-    by which a candidate must be predicted dominated to be screened out."""
+    by which a candidate must be predicted dominated to be screened out (``quick``: the
+    uncertainty of a quick measurement), where recorded."""
 
     latency: PredictionErrors | None = None
     memory: PredictionErrors | None = None
@@ -112,9 +113,17 @@ def cost_model_summary(state: Mapping[str, Any]) -> CostModelSummary | None:
             p90ape=_fraction(part.get("p90ape")),
         )
 
+    # The margins: a top-level {"latency": m, "memory": m}, else (per key) the "margin" a
+    # quantity's own figures carry.
     given = raw.get("margin")
-    margins = {k: _fraction(v) for k, v in given.items()} if isinstance(given, dict) else {}
-    margin = {k: v for k, v in margins.items() if k in ("latency", "memory") and v is not None}
+    margin: dict[str, float] = {}
+    for key in ("latency", "memory", "quick"):
+        own = raw.get(key)
+        value = _fraction(given.get(key)) if isinstance(given, dict) else None
+        if value is None and isinstance(own, dict):
+            value = _fraction(own.get("margin"))
+        if value is not None:
+            margin[key] = value
     return CostModelSummary(error("latency"), error("memory"), error("quick"), margin)
 
 

@@ -146,6 +146,12 @@ def test_live_progress_shows_screened_and_the_model_error() -> None:
                             "memory": [], "margin": {"latency": 0.1, "other": 1, "memory": "x"}}},
             CostModelSummary(latency=PredictionErrors(), margin={"latency": 0.1}),
         ),
+        (  # the margins may come with each quantity's figures instead
+            {"cost_model": {"latency": {"n": 3, "margin": 0.2, "coefficients": [1.0]},
+                            "quick": {"n": 2, "margin": 0.05}, "margin": {"latency": 0.1}}},
+            CostModelSummary(latency=PredictionErrors(n=3), quick=PredictionErrors(n=2),
+                             margin={"latency": 0.1, "quick": 0.05}),
+        ),
         (
             {"cost_model": COST_MODEL},
             CostModelSummary(
