@@ -17,7 +17,10 @@ Formats (one file per architecture unless said otherwise):
   ``idx`` (batch, seq_len) int64, output ``logp`` (log-probabilities of the last position, or of
   all positions if the search measured ``output=all``), static shapes from the search's
   measurement settings.
-* ``csv``: ``frontier.csv``, one row per model (see :data:`CSV_COLUMNS`).
+* ``csv``: ``frontier.csv``, one row per model (see :data:`CSV_COLUMNS`): its figures, how
+  the search measured it (``measure``: full or quick; empty when not recorded), the cost
+  model's prediction (empty when none) and whether ``peak_memory_mb`` is that prediction
+  (``memory_predicted``: a quick measurement that took no memory).
 
 The weights of ``pt`` and ``onnx`` are the GPT-2-style random initialisation of
 :func:`shared.models.build_model` drawn after seeding torch with ``seed`` (torch's global
@@ -57,7 +60,8 @@ CSV_NAME = "frontier.csv"
 CSV_COLUMNS: tuple[str, ...] = (
     "arch_id", "role", "device", "backbone", "n_layer", "d_model", "d_embed", "div_val",
     "n_head", "d_inner", "decoder_params", "total_params", "latency_ms", "p10_ms", "p90_ms",
-    "peak_memory_mb", "figures", "config",
+    "peak_memory_mb", "figures", "measure", "predicted_latency_ms", "predicted_memory_mb",
+    "memory_predicted", "config",
 )  # fmt: skip
 #: Measurement settings that shape the ONNX graph when the store has none.
 _DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
@@ -181,7 +185,10 @@ def _csv_row(sel: Selection, m: Member) -> dict[str, Any]:
         "n_head": json.dumps(list(c.n_head)), "d_inner": json.dumps(list(c.d_inner)),
         "decoder_params": r.decoder_params, "total_params": m.total_params,
         "latency_ms": r.latency_ms, "p10_ms": r.p10_ms, "p90_ms": r.p90_ms,
-        "peak_memory_mb": r.peak_memory_mb, "figures": r.figures, "config": c.canonical_json(),
+        "peak_memory_mb": r.peak_memory_mb, "figures": r.figures, "measure": r.measure,
+        "predicted_latency_ms": r.predicted_latency_ms,
+        "predicted_memory_mb": r.predicted_memory_mb, "memory_predicted": r.memory_predicted,
+        "config": c.canonical_json(),
     }  # fmt: skip
 
 

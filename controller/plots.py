@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from lts.controller.report import ModelRow, build_report
 from lts.controller.store import HypervolumeRecord, Store
+from lts.controller.store.records import memory_predicted
 from lts.shared.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ _Y = {
 
 @dataclass(frozen=True)
 class Point:
-    """One measured candidate (search-time figures)."""
+    """One measured candidate (search-time figures; the peak memory of a quick measurement
+    that took none is the predicted one). A screened candidate is never a point."""
 
     arch_id: str
     n_layer: int
@@ -120,14 +122,16 @@ def _candidate_points(store: Store, search_id: int, device_id: int) -> tuple[lis
     points: dict[str, Point] = {}
     failed = 0
     for row in store.candidate_joins(search_id, device_id):
-        m, a = row.measurement, row.arch
-        if row.candidate.iteration < 0:
+        c, m, a = row.candidate, row.measurement, row.arch
+        if c.iteration < 0:
             continue
-        if m is None or not m.ok or m.latency_ms is None:
+        if m is None or not m.ok or m.latency_ms is None:  # a screened one has no measurement
             failed += m is not None
             continue
+        guessed = memory_predicted(c.measure, m.status, m.peak_memory_mb, c.predicted_memory_mb)
+        memory = c.predicted_memory_mb if guessed else m.peak_memory_mb
         points[a.arch_id] = Point(
-            a.arch_id, a.n_layer, a.d_model, a.decoder_params, m.latency_ms, m.peak_memory_mb
+            a.arch_id, a.n_layer, a.d_model, a.decoder_params, m.latency_ms, memory
         )
     return list(points.values()), failed
 

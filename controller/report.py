@@ -5,7 +5,9 @@ comparison with each layer-scaled baseline. :func:`device_frontier` builds it fo
 
 A finished device reports the figures of the final re-measurement (larger budget). A device
 that has not finished (running elsewhere, interrupted, failed) reports its current frontier
-from the search-time measurements, marked as such.
+from the search-time measurements, marked as such. A candidate screened out by the cost model
+has no measurement, so it is never a frontier member; one measured quickly without its peak
+memory ranks by the predicted memory, marked as predicted (``memory_predicted``).
 
 The baseline comparison is the paper's claim made on the user's device: for each baseline,
 the fastest frontier model with at least the baseline's decoder parameters (the perplexity
@@ -16,7 +18,8 @@ memory / model peak memory; above 1 means less memory).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lts.controller import pareto
@@ -25,6 +28,7 @@ from lts.controller.search.lease import live_devices, live_search
 from lts.controller.search.runner import load_config
 from lts.controller.store import (
     ArchitectureRecord,
+    CandidateCounts,
     CandidateFigures,
     DeviceRecord,
     MeasurementRecord,
@@ -33,6 +37,7 @@ from lts.controller.store import (
     SearchRecord,
     Store,
 )
+from lts.controller.store.records import memory_predicted
 from lts.shared.errors import ConfigError
 
 
@@ -40,7 +45,11 @@ from lts.shared.errors import ConfigError
 class ModelRow:
     """One model on one device. ``latency_ms`` is the median; ``figures`` says which
     measurement the numbers come from (``final`` or ``search``); ``error`` is set when the
-    measurement failed."""
+    measurement failed. ``measure``: how the search measured it (``full`` or ``quick``; None
+    for a search that did not record it); ``predicted_latency_ms`` and
+    ``predicted_memory_mb``: the cost model's prediction when it was proposed (None: none);
+    ``memory_predicted``: ``peak_memory_mb`` is that prediction, not a measurement (a quick
+    search-time measurement that did not measure memory)."""
 
     arch_id: str
     n_layer: int
@@ -52,6 +61,79 @@ class ModelRow:
     peak_memory_mb: float | None
     figures: str
     error: str | None = None
+    measure: str | None = None
+    predicted_latency_ms: float | None = None
+    predicted_memory_mb: float | None = None
+    memory_predicted: bool = False
+
+
+@dataclass(frozen=True)
+class PredictionErrors:
+    """How far one of the cost model's predictions is from the measurements: ``n``
+    measurements it was fitted on, ``n_scored`` predictions scored on measurements it was not
+    fitted on, their median and 90th percentile absolute percentage error (``mdape``,
+    ``p90ape``: fractions, 0.06 is 6 %). Any of them may be None (not recorded)."""
+
+    n: int | None = None
+    n_scored: int | None = None
+    mdape: float | None = None
+    p90ape: float | None = None
+
+
+@dataclass(frozen=True)
+class CostModelSummary:
+    """The cost model of a device as the search last recorded it (its state's
+    ``cost_model``): the error of its ``latency`` and ``memory`` predictions, that of the
+    ``quick`` measurements against full ones, and the ``margin`` (per objective, a fraction)
+    by which a candidate must be predicted dominated to be screened out (``quick``: the
+    uncertainty of a quick measurement), where recorded."""
+
+    latency: PredictionErrors | None = None
+    memory: PredictionErrors | None = None
+    quick: PredictionErrors | None = None
+    margin: dict[str, float] = field(default_factory=dict)
+
+
+def cost_model_summary(state: Mapping[str, Any]) -> CostModelSummary | None:
+    """The ``cost_model`` summary of a search device's state, None when there is none (a
+    search before the cost model, or before its first iteration). Every key is optional: one
+    missing, or not of its type, reads as None."""
+    raw = state.get("cost_model")
+    if not isinstance(raw, dict):
+        return None
+
+    def error(key: str) -> PredictionErrors | None:
+        part = raw.get(key)
+        if not isinstance(part, dict):
+            return None
+        return PredictionErrors(
+            n=_count(part.get("n")),
+            n_scored=_count(part.get("n_scored")),
+            mdape=_fraction(part.get("mdape")),
+            p90ape=_fraction(part.get("p90ape")),
+        )
+
+    # The margins: a top-level {"latency": m, "memory": m}, else (per key) the "margin" a
+    # quantity's own figures carry.
+    given = raw.get("margin")
+    margin: dict[str, float] = {}
+    for key in ("latency", "memory", "quick"):
+        own = raw.get(key)
+        value = _fraction(given.get(key)) if isinstance(given, dict) else None
+        if value is None and isinstance(own, dict):
+            value = _fraction(own.get("margin"))
+        if value is not None:
+            margin[key] = value
+    return CostModelSummary(error("latency"), error("memory"), error("quick"), margin)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _fraction(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
 
 
 @dataclass(frozen=True)
@@ -78,6 +160,8 @@ class DeviceReport:
     hypervolume: float | None
     frontier: list[ModelRow]
     comparisons: list[Comparison]
+    counts: CandidateCounts = field(default_factory=CandidateCounts)
+    cost_model: CostModelSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +194,10 @@ def build_report(store: Store, search_id: int, device: str | None = None) -> Sea
     known = {d.id: d for d in store.list_devices()}
     names = {i: d.name for i, d in known.items()}
     devices = select_devices(store, search, device, names)
-    reports = [_device_report(store, config, sd, known.get(sd.device_id or -1)) for sd in devices]
+    counts = store.candidate_counts(search_id)
+    reports = [
+        _device_report(store, config, sd, known.get(sd.device_id or -1), counts) for sd in devices
+    ]
     return SearchReport(search, config, reports)
 
 
@@ -130,7 +217,11 @@ def select_devices(
 
 
 def _device_report(
-    store: Store, config: SearchConfig, sd: SearchDeviceRecord, record: DeviceRecord | None
+    store: Store,
+    config: SearchConfig,
+    sd: SearchDeviceRecord,
+    record: DeviceRecord | None,
+    counts: dict[int, CandidateCounts],
 ) -> DeviceReport:
     cands: list[CandidateFigures] = []
     hypervolume: float | None = None
@@ -157,7 +248,13 @@ def _device_report(
         hypervolume=hypervolume,
         frontier=frontier,
         comparisons=comparisons,
+        counts=counts.get(sd.device_id or -1, CandidateCounts()),
+        cost_model=cost_model_summary(sd.state),
     )
+
+
+#: A candidate's measure, predicted latency (ms) and predicted peak memory (MB).
+Estimate = tuple[str | None, float | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -223,8 +320,22 @@ def compare(baseline: ModelRow, frontier: list[ModelRow]) -> Comparison:
     return Comparison(baseline, match, speedup, ratio)
 
 
-def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) -> ModelRow:
+def _row(
+    arch: ArchitectureRecord,
+    m: MeasurementRecord | None,
+    figures: str,
+    estimate: Estimate = (None, None, None),
+) -> ModelRow:
+    """The row of ``arch`` with the figures of ``m``; ``estimate``: the candidate's measure
+    and predicted latency and memory (its predicted memory stands in for a search-time
+    quick measurement's that was not measured)."""
     done = m if m is not None and m.ok else None  # the measurement, when it succeeded
+    measure, predicted_latency_ms, predicted_memory_mb = estimate
+    predicted = (
+        done is not None
+        and figures == "search"
+        and memory_predicted(measure, done.status, done.peak_memory_mb, predicted_memory_mb)
+    )
     return ModelRow(
         arch_id=arch.arch_id,
         n_layer=arch.n_layer,
@@ -233,9 +344,15 @@ def _row(arch: ArchitectureRecord, m: MeasurementRecord | None, figures: str) ->
         latency_ms=done.latency_ms if done is not None else None,
         p10_ms=done.latency.get("p10") if done is not None else None,
         p90_ms=done.latency.get("p90") if done is not None else None,
-        peak_memory_mb=done.peak_memory_mb if done is not None else None,
+        peak_memory_mb=predicted_memory_mb
+        if predicted
+        else (done.peak_memory_mb if done else None),
         figures=figures,
         error=None if done is not None else (m.error if m is not None else "not measured"),
+        measure=measure,
+        predicted_latency_ms=predicted_latency_ms,
+        predicted_memory_mb=predicted_memory_mb,
+        memory_predicted=predicted,
     )
 
 
@@ -249,17 +366,28 @@ def reported_rows(
     archs = store.architectures(r.arch_id for r in reported)
     ids = [i for r in reported for i in (r.final_measurement_id, r.search_measurement_id) if i]
     ms = store.get_measurements(ids)
+    estimates = _estimates(store, reported)
     frontier: list[ModelRow] = []
     baselines: list[ModelRow] = []
     for r in reported:
         final = ms.get(r.final_measurement_id) if r.final_measurement_id else None
         during = ms.get(r.search_measurement_id) if r.search_measurement_id else None
+        estimate = estimates.get(r.arch_id, (None, None, None))
         if final is not None and final.ok:
-            row = _row(archs[r.arch_id], final, "final")
+            row = _row(archs[r.arch_id], final, "final", estimate)
         else:
-            row = _row(archs[r.arch_id], during, "search")
+            row = _row(archs[r.arch_id], during, "search", estimate)
         (frontier if r.role == "frontier" else baselines).append(row)
     return frontier, baselines, Loaded(archs, ms)
+
+
+def _estimates(store: Store, reported: list[ReportedRecord]) -> dict[str, Estimate]:
+    """The measure and predictions of each reported architecture's candidate (its last one)."""
+    if not reported:
+        return {}
+    first = reported[0]
+    found = store.last_candidates(first.search_id, first.device_id, [r.arch_id for r in reported])
+    return {a: (c.measure, c.predicted_latency_ms, c.predicted_memory_mb) for a, c in found.items()}
 
 
 def live_rows(
@@ -276,10 +404,10 @@ def live_rows(
     # of each), with their median latency (never None then: see CandidateFigures.ok).
     feasible: dict[str, tuple[CandidateFigures, float]] = {}
     for c in cands:
-        latency = c.latency_ms if c.ok else None
+        latency = c.latency_ms if c.ok else None  # None for a screened one: never measured
         if c.iteration < 0 or latency is None:
             continue
-        if bounds.feasible(latency, c.peak_memory_mb or 0.0):
+        if bounds.feasible(latency, c.memory_mb or 0.0):
             feasible[c.arch_id] = (c, latency)
     unique = list(feasible.values())
     chosen: list[CandidateFigures] = []
@@ -290,7 +418,7 @@ def live_rows(
             archs = store.architectures(c.arch_id for c, _ in unique)
             scores = [_proxy(config.proxy, archs[c.arch_id]) for c, _ in unique]
         rows = [
-            (score, latency, c.peak_memory_mb or 0.0)
+            (score, latency, c.memory_mb or 0.0)
             for score, (c, latency) in zip(scores, unique, strict=True)
         ]
         f = pareto.objectives(rows, _higher_is_better(config.proxy))
@@ -300,7 +428,8 @@ def live_rows(
     ms = store.get_measurements(c.measurement_id for c in chosen + based if c.measurement_id)
 
     def row(c: CandidateFigures) -> ModelRow:
-        return _row(archs[c.arch_id], ms.get(c.measurement_id or -1), "search")
+        estimate = (c.measure, c.predicted_latency_ms, c.predicted_memory_mb)
+        return _row(archs[c.arch_id], ms.get(c.measurement_id or -1), "search", estimate)
 
     return [row(c) for c in chosen], [row(c) for c in based], Loaded(archs, ms)
 

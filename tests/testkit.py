@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,3 +45,120 @@ def wait_healthy(
             pass
         time.sleep(0.1)
     pytest.fail(f"{what} did not answer /health in time:\n{log.read_text()}")
+
+
+#: The cost model summary :func:`screening_search` stores in its device's state.
+COST_MODEL = {
+    "latency": {"n": 12, "n_scored": 8, "mdape": 0.06, "p90ape": 0.15},
+    "memory": {"n": 12, "n_scored": 8, "mdape": 0.031, "p90ape": None},
+    "quick": {"n": 5, "mdape": 0.02, "p90ape": 0.05},
+    "margin": {"latency": 0.1, "memory": 0.08},
+}
+
+
+def screening_search(db: str) -> dict[str, Any]:
+    """A search on one device (``box``) written into the store ``db`` the way a search with a
+    cost model writes it (schema version 2), its device still running (this process holds
+    the lease). Iteration 0: ``full`` measured in full (1 ms, 11 MB), ``quick`` measured
+    quickly without its memory (2 ms; the predicted 7.5 MB stands in), ``screened`` screened
+    out (predicted 4 ms, 20 MB); iteration 1: ``pending``, not measured yet. The device's
+    state holds :data:`COST_MODEL`. Returns the ids: ``search``, ``device``,
+    ``search_device``, ``arch`` (by those four names) and ``measurement`` (full, quick)."""
+    import os
+    import socket
+
+    from lts.controller.search.config import SearchConfig
+    from lts.controller.search.runner import start_search
+    from lts.controller.search.small_spaces import TINY_SPACE
+    from lts.controller.store import Store
+    from lts.shared.config import ArchConfig
+    from lts.shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
+    from lts.shared.space import SearchSpace
+
+    def result(cfg: ArchConfig, latency: float, memory: float | None) -> MeasurementResult:
+        stats = LatencyStats(
+            median=latency,
+            p10=latency,
+            p90=latency,
+            mean=latency,
+            min=latency,
+            cv=0.0,
+            n=1,
+            samples=[latency],
+        )
+        return MeasurementResult(
+            arch_id=cfg.arch_id, latency_ms=stats, peak_memory_mb=memory, settings=MeasureSettings()
+        )
+
+    space = SearchSpace.from_dict(TINY_SPACE)
+    other = ArchConfig.from_dict(
+        {
+            **TINY_SPACE,
+            "n_layer": 2,
+            "d_model": 128,
+            "n_head": 4,
+            "d_inner": 192,
+            "d_embed": 64,
+            "div_val": 1,
+        }
+    )
+    cfgs = dict(
+        zip(
+            ("full", "quick", "screened", "pending"),
+            (space.smallest(), space.middle(), space.largest(), other),
+            strict=True,
+        )
+    )
+    assert len({c.arch_id for c in cfgs.values()}) == 4
+    config = SearchConfig.build(
+        agents=["box"], space=TINY_SPACE, iterations=3, population=4, parents=2
+    )
+    info = DeviceInfo(
+        name="box",
+        fingerprint="fp",
+        hostname="h",
+        os="linux",
+        machine="x86_64",
+        cpu_model="cpu",
+        cores_logical=2,
+        memory_total_mb=1024.0,
+        defaults=MeasureSettings(),
+    )
+    with Store.open(db) as store:
+        sid = start_search(store, config).id
+        store.acquire_lease(sid, "runner", socket.gethostname(), os.getpid(), lambda held: False)
+        did = store.upsert_device("box", info).id
+        (sd,) = store.search_devices(sid)
+        store.update_search_device(
+            sd.id, device_id=did, status="running", state={"cost_model": COST_MODEL}
+        )
+        first = [(cfgs[k], "random", ()) for k in ("full", "quick", "screened")]
+        store.add_candidates(sid, did, 0, first)
+        store.add_candidates(sid, did, 1, [(cfgs["pending"], "mutation", ())])
+        key = MeasureSettings().cache_key()
+        full, _ = store.add_measurement(cfgs["full"], did, key, result=result(cfgs["full"], 1, 11))
+        quick_result = result(cfgs["quick"], 2.0, None)
+        quick, _ = store.add_measurement(cfgs["quick"], did, "quick", result=quick_result)
+        store.link_candidates(
+            sid,
+            did,
+            0,
+            [(cfgs["full"].arch_id, full.id, False), (cfgs["quick"].arch_id, quick.id, False)],
+        )
+        store.set_candidate_measure(
+            sid,
+            did,
+            0,
+            [
+                (cfgs["full"].arch_id, "full", 1.2, 10.0),
+                (cfgs["quick"].arch_id, "quick", 2.5, 7.5),
+                (cfgs["screened"].arch_id, "screened", 4.0, 20.0),
+            ],
+        )
+    return {
+        "search": sid,
+        "device": did,
+        "search_device": sd.id,
+        "arch": {k: c.arch_id for k, c in cfgs.items()},
+        "measurement": {"full": full.id, "quick": quick.id},
+    }

@@ -29,17 +29,25 @@ from lts.controller.api.schemas import (
     MeasurementPublic,
     MeasurementsPublic,
     ModelPublic,
+    Prediction,
     SearchDetailPublic,
     SearchDevicePublic,
     SearchesPublic,
     SearchPublic,
 )
-from lts.controller.report import Comparison, ModelRow, device_frontier, select_devices
+from lts.controller.report import (
+    Comparison,
+    ModelRow,
+    cost_model_summary,
+    device_frontier,
+    select_devices,
+)
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
 from lts.controller.search.runner import load_config
 from lts.controller.store import (
     ArchitectureRecord,
+    CandidateCounts,
     CandidateJoin,
     HypervolumeRecord,
     MeasurementRecord,
@@ -47,6 +55,7 @@ from lts.controller.store import (
     SearchRecord,
     Store,
 )
+from lts.controller.store.records import memory_predicted
 from lts.shared.errors import NotFoundError
 
 #: Device statuses of a search that is still measuring there.
@@ -103,7 +112,8 @@ def read_search(store: Store, search_id: int, background: bool = False) -> Searc
     names = _device_names(store)
     hvs = store.hypervolumes(search_id)
     last = {h.device_id: h for h in hvs}
-    devices = [_progress(store, sd, iterations, names, last) for sd in live_devices(store, search)]
+    counts = store.candidate_counts(search_id)
+    devices = [_progress(sd, iterations, names, last, counts) for sd in live_devices(store, search)]
     done = sum(d.iterations_done for d in devices)
     total = iterations * len(devices)
     return SearchDetailPublic(
@@ -119,14 +129,15 @@ def read_search(store: Store, search_id: int, background: bool = False) -> Searc
 
 
 def _progress(
-    store: Store,
     sd: SearchDeviceRecord,
     iterations: int,
     names: dict[int, str],
     last: dict[int, HypervolumeRecord],
+    counts: dict[int, CandidateCounts],
 ) -> SearchDevicePublic:
     did = sd.device_id
     hv = last.get(did) if did is not None else None
+    n = counts.get(did or -1, CandidateCounts())
     return SearchDevicePublic(
         position=sd.position,
         agent=sd.agent,
@@ -136,7 +147,12 @@ def _progress(
         message=sd.message,
         iterations_done=sd.iteration_done + 1,
         iterations=iterations,
-        candidates=store.count_candidates(sd.search_id, did) if did is not None else 0,
+        candidates=n.proposed,
+        measured=n.measured,
+        quick=n.quick,
+        full=n.full,
+        screened=n.screened,
+        cost_model=cost_model_summary(sd.state),
         hypervolume=hv.hypervolume if hv else None,
         frontier_size=hv.frontier_size if hv else 0,
         updated_at=sd.updated_at,
@@ -264,7 +280,8 @@ def read_candidates(
     more = len(rows) > limit
     ready = []
     for row in rows[:limit]:
-        if row.candidate.measurement_id is None and row.candidate.device_id in active:
+        c = row.candidate
+        if c.measurement_id is None and not c.screened and c.device_id in active:
             more = True
             break
         ready.append(row)
@@ -282,8 +299,14 @@ def _candidate(row: CandidateJoin, names: dict[int, str]) -> CandidatePublic:
     c, m = row.candidate, row.measurement
     figures = None
     if m is not None:
+        guessed = memory_predicted(c.measure, m.status, m.peak_memory_mb, c.predicted_memory_mb)
+        memory = c.predicted_memory_mb if guessed else m.peak_memory_mb
         figures = CandidateMeasurement(id=m.id, status=m.status, latency_ms=m.latency_ms,
-                                       peak_memory_mb=m.peak_memory_mb, error=m.error)  # fmt: skip
+                                       peak_memory_mb=memory, error=m.error,
+                                       memory_predicted=guessed)  # fmt: skip
+    predicted = None
+    if c.predicted_latency_ms is not None or c.predicted_memory_mb is not None:
+        predicted = Prediction(latency_ms=c.predicted_latency_ms, memory_mb=c.predicted_memory_mb)
     return CandidatePublic(
         seq=row.seq,
         device_id=c.device_id,
@@ -294,6 +317,8 @@ def _candidate(row: CandidateJoin, names: dict[int, str]) -> CandidatePublic:
         parents=list(c.parents),
         decoder_params=row.arch.decoder_params,
         cache_hit=c.cache_hit,
+        measure=c.measure,
+        predicted=predicted,
         measurement=figures,
     )
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lts.controller.report import CostModelSummary
 from lts.controller.search import config as c
 from lts.controller.search.options import SearchOptions
 from lts.controller.store import MAX_ID
@@ -65,6 +66,15 @@ class SearchDevicePublic(_Public):
     iterations_done: int
     iterations: int
     candidates: int = Field(description="candidates proposed so far (baselines excluded)")
+    measured: int = Field(description="of those, measured anew (not found in the cache)")
+    quick: int = Field(description="of those measured, with the quick measurement only")
+    full: int = Field(description="of those measured, with the full protocol")
+    screened: int = Field(description="of those proposed, screened out by the cost model: "
+                                      "predicted dominated, never measured")  # fmt: skip
+    cost_model: CostModelSummary | None = Field(
+        description="the cost model's error as the search last recorded it (fractions: 0.06 "
+        "is 6 %); null when the search has none"
+    )
     hypervolume: float | None
     frontier_size: int
     updated_at: datetime
@@ -167,6 +177,16 @@ class ModelPublic(_Public):
     peak_memory_mb: float | None
     figures: str
     error: str | None = None
+    measure: str | None = Field(
+        None, description="how the search measured it: full or quick (null: not recorded)"
+    )
+    predicted_latency_ms: float | None = Field(
+        None, description="the cost model's prediction when it was proposed (null: none)"
+    )
+    predicted_memory_mb: float | None = None
+    memory_predicted: bool = Field(
+        False, description="peak_memory_mb is the prediction: the quick measurement took none"
+    )
 
 
 class FrontierMemberPublic(ModelPublic):
@@ -219,15 +239,29 @@ class FrontierPublic(_Public):
 
 # --------------------------------------------------------------------------- candidates
 class CandidateMeasurement(_Public):
+    """The candidate's measurement; a quick one may not have measured the peak memory: then
+    ``peak_memory_mb`` is the cost model's prediction and ``memory_predicted`` is true."""
+
     id: int
     status: str
     latency_ms: float | None
     peak_memory_mb: float | None
     error: str | None
+    memory_predicted: bool = False
+
+
+class Prediction(_Public):
+    """What the cost model predicted for a candidate when it was proposed."""
+
+    latency_ms: float | None
+    memory_mb: float | None
 
 
 class CandidatePublic(_Public):
-    """A candidate of a search on one device (``iteration`` -1: a layer-scaled baseline)."""
+    """A candidate of a search on one device (``iteration`` -1: a layer-scaled baseline).
+    ``measure``: ``full``, ``quick`` or ``screened`` (predicted dominated by the frontier,
+    never measured: ``measurement`` stays null); null for a candidate of a search that did not
+    record it (measured in full) or not sent yet."""
 
     seq: int = Field(description="sequence number: the cursor for ?after=")
     device_id: int
@@ -238,13 +272,16 @@ class CandidatePublic(_Public):
     parents: list[str]
     decoder_params: int
     cache_hit: bool | None
+    measure: str | None = None
+    predicted: Prediction | None = Field(None, description="null when no model was ready")
     measurement: CandidateMeasurement | None
 
 
 class CandidatesPublic(_Public):
     """A page of candidates after the cursor. While a device is still searching, the page
-    stops before its first candidate not measured yet, so that a client polling with
-    ``after=next_after`` sees every candidate once, with its measurement."""
+    stops before its first candidate not measured yet (a screened one counts as settled: it
+    will never be), so that a client polling with ``after=next_after`` sees every candidate
+    once, with its measurement."""
 
     data: list[CandidatePublic]
     count: int = Field(description="candidates of the search (on the device), baselines included")

@@ -11,9 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from lts.controller.commands._edge import check_range, user_errors
-from lts.controller.report import Comparison, DeviceReport, ModelRow, SearchReport, build_report
+from lts.controller.report import (
+    Comparison,
+    CostModelSummary,
+    DeviceReport,
+    ModelRow,
+    SearchReport,
+    build_report,
+)
 from lts.controller.search.lease import live_devices, live_search
-from lts.controller.store import DEFAULT_DB, Store
+from lts.controller.store import DEFAULT_DB, CandidateCounts, Store
 from lts.shared.errors import ConfigError
 
 DbOption = Annotated[
@@ -121,12 +128,36 @@ def render_report(console: Console, report: SearchReport) -> None:
 
 
 def _device_title(d: DeviceReport) -> str:
+    """Three lines: the device's progress; what it did with its candidates; the cost model's
+    error (left out when there is none)."""
     name = d.device or d.agent
     hv = f", hypervolume {d.hypervolume:.4f}" if d.hypervolume is not None else ""
+    lines = [
+        f"{name}: {_status(d.status)}, iteration {d.iterations_done}/{d.iterations}{hv}",
+        f"{counts_text(d.counts)}, {d.cache_hits} cache hits",
+        cost_model_text(d.cost_model),
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def counts_text(n: CandidateCounts) -> str:
+    """What the search did with a device's candidates, in one phrase."""
     return (
-        f"{name}: {_status(d.status)}, iteration {d.iterations_done}/{d.iterations}, "
-        f"{d.candidates} candidates, {d.cache_hits} cache hits{hv}"
+        f"proposed {n.proposed}, measured {n.measured} (quick {n.quick}, full {n.full}), "
+        f"screened {n.screened}"
     )
+
+
+def cost_model_text(model: CostModelSummary | None) -> str:
+    """The cost model's median errors (MdAPE) as one phrase; "" when there are none."""
+    if model is None:
+        return ""
+    parts = [
+        f"{name} {error.mdape:.1%}"
+        for name, error in (("latency", model.latency), ("memory", model.memory))
+        if error is not None and error.mdape is not None
+    ]
+    return f"cost model MdAPE: {', '.join(parts)}" if parts else ""
 
 
 def _frontier_table(d: DeviceReport) -> Table:
@@ -139,7 +170,10 @@ def _frontier_table(d: DeviceReport) -> Table:
     else:
         which = "search-time figures"
     mark = len(figures) > 1
-    table = Table(title=_device_title(d), caption=f"Pareto frontier ({which}; latency: median)")
+    caption = f"Pareto frontier ({which}; latency: median)"
+    if any(r.memory_predicted for r in d.frontier):
+        caption += "\n~: memory predicted by the cost model (a quick measurement took none)"
+    table = Table(title=_device_title(d), caption=caption)
     for name in ("arch_id", "layers", "d_model", "decoder params"):
         table.add_column(name, justify="left" if name == "arch_id" else "right", no_wrap=True)
     for name in ("latency ms", "p10-p90 ms", "memory MB"):
@@ -152,7 +186,7 @@ def _frontier_table(d: DeviceReport) -> Table:
             _params(r.decoder_params),
             _num(r.latency_ms, 2) + ("*" if mark and r.figures == "final" else ""),
             f"{_num(r.p10_ms, 1)}-{_num(r.p90_ms, 1)}",
-            _num(r.peak_memory_mb, 1),
+            ("~" if r.memory_predicted else "") + _num(r.peak_memory_mb, 1),
         )
     if d.message and d.status != "done":
         table.caption = f"{table.caption}\n{d.message}"
@@ -188,7 +222,8 @@ def _comparison_cells(c: Comparison) -> list[str]:
         c.match.arch_id,
         _params(c.match.decoder_params),
         f"{c.speedup:.2f}x" if c.speedup is not None else "-",
-        f"{c.memory_ratio:.2f}x" if c.memory_ratio is not None else "-",
+        ("~" if c.match.memory_predicted else "")
+        + (f"{c.memory_ratio:.2f}x" if c.memory_ratio is not None else "-"),
     ]
 
 

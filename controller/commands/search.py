@@ -327,8 +327,11 @@ class LiveProgress:
         state = f"[yellow]waiting: {p.waiting}[/]" if p.waiting else p.phase
         if p.phase == "failed":
             state = f"[red]failed[/]: {p.message}"
+        screened = f" · {p.screened} screened" if p.screened else ""
+        error = f" · model ±{p.cost_error:.0%}" if p.cost_error is not None else ""
         info = (
-            f"{state} · {p.measured} measured · {p.cache_hits} cached{hv} · front {p.frontier_size}"
+            f"{state} · {p.measured} measured · {p.cache_hits} cached{screened}{hv} · "
+            f"front {p.frontier_size}{error}"
         )
         self.progress.update(
             self.tasks[p.position], completed=p.iteration, device=p.device or p.agent, info=info

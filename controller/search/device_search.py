@@ -39,9 +39,9 @@ logger = logging.getLogger(__name__)
 class DeviceProgress:
     """A device's progress, as shown live. ``iteration``: iterations completed;
     ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
-    why the agent cannot be reached now (None when it can); ``screened``: candidates not
-    measured because the cost model predicts them dominated; ``cost_error``: the latency
-    model's median error on measurements it was not fitted on."""
+    why the agent cannot be reached now (None when it can); ``screened``: this run's
+    candidates screened out by the cost model; ``cost_error``: the cost model's latency error
+    (MdAPE, a fraction; None: no model yet)."""
 
     position: int
     agent: str
@@ -57,6 +57,8 @@ class DeviceProgress:
     frontier_size: int = 0
     waiting: str | None = None
     message: str | None = None
+    screened: int = 0
+    cost_error: float | None = None
 
 
 def choose_final(

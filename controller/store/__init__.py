@@ -8,6 +8,7 @@ from lts.controller.store.catalog import settings_hash
 from lts.controller.store.joins import CandidateJoin
 from lts.controller.store.records import (
     ArchitectureRecord,
+    CandidateCounts,
     CandidateFigures,
     CandidateRecord,
     DeviceRecord,
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_ID",
     "SCHEMA_VERSION",
     "ArchitectureRecord",
+    "CandidateCounts",
     "CandidateFigures",
     "CandidateJoin",
     "CandidateRecord",

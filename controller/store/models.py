@@ -166,6 +166,10 @@ class CandidateRow(Base):
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     cache_hit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Schema version 2: how the candidate was measured and what the cost model predicted.
+    measure: Mapped[str | None] = mapped_column(BoundedString(8), nullable=True)
+    predicted_latency_ms: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
+    predicted_memory_mb: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
 
 
 class HypervolumeRow(Base):

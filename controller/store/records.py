@@ -15,6 +15,11 @@ from lts.shared.config import ArchConfig
 
 #: Candidate origins.
 ORIGINS: tuple[str, ...] = ("random", "mutation", "crossover", "baseline")
+#: How a candidate was measured (schema version 2; None in rows written before, which were
+#: all measured in full): ``full`` (the search's protocol), ``quick`` (a short measurement,
+#: whose peak memory may not have been measured: then the predicted one stands for it) or
+#: ``screened`` (not measured: the cost model predicted it dominated).
+MEASURES: tuple[str, ...] = ("full", "quick", "screened")
 #: Measurement statuses: ``done`` has figures; ``failed`` and ``rejected`` carry an error.
 MEASUREMENT_STATUSES: tuple[str, ...] = ("done", "failed", "rejected")
 #: Search statuses.
@@ -150,7 +155,10 @@ class SearchDeviceRecord:
 
 @dataclass(frozen=True)
 class CandidateRecord:
-    """A candidate of a search on one device. Baselines have iteration -1."""
+    """A candidate of a search on one device. Baselines have iteration -1. ``measure`` says
+    how it was measured (see :data:`MEASURES`; None: written before there was a choice, i.e.
+    in full, or not decided yet); ``predicted_latency_ms`` and ``predicted_memory_mb`` are the
+    cost model's prediction when it was proposed (None: no model was ready)."""
 
     search_id: int
     device_id: int
@@ -160,13 +168,53 @@ class CandidateRecord:
     parents: tuple[str, ...]
     measurement_id: int | None
     cache_hit: bool | None
+    measure: str | None = None
+    predicted_latency_ms: float | None = None
+    predicted_memory_mb: float | None = None
+
+    @property
+    def screened(self) -> bool:
+        """True when the candidate was screened out: it has no measurement and never will."""
+        return self.measure == "screened"
+
+
+def memory_predicted(
+    measure: str | None,
+    status: str | None,
+    peak_memory_mb: float | None,
+    predicted_memory_mb: float | None,
+) -> bool:
+    """Whether a candidate's peak memory is the cost model's prediction rather than a
+    measurement: a successful quick measurement (``measure``, the measurement's ``status``)
+    that did not measure memory, with a prediction to stand in for it."""
+    return (
+        measure == "quick"
+        and status == "done"
+        and peak_memory_mb is None
+        and predicted_memory_mb is not None
+    )
+
+
+@dataclass(frozen=True)
+class CandidateCounts:
+    """What a search did with its candidates on one device (baselines excluded):
+    ``proposed`` candidates, of which ``measured`` got a new measurement (not a cache hit),
+    ``quick`` and ``full`` split those by protocol (a candidate measured before ``measure``
+    existed counts as full), and ``screened`` were not measured at all."""
+
+    proposed: int = 0
+    measured: int = 0
+    quick: int = 0
+    full: int = 0
+    screened: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CandidateFigures:
     """A candidate with the scalar figures a frontier is computed from (its architecture's
     decoder parameters, its measurement's status, median latency and peak memory: None when
-    not measured), read without decoding any JSON column."""
+    not measured; how it was measured and the cost model's prediction, as in
+    :class:`CandidateRecord`), read without decoding any JSON column."""
 
     arch_id: str
     iteration: int
@@ -176,6 +224,9 @@ class CandidateFigures:
     status: str | None
     latency_ms: float | None
     peak_memory_mb: float | None
+    measure: str | None = None
+    predicted_latency_ms: float | None = None
+    predicted_memory_mb: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -183,6 +234,19 @@ class CandidateFigures:
         return (
             self.status == "done" and self.latency_ms is not None and math.isfinite(self.latency_ms)
         )
+
+    @property
+    def memory_predicted(self) -> bool:
+        """True when the peak memory was predicted, not measured (:func:`memory_predicted`)."""
+        return memory_predicted(
+            self.measure, self.status, self.peak_memory_mb, self.predicted_memory_mb
+        )
+
+    @property
+    def memory_mb(self) -> float | None:
+        """The peak memory to rank it by: the measured one, else the predicted one
+        (:attr:`memory_predicted`), else None."""
+        return self.predicted_memory_mb if self.memory_predicted else self.peak_memory_mb
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ connection inside the upgrade's one transaction and brings the schema from versi
 ``v + 1``. A release that changes the schema adds its step and bumps :data:`SCHEMA_VERSION`
 (the two are checked against each other by :func:`upgrade_schema` and by a test); a change
 to an existing table is always a step, never left to ``CREATE TABLE``, which skips a table
-that exists whatever its columns. Version 1 is the schema since the store's first release.
+that exists whatever its columns. Version 1 is the schema since the store's first release;
+version 2 adds to each candidate how it was measured (``measure``) and the cost model's
+prediction made when it was proposed (``predicted_latency_ms``, ``predicted_memory_mb``).
 Alembic is not used: one linear history of a few steps needs no revision graph, and the
 version check at open is needed either way.
 """
@@ -32,16 +34,32 @@ from lts.shared.errors import StoreError
 logger = logging.getLogger(__name__)
 
 #: The schema version this release reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The PostgreSQL advisory lock that serialises schema checks, creation and upgrades (an
 #: arbitrary constant: "LTS" in ASCII).
 _SCHEMA_LOCK_KEY = 0x4C5453
 
 Migration = Callable[[Connection], None]
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Candidates gain ``measure`` (``full``, ``quick`` or ``screened``; NULL in the rows
+    written before, which were all measured in full) and the cost model's predictions
+    (NULL: no model was ready). The column types are written out, as ``CREATE TABLE`` makes
+    them on both engines (``BoundedString(8)``, ``ExactFloat``), so that this step stays what
+    it was whatever the models become later."""
+    for column, kind in (
+        ("measure", "VARCHAR(8)"),
+        ("predicted_latency_ms", "FLOAT"),
+        ("predicted_memory_mb", "FLOAT"),
+    ):
+        conn.execute(text(f"ALTER TABLE candidates ADD COLUMN {column} {kind}"))
+
+
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1``; one step for each
-#: version from 1 to ``SCHEMA_VERSION - 1`` (none yet: version 1 is the only one released).
-MIGRATIONS: dict[int, Migration] = {}
+#: version from 1 to ``SCHEMA_VERSION - 1``.
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 
 
 def check_schema(engine: Engine) -> int:

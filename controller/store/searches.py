@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from lts.controller.store._base import StoreBase, _arch_rows, _ensure_arch_rows
+from lts.controller.store._base import StoreBase, _arch_rows, _chunks, _ensure_arch_rows
 from lts.controller.store._types import utcnow
 from lts.controller.store.convert import (
     candidate_record,
@@ -27,7 +27,9 @@ from lts.controller.store.models import (
     SearchRow,
 )
 from lts.controller.store.records import (
+    MEASURES,
     ORIGINS,
+    CandidateCounts,
     CandidateFigures,
     CandidateRecord,
     HypervolumeRecord,
@@ -254,6 +256,41 @@ class SearchesMixin(StoreBase):
                 if arch_id in by_arch:
                     row.measurement_id, row.cache_hit = by_arch[arch_id]
 
+    def set_candidate_measure(
+        self,
+        search_id: int,
+        device_id: int,
+        iteration: int,
+        rows: Sequence[tuple[str, str | None, float | None, float | None]],
+    ) -> None:
+        """Set ``(arch_id, measure, predicted latency ms, predicted peak memory MB)`` on
+        candidates of one iteration (as :meth:`link_candidates` does their measurements):
+        how each was measured (one of :data:`~controller.store.records.MEASURES`, or None:
+        not decided yet) and the cost model's prediction made when it was proposed (None:
+        no model was ready). Each row sets all three; candidates not named are left alone."""
+        for _, measure, _, _ in rows:
+            if measure is not None and measure not in MEASURES:
+                raise ValueError(f"unknown measure {measure!r}")
+        if not rows:
+            return
+        with self._session() as s:
+            by_arch = {a: (m, lat, mem) for a, m, lat, mem in rows}
+            q = (
+                select(CandidateRow, ArchitectureRow.arch_id)
+                .join(ArchitectureRow, CandidateRow.architecture_id == ArchitectureRow.id)
+                .where(
+                    CandidateRow.search_id == search_id,
+                    CandidateRow.device_id == device_id,
+                    CandidateRow.iteration == iteration,
+                )
+            )
+            for row, arch_id in s.execute(q):
+                if arch_id in by_arch:
+                    measure, latency_ms, memory_mb = by_arch[arch_id]
+                    row.measure = measure
+                    row.predicted_latency_ms = latency_ms
+                    row.predicted_memory_mb = memory_mb
+
     def candidates(self, search_id: int, device_id: int | None = None) -> list[CandidateRecord]:
         """Candidates of a search (on one device), ordered by device, iteration, insertion."""
         with self._session() as s:
@@ -267,6 +304,27 @@ class SearchesMixin(StoreBase):
                 q = q.where(CandidateRow.device_id == device_id)
             return [candidate_record(r, a) for r, a in s.execute(q)]
 
+    def last_candidates(
+        self, search_id: int, device_id: int, arch_ids: Sequence[str]
+    ) -> dict[str, CandidateRecord]:
+        """The last candidate (by iteration) of each of ``arch_ids`` on the device; an
+        architecture never proposed there is absent."""
+        found: dict[str, CandidateRecord] = {}
+        with self._session() as s:
+            for chunk in _chunks(list(set(arch_ids))):
+                q = (
+                    select(CandidateRow, ArchitectureRow.arch_id)
+                    .join(ArchitectureRow, CandidateRow.architecture_id == ArchitectureRow.id)
+                    .where(
+                        CandidateRow.search_id == search_id,
+                        CandidateRow.device_id == device_id,
+                        ArchitectureRow.arch_id.in_(chunk),
+                    )
+                    .order_by(CandidateRow.iteration, CandidateRow.id)
+                )
+                found.update((a, candidate_record(r, a)) for r, a in s.execute(q))
+        return found
+
     def candidate_figures(self, search_id: int, device_id: int) -> list[CandidateFigures]:
         """The candidates of one device with the figures a frontier needs, in the order of
         :meth:`candidates` (one query of scalar columns: fast for a running search's frontier)."""
@@ -274,7 +332,8 @@ class SearchesMixin(StoreBase):
             columns = (
                 ArchitectureRow.arch_id, CandidateRow.iteration, CandidateRow.measurement_id,
                 CandidateRow.cache_hit, ArchitectureRow.decoder_params, MeasurementRow.status,
-                MeasurementRow.latency_ms, MeasurementRow.peak_memory_mb,
+                MeasurementRow.latency_ms, MeasurementRow.peak_memory_mb, CandidateRow.measure,
+                CandidateRow.predicted_latency_ms, CandidateRow.predicted_memory_mb,
             )  # fmt: skip
             q = (
                 select(*columns)
@@ -297,6 +356,34 @@ class SearchesMixin(StoreBase):
             if device_id is not None:
                 q = q.where(CandidateRow.device_id == device_id)
             return int(s.scalar(q) or 0)
+
+    def candidate_counts(self, search_id: int) -> dict[int, CandidateCounts]:
+        """Per device id, what the search did with its candidates (baselines excluded; see
+        :class:`CandidateCounts`), in one query; a device without candidates is absent."""
+        c = CandidateRow
+        measured = and_(c.measurement_id.is_not(None), c.cache_hit.is_(False))
+        full = or_(c.measure == "full", and_(c.measure.is_(None), c.measurement_id.is_not(None)))
+
+        def count(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        q = (
+            select(
+                c.device_id,
+                func.count(c.id),
+                count(measured),
+                count(and_(measured, c.measure == "quick")),
+                count(and_(measured, full)),
+                count(c.measure == "screened"),
+            )
+            .where(c.search_id == search_id, c.iteration >= 0)
+            .group_by(c.device_id)
+        )
+        with self._session() as s:
+            return {
+                device_id: CandidateCounts(*(int(n) for n in figures))
+                for device_id, *figures in s.execute(q)
+            }
 
     def candidates_after(
         self,

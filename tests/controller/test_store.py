@@ -318,6 +318,135 @@ def test_candidate_figures_agree_with_the_full_records(store: Store) -> None:
     assert store.candidate_figures(search.id, dev.id + 1) == []
 
 
+def _screening_search(store: Store) -> tuple[int, int, dict[str, ArchConfig]]:
+    """A search on one device whose candidates cover every measure: ``full`` (new), ``cached``
+    (full, a cache hit), ``quick`` (new, memory not measured), ``screened``, ``old`` (measured
+    without a measure, as before schema version 2), ``pending`` (not measured yet), ``base``
+    (a baseline, measured in full)."""
+    dev = store.upsert_device("box", _info())
+    sid = store.create_search({}, seed=1).id
+    cfgs = dict(
+        zip(
+            ["full", "cached", "quick", "screened", "old", "pending", "base"],
+            [_cfg(n) for n in range(1, 8)],
+            strict=True,
+        )
+    )
+    store.add_candidates(sid, dev.id, -1, [(cfgs["base"], "baseline", ())])
+    first = ("full", "cached", "quick", "screened", "old")
+    store.add_candidates(sid, dev.id, 0, [(cfgs[k], "random", ()) for k in first])
+    store.add_candidates(sid, dev.id, 1, [(cfgs["pending"], "mutation", ())])
+    links = []
+    for key, memory, hit in (
+        ("full", 10.0, False),
+        ("cached", 11.0, True),
+        ("quick", None, False),
+        ("old", 12.0, False),
+    ):
+        m, _ = store.add_measurement(cfgs[key], dev.id, "k", result=_result(cfgs[key], 2.0, memory))
+        links.append((cfgs[key].arch_id, m.id, hit))
+    store.link_candidates(sid, dev.id, 0, links)
+    base, _ = store.add_measurement(cfgs["base"], dev.id, "k", result=_result(cfgs["base"]))
+    store.link_candidates(sid, dev.id, -1, [(cfgs["base"].arch_id, base.id, False)])
+    store.set_candidate_measure(
+        sid,
+        dev.id,
+        0,
+        [
+            (cfgs["full"].arch_id, "full", 2.1, 9.5),
+            (cfgs["cached"].arch_id, "full", None, None),
+            (cfgs["quick"].arch_id, "quick", 1.9, 13.5),
+            (cfgs["screened"].arch_id, "screened", 4.0, math.inf),
+        ],
+    )
+    store.set_candidate_measure(sid, dev.id, -1, [(cfgs["base"].arch_id, "full", None, None)])
+    return sid, dev.id, cfgs
+
+
+def _estimate(c: Any) -> tuple[str | None, float | None, float | None]:
+    return c.measure, c.predicted_latency_ms, c.predicted_memory_mb
+
+
+def test_candidates_carry_their_measure_and_prediction(store: Store) -> None:
+    sid, did, cfgs = _screening_search(store)
+    by_arch = {c.arch_id: c for c in store.candidates(sid, did)}
+    got = {k: _estimate(by_arch[c.arch_id]) for k, c in cfgs.items()}
+    assert got == {
+        "full": ("full", 2.1, 9.5),
+        "cached": ("full", None, None),
+        "quick": ("quick", 1.9, 13.5),
+        "screened": ("screened", 4.0, math.inf),
+        "old": (None, None, None),
+        "pending": (None, None, None),
+        "base": ("full", None, None),
+    }
+    assert by_arch[cfgs["screened"].arch_id].screened
+    assert by_arch[cfgs["screened"].arch_id].measurement_id is None
+    # The joins and the figures carry the same three fields.
+    joined = {j.candidate.arch_id: j.candidate for j in store.candidate_joins(sid, did)}
+    assert joined == by_arch
+    figures = {f.arch_id: f for f in store.candidate_figures(sid, did)}
+    for arch_id, c in by_arch.items():
+        f = figures[arch_id]
+        assert _estimate(f) == _estimate(c)
+    # Only the quick one's memory is the prediction; a measured memory is never replaced.
+    quick, full = figures[cfgs["quick"].arch_id], figures[cfgs["full"].arch_id]
+    assert (quick.peak_memory_mb, quick.memory_predicted, quick.memory_mb) == (None, True, 13.5)
+    assert (full.peak_memory_mb, full.memory_predicted, full.memory_mb) == (10.0, False, 10.0)
+    screened = figures[cfgs["screened"].arch_id]
+    assert (screened.ok, screened.memory_predicted, screened.memory_mb) == (False, False, None)
+    # Setting them again replaces all three; the other iterations are left alone.
+    store.set_candidate_measure(sid, did, 0, [(cfgs["quick"].arch_id, "full", None, 14.0)])
+    store.set_candidate_measure(sid, did, 5, [(cfgs["full"].arch_id, "quick", 0.1, 0.1)])
+    again = {c.arch_id: c for c in store.candidates(sid, did)}
+    assert _estimate(again[cfgs["quick"].arch_id]) == ("full", None, 14.0)
+    assert again[cfgs["full"].arch_id] == by_arch[cfgs["full"].arch_id]
+
+
+def test_an_unknown_measure_is_refused(store: Store) -> None:
+    sid, did, cfgs = _screening_search(store)
+    before = store.candidates(sid, did)
+    with pytest.raises(ValueError, match="unknown measure 'skipped'"):
+        rows = [(cfgs["quick"].arch_id, "quick", 1.0, 1.0), (cfgs["full"].arch_id, "skipped", 1, 1)]
+        store.set_candidate_measure(sid, did, 0, rows)
+    assert store.candidates(sid, did) == before  # nothing written
+
+
+def test_candidate_counts_per_device(store: Store) -> None:
+    sid, did, cfgs = _screening_search(store)
+    other = store.upsert_device("other", _info("fp-2", "other"))
+    store.add_candidates(sid, other.id, 0, [(cfgs["full"], "random", ())])
+    counts = store.candidate_counts(sid)
+    # proposed: 6 (the baseline is not); measured anew: full, quick, old (cached is a hit);
+    # quick: 1; full: full and old (measured before measure existed); screened: 1.
+    n = counts[did]
+    assert (n.proposed, n.measured, n.quick, n.full, n.screened) == (6, 3, 1, 2, 1)
+    assert n.proposed == store.count_candidates(sid, did)
+    o = counts[other.id]
+    assert (o.proposed, o.measured, o.quick, o.full, o.screened) == (1, 0, 0, 0, 0)
+    assert store.candidate_counts(sid + 1) == {}
+    # The same counts from the candidates themselves.
+    cands = [c for c in store.candidates(sid, did) if c.iteration >= 0]
+    new = [c for c in cands if c.measurement_id is not None and c.cache_hit is False]
+    assert n.measured == len(new)
+    assert n.quick + n.full == n.measured
+    assert n.screened == sum(c.screened for c in cands)
+
+
+def test_last_candidates_of_architectures(store: Store) -> None:
+    sid, did, cfgs = _screening_search(store)
+    store.add_candidates(sid, did, 2, [(cfgs["quick"], "mutation", ())])
+    store.set_candidate_measure(sid, did, 2, [(cfgs["quick"].arch_id, "full", 1.0, 2.0)])
+    wanted = [cfgs["quick"].arch_id, cfgs["old"].arch_id, _cfg(9).arch_id]
+    found = store.last_candidates(sid, did, wanted)
+    assert sorted(found) == sorted(wanted[:2])  # never proposed: absent
+    assert (found[cfgs["quick"].arch_id].iteration, found[cfgs["quick"].arch_id].measure) == (
+        2,
+        "full",
+    )
+    assert store.last_candidates(sid, did + 1, wanted) == {}
+
+
 def test_a_search_lease_has_one_holder(store: Store) -> None:
     sid = store.create_search({}, seed=1).id
     assert store.lease(sid) is None

@@ -14,10 +14,12 @@ from sqlalchemy import Connection, create_engine, inspect, text
 from typer.testing import CliRunner
 
 from lts.controller.cli import app
-from lts.controller.store import SCHEMA_VERSION, Store
+from lts.controller.store import SCHEMA_VERSION, Store, database_url
 from lts.controller.store import schema as schema_mod
 from lts.controller.store.store import upgrade
+from lts.shared.config import ArchConfig
 from lts.shared.errors import StoreError
+from lts.shared.schemas import DeviceInfo, MeasureSettings
 
 cli = CliRunner()
 
@@ -189,3 +191,87 @@ def test_one_store_serves_many_threads_at_once(store_url: str) -> None:
         assert errors == []
         assert sorted(made) == list(range(1, 41))
         assert store.latest_search().id == 40
+
+
+# ------------------------------------------------------------------------ version 1 to 2
+_V2_COLUMNS = ("measure", "predicted_latency_ms", "predicted_memory_mb")
+
+
+def _version_1_store(url: str) -> tuple[int, int, str, str]:
+    """A database as version 1 wrote it: a search on one device with a candidate measured in
+    full and one not measured, then the schema taken back to version 1 (the columns version 2
+    added dropped, the version set back). Returns (search id, device id, measured arch id,
+    unmeasured arch id)."""
+    a, b = (
+        ArchConfig.from_dict({"backbone": "gpt2", "n_layer": n, "d_model": 64, "n_head": 2,
+                              "d_inner": 128, "n_token": 1000, "cutoffs": [200, 500]})
+        for n in (1, 2)
+    )  # fmt: skip
+    with Store(url) as store:
+        dev = store.upsert_device("box", _device_info())
+        sid = store.create_search({}, seed=1).id
+        store.add_candidates(sid, dev.id, 0, [(a, "random", ()), (b, "random", ())])
+        m, _ = store.add_measurement(a, dev.id, "k", status="failed", error="killed")
+        store.link_candidates(sid, dev.id, 0, [(a.arch_id, m.id, False)])
+    for column in _V2_COLUMNS:
+        _sql(url, f"ALTER TABLE candidates DROP COLUMN {column}")
+    _sql(url, "UPDATE lts_schema SET version = 1")
+    return sid, dev.id, a.arch_id, b.arch_id
+
+
+def _device_info() -> DeviceInfo:
+    return DeviceInfo(name="box", fingerprint="fp", hostname="h", os="linux", machine="x86_64",
+                      cpu_model="cpu", cores_logical=2, memory_total_mb=1024.0,
+                      defaults=MeasureSettings())  # fmt: skip
+
+
+def test_db_upgrade_takes_a_version_1_database_to_version_2(store_url: str) -> None:
+    sid, did, measured, unmeasured = _version_1_store(store_url)
+    with pytest.raises(StoreError, match="schema version 1, older than this release's"):
+        Store(store_url)
+    done = cli.invoke(app, ["db", "upgrade", "--db", store_url])
+    assert done.exit_code == 0, done.output
+    assert done.output == "upgraded the store from schema version 1 to 2\n"
+    assert _sql(store_url, "SELECT version FROM lts_schema") == [(2,)]
+    with Store(store_url) as store:
+        old = {c.arch_id: c for c in store.candidates(sid, did)}
+        assert {(c.measure, c.predicted_latency_ms, c.predicted_memory_mb)
+                for c in old.values()} == {(None, None, None)}  # fmt: skip
+        assert old[measured].measurement_id is not None  # the rows are kept as they were
+        # A candidate measured before version 2 counts as measured in full.
+        n = store.candidate_counts(sid)[did]
+        assert (n.proposed, n.measured, n.full, n.quick, n.screened) == (2, 1, 1, 0, 0)
+        store.set_candidate_measure(sid, did, 0, [(unmeasured, "screened", 3.5, 12.25)])
+        after = {c.arch_id: c for c in store.candidates(sid, did)}[unmeasured]
+        assert (after.measure, after.predicted_latency_ms, after.predicted_memory_mb) == (
+            "screened", 3.5, 12.25)  # fmt: skip
+    assert upgrade(store_url) == (2, 2)  # nothing left to do
+
+
+def _columns(url: str) -> dict[str, tuple[str, bool]]:
+    engine = create_engine(url)
+    try:
+        found = inspect(engine).get_columns("candidates")
+        return {c["name"]: (str(c["type"]), c["nullable"]) for c in found}
+    finally:
+        engine.dispose()
+
+
+def test_the_upgraded_columns_are_those_a_new_database_gets(
+    store_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The step adds the columns with the types ``CREATE TABLE`` gives a new database of the
+    same engine."""
+    _version_1_store(store_url)
+    upgrade(store_url)
+    if store_url.startswith("sqlite"):
+        Store(new := database_url(tmp_path / "new.sqlite")).close()
+        assert _columns(store_url) == _columns(new)
+        return
+    server = request.getfixturevalue("pg_server")
+    name = server.create_database()
+    try:
+        Store(server.url(name)).close()
+        assert _columns(store_url) == _columns(server.url(name))
+    finally:
+        server.drop_database(name)

@@ -304,6 +304,7 @@ class SearchPage {
       stat("candidates", fmt.int(device.candidates), "candidates"),
       stat("measured", fmt.int(measured.length), "measured"),
       stat("cache hits", fmt.int(hits.length), "cache_hits"),
+      stat("screened", fmt.int(device.screened ?? 0), "screened"),
       stat("failed", fmt.int(failed.length), "failed"),
       stat("frontier", fmt.int(f.members.length), "frontier"),
       stat("hypervolume", fmt.hv(device.hypervolume), "hypervolume"));
@@ -506,7 +507,7 @@ class SearchPage {
       ["decoder_params", "decoder params", (c) => c.decoder_params, true],
       ["latency_ms", "latency ms", (c) => c.measurement?.latency_ms ?? null, true],
       ["peak_memory_mb", "memory MB", (c) => c.measurement?.peak_memory_mb ?? null, true],
-      ["status", "status", (c) => c.measurement?.status ?? "pending", false],
+      ["status", "status", (c) => c.measurement?.status ?? (c.measure === "screened" ? "screened" : "pending"), false],
       ["cache_hit", "cache hit", (c) => (c.cache_hit ? "yes" : "no"), false],
     ];
     const column = columns.find((c) => c[0] === this.sort.key) || columns[0];
