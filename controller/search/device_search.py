@@ -57,8 +57,6 @@ class DeviceProgress:
     frontier_size: int = 0
     waiting: str | None = None
     message: str | None = None
-    screened: int = 0
-    cost_error: float | None = None
 
 
 def choose_final(
@@ -323,12 +321,21 @@ class DeviceSearch:
         during = {a: m.id for a, m in self.store.find_measurements(
             [p.arch_id for p in members], self.device.id, settings.cache_key()
         ).items()}  # fmt: skip
+        quick = [p for p in members if p.arch_id not in during]  # settled on a quick measurement
+        for j in self.store.candidate_joins(self.sd.search_id, self.device.id):
+            if j.arch.arch_id in {p.arch_id for p in quick} and j.measurement is not None:
+                during[j.arch.arch_id] = j.measurement.id
         during.update((a, e.measurement.id) for a, e in baselines.items())
         final = self.config.final_settings(settings)
         if final == settings:
             after = dict(during)
             latency: dict[str, float | None] = {p.arch_id: p.latency_ms for p in members}
             latency.update((a, e.outcome().latency_ms) for a, e in baselines.items())
+            if quick:  # the reported figures are full ones: measure those members in full
+                self._emit(phase="final")
+                evals = await self._evaluate([p.cfg for p in quick], settings)
+                after.update((a, e.measurement.id) for a, e in evals.items())
+                latency.update((a, e.outcome().latency_ms) for a, e in evals.items())
         else:
             self._emit(phase="final")
             refs = [(decoder_params(e.cfg), e.outcome().latency_ms) for e in baselines.values()]
@@ -382,6 +389,7 @@ class DeviceSearch:
         sid, did = self.sd.search_id, self.device.id
         out: list[tuple[int, Proposal, Outcome | None]] = []
         measured = []
+        quick: set[str] = set()
         for j in self.store.candidate_joins(sid, did):
             c, m = j.candidate, j.measurement
             if c.iteration > upto:
@@ -392,9 +400,11 @@ class DeviceSearch:
                 measured.append((proposal.cfg, evaluation))
             if c.iteration < 0:
                 continue
-            outcome = self.economy.outcome_of(c.measure, evaluation, c.predicted_memory_mb)
+            if c.measure == "quick" and m is not None:
+                quick.add(j.arch.arch_id)
+            outcome = self.economy.outcome_of(c.measure, evaluation)
             out.append((c.iteration, proposal, outcome))
-        self.economy.restore(self.state.get("cost_scores", {}), measured)
+        self.economy.restore(self.state.get("cost_scores", {}), measured, quick)
         return out
 
     def _on_measured(self, evaluation: Evaluation) -> None:

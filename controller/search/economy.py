@@ -10,18 +10,23 @@
    dominated by a measured frontier member is not measured at all (``screened``).
 3. *Racing* (``measure_mode`` ``race``, the default): every other candidate gets a quick
    measurement (:func:`quick_settings`: one warm-up run, a few timed runs, a one-second
-   budget; no memory pass once the memory model has an error estimate, its memory is then
-   predicted). Those that may belong to the frontier given the quick protocol's uncertainty
-   (:func:`controller.search.racing.to_refine`) are measured again with the full settings, in
-   rounds until no quickly measured candidate can still change the frontier. With
-   ``measure_mode`` ``full`` every candidate gets the full settings (the protocol before
-   racing).
+   budget, and the memory pass). Its latency is known to the quick protocol's uncertainty
+   (the :data:`~controller.search.cost_model.MARGIN_QUANTILE` of the differences between
+   quick and full medians seen so far; :data:`QUICK_PRIOR` until enough are seen); its
+   memory is measured. A candidate whose frontier membership that uncertainty leaves open,
+   or that could decide another point's membership
+   (:func:`controller.search.racing.to_refine`), is measured again with the full settings,
+   in rounds until none is left open. The others are settled on their quick figures:
+   dominated for sure, or frontier members for sure. With ``measure_mode`` ``full`` every
+   candidate gets the full settings (the protocol before racing).
+
+The memory pass runs for every measured candidate: in the paper's spaces about half of the
+candidates measured are frontier members or close to one (their peak memories are close
+together), and a memory pass costs less than a second quick measurement would. Only a
+screened candidate's memory is predicted (stored as its prediction, never as a measurement).
 
 Quick and full measurements have different settings, hence different cache keys: they are
-never mixed. Every frontier member is measured with the full settings: a candidate settled on
-its quick figures is dominated for sure, so it can never be one.
-
-The algorithm is told: full figures; quick latency with measured or predicted memory; a
+never mixed. The algorithm is told the full figures where there are, else the quick ones; a
 screened candidate as not measured (``Outcome`` with an error, like a failure: it never
 becomes a point of the search). :meth:`Economy.outcome_of` rebuilds the same outcome from the
 store for a resumed search.
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lts.controller.search.algorithm import Bounds, Outcome, Point, ProxyLike
@@ -58,15 +63,13 @@ MEASURE_MODES = ("race", "full")
 SCREENED = "screened"
 
 
-def quick_settings(settings: MeasureSettings, *, memory: bool) -> MeasureSettings:
-    """The quick protocol derived from the search's ``settings``; ``memory``: run the memory
-    pass (when the search measures memory at all)."""
+def quick_settings(settings: MeasureSettings) -> MeasureSettings:
+    """The quick protocol derived from the search's ``settings`` (the rest unchanged)."""
     return settings.model_copy(
         update={
             **QUICK,
             "time_budget_s": min(QUICK_BUDGET_S, settings.time_budget_s),
             "target_rel_ci": max(QUICK_TARGET, settings.target_rel_ci),
-            "measure_memory": memory and settings.measure_memory,
         }
     )
 
@@ -110,6 +113,8 @@ class Economy:
         self.cost = CostModel(settings)
         self.memory_wanted = settings.measure_memory
         self.counts = {"screened": 0, "quick": 0, "full": 0, "refined": 0}
+        #: Candidates settled on a quick measurement.
+        self.settled_quick: set[str] = set()
 
     # ------------------------------------------------------------------------ queries
     def predict(self, cfg: ArchConfig) -> tuple[float | None, float | None]:
@@ -138,10 +143,15 @@ class Economy:
         self.cost.observe(cfg, m.latency_ms, m.peak_memory_mb, predicted if score else (None, None))
 
     def restore(
-        self, state: dict[str, Any], measured: Sequence[tuple[ArchConfig, Evaluation]]
+        self,
+        state: dict[str, Any],
+        measured: Sequence[tuple[ArchConfig, Evaluation]],
+        quick: set[str],
     ) -> None:
-        """A resumed search's model: the held-out scores from ``state``, refit on ``measured``."""
+        """A resumed search's model: the held-out scores from ``state``, refit on ``measured``;
+        ``quick``: the candidates settled on a quick measurement."""
         self.cost.load_scores(state)
+        self.settled_quick = set(quick)
         for cfg, evaluation in measured:
             self.observe(cfg, evaluation)
         self.cost.refit()
@@ -169,9 +179,9 @@ class Economy:
             full.update(new)
         elif rest:
             on_phase("quick")
-            q = quick_settings(self.settings, memory=self._memory_unpredictable())
+            q = quick_settings(self.settings)
             quick = await self.evaluator.evaluate(rest, q)
-            await self._refine(quick, full, predicted, frontier, on_phase)
+            await self._refine(quick, full, frontier, on_phase)
         self._learn(unique, full, quick, predicted)
         out: dict[str, Judged] = {}
         for c in unique:
@@ -182,29 +192,21 @@ class Economy:
                 self.counts["full"] += not e.cache_hit
             elif a in quick:
                 e = quick[a]
-                out[a] = Judged(c, "quick", e, predicted[a], self._quick_outcome(e, predicted[a]))
+                out[a] = Judged(c, "quick", e, predicted[a], e.outcome())
+                self.settled_quick.add(a)
                 self.counts["quick"] += not e.cache_hit
             elif a in screened:
                 out[a] = Judged(c, SCREENED, None, predicted[a], Outcome(None, None, SCREENED))
                 self.counts["screened"] += 1
         return out
 
-    def outcome_of(
-        self, measure: str | None, evaluation: Evaluation | None, predicted_memory: float | None
-    ) -> Outcome | None:
+    def outcome_of(self, measure: str | None, evaluation: Evaluation | None) -> Outcome | None:
         """The outcome told for a stored candidate (None: told as not measured)."""
         if measure == SCREENED or evaluation is None:
             return None
-        if measure == "quick":
-            return self._quick_outcome(evaluation, (None, predicted_memory))
         return evaluation.outcome()
 
     # ------------------------------------------------------------------------ details
-    def _memory_unpredictable(self) -> bool:
-        """Whether quick measurements must run the memory pass: the memory model has no
-        error estimate yet."""
-        return self.cost.memory.margin() is None
-
     def _screen(
         self,
         cfgs: Sequence[ArchConfig],
@@ -222,34 +224,29 @@ class Economy:
                 continue
             mem = (mem or 0.0) if self.memory_wanted else 0.0
             estimates.append(Estimate(c.arch_id, float(self.proxy(c)), lat, mem, m_lat, m_mem))
-        members = [_exact(p) for p in frontier]
+        members = [self._known(p) for p in frontier]
         return screen(estimates, members, self.proxy.higher_is_better)
 
     async def _refine(
         self,
         quick: dict[str, Evaluation],
         full: dict[str, Evaluation],
-        predicted: dict[str, tuple[float | None, float | None]],
         frontier: Sequence[Point],
         on_phase: Callable[[str], None],
     ) -> None:
-        """Measure with the full settings the quick ones that may change the frontier, in
-        rounds (each settles against what the previous ones measured)."""
+        """Measure with the full settings the quick ones whose uncertainty leaves the
+        frontier open, in rounds (each settles against what the previous ones measured)."""
         u_lat = self.cost.quick_margin(QUICK_PRIOR)
-        m_mem = self.cost.memory.margin() or 0.0
         hib = self.proxy.higher_is_better
         for _ in range(MAX_ROUNDS):
-            pending = []
-            for a, e in quick.items():
-                if a in full or not e.measurement.ok:
-                    continue
-                out = self._quick_outcome(e, predicted[a])
-                mem_rel = m_mem if e.measurement.peak_memory_mb is None else 0.0
-                pending.append(Estimate(a, float(self.proxy(e.cfg)), out.latency_ms or 0.0,
-                                        out.peak_memory_mb or 0.0, u_lat, mem_rel))  # fmt: skip
+            pending = [
+                replace(self._exact_eval(e), latency_rel=u_lat)
+                for a, e in quick.items()
+                if a not in full and e.measurement.ok
+            ]
             if not pending:
                 return
-            settled = [_exact(p) for p in frontier]
+            settled = [self._known(p) for p in frontier]
             settled += [self._exact_eval(e) for e in full.values() if e.outcome().ok]
             rivals = [r for r in settled if self.bounds.feasible(r.latency_ms, r.memory_mb)]
             rivals += [p for p in pending if self.bounds.feasible(*p.worst())]
@@ -276,8 +273,7 @@ class Economy:
             if first is not None and not first.cache_hit:
                 self.observe(c, first, score=True, predicted=predicted[a])
             if q is not None and f is not None:  # refined: the full figures replace the quick
-                unseen = predicted[a][1] if q.measurement.peak_memory_mb is None else None
-                self.observe(c, f, score=unseen is not None, predicted=(None, unseen))
+                self.observe(c, f)
                 if q.measurement.ok and f.measurement.ok:
                     self.cost.observe_pair(q.measurement.latency_ms or 0.0,
                                            f.measurement.latency_ms or 0.0)  # fmt: skip
@@ -285,22 +281,13 @@ class Economy:
                 self.observe(c, f)
         self.cost.refit()
 
-    def _quick_outcome(
-        self, evaluation: Evaluation, predicted: tuple[float | None, float | None]
-    ) -> Outcome:
-        """A quick measurement's outcome: its latency, its memory or else the prediction."""
-        outcome = evaluation.outcome()
-        if not outcome.ok or outcome.peak_memory_mb is not None or not self.memory_wanted:
-            return outcome
-        if predicted[1] is None:
-            return Outcome(None, None, "memory neither measured nor predicted")
-        return Outcome(outcome.latency_ms, predicted[1])
-
     def _exact_eval(self, e: Evaluation) -> Estimate:
         o = e.outcome()
         return Estimate(e.cfg.arch_id, float(self.proxy(e.cfg)), o.latency_ms or 0.0,
                         o.peak_memory_mb or 0.0)  # fmt: skip
 
-
-def _exact(p: Point) -> Estimate:
-    return Estimate(p.arch_id, p.proxy, p.latency_ms, p.peak_memory_mb)
+    def _known(self, p: Point) -> Estimate:
+        """A point of the search as known: exact, or with the quick protocol's uncertainty
+        when it was settled on a quick measurement."""
+        u_lat = self.cost.quick_margin(QUICK_PRIOR) if p.arch_id in self.settled_quick else 0.0
+        return Estimate(p.arch_id, p.proxy, p.latency_ms, p.peak_memory_mb, u_lat)

@@ -8,10 +8,11 @@ point is every value at its best end, its *pessimistic* point at its worst end.
 
 * :func:`screen`: a candidate known only by prediction is not worth measuring when even its
   optimistic point is dominated by a measured frontier member.
-* :func:`to_refine`: of the quickly measured candidates, those whose optimistic point no other
-  point's pessimistic one dominates may belong to the frontier; they are measured again with
-  the full protocol. The others are settled as dominated: their point values are dominated
-  too, so they can never be frontier members.
+* :func:`to_refine`: a quickly measured candidate is settled when its uncertainty cannot
+  change the frontier's membership: dominated for sure (another point at its worst dominates
+  it at its best), or a member for sure (no point at its best dominates it at its worst). It
+  is measured again with the full protocol when its membership, or that of a point it could
+  dominate, is open.
 
 Domination: at least as good in every objective (proxy higher or lower as the proxy says;
 latency and memory lower), and not equal in all.
@@ -62,12 +63,33 @@ def screen(
     }
 
 
+def may_dominate(by: Estimate, target: Estimate, higher_is_better: bool) -> bool:
+    """Whether ``by`` could dominate ``target``: ``by`` at its best against ``target`` at its
+    worst."""
+    if by.arch_id == target.arch_id:
+        return False
+    flipped_by = Estimate(by.arch_id, by.proxy, *by.best())
+    flipped_target = Estimate(target.arch_id, target.proxy, *target.worst())
+    return dominates(flipped_by, flipped_target, higher_is_better)
+
+
 def to_refine(
     pending: Sequence[Estimate], rivals: Sequence[Estimate], higher_is_better: bool
 ) -> set[str]:
-    """The ``pending`` (uncertain) candidates that no rival dominates for sure (each rival at
-    its worst: exact points as they are, other pending ones at the end of their uncertainty).
-    The rivals are the points that could be frontier members (the feasible ones)."""
-    return {
-        c.arch_id for c in pending if not any(dominates(r, c, higher_is_better) for r in rivals)
-    }
+    """The ``pending`` (uncertain) candidates to measure precisely: those whose membership
+    of the frontier their uncertainty leaves open, and those whose uncertainty leaves open
+    another point's membership.
+
+    For each point (``rivals``, the points that could be frontier members, exact ones at
+    their values, and the pending ones): if some rival dominates it for sure, it is out; if
+    no rival could dominate it, it is in; else its membership is open, and every pending
+    point among it and the rivals that could (but not surely) dominate it is refined."""
+    waiting = {p.arch_id for p in pending}
+    refine: set[str] = set()
+    for target in {e.arch_id: e for e in (*rivals, *pending)}.values():
+        if any(dominates(r, target, higher_is_better) for r in rivals):
+            continue
+        open_by = [r.arch_id for r in rivals if may_dominate(r, target, higher_is_better)]
+        if open_by:
+            refine.update(a for a in (target.arch_id, *open_by) if a in waiting)
+    return refine

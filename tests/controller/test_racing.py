@@ -37,14 +37,20 @@ def test_screen_keeps_what_the_margin_could_bring_onto_the_frontier() -> None:
     assert screen([far], [], True) == set()
 
 
-def test_to_refine_settles_only_what_is_dominated_for_sure() -> None:
+def test_to_refine_settles_sure_members_and_sure_losers() -> None:
     settled = [est("s", 10.0, 100.0, 50.0)]
     pending = [
-        est("fast", 10.0, 90.0, 50.0, 0.05),  # may beat s: refine
-        est("slow", 9.0, 130.0, 50.0, 0.05),  # 123.5 at best > 100: settled
-        est("close", 9.0, 95.0, 50.0, 0.05),  # 90.25 at best: below s and fast's worst 94.5
-        est("shadow", 8.0, 200.0, 60.0, 0.05),  # dominated by 'fast' even at fast's worst
+        est("alone", 30.0, 300.0, 90.0, 0.05),  # nothing near it: a member for sure
+        est("slow", 9.0, 130.0, 50.0, 0.05),  # 123.5 at best > 100: out for sure
+        est("close", 9.0, 98.0, 50.0, 0.05),  # s could dominate it (98 * 1.05 > 100): open
+        est("rival", 10.0, 97.0, 50.0, 0.05),  # could dominate s (92.15 < 100): s is open
+        est("shadow", 8.0, 200.0, 60.0, 0.05),  # out for sure (s dominates it)
     ]
-    assert to_refine(pending, [*settled, *pending], True) == {"fast", "close"}
-    # Without rivals every pending candidate may be on the frontier.
-    assert to_refine(pending, [], True) == {"fast", "slow", "close", "shadow"}
+    # close's membership is open (s and rival could dominate it): close and rival refined;
+    # s's membership is open because of rival (already refined).
+    assert to_refine(pending, [*settled, *pending], True) == {"close", "rival"}
+    # Alone, every pending point is a member for sure.
+    assert to_refine(pending[:1], pending[:1], True) == set()
+    # Nothing uncertain, nothing to refine.
+    exact = [est("a", 1.0, 10.0, 10.0), est("b", 2.0, 20.0, 20.0)]
+    assert to_refine([], exact, True) == set()
