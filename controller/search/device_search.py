@@ -369,7 +369,8 @@ class DeviceSearch:
         """Record the jobs in flight (each before it is sent, by key) so that a restart
         collects them: a list of ``{job_key, job, key}`` (a search stored by an older version
         may hold one such dict), None when there are none."""
-        inflight = [{"job_key": j.key, "job": j.job_id, "key": self.key} for j in jobs]
+        key = self.evaluator.settings_key  # the settings of the evaluation that sends them
+        inflight = [{"job_key": j.key, "job": j.job_id, "key": key} for j in jobs]
         self._save_state(inflight=inflight or None)
 
     def _save_state(self, **changes: object) -> None:

@@ -519,6 +519,8 @@ def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Pa
         *earlier, last = sd.state["inflight"]  # the jobs in flight, oldest first
         assert last["job"] is None and last["job_key"] in agents["a"].keys  # taken, unrecorded
         assert all(job["job"] in agents["a"].jobs for job in earlier)
+        settings = _config(agents=["a"]).settings_for(agents["a"].info.defaults)
+        assert {job["key"] for job in sd.state["inflight"]} == {settings.cache_key()}
         assert len(submitted) == 3 and agents["a"].open_jobs() >= 1
 
         outcome = _run(store, search.id, agents)
