@@ -271,6 +271,25 @@ def test_refused_item_is_rejected_and_the_rest_measured() -> None:
     assert got == {0: "done", 1: "done", 2: "rejected", 3: "done", 4: "done"}
 
 
+def test_a_stop_cancels_every_job_in_flight() -> None:
+    agent = FakeAgent()
+
+    async def scenario() -> None:
+        dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=3, slots=2)
+        task = asyncio.create_task(dispatcher.run(_items(12), lambda i, item: None))
+        while agent.open_jobs() < 2 and not task.done():
+            await asyncio.sleep(0)
+        task.cancel()  # what a stop does; the device search then cancels the jobs in flight
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert dispatcher.current_jobs == list(agent.jobs)  # both, oldest first
+        await dispatcher.cancel_current()
+
+    asyncio.run(scenario())
+    assert [job["status"] for job in agent.jobs.values()] == ["cancelled", "cancelled"]
+    assert len(agent.submitted) == 2
+
+
 @pytest.mark.parametrize("batch_size", [8, 2])  # one job in flight, or several
 def test_forgotten_job_is_sent_again_without_repeats(batch_size: int) -> None:
     agent = FakeAgent()
