@@ -4,7 +4,7 @@
 the ask/tell algorithm iteration by iteration through the evaluation layer (cache through the
 store), then measures the frontier and baselines again with the larger final budget and stores
 what the search reports. After every iteration it stores the algorithm's state, and before
-each job the job in flight, so that a resumed search starts where this one stopped.
+each job the jobs in flight, so that a resumed search starts where this one stopped.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class DeviceSearch:
             self.r.policy,
             batch_size=self.config.batch_size,
             on_waiting=self._on_waiting,
-            on_job=self._on_job,
+            on_jobs=self._on_jobs,
         )
         try:
             await self._search()
@@ -180,8 +180,9 @@ class DeviceSearch:
         inflight = self.state.get("inflight")
         if inflight:
             self._emit(phase="collecting")
-            job = InFlight(inflight.get("job_key", ""), inflight.get("job"))
-            await self.evaluator.harvest(job, inflight["key"])
+            for entry in [inflight] if isinstance(inflight, dict) else inflight:  # old: one
+                job = InFlight(entry.get("job_key", ""), entry.get("job"))
+                await self.evaluator.harvest(job, entry["key"])
             self._save_state(inflight=None)
         if self.r.retry_failed:
             await self._retry_failed()
@@ -196,6 +197,7 @@ class DeviceSearch:
     async def _connect(self) -> tuple[DeviceRecord, MeasureSettings]:
         self._emit(phase="connecting")
         info = await self.dispatcher.call(self.dispatcher.client.device)
+        self.dispatcher.slots = info.slots
         name = self.spec.name or info.name
         device = self.store.upsert_device(name, info, self.spec.url)
         if self.sd.device_id is not None and self.sd.device_id != device.id:
@@ -416,10 +418,13 @@ class DeviceSearch:
                                                   clear_message=reason is None)  # fmt: skip
         self._emit(waiting=reason)
 
-    def _on_job(self, job: InFlight | None) -> None:
-        """Record the job in flight (before it is sent, by key) so that a restart collects it."""
-        inflight = None if job is None else {"job_key": job.key, "job": job.job_id, "key": self.key}
-        self._save_state(inflight=inflight)
+    def _on_jobs(self, jobs: Sequence[InFlight]) -> None:
+        """Record the jobs in flight (each before it is sent, by key) so that a restart
+        collects them: a list of ``{job_key, job, key}`` (a search stored by an older version
+        may hold one such dict), None when there are none."""
+        key = self.evaluator.settings_key  # the settings of the evaluation that sends them
+        inflight = [{"job_key": j.key, "job": j.job_id, "key": key} for j in jobs]
+        self._save_state(inflight=inflight or None)
 
     def _save_state(self, **changes: object) -> None:
         self.state = {**self.state, **changes}

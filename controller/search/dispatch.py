@@ -1,9 +1,13 @@
-"""Dispatch to one agent: one job in flight, retries with backoff, waiting and hard failure.
+"""Dispatch to one agent: jobs in flight, retries with backoff, waiting and hard failure.
 
 A :class:`Dispatcher` sends a list of measurement requests to its agent in jobs of at most
-``batch_size`` items, one job at a time (the agent measures one item at a time anyway; a
-batch keeps it busy between two polls), polls the job, and hands every finished item to a
-callback as soon as it is seen, so that nothing measured is lost if the controller stops.
+``batch_size`` items and hands every finished item to a callback as soon as it is seen, so
+that nothing measured is lost if the controller stops. It keeps several jobs in flight: the
+next job goes out as soon as the jobs in flight hold no more pending (not yet started) items
+than the agent has slots, so a slot that finishes the last item of one job finds the first
+of the next one waiting instead of idling until the rest of the job ends (the agent takes
+the next pending item of the oldest job that has one). With ``max_jobs=1`` it sends one job
+at a time, as it once did.
 
 While the agent cannot be reached (connection refused, timeouts, 5xx, 429) the dispatcher
 retries with exponential backoff and reports the device as *waiting*; once it answers
@@ -11,7 +15,7 @@ again the work continues where it was (a job the agent forgot, because it restar
 sent again without the items already received). If the agent stays unreachable for
 ``fail_after_s``, :class:`AgentGone` ends this device's work with a clear message.
 
-Every job is submitted with a fresh idempotency key, reported through ``on_job`` *before* the
+Every job is submitted with a fresh idempotency key, reported through ``on_jobs`` *before* the
 request goes out: a retried submission (the answer was lost) gets the same job back, and a
 controller killed between sending a job and recording its id can find the job by its key
 (:meth:`Dispatcher.find`), so no item is ever measured twice.
@@ -22,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from lts.controller.client import (
@@ -69,17 +74,59 @@ ItemCallback = Callable[[int, JobItemPublic], Awaitable[None] | None]
 
 @dataclass(frozen=True)
 class InFlight:
-    """The job in flight: its idempotency key, and its id once the agent has answered."""
+    """A job in flight: its idempotency key, and its id once the agent has answered."""
 
     key: str
     job_id: str | None = None
 
 
+#: Called with every job in flight (oldest first) whenever that list changes.
+JobsCallback = Callable[[Sequence[InFlight]], None]
+
+
+@dataclass(eq=False)
+class _Flight:
+    """A job as the dispatcher follows it: the agent's last answer (only the items changed
+    since the answer before), each item's last status, and what became of the finished
+    ones. Its item k is request ``batch[k]``."""
+
+    inflight: InFlight
+    job: JobPublic
+    batch: Sequence[int]
+    status: dict[int, str] = field(default_factory=dict)
+    delivered: set[int] = field(default_factory=set)
+    skipped: set[int] = field(default_factory=set)  # finished without a word on the model
+    faults: int = 0  # of the skipped, those that failed outside the model
+    forgotten: bool = False  # the agent no longer knows the job
+
+    def see(self, job: JobPublic) -> None:
+        self.job = job
+        self.status.update((item.index, item.status) for item in job.items)
+
+    @property
+    def pending(self) -> int:
+        """Items not started yet, as last seen."""
+        return sum(status == "pending" for status in self.status.values())
+
+    @property
+    def ended(self) -> bool:
+        return self.forgotten or self.job.status in ("done", "cancelled")
+
+    def undelivered(self) -> list[int]:
+        """The requests of the job that are to be sent again."""
+        return [r for k, r in enumerate(self.batch) if k not in self.delivered]
+
+
 class Dispatcher:
-    """Sends work to one agent. ``on_waiting(reason)`` is called when the agent becomes
-    unreachable (a reason) and when it is back (None); ``on_job`` with an :class:`InFlight`
-    before a job is submitted (its key), once the agent has taken it (key and id), and with
-    None once it has been followed to its end."""
+    """Sends work to one agent of ``slots`` slots (``GET /device``'s ``slots``; a public
+    attribute, to be set once the agent has said). ``max_jobs``: at most this many jobs in
+    flight (None: as many as the rule of the module doc asks for, about two when
+    ``batch_size`` exceeds ``slots``). ``on_waiting(reason)`` is called when the agent becomes
+    unreachable (a reason) and when it is back (None); ``on_jobs`` with every job in flight
+    whenever they change: before a job is submitted (its key), once the agent has taken it
+    (key and id), and once it has been followed to its end (it is left out).
+
+    Not thread safe: one event loop, one :meth:`run` (or :meth:`follow`) at a time."""
 
     def __init__(
         self,
@@ -87,21 +134,32 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         *,
         batch_size: int = 16,
+        slots: int = 1,
+        max_jobs: int | None = None,
         on_waiting: Callable[[str | None], None] | None = None,
-        on_job: Callable[[InFlight | None], None] | None = None,
+        on_jobs: JobsCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if max_jobs is not None and max_jobs < 1:
+            raise ValueError("max_jobs must be >= 1 (or None)")
         self.client = client
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
+        self.slots = slots
+        self.max_jobs = max_jobs
         self._on_waiting = on_waiting or (lambda reason: None)
-        self._on_job = on_job or (lambda inflight: None)
+        self._on_jobs = on_jobs or (lambda jobs: None)
         self._clock = clock
         self._waiting = False
-        self.current_job: str | None = None
+        self._flights: list[_Flight] = []  # followed now: what cancel_current() cancels
         self.infrastructure_faults: Counter[tuple[str | None, str]] = Counter()
+
+    @property
+    def current_jobs(self) -> list[str]:
+        """The ids of the jobs followed now (oldest first)."""
+        return [f.job.id for f in self._flights]
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """``await fn()``, retrying while the agent is unavailable (see the module doc)."""
@@ -136,33 +194,74 @@ class Dispatcher:
         """Measure every item; each finished one (done, failed or rejected) goes to
         ``on_item`` exactly once. Items the agent refuses as invalid (422 naming the item) are
         reported as rejected with the agent's message; other refusals raise
-        :class:`AgentRefused`."""
-        remaining = list(range(len(items)))
-        while remaining:
-            batch = remaining[: self.batch_size]
-            key = uuid.uuid4().hex
-            self._on_job(InFlight(key))
-            try:
-                job = await self.call(
-                    functools.partial(self.client.submit, [items[i] for i in batch], key=key)
-                )
-            except AgentRefused as exc:
-                bad = _refused_item(exc, len(batch))
-                if bad is None:
-                    raise
-                index = batch[bad]
-                await _deliver(on_item, index, _rejected(bad, str(exc)))
-                remaining.remove(index)
-                continue
-            self.current_job = job.id
-            self._on_job(InFlight(key, job.id))
-            faults = self.infrastructure_faults.total()
-            finished = await self.follow(job, _in_batch(on_item, batch))
-            self.current_job = None
-            self._on_job(None)
-            remaining = [i for i in remaining if i not in {batch[k] for k in finished}]
-            if self.infrastructure_faults.total() > faults:  # give the machine a moment
-                await asyncio.sleep(min(self.policy.max_delay_s, 4 * self.policy.first_delay_s))
+        :class:`AgentRefused`. On an error the jobs in flight are left on the agent (and in
+        the last ``on_jobs`` report) for :meth:`cancel_current` or a later harvest."""
+        todo = list(range(len(items)))  # neither delivered nor in a job in flight
+        flights: list[_Flight] = []
+        hold_until = -math.inf  # after a job's faults outside the model: give the machine a moment
+        while todo or flights:
+            while todo and self._room(flights) and self._clock() >= hold_until:
+                flight = await self._submit(items, todo, on_item, flights)
+                if flight is not None:
+                    flights.append(flight)
+                    self._flights.append(flight)
+                    self._report(flights)
+            for flight in list(flights):
+                await self._absorb(flight, on_item)
+                if not flight.ended:
+                    continue
+                flights.remove(flight)
+                self._flights.remove(flight)
+                self._report(flights)
+                todo = sorted({*todo, *flight.undelivered()})
+                if flight.faults:
+                    pause = min(self.policy.max_delay_s, 4 * self.policy.first_delay_s)
+                    hold_until = self._clock() + pause
+            if flights:
+                await asyncio.sleep(self.policy.poll_s)
+                for flight in flights:
+                    await self._poll(flight)
+            elif todo:
+                await asyncio.sleep(max(hold_until - self._clock(), 0.0))
+
+    def _room(self, flights: Sequence[_Flight]) -> bool:
+        """Whether another job may go out now (see the module doc)."""
+        if self.max_jobs is not None and len(flights) >= self.max_jobs:
+            return False
+        return sum(f.pending for f in flights) <= self.slots
+
+    async def _submit(
+        self,
+        items: Sequence[JobItemCreate],
+        todo: list[int],
+        on_item: ItemCallback,
+        flights: Sequence[_Flight],
+    ) -> _Flight | None:
+        """Send the first ``batch_size`` requests of ``todo`` as a job and take them out of
+        ``todo``. If the agent refuses one of them (422 naming it), deliver that one as
+        rejected, take only it out, and return None."""
+        batch = todo[: self.batch_size]
+        key = uuid.uuid4().hex
+        self._report(flights, InFlight(key))
+        try:
+            job = await self.call(
+                functools.partial(self.client.submit, [items[i] for i in batch], key=key)
+            )
+        except AgentRefused as exc:
+            bad = _refused_item(exc, len(batch))
+            if bad is None:
+                raise
+            todo.remove(batch[bad])
+            self._report(flights)
+            await _deliver(on_item, batch[bad], _rejected(bad, str(exc)))
+            return None
+        del todo[: len(batch)]
+        flight = _Flight(InFlight(key, job.id), job, batch)
+        flight.see(job)
+        return flight
+
+    def _report(self, flights: Sequence[_Flight], *more: InFlight) -> None:
+        self._on_jobs([*(f.inflight for f in flights), *more])
 
     async def follow(self, job: JobPublic, on_item: ItemCallback) -> set[int]:
         """Poll ``job`` until it ends; deliver each finished item (by its index in the job)
@@ -176,28 +275,39 @@ class Dispatcher:
         Each poll asks only for the items changed since the last answer, without raw
         latency samples; when one of them has finished, the same changes are fetched again
         with their samples, and those are delivered (the samples go into the store)."""
-        delivered: set[int] = set()
-        skipped: set[int] = set()
-        self.current_job = job.id  # what cancel_current() cancels
+        flight = _Flight(InFlight(job.key or "", job.id), job, range(len(job.items)))
+        flight.see(job)
+        self._flights.append(flight)
         while True:
-            for item in job.items:
-                if item.index in delivered | skipped or item.status in ("pending", "running"):
-                    continue
-                if item.fault in ("infrastructure", "cancelled"):
-                    skipped.add(item.index)
-                    self._count_fault(item)
-                    continue
-                delivered.add(item.index)
-                await _deliver(on_item, item.index, item)
-            if job.status in ("done", "cancelled"):
-                return delivered
+            await self._absorb(flight, on_item)
+            if flight.ended:
+                break
             await asyncio.sleep(self.policy.poll_s)
-            try:
-                job = await self._changes(job)
-            except JobNotFound:
-                logger.warning("agent %s forgot job %s; sending its items again",
-                               self.client.label, job.id)  # fmt: skip
-                return delivered
+            await self._poll(flight)
+        self._flights.remove(flight)
+        return flight.delivered
+
+    async def _absorb(self, flight: _Flight, on_item: ItemCallback) -> None:
+        """Deliver the finished items of ``flight``'s last answer not delivered yet."""
+        for item in flight.job.items:
+            k = item.index
+            if k in flight.delivered | flight.skipped or item.status in ("pending", "running"):
+                continue
+            if item.fault in ("infrastructure", "cancelled"):
+                flight.skipped.add(k)
+                flight.faults += item.fault == "infrastructure"
+                self._count_fault(item)
+                continue
+            flight.delivered.add(k)
+            await _deliver(on_item, flight.batch[k], item)
+
+    async def _poll(self, flight: _Flight) -> None:
+        try:
+            flight.see(await self._changes(flight.job))
+        except JobNotFound:
+            logger.warning("agent %s forgot job %s; sending its items again",
+                           self.client.label, flight.job.id)  # fmt: skip
+            flight.forgotten = True
 
     async def _changes(self, job: JobPublic) -> JobPublic:
         """The job's items changed after ``job``'s version: without samples, unless one of
@@ -241,19 +351,15 @@ class Dispatcher:
         return next((job for job in found.data if job.key == inflight.key), None)
 
     async def cancel_current(self, timeout_s: float = 2.0) -> None:
-        """Best effort: cancel the job in flight (its running item still finishes)."""
-        job_id = self.current_job
-        if job_id is None:
-            return
+        """Best effort: cancel every job in flight (their running items still finish), each
+        within ``timeout_s``, all at once."""
+        await asyncio.gather(*(self._cancel(job_id, timeout_s) for job_id in self.current_jobs))
+
+    async def _cancel(self, job_id: str, timeout_s: float) -> None:
         try:
             await asyncio.wait_for(self.client.cancel(job_id), timeout_s)
         except (AgentError, TimeoutError) as exc:
             logger.info("could not cancel job %s: %s", job_id, exc)
-
-
-def _in_batch(on_item: ItemCallback, batch: Sequence[int]) -> ItemCallback:
-    """``on_item`` for a job of the items ``batch``: the job's item k is ``batch[k]``."""
-    return lambda k, item: on_item(batch[k], item)
 
 
 async def _deliver(on_item: ItemCallback, index: int, item: JobItemPublic) -> None:

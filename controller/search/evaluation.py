@@ -68,6 +68,9 @@ class DeviceEvaluator:
         self._on_measured = on_measured or (lambda evaluation: None)
         self.retry_failed = retry_failed
         self._taken: set[tuple[str, str]] = set()  # (arch id, settings key) measured here
+        #: The settings key of what :meth:`evaluate` sends the agent now (None between calls):
+        #: what the jobs in flight are to be stored under, should a restart collect them.
+        self.settings_key: str | None = None
 
     async def evaluate(
         self, cfgs: Sequence[ArchConfig], settings: MeasureSettings
@@ -93,7 +96,11 @@ class DeviceEvaluator:
                 if not evaluation.cache_hit:
                     self._on_measured(evaluation)
 
-            await self.dispatcher.run(items, store_item)
+            self.settings_key = key
+            try:
+                await self.dispatcher.run(items, store_item)
+            finally:
+                self.settings_key = None
         return {c.arch_id: out[c.arch_id] for c in unique if c.arch_id in out}
 
     async def harvest(self, inflight: InFlight, settings_key: str) -> int:

@@ -7,7 +7,7 @@ agent fails hard ends with its message while the others finish.
 
 Everything needed to resume is in the store: an iteration is complete when its hypervolume
 row and the algorithm's state after it are written (one transaction); measurements are stored
-as they arrive; the job in flight is recorded so that a restarted controller collects what
+as they arrive; the jobs in flight are recorded so that a restarted controller collects what
 the agent measured meanwhile. A resumed device starts from its last complete iteration with
 the generator state saved there, so it proposes the same candidates again and finds those
 already measured in the cache. A runner holds the search's lease

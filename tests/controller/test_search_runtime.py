@@ -224,13 +224,41 @@ def _items(n: int) -> list[JobItemCreate]:
 
 
 # ------------------------------------------------------------------------------ dispatcher
-def test_one_job_in_flight_in_batches_and_every_item_once() -> None:
+@pytest.mark.parametrize(("max_jobs", "open_at_most"), [(None, 2), (1, 1)])
+def test_jobs_in_flight_in_batches_and_every_item_once(
+    max_jobs: int | None, open_at_most: int
+) -> None:
+    """The next job goes out once those in flight hold at most ``slots`` pending items (so
+    two are open at the job boundaries); ``max_jobs=1``: one job at a time."""
     agent = FakeAgent()
     got: list[int] = []
-    dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=4)
+    dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=4, slots=2, max_jobs=max_jobs)
     asyncio.run(dispatcher.run(_items(9), lambda i, item: got.append(i)))
     assert sorted(got) == list(range(9))
-    assert agent.submitted == [4, 4, 1] and agent.max_open == 1
+    assert agent.submitted == [4, 4, 1] and agent.max_open == open_at_most
+    assert dispatcher.current_jobs == []
+
+
+def test_every_job_is_reported_by_key_before_it_is_sent() -> None:
+    agent = FakeAgent()
+    reports: list[list[tuple[str, str | None]]] = []
+    sent_after: list[int] = []  # how many reports had been made when each job was sent
+
+    class Watched(FakeClient):
+        async def submit(self, items: list[JobItemCreate], key: str | None = None) -> JobPublic:
+            assert (key, None) in reports[-1], "a job went out before its key was recorded"
+            sent_after.append(len(reports))
+            return await super().submit(items, key)
+
+    dispatcher = Dispatcher(
+        Watched(agent), FAST, batch_size=3, slots=2,
+        on_jobs=lambda jobs: reports.append([(j.key, j.job_id) for j in jobs]),
+    )  # fmt: skip
+    asyncio.run(dispatcher.run(_items(12), lambda i, item: None))
+    assert len(sent_after) == 4 and reports[-1] == []
+    assert max(len(r) for r in reports) >= 2  # several in flight at once
+    ids = {job_id for r in reports for _, job_id in r if job_id}
+    assert ids == set(agent.jobs)  # each job reported with its id once the agent took it
 
 
 def test_refused_item_is_rejected_and_the_rest_measured() -> None:
@@ -243,7 +271,27 @@ def test_refused_item_is_rejected_and_the_rest_measured() -> None:
     assert got == {0: "done", 1: "done", 2: "rejected", 3: "done", 4: "done"}
 
 
-def test_forgotten_job_is_sent_again_without_repeats() -> None:
+def test_a_stop_cancels_every_job_in_flight() -> None:
+    agent = FakeAgent()
+
+    async def scenario() -> None:
+        dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=3, slots=2)
+        task = asyncio.create_task(dispatcher.run(_items(12), lambda i, item: None))
+        while agent.open_jobs() < 2 and not task.done():
+            await asyncio.sleep(0)
+        task.cancel()  # what a stop does; the device search then cancels the jobs in flight
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert dispatcher.current_jobs == list(agent.jobs)  # both, oldest first
+        await dispatcher.cancel_current()
+
+    asyncio.run(scenario())
+    assert [job["status"] for job in agent.jobs.values()] == ["cancelled", "cancelled"]
+    assert len(agent.submitted) == 2
+
+
+@pytest.mark.parametrize("batch_size", [8, 2])  # one job in flight, or several
+def test_forgotten_job_is_sent_again_without_repeats(batch_size: int) -> None:
     agent = FakeAgent()
     got: list[int] = []
 
@@ -252,7 +300,8 @@ def test_forgotten_job_is_sent_again_without_repeats() -> None:
         if len(got) == 2:
             agent.jobs.clear()  # the agent restarted and lost its jobs
 
-    asyncio.run(Dispatcher(FakeClient(agent), FAST, batch_size=8).run(_items(6), on_item))
+    dispatcher = Dispatcher(FakeClient(agent), FAST, batch_size=batch_size)
+    asyncio.run(dispatcher.run(_items(6), on_item))
     assert sorted(got) == list(range(6))
 
 
@@ -486,8 +535,12 @@ def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Pa
         with pytest.raises(Killed):
             _run(store, search.id, agents, observer=kill_on_third_job)
         (sd,) = store.search_devices(search.id)
-        assert sd.state["inflight"]["job"] is None and sd.state["inflight"]["job_key"]
-        assert len(submitted) == 3 and agents["a"].open_jobs() == 1  # taken, unrecorded
+        *earlier, last = sd.state["inflight"]  # the jobs in flight, oldest first
+        assert last["job"] is None and last["job_key"] in agents["a"].keys  # taken, unrecorded
+        assert all(job["job"] in agents["a"].jobs for job in earlier)
+        settings = _config(agents=["a"]).settings_for(agents["a"].info.defaults)
+        assert {job["key"] for job in sd.state["inflight"]} == {settings.cache_key()}
+        assert len(submitted) == 3 and agents["a"].open_jobs() >= 1
 
         outcome = _run(store, search.id, agents)
         assert outcome.status == "done"
