@@ -248,9 +248,9 @@ class CostModel:
     """Latency and peak-memory models of one device under one set of settings.
 
     Feed it with :meth:`observe` (a measured architecture; ``predicted`` = what it predicted
-    for it before, to be scored) and call :meth:`refit` once a batch is in. The quick
-    protocol's error against the full one (:meth:`observe_pair`) is kept too: it is the
-    uncertainty of a quick measurement."""
+    for it before, scored when the model had not seen that architecture yet) and call
+    :meth:`refit` once a batch is in. The quick protocol's error against the full one
+    (:meth:`observe_pair`) is kept too: it is the uncertainty of a quick measurement."""
 
     def __init__(self, settings: MeasureSettings) -> None:
         self.settings = settings
@@ -266,11 +266,13 @@ class CostModel:
         predicted: tuple[float | None, float | None] = (None, None),
     ) -> None:
         if latency_ms is not None:
+            if cfg.arch_id not in self.latency.ids:  # a score only for what it never saw
+                self.latency.score(predicted[0], latency_ms)
             self.latency.add(cfg.arch_id, latency_features(cfg, self.settings), latency_ms)
-            self.latency.score(predicted[0], latency_ms)
         if memory_mb is not None:
+            if cfg.arch_id not in self.memory.ids:
+                self.memory.score(predicted[1], memory_mb)
             self.memory.add(cfg.arch_id, memory_features(cfg, self.settings), memory_mb)
-            self.memory.score(predicted[1], memory_mb)
 
     def observe_pair(self, quick_ms: float, full_ms: float) -> None:
         """A quick and a full median of the same architecture."""

@@ -120,7 +120,6 @@ class DeviceSearch:
         self.sd = sd
         self.spec = spec
         self.state = dict(sd.state)
-        self.key: str | None = None
         self.progress = DeviceProgress(
             position=sd.position,
             agent=spec.label,
@@ -277,7 +276,6 @@ class DeviceSearch:
         proposals = algo.ask()
         sid, did = self.sd.search_id, self.device.id
         self.store.add_candidates(sid, did, it, [(p.cfg, p.origin, p.parents) for p in proposals])
-        self.key = settings.cache_key()
         judged = await self.economy.evaluate(
             [p.cfg for p in proposals], algo.frontier(), on_phase=lambda ph: self._emit(phase=ph)
         )
@@ -379,7 +377,6 @@ class DeviceSearch:
     async def _evaluate(
         self, cfgs: Sequence[ArchConfig], settings: MeasureSettings
     ) -> dict[str, Evaluation]:
-        self.key = settings.cache_key()
         evals = await self.evaluator.evaluate(cfgs, settings)
         hits = sum(e.cache_hit for e in evals.values())
         self._emit(cache_hits=self.progress.cache_hits + hits)

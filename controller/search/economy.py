@@ -270,15 +270,13 @@ class Economy:
             a = c.arch_id
             q, f = quick.get(a), full.get(a)
             first = q if q is not None else f
-            if first is not None and not first.cache_hit:
+            if first is not None:  # scored unless the model has seen it (cache hits too)
                 self.observe(c, first, score=True, predicted=predicted[a])
             if q is not None and f is not None:  # refined: the full figures replace the quick
                 self.observe(c, f)
                 if q.measurement.ok and f.measurement.ok:
                     self.cost.observe_pair(q.measurement.latency_ms or 0.0,
                                            f.measurement.latency_ms or 0.0)  # fmt: skip
-            elif f is not None and f.cache_hit:
-                self.observe(c, f)
         self.cost.refit()
 
     def _exact_eval(self, e: Evaluation) -> Estimate:

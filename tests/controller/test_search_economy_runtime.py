@@ -175,7 +175,8 @@ def test_screening_sends_nothing_a_measured_frontier_dominates_for_sure(tmp_path
     client = rt.FakeClient(agent, "a")
     space = SearchSpace.from_dict(rt.SPACE)
     rng = np.random.default_rng(0)
-    cfgs = list({c.arch_id: c for c in (operators.sample(space, rng) for _ in range(80))}.values())
+    cfgs = list({c.arch_id: c for c in (operators.sample(space, rng) for _ in range(400))}.values())
+    assert len(cfgs) >= 65
     proxy = get_proxy("decoder_params")
 
     async def scenario(store: Store) -> None:
@@ -189,8 +190,8 @@ def test_screening_sends_nothing_a_measured_frontier_dominates_for_sure(tmp_path
         learned = await economy.evaluate(cfgs[:40], [])  # no frontier: nothing screened
         assert {j.measure for j in learned.values()} == {"full"}
         assert economy.cost.latency.margin() is not None
-        best = max(cfgs[40:], key=lambda c: proxy(c))  # a member beating every candidate
-        member = Point(cfg=best, iteration=0, origin="random", proxy=proxy(best) * 10,
+        best = cfgs[0]  # as a member beating every candidate (any proxy, ~0 cost)
+        member = Point(cfg=best, iteration=0, origin="random", proxy=1e15,
                        decoder_params=1, latency_ms=1e-3, peak_memory_mb=1e-3,
                        feasible=True)  # fmt: skip
         before = sum(agent.measured.values())
@@ -199,7 +200,7 @@ def test_screening_sends_nothing_a_measured_frontier_dominates_for_sure(tmp_path
         assert all(j.evaluation is None and j.outcome.error == SCREENED for j in judged.values())
         assert all(None not in j.predicted for j in judged.values())
         assert sum(agent.measured.values()) == before  # nothing reached the agent
-        assert economy.counts["screened"] == 20
+        assert economy.counts["screened"] == len(judged) > 5
         # Screening off: measured.
         economy.screening = False
         judged = await economy.evaluate(cfgs[60:65], [member])

@@ -51,9 +51,7 @@ def create_search(
     ``controller search``; follow it with ``GET /searches/{id}`` and ``/candidates``."""
     search_id = state.runs.start(store, body)
     response.headers["Location"] = f"/searches/{search_id}"
-    return reads.search_public(
-        reads.require_search(store, search_id, here=True), background=True
-    )
+    return reads.search_public(reads.require_search(store, search_id, here=True), background=True)
 
 
 @router.post(

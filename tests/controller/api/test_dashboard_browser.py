@@ -182,7 +182,9 @@ def test_search_page_shows_the_api_frontier_baselines_and_candidates(
         # every chart drew (plotly's root node), the 3-D one included (WebGL in software)
         charts = browser.driver.execute_script(
             "return [...document.querySelectorAll(arguments[0] + ' [data-chart]')]"
-            ".map(c => c.dataset.chart + ':' + Boolean(c.querySelector('.main-svg')))", section)
+            ".map(c => c.dataset.chart + ':' + Boolean(c.querySelector('.main-svg')))",
+            section,
+        )
         assert charts == [f"{c}:true" for c in ("hypervolume", "latency", "memory", "frontier3d")]
     candidates = all_candidates(api, sid)
     assert browser.attrs("#candidates-note", "data-count") == [str(len(candidates))]
