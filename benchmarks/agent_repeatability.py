@@ -9,7 +9,7 @@ the latencies (goal >= 0.99), the median coefficient of variation of all measure
 What the search decides on, and where the noise comes from:
 
 * ``--protocol quick`` measures with the search's quick protocol (what racing decides on:
-  one warm-up run, at least 6 timed runs, a budget of ``min(1 s, --budget)``, a target of
+  one warm-up run, at least 6 timed runs, a budget of ``min(0.5 s, --budget)``, a target of
   ``max(10%, target)``); ``full`` (the default) with the settings as given.
 * Estimators: every figure is computed three ways from the *same* raw samples (median, minimum,
   20%-trimmed mean), one table row each.
@@ -55,6 +55,7 @@ import numpy as np
 from scipy import stats
 
 from lts.agent.measure import Measurer
+from lts.controller.search.economy import quick_settings
 from lts.controller.search.operators import sample
 from lts.controller.search.small_spaces import DEMO_SPACE, TINY_SPACE
 from lts.shared.config import ArchConfig
@@ -64,25 +65,6 @@ from lts.shared.space import SearchSpace, default_space
 MAX_ARCHS, MAX_BUDGET_S = 500, 60.0
 
 SPACES: dict[str, dict[str, Any] | None] = {"default": None, "demo": DEMO_SPACE, "tiny": TINY_SPACE}
-
-# The search's quick protocol. A copy of ``quick_settings`` in controller/search/economy.py
-# (not in this branch yet): switch to ``from lts.controller.search.economy import
-# quick_settings`` once it is.
-QUICK = {"warmup_runs": 1, "warmup_s": 0.0, "min_runs": 6, "min_time_s": 0.0}
-QUICK_BUDGET_S = 1.0
-QUICK_TARGET = 0.10
-
-
-def quick_settings(settings: MeasureSettings, *, memory: bool) -> MeasureSettings:
-    """The quick protocol derived from ``settings`` (``memory``: keep the memory pass)."""
-    return settings.model_copy(
-        update={
-            **QUICK,
-            "time_budget_s": min(QUICK_BUDGET_S, settings.time_budget_s),
-            "target_rel_ci": max(QUICK_TARGET, settings.target_rel_ci),
-            "measure_memory": memory and settings.measure_memory,
-        }
-    )
 
 
 def trimmed_mean(samples: Sequence[float]) -> float:
@@ -356,8 +338,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     full = MeasureSettings(
         runtime=args.runtime, seq_len=args.seq_len, time_budget_s=args.budget, measure_memory=False
     )
-    settings = quick_settings(full, memory=False) if args.protocol == "quick" else full
-    reference = (space.middle(), quick_settings(full, memory=False)) if args.reference else None
+    settings = quick_settings(full) if args.protocol == "quick" else full
+    reference = (space.middle(), quick_settings(full)) if args.reference else None
     arms: dict[str, list[int] | None] = {"unpinned": None}
     if args.pin is not None:
         arms[f"core {args.pin}"] = [args.pin]

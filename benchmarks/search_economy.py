@@ -22,7 +22,8 @@ protocol) and so are the baselines unless ``--baselines`` (a fixed cost the same
 sides). The reference runs first; one warm-up job before it pays the agent's one-time costs.
 
     python benchmarks/search_economy.py [--space default|demo|tiny|FILE] [--backbone gpt2]
-        [--iterations 2] [--population 8] [--seed 0] [--slots 2] [--candidate today]
+        [--iterations 2] [--population 8] [--seed 0] [--slots 2] [--candidate default]
+        [--reference-from DIR]
         [--baselines] [--keep DIR] [--json]
 """
 
@@ -70,10 +71,13 @@ REFERENCE: dict[str, Any] = {"screen": False, "measure_mode": "full"}
 #: measurement settings such as ``time_budget_s`` included). Adding a configuration to judge
 #: is adding an entry.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    # The defaults: screening and racing.
+    # The defaults: screening, decisions on quick measurements.
     "default": {},
-    # Each half alone.
-    "race": {"screen": False},
+    # Quick measurements, the full protocol where they leave frontier membership open.
+    "race": {"measure_mode": "race"},
+    # Quick measurements without screening.
+    "quick": {"screen": False},
+    # Screening with the full protocol.
     "screen": {"measure_mode": "full"},
     # The reference's own settings (ratios ~1, hypervolumes equal: the noise floor).
     "reference": dict(REFERENCE),
@@ -107,6 +111,7 @@ class Side:
     quick: int
     full: int
     measurements: int
+    final_agent_s: float
     unresolved: int
     failed: int
     fwd_equiv_mean: float | None
@@ -207,6 +212,8 @@ def reuse_side(
     db = where / f"{name}.sqlite"
     if db.resolve() != (source / f"{name}.sqlite").resolve():
         shutil.copyfile(source / f"{name}.sqlite", db)
+        if (source / "remeasure.sqlite").is_file():  # its frontier's re-measurements: reused
+            shutil.copyfile(source / "remeasure.sqlite", where / "remeasure.sqlite")
     wanted = side_config(args, overrides).model_dump(mode="json")
     with Store.open(db) as store:
         search = store.latest_search()
@@ -230,19 +237,28 @@ def side_figures(
         assert search is not None
         sid = search.id
         joins = store.candidate_joins(sid)
-        frontier = sorted({r.arch_id for r in store.reported(sid) if r.role == "frontier"})
+        reported = store.reported(sid)
+        frontier = sorted({r.arch_id for r in reported if r.role == "frontier"})
         devices = store.search_devices(sid)
     cost = devices[0].state.get("cost_model") if devices else None
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         rows = con.execute(
-            "SELECT a.arch_id, m.context, m.latency_ms, m.settings_key FROM measurements m "
+            "SELECT a.arch_id, m.context, m.latency_ms, m.settings_key, m.id FROM measurements m "
             "JOIN architectures a ON a.id = m.architecture_id"
         ).fetchall()
+    # The search's own end-of-search measurements (its frontier's quick members measured in
+    # full for the reported figures) are not search-time cost: counted apart.
+    linked = {j.candidate.measurement_id for j in joins}
+    final_only = {r.final_measurement_id for r in reported} - linked
     full_key = {j.measurement.settings_key for j in joins
                 if j.measurement is not None and j.candidate.measure in (None, "full")}  # fmt: skip
     spent: dict[str, float] = {}
     median: dict[str, float] = {}
-    for arch_id, context, latency, key in rows:
+    final_s = 0.0
+    for arch_id, context, latency, key, mid in rows:
+        if mid in final_only:
+            final_s += agent_seconds(json.loads(context))
+            continue
         spent[arch_id] = spent.get(arch_id, 0.0) + agent_seconds(json.loads(context))
         if latency and (arch_id not in median or key in full_key):
             median[arch_id] = float(latency)
@@ -269,7 +285,8 @@ def side_figures(
             for j in joins
             if j.candidate.measure in (None, "full") and j.candidate.cache_hit is False
         ),
-        measurements=len(rows),
+        measurements=len(rows) - len(final_only),
+        final_agent_s=round(final_s, 2),
         unresolved=sum(
             1
             for j in joins
@@ -464,6 +481,7 @@ def print_text(result: dict[str, Any]) -> None:
         ("settled on a quick measurement", "quick", "{}"),
         ("measured with the full protocol", "full", "{}"),
         ("measurements taken", "measurements", "{}"),
+        ("end-of-search full re-measurement, agent-s", "final_agent_s", "{:.1f}"),
         ("failed (of measured)", "failed", "{}"),
         ("agent-s per proposed", "agent_s_per_proposed", "{:.2f}"),
         ("agent-s per measured", "agent_s_per_measured", "{:.2f}"),

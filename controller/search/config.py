@@ -49,7 +49,7 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 Positive = Annotated[float, Field(gt=0)]
 BatchSize = Annotated[int, Field(ge=1, le=256)]
 FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
-MeasureMode = Literal["race", "full"]
+MeasureMode = Literal["quick", "race", "full"]
 
 #: What a search stored before screening and racing existed measured with: read so on resume.
 BEFORE_ECONOMY = {"screen": False, "measure_mode": "full"}
@@ -92,9 +92,10 @@ class SearchConfig(BaseModel):
     fail_after_s: FailAfter = 300.0
     #: Skip candidates the cost model predicts dominated (controller.search.economy).
     screen: bool = True
-    #: ``race``: a quick measurement first, the full protocol for those that may change the
-    #: frontier; ``full``: the full protocol for every candidate.
-    measure_mode: MeasureMode = "race"
+    #: ``quick``: decide on a quick measurement; ``race``: a quick measurement first, the full
+    #: protocol for those whose frontier membership it leaves open; ``full``: the full
+    #: protocol for every candidate (controller.search.economy).
+    measure_mode: MeasureMode = "quick"
 
     @model_validator(mode="before")
     @classmethod

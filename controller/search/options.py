@@ -135,8 +135,9 @@ class SearchOptions(BaseModel):
     measure_mode: Annotated[
         c.MeasureMode | None,
         Option(
-            "race: a quick measurement, the full protocol only where it may change the "
-            "frontier; full: the full protocol for every candidate.",
+            "quick: decide on a quick measurement; race: the full protocol too where the "
+            "quick one leaves frontier membership open; full: the full protocol for every "
+            "candidate.",
             flag="--measure",
         ),
     ] = None

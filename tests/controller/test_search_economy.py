@@ -36,7 +36,7 @@ def test_both_sides_run_and_their_figures_agree(
     result = bench.main(argv)
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(result))
     reference, candidate = result["sides"]
-    assert reference["name"] == "reference" and candidate["name"] == "today"
+    assert reference["name"] == "reference" and candidate["name"] == "default"
     for side in (reference, candidate):
         assert side["status"] == "done"
         assert side["unresolved"] == 0

@@ -57,7 +57,9 @@ def _quick_aware_fake(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _search(tmp_path: Path, **changes: Any) -> tuple[Store, int, FakeAgent]:
-    values = {"agents": ["a"], "iterations": 8, "population": 16, "parents": 4, **changes}
+    values = {"agents": ["a"], "iterations": 8, "population": 16, "parents": 4,
+              "measure_mode": "race", **changes}  # fmt: skip
+    values = {k: v for k, v in values.items() if v is not None}
     store = Store.open(tmp_path / "s.sqlite")
     search = start_search(store, _config(**values))
     agent = FakeAgent("a")
@@ -66,7 +68,7 @@ def _search(tmp_path: Path, **changes: Any) -> tuple[Store, int, FakeAgent]:
     return store, search.id, agent
 
 
-def test_a_raced_and_screened_search_keeps_quick_and_full_apart(
+def test_a_raced_search_keeps_quick_and_full_apart(
     tmp_path: Path,
 ) -> None:
     store, sid, agent = _search(tmp_path)
@@ -130,7 +132,8 @@ def test_a_raced_search_resumed_mid_way_is_the_same_search(tmp_path: Path, stop_
     """Interrupted (after ``stop_after`` new measurements) and resumed, a search with
     screening and racing proposes, screens and refines what an uninterrupted one does: the
     cost model is rebuilt from the store and the held-out scores kept in the state."""
-    values = {"agents": ["a"], "iterations": 7, "population": 16, "parents": 4}
+    values = {"agents": ["a"], "iterations": 7, "population": 16, "parents": 4,
+              "measure_mode": "race"}  # fmt: skip
 
     def rows(store: Store, sid: int) -> list[tuple[Any, ...]]:
         return [(j.candidate.iteration, j.arch.arch_id, j.candidate.measure,
@@ -208,3 +211,25 @@ def test_screening_sends_nothing_a_measured_frontier_dominates_for_sure(tmp_path
 
     with Store.open(tmp_path / "s.sqlite") as store:
         asyncio.run(scenario(store))
+
+
+def test_the_default_decides_on_quick_measurements(tmp_path: Path) -> None:
+    """``measure_mode`` quick (the default): every new candidate is measured once, quickly;
+    only the baselines (measured first, in full) and the final re-measurement use other
+    settings."""
+    store, sid, agent = _search(tmp_path, measure_mode=None, iterations=4)
+    with store:
+        config = SearchConfig.model_validate(store.get_search(sid).settings)
+        assert config.measure_mode == "quick"
+        full = config.settings_for(agent.info.defaults)
+        joins = store.candidate_joins(sid)
+        for j in joins:
+            if j.candidate.iteration < 0 or j.candidate.origin == "baseline":
+                assert j.measurement.settings_key == full.cache_key()
+            elif j.candidate.measure != SCREENED:
+                assert j.candidate.measure == "quick"
+                assert j.measurement.settings_key == quick_settings(full).cache_key()
+        keys = {k for _, k in agent.measured}
+        final = config.final_settings(full).cache_key()
+        assert keys == {full.cache_key(), quick_settings(full).cache_key(), final}
+        assert set(agent.measured.values()) == {1}

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from lts.agent.measure.latency import latency_stats
+from lts.controller.search import economy
 from lts.controller.search.small_spaces import TINY_SPACE
 from lts.shared.schemas import MeasurementResult, MeasureSettings
 from lts.shared.space import SearchSpace
@@ -134,13 +135,14 @@ def test_the_estimators_read_the_raw_samples() -> None:
 
 def test_quick_settings_follow_the_search_protocol() -> None:
     bench = load_script()
-    full = MeasureSettings(time_budget_s=10, target_rel_ci=0.02, seq_len=64)
-    quick = bench.quick_settings(full, memory=False)
+    full = MeasureSettings(time_budget_s=10, target_rel_ci=0.02, seq_len=64, measure_memory=False)
+    quick = bench.quick_settings(full)
+    assert quick == economy.quick_settings(full)  # the search's own protocol
     assert (quick.warmup_runs, quick.warmup_s, quick.min_runs, quick.min_time_s) == (1, 0, 6, 0)
-    assert quick.time_budget_s == 1.0 and quick.target_rel_ci == 0.10
+    assert quick.time_budget_s == economy.QUICK_BUDGET_S and quick.target_rel_ci == 0.10
     assert quick.measure_memory is False and quick.seq_len == 64
-    small = bench.quick_settings(full.model_copy(update={"time_budget_s": 0.4}), memory=True)
-    assert small.time_budget_s == 0.4 and small.measure_memory is True
+    small = bench.quick_settings(full.model_copy(update={"time_budget_s": 0.3}))
+    assert small.time_budget_s == 0.3
 
 
 def test_bad_inputs_are_refused_with_the_option_named(capsys: pytest.CaptureFixture[str]) -> None:
