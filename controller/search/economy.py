@@ -177,6 +177,8 @@ class Economy:
         full_key = self.settings.cache_key()
         cached = self.store.find_measurements([c.arch_id for c in unique],
                                               self.evaluator.device.id, full_key)  # fmt: skip
+        if self.evaluator.retry_failed:  # --retry-failed: a cached failure is measured again
+            cached = {a: m for a, m in cached.items() if m.status != "failed"}
         full: dict[str, Evaluation] = {
             c.arch_id: Evaluation(c, cached[c.arch_id], True) for c in unique if c.arch_id in cached
         }
