@@ -299,7 +299,8 @@ def side_figures(
         fwd_equiv_median=round(statistics.median(fwd), 1) if fwd else None,
         agent_s_per_proposed=round(agent_s / proposed, 3) if proposed else None,
         agent_s_per_measured=round(agent_s / measured, 3) if measured else None,
-        concurrency=round(agent_s / wall, 2) if wall > 0 else None,
+        # The wall time includes the end-of-search re-measurement: so does the agent time here.
+        concurrency=round((agent_s + final_s) / wall, 2) if wall > 0 else None,
         frontier=frontier,
         latency_mdape=_error(cost, "latency"),
         memory_mdape=_error(cost, "memory"),
