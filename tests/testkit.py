@@ -4,10 +4,12 @@ subprocess to answer ``/health``."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -162,3 +164,15 @@ def screening_search(db: str) -> dict[str, Any]:
         "arch": {k: c.arch_id for k, c in cfgs.items()},
         "measurement": {"full": full.id, "quick": quick.id},
     }
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """The script ``benchmarks/NAME.py`` as a module (registered in ``sys.modules``: its
+    dataclasses look their module up there)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

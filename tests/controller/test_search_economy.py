@@ -3,26 +3,18 @@ for consistency (never for timing)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from testkit import load_benchmark
 
 from lts.shared.errors import ConfigError
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "search_economy.py"
-
 
 def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("search_economy", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("search_economy")
 
 
 @pytest.mark.slow

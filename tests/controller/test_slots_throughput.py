@@ -3,26 +3,19 @@ slots, figures checked for consistency (never for timing)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from testkit import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "slots_throughput.py"
 QUICK = ["--time-budget-s", "0.2", "--min-time-s", "0.1", "--warmup-s", "0.02",
          "--warmup-runs", "1", "--min-runs", "2", "--no-memory"]  # fmt: skip
 
 
 def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("slots_throughput", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("slots_throughput")
 
 
 @pytest.mark.slow

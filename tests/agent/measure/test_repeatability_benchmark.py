@@ -3,17 +3,15 @@ its figures checked for consistency with each other (never for timing)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import statistics
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from scipy import stats
+from testkit import load_benchmark
 
 from lts.agent.measure.latency import latency_stats
 from lts.controller.search import economy
@@ -21,17 +19,11 @@ from lts.controller.search.small_spaces import TINY_SPACE
 from lts.shared.schemas import MeasurementResult, MeasureSettings
 from lts.shared.space import SearchSpace
 
-SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "agent_repeatability.py"
 ESTIMATORS = ("median", "min", "trimmed20")
 
 
 def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("agent_repeatability", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("agent_repeatability")
 
 
 def check_agreement(row: dict[str, Any], a: list[float], b: list[float]) -> None:
