@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from lts.controller.store._base import StoreBase, _arch_rows, _chunks, _ensure_arch_rows
@@ -243,16 +243,7 @@ class SearchesMixin(StoreBase):
             return
         with self._session() as s:
             by_arch = {a: (m, hit) for a, m, hit in links}
-            q = (
-                select(CandidateRow, ArchitectureRow.arch_id)
-                .join(ArchitectureRow, CandidateRow.architecture_id == ArchitectureRow.id)
-                .where(
-                    CandidateRow.search_id == search_id,
-                    CandidateRow.device_id == device_id,
-                    CandidateRow.iteration == iteration,
-                )
-            )
-            for row, arch_id in s.execute(q):
+            for row, arch_id in s.execute(_of_iteration(search_id, device_id, iteration)):
                 if arch_id in by_arch:
                     row.measurement_id, row.cache_hit = by_arch[arch_id]
 
@@ -275,16 +266,7 @@ class SearchesMixin(StoreBase):
             return
         with self._session() as s:
             by_arch = {a: (m, lat, mem) for a, m, lat, mem in rows}
-            q = (
-                select(CandidateRow, ArchitectureRow.arch_id)
-                .join(ArchitectureRow, CandidateRow.architecture_id == ArchitectureRow.id)
-                .where(
-                    CandidateRow.search_id == search_id,
-                    CandidateRow.device_id == device_id,
-                    CandidateRow.iteration == iteration,
-                )
-            )
-            for row, arch_id in s.execute(q):
+            for row, arch_id in s.execute(_of_iteration(search_id, device_id, iteration)):
                 if arch_id in by_arch:
                     measure, latency_ms, memory_mb = by_arch[arch_id]
                     row.measure = measure
@@ -486,6 +468,19 @@ class SearchesMixin(StoreBase):
                 )
                 for r, a in s.execute(q)
             ]
+
+
+def _of_iteration(search_id: int, device_id: int, iteration: int) -> Select[CandidateRow, str]:
+    """The candidates of one iteration of a search on one device, with their arch ids."""
+    return (
+        select(CandidateRow, ArchitectureRow.arch_id)
+        .join(ArchitectureRow, CandidateRow.architecture_id == ArchitectureRow.id)
+        .where(
+            CandidateRow.search_id == search_id,
+            CandidateRow.device_id == device_id,
+            CandidateRow.iteration == iteration,
+        )
+    )
 
 
 def _lock_candidates_of(s: Session, search_id: int) -> None:
