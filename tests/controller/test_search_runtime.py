@@ -538,8 +538,9 @@ def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Pa
         *earlier, last = sd.state["inflight"]  # the jobs in flight, oldest first
         assert last["job"] is None and last["job_key"] in agents["a"].keys  # taken, unrecorded
         assert all(job["job"] in agents["a"].jobs for job in earlier)
-        settings = _config(agents=["a"]).settings_for(agents["a"].info.defaults)
-        assert {job["key"] for job in sd.state["inflight"]} == {settings.cache_key()}
+        for job in sd.state["inflight"]:  # each recorded with the settings its items were sent with
+            sent = agents["a"].jobs[agents["a"].keys[job["job_key"]]]["requests"]
+            assert {settings.cache_key() for _, settings in sent} == {job["key"]}
         assert len(submitted) == 3 and agents["a"].open_jobs() >= 1
 
         outcome = _run(store, search.id, agents)
