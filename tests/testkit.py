@@ -176,3 +176,29 @@ def load_benchmark(name: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+#: Relative tolerance for two float32 computations of the same values (a cached decode and a
+#: full forward, ONNX Runtime and PyTorch): 1e-5 is about 84 ulps of float32 (eps 1.2e-7).
+#: Log-probabilities are logits minus a logsumexp, so their rounding error follows the
+#: largest magnitude summed, not each value's own: measured at up to 2.5e-6 of the largest
+#: |log-probability| (AVX-512 kernels; one in 1.7e-4 on values of 68), 4x under this bound,
+#: while a real difference (a token dropped from a cache) is of order 1 to 10.
+FP32_REL = 1e-5
+
+
+def max_scaled_diff(got: Any, want: Any) -> float:
+    """The largest |got - want| divided by the largest |want| (arrays or CPU tensors)."""
+    import numpy as np
+
+    a, b = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    scale = max(float(np.abs(b).max(initial=0.0)), 1.0)
+    return float(np.abs(a - b).max(initial=0.0)) / scale
+
+
+def assert_fp32_close(got: Any, want: Any, what: object = "", *, rel: float = FP32_REL) -> None:
+    """``got`` equals ``want`` up to float32 rounding: every difference within ``rel`` of the
+    largest magnitude in ``want`` (at least 1, so values near zero get ``rel`` absolute)."""
+    diff = max_scaled_diff(got, want)
+    assert diff <= rel, f"{what}: max |diff| is {diff:.2e} of the largest value (bound {rel:.0e})"

@@ -45,7 +45,6 @@ def test_json_reports_src_and_cr_per_proxy(cli, tables_dir):
     decoder = out["proxies"]["decoder_params"]
     assert round(decoder["spearman"], 3) == 0.967
     assert decoder["common_ratio"]["100"] == 1.0
-    assert decoder["seconds"] < 1.0
 
 
 def test_limit_and_proxy_selection(cli, tables_dir):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_plots import DEVICES, SEQ_LEN, real_search  # tests/controller is on sys.path
+from testkit import assert_fp32_close
 from typer.testing import CliRunner
 
 from lts.controller import exports
@@ -134,7 +135,7 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
     with torch.inference_mode():
         want = model(torch.from_numpy(idx), output="last").numpy()
     assert logp.shape == want.shape == (1, 1, member.config.n_token)
-    np.testing.assert_allclose(logp, want, rtol=1e-4, atol=1e-4)
+    assert_fp32_close(logp, want, "ONNX Runtime vs torch")
     # The same seed gives the same weights; another seed other weights.
     again = exports.build_untrained(member.config, seed=3).state_dict()
     other = exports.build_untrained(member.config, seed=4).state_dict()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit import FP32_REL, assert_fp32_close, max_scaled_diff
 
 from lts.controller.tables import read_table
 from lts.shared.config import ArchConfig
@@ -160,10 +161,10 @@ def test_forward_log_probs_and_loss(backbone: str, variant: str) -> None:
     assert logp.shape == (2, 12, cfg.n_token)
     assert last.shape == (2, 1, cfg.n_token)
     assert torch.allclose(logp.exp().sum(-1), torch.ones(2, 12), atol=1e-5)
-    assert torch.allclose(last[:, 0], logp[:, -1], atol=1e-5)
+    assert_fp32_close(last[:, 0], logp[:, -1], "last position")
     nll = -logp.gather(-1, targets.unsqueeze(-1)).mean()
     assert loss.shape == ()
-    assert torch.allclose(loss, nll, atol=1e-5)
+    assert_fp32_close(loss, nll, "loss")
     assert logp.std() > 0.1  # far from uniform: the check above is not vacuous
 
 
@@ -176,8 +177,8 @@ def test_loss_at_cluster_boundaries(div_val: int) -> None:
         logp = model(idx, output="all")
         loss = model(idx, idx.flip(1))
         one = model(idx[:, :1], idx[:, :1] + 999)  # one position: its NLL
-    assert torch.allclose(loss, -logp.gather(-1, idx.flip(1).unsqueeze(-1)).mean(), atol=1e-5)
-    assert torch.allclose(one, -logp[0, 0, 999], atol=1e-5)
+    assert_fp32_close(loss, -logp.gather(-1, idx.flip(1).unsqueeze(-1)).mean(), "loss")
+    assert_fp32_close(one, -logp[0, 0, 999], "one position")
 
 
 def test_default_vocabulary_gpt2() -> None:
@@ -254,14 +255,14 @@ def test_gpt2_decode_reproduces_forward(variant: str) -> None:
         for t in range(cfg.tgt_len):
             logp, cache = model.decode_step(idx[:, t : t + 1], cache)
             assert logp.shape == (2, 1, cfg.n_token)
-            assert torch.allclose(logp[:, 0], full[:, t], atol=1e-4), t
+            assert_fp32_close(logp[:, 0], full[:, t], t)
         assert cache.length == cfg.tgt_len
         with pytest.raises(ConfigError, match="seq_len"):
             model.decode_step(idx[:, :1], cache)
         # A prefill of several tokens (causal mask with an offset), then one more token.
         _, prefix = model.decode_step(idx[:, :5])
         logp, _ = model.decode_step(idx[:, 5:9], prefix)
-        assert torch.allclose(logp[:, 0], full[:, 8], atol=1e-4)
+        assert_fp32_close(logp[:, 0], full[:, 8], "prefill + 4")
 
 
 @pytest.mark.parametrize("backbone", ["gpt2", "transxl"])
@@ -293,13 +294,14 @@ def test_transxl_decode_with_memory(variant: str) -> None:
             logp, cache = model.decode_step(idx[:, t : t + 1], cache)
             assert cache.length == min(t + 1, mem_len)
             if t <= mem_len:  # total length <= mem_len + 1: the memory holds every token
-                assert torch.allclose(logp[:, 0], full[:, t], atol=1e-4), t
-            else:  # older tokens have left the memory (a check that memory matters at all)
-                assert not torch.allclose(logp[:, 0], full[:, t], atol=1e-3), t
+                assert_fp32_close(logp[:, 0], full[:, t], t)
+            else:  # older tokens have left the memory (a check that memory matters at all):
+                # far beyond rounding (measured: 4.5 to 19 on log-probabilities of up to 68)
+                assert max_scaled_diff(logp[:, 0], full[:, t]) > 1000 * FP32_REL, t
         # A segment of several tokens on top of a memory (relative shift with an offset).
         _, mem = model.decode_step(idx[:, :3])
         logp, _ = model.decode_step(idx[:, 3:6], mem)
-        assert torch.allclose(logp[:, 0], full[:, 5], atol=1e-4)
+        assert_fp32_close(logp[:, 0], full[:, 5], "segment on a memory")
 
 
 def test_transxl_without_memory() -> None:
@@ -311,7 +313,7 @@ def test_transxl_without_memory() -> None:
         assert cache.length == 0
         logp2, cache2 = model.decode_step(idx[:, :1], cache)
         alone = model(idx[:, :1])
-    assert torch.allclose(logp2, alone, atol=1e-5)
+    assert_fp32_close(logp2, alone, "no memory")
     assert cache2.length == 0
 
 
@@ -355,4 +357,4 @@ def test_onnx_export_matches_with_dynamic_length(backbone: str) -> None:
     with torch.inference_mode():
         want = wrapped(idx).numpy()
     assert got.shape == want.shape == (1, 7, cfg.n_token)
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert_fp32_close(got, want, "ONNX Runtime vs torch")

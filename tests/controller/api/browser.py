@@ -26,6 +26,9 @@ OPTIONS = (
 )  # fmt: skip
 
 
+#: URL schemes of the browser's own pages (a page served over http cannot load them).
+BROWSER_PAGES = ("chrome:", "chrome-untrusted:", "chrome-extension:", "devtools:")
+
 #: The dashboard's page is drawn (app.js sets it once the first rendering ended).
 READY = "return document.body && document.body.dataset.ready === '1'"
 
@@ -76,6 +79,11 @@ class Browser:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver), options=options)
         self.driver.set_page_load_timeout(120)
+        # The first tab opens on the browser's new-tab page, which loads chrome:// resources and
+        # looks up outside hosts as a test begins: leave it for an empty page at once, and
+        # forget what it did (report() also counts only the page's own requests).
+        self.driver.get("about:blank")
+        self.drain()
 
     def close(self) -> None:
         self.driver.quit()
@@ -98,29 +106,59 @@ class Browser:
         return self.report(url, base=base)
 
     def report(self, url: str, *, base: str | None = None) -> PageLoad:
+        """What the current page did since the last :meth:`drain`. Only the page's own
+        requests count: those whose document (CDP loader) is one of the page's frames'
+        documents. The browser's own pages (a new-tab page loading ``chrome://`` resources
+        and failing to resolve outside hosts while the test starts) are other documents."""
         load = PageLoad(url)
         origin = base or self.base_url
-        for entry in self.driver.get_log("browser"):
-            if entry["level"] == "SEVERE":
-                load.console_errors.append(entry["message"])
+        loaders = self._page_loaders()
+        sent: dict[str, str] = {}  # requestId -> URL, for the page's requests
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
-            params = message.get("params", {})
-            if message["method"] == "Network.responseReceived":
-                response = params["response"]
-                if response["status"] >= 400:
-                    load.failed_requests.append(f"{response['status']} {response['url']}")
-            elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
-                load.failed_requests.append(f"{params.get('errorText')} ({params['requestId']})")
-            elif message["method"] == "Network.requestWillBeSent":
+            method, params = message["method"], message.get("params", {})
+            if method == "Network.requestWillBeSent":
+                if params.get("loaderId") not in loaders:
+                    continue
                 target = params["request"]["url"]
-                # (the browser's own chrome:// pages are not the page's requests)
+                sent[params["requestId"]] = target
+                # (data: and blob: URLs never leave the browser)
                 if target.startswith(("http:", "https:", "ws:", "wss:")) and not target.startswith(
                     origin + "/"
                 ):
                     load.outside_requests.append(target)
+            elif params.get("requestId") not in sent:
+                continue
+            elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+                response = params["response"]
+                load.failed_requests.append(f"{response['status']} {response['url']}")
+            elif method == "Network.loadingFailed" and not params.get("canceled"):
+                failed = sent[params["requestId"]]
+                load.failed_requests.append(f"{params.get('errorText')} {failed}")
+        page_urls = set(sent.values())
+        for entry in self.driver.get_log("browser"):
+            if entry["level"] != "SEVERE":
+                continue
+            # a failed load is logged by the network with its URL first: the page's only if
+            # the page requested that URL (its failure is then in failed_requests too)
+            first = entry["message"].split(" ")[0]
+            if entry.get("source") == "network" and first not in page_urls:
+                continue
+            if first.startswith(BROWSER_PAGES):  # the browser's own pages, never the page's
+                continue
+            load.console_errors.append(entry["message"])
         load.timing = self.timing()
         return load
+
+    def _page_loaders(self) -> set[str]:
+        """The CDP loader ids of the current page's documents (its frames, nested included)."""
+        tree = self.driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"]
+        loaders, todo = set(), [tree]
+        while todo:
+            node = todo.pop()
+            loaders.add(node["frame"]["loaderId"])
+            todo += node.get("childFrames", [])
+        return loaders
 
     def timing(self) -> dict[str, float]:
         """Navigation timing of the current page, and the dashboard's marks (ms): for a

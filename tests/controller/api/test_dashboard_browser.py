@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 from apiserver import AGENT_NAME, CONTROLLER_TOKEN, FAST, Filled, Server, launch_server, wait_for
-from browser import Browser, chromium_or_skip
+from browser import READY, Browser, PageLoad, chromium_or_skip
 
 from lts.controller.agents import AgentsFile, AgentSpec
 from lts.controller.search.local_agent import free_port
@@ -280,6 +280,51 @@ def test_devices_page_shows_the_devices_and_which_agents_are_up(
     assert shown == {name: "up" if up else "down" for name, up in agents.items()}
     assert shown == {AGENT_NAME: "up", SECOND: "up", "down": "down"}
     browser.screenshot("devices")
+
+
+OUTSIDE = "http://lts-outside.invalid/x"  # .invalid never resolves (RFC 2606)
+
+#: Two requests the page makes itself (one outside, one to its server that answers 404),
+#: then an error logged by its script; window.__done counts the requests that ended.
+MISBEHAVE = f"""
+    window.__done = 0;
+    const done = () => {{ window.__done += 1; }};
+    fetch('{OUTSIDE}').then(done, done);
+    fetch('/no-such-route').then(done, done);
+    console.error('lts: an error the page logged');
+"""
+
+
+def misbehave(browser: Browser, path: str, ready: str = READY) -> PageLoad:
+    browser.open(path, ready=ready)
+    browser.drain()
+    browser.driver.execute_script(MISBEHAVE)
+    browser.wait_for("return window.__done === 2", 30, "the page's requests to end")
+    return browser.report(browser.driver.current_url)
+
+
+def test_the_page_check_catches_what_the_page_does_wrong(browser: Browser) -> None:
+    """The checks count only the page's own requests (not the browser's), and still fail a
+    test when the page asks an outside host, when one of its requests fails or when its
+    script logs an error."""
+    # The dashboard: its Content-Security-Policy blocks the outside request before it leaves,
+    # and the browser logs that as an error naming the host.
+    browser.open("/ui/searches").assert_clean()
+    load = misbehave(browser, "/ui/searches")
+    assert any("lts-outside.invalid" in e for e in load.console_errors), load.console_errors
+    assert any(f.startswith("404 ") for f in load.failed_requests), load.failed_requests
+    assert any("an error the page logged" in e for e in load.console_errors), load.console_errors
+    with pytest.raises(AssertionError, match="console errors"):
+        load.assert_clean()
+    # A page without that policy (a JSON answer; the browser's own favicon request there may
+    # fail too): the request leaves, and is seen leaving.
+    load = misbehave(browser, "/health", ready="return document.readyState === 'complete'")
+    assert load.outside_requests == [OUTSIDE]
+    assert any(OUTSIDE in f for f in load.failed_requests), load.failed_requests
+    load.console_errors.clear()
+    load.failed_requests.clear()
+    with pytest.raises(AssertionError, match="requests elsewhere"):
+        load.assert_clean()
 
 
 def test_both_services_docs_work_offline(
