@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pgserver import PostgresServer, PostgresUnavailable
-from testkit import ENGINES, wait_healthy
+from testkit import ENGINES, SERVER_START_S, wait_healthy
 
 #: The published LTS tables, kept in the repository (see their README for source and licence).
 TABLES_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lts-neurips22"
@@ -75,7 +75,7 @@ def start_agent(
             )
         agent = RunningAgent(f"http://127.0.0.1:{port}", token, process, log)
         started.append(agent)
-        wait_healthy(agent.url, process, log, "agent", timeout_s=120)
+        wait_healthy(agent.url, process, log, "agent", timeout_s=SERVER_START_S)
         return agent
 
     yield start

@@ -31,6 +31,13 @@ def console_script(name: str) -> list[str]:
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+#: How long a test waits for a server it started to answer: a healthy one answers within
+#: seconds, but an agent imports torch in three processes and warms a model up, which takes
+#: minutes on a machine whose cores are all busy (seen: over 120 s with a load of 20 on 2
+#: cores). A server that exits is reported at once whatever this says.
+SERVER_START_S = 600.0
+
+
 def wait_healthy(
     url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout_s: float
 ) -> None:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from testkit import wait_healthy
+from testkit import SERVER_START_S, wait_healthy
 
 IDLE = 1100
 
@@ -48,7 +48,7 @@ def test_idle_connections_do_not_starve_a_real_request(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     idle: list[socket.socket] = []
     try:
-        wait_healthy(url, agent, log, "agent", timeout_s=120)
+        wait_healthy(url, agent, log, "agent", timeout_s=SERVER_START_S)
         for _ in range(IDLE):  # bounded: 1,100 connections that never send a byte
             try:
                 idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit import SERVER_START_S
 from typer.testing import CliRunner
 
 from lts.controller.agents import AgentSpec
@@ -53,7 +54,8 @@ def real_search(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return _DONE["db"]
     home = tmp_path_factory.mktemp("real-search")
     agents = [
-        LocalAgent(name=name, threads=i + 1, log_path=home / f"{name}.log")
+        LocalAgent(name=name, threads=i + 1, log_path=home / f"{name}.log",
+                   start_timeout_s=SERVER_START_S)
         for i, name in enumerate(DEVICES)
     ]
     try:

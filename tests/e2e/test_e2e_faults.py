@@ -23,6 +23,7 @@ from test_e2e_search import (
     twice,
     wait_for,
 )
+from testkit import SERVER_START_S
 
 from lts.controller.search.local_agent import LocalAgent, free_port
 from lts.controller.store import Store
@@ -33,7 +34,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAgent]:
     """An agent on a port of its own, not started: the first test finds it unreachable and
     starts it (:func:`_up`)."""
     logs = tmp_path_factory.mktemp("faults")
-    local = LocalAgent(name="e2e-faults", port=free_port(), log_path=logs / "agent.log")
+    local = LocalAgent(name="e2e-faults", port=free_port(), log_path=logs / "agent.log",
+                       start_timeout_s=SERVER_START_S)
     try:
         yield local
     finally:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from testkit import SERVER_START_S
 
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.store import Store, database_url
@@ -37,9 +38,9 @@ CONTROLLER = [sys.executable, "-c", "from lts.controller.cli import main; main()
 def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocalAgent]]:
     logs = tmp_path_factory.mktemp("agents")
     started = {
-        "one": LocalAgent(name="e2e-one", threads=1, log_path=logs / "one.log"),
-        "two": LocalAgent(name="e2e-two", threads=2, log_path=logs / "two.log"),
-        "doomed": LocalAgent(name="e2e-doomed", threads=1, log_path=logs / "doomed.log"),
+        name: LocalAgent(name=f"e2e-{name}", threads=threads, log_path=logs / f"{name}.log",
+                         start_timeout_s=SERVER_START_S)
+        for name, threads in (("one", 1), ("two", 2), ("doomed", 1))
     }
     try:
         for agent in started.values():

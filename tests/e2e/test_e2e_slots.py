@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from test_e2e_search import CONTROLLER, controller, job_ids, measured_items, twice, wait_for
+from testkit import SERVER_START_S
 
 from lts.controller.client import AgentClient
 from lts.controller.search.dispatch import Dispatcher, InFlight
@@ -38,7 +39,8 @@ QUICK = {"time_budget_s": 0.4, "warmup_runs": 1, "warmup_s": 0.05, "min_runs": 3
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAgent]:
     logs = tmp_path_factory.mktemp("slots")
-    local = LocalAgent(name="e2e-slots", log_path=logs / "agent.log", extra=["--slots", "2"])
+    local = LocalAgent(name="e2e-slots", log_path=logs / "agent.log", extra=["--slots", "2"],
+                       start_timeout_s=SERVER_START_S)
     with local:
         yield local
 

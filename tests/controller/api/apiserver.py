@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from testkit import wait_healthy
+from testkit import SERVER_START_S, wait_healthy
 
 from lts.controller.search.local_agent import free_port
 from lts.controller.search.small_spaces import TINY_SPACE
@@ -88,7 +88,7 @@ def launch_server(home: Path, db: str, agents_file: Path, *options: str) -> Serv
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = Server(f"http://127.0.0.1:{port}", process, log, db=db)
     try:
-        wait_healthy(server.url, process, log, "controller serve", timeout_s=60)
+        wait_healthy(server.url, process, log, "controller serve", timeout_s=SERVER_START_S)
     except pytest.fail.Exception:
         server.stop()
         raise
