@@ -243,8 +243,9 @@ def side_figures(
     cost = devices[0].state.get("cost_model") if devices else None
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         rows = con.execute(
-            "SELECT a.arch_id, m.context, m.latency_ms, m.settings_key, m.id FROM measurements m "
-            "JOIN architectures a ON a.id = m.architecture_id"
+            "SELECT a.arch_id, m.context, v.value, m.settings_key, m.id FROM measurements m "
+            "JOIN architectures a ON a.id = m.architecture_id "
+            "LEFT JOIN measurement_values v ON v.measurement_id = m.id AND v.objective = 'latency'"
         ).fetchall()
     # The search's own end-of-search measurements (its frontier's quick members measured in
     # full for the reported figures) are not search-time cost: counted apart.
@@ -339,7 +340,8 @@ async def measure_all(
         device = store.upsert_device(spec.label, info, spec.url)
         evaluator = DeviceEvaluator(store, device, dispatcher)
         evals = await evaluator.evaluate(cfgs, settings or info.defaults)
-        return {a: (e.outcome().latency_ms, e.outcome().peak_memory_mb) for a, e in evals.items()}
+        return {a: (e.measurement.values.get("latency"), e.measurement.values.get("memory"))
+                for a, e in evals.items()}  # fmt: skip
     finally:
         await client.aclose()
 

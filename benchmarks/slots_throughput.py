@@ -172,7 +172,7 @@ def run_slots(
     finally:
         agent.stop()
     new = [e for e in evals.values() if not e.cache_hit]
-    ok = {a: e.measurement.latency_ms for a, e in evals.items() if e.measurement.ok}
+    ok = {a: e.measurement.values.get("latency") for a, e in evals.items() if e.measurement.ok}
     agent_s = sum(_item_s(e.measurement.context) for e in new)
     return Run(
         slots=slots,
