@@ -100,6 +100,7 @@ class DeviceHeaderPublic(_Public):
     agent: str
     device: str | None = Field(description="the device's name once the agent was reached")
     device_id: int | None
+    fingerprint: str | None = Field(None, description="the device's fingerprint (GET /device)")
     status: str
     message: str | None
     iterations_done: int
@@ -188,6 +189,7 @@ def header_fields(h: DeviceHeader) -> dict[str, Any]:
     n = h.counts
     return {
         "position": h.position, "agent": h.agent, "device": h.device, "device_id": h.device_id,
+        "fingerprint": h.fingerprint,
         "status": h.status, "message": h.message, "iterations_done": h.iterations_done,
         "iterations": h.iterations, "candidates": n.proposed, "measured": n.measured,
         "quick": n.quick, "full": n.full, "screened": n.screened, "cache_hits": n.cache_hits,

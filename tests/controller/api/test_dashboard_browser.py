@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -118,12 +119,19 @@ def all_candidates(api: httpx.Client, sid: int) -> list[dict]:
             return out
 
 
+def js_fixed(v: float, digits: int) -> str:
+    """What JavaScript's ``toFixed(digits)`` shows: the nearest value, a tie (a float exactly
+    between two, such as 3.25 or a peak memory of whole 4 KiB pages) to the larger one, where
+    Python's format rounds a tie to even (3.2)."""
+    return str(Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
 def ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
+    return "-" if v is None else js_fixed(v, 2)
 
 
 def mb(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+    return "-" if v is None else js_fixed(v, 1)
 
 
 # --------------------------------------------------------------------------------- pages

@@ -14,9 +14,11 @@ from typer.testing import CliRunner
 from lts.controller.cli import app
 
 #: The device header: progress and counts, as every view shows them.
-HEADER = ("position", "agent", "device", "device_id", "status", "message", "iterations_done",
-          "iterations", "candidates", "measured", "quick", "full", "screened", "cache_hits",
-          "failed", "cost_model", "hypervolume", "frontier_size", "objectives")  # fmt: skip
+HEADER = (
+    "position", "agent", "device", "device_id", "fingerprint", "status", "message",
+    "iterations_done", "iterations", "candidates", "measured", "quick", "full", "screened",
+    "cache_hits", "failed", "cost_model", "hypervolume", "frontier_size", "objectives",
+)  # fmt: skip
 
 
 def test_the_cli_and_the_api_show_one_report(api: httpx.Client, filled: Filled) -> None:
