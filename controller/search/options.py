@@ -25,7 +25,7 @@ from lts.controller.search import config as c
 from lts.controller.search.algorithms import ALGORITHMS
 from lts.controller.search.baselines import parse_layers
 from lts.controller.search.config import SearchConfig
-from lts.shared.config import Backbone
+from lts.shared.backbones import BackboneName
 from lts.shared.errors import ConfigError
 from lts.shared.objectives import PROXY
 from lts.shared.objectives import parse as parse_objectives
@@ -62,7 +62,7 @@ class SearchOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backbone: Annotated[Backbone | None, Option("gpt2 | transxl.", default=DEFAULT_BACKBONE)] = None
+    backbone: Annotated[BackboneName | None, Option("Backbone.", default=DEFAULT_BACKBONE)] = None
     space: Annotated[
         dict[str, Any] | None,
         Option("Search space file (TOML or JSON).", cli=Path),
