@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import ArchConfig
 from lts.shared.params import count_params
 from lts.shared.schemas import MeasureSettings
@@ -63,10 +64,8 @@ def _positions(settings: MeasureSettings) -> tuple[int, int, int]:
 
 def _output_macs_per_row(cfg: ArchConfig) -> int:
     """Multiply-accumulates of the adaptive softmax for one position: every cluster's table
-    and projection (the embedding's parameters less GPT-2's position table)."""
-    counts = count_params(cfg)
-    positions = cfg.tgt_len * cfg.d_model if cfg.backbone == "gpt2" else 0
-    return counts.embedding - positions
+    and projection (the embedding's parameters less the backbone's position table)."""
+    return count_params(cfg).embedding - get_backbone(cfg.backbone).position_params(cfg)
 
 
 def latency_features(cfg: ArchConfig, settings: MeasureSettings) -> np.ndarray:

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError, MeasurementError
 from lts.shared.schemas import MeasureSettings
@@ -55,12 +56,7 @@ def check_settings(cfg: ArchConfig, settings: MeasureSettings) -> None:
         raise ConfigError(
             "seq_len", "decode needs seq_len >= 2 (a context of seq_len - 1 tokens, then one)"
         )
-    if cfg.backbone == "gpt2" and settings.seq_len > cfg.tgt_len:
-        raise ConfigError(
-            "seq_len",
-            f"seq_len = {settings.seq_len} exceeds the GPT-2 position table "
-            f"(tgt_len = {cfg.tgt_len})",
-        )
+    get_backbone(cfg.backbone).check_seq_len(cfg, settings.seq_len)
 
 
 def decode_settings(settings: MeasureSettings) -> MeasureSettings:
