@@ -58,6 +58,7 @@ from lts.controller.search.options import build_config
 from lts.controller.search.runner import SearchRunner, default_client, start_search
 from lts.controller.search.small_spaces import DEMO_SPACE, TINY_SPACE
 from lts.controller.store import Store
+from lts.shared.backbones import backbone_names
 from lts.shared.config import ArchConfig
 from lts.shared.errors import LTSError
 from lts.shared.schemas import MeasureSettings
@@ -132,7 +133,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--population", type=int, default=8)
     parser.add_argument("--space", default="demo", help="default | demo | tiny | a TOML/JSON file")
-    parser.add_argument("--backbone", default=None, choices=["gpt2", "transxl"])
+    parser.add_argument("--backbone", default=None, choices=backbone_names())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slots", type=int, default=2, help="the agent's --slots")
     parser.add_argument("--candidate", default="default", help=", ".join(CANDIDATES))
