@@ -20,6 +20,7 @@ import argparse
 import os
 
 from lts.agent.measure import Measurer
+from lts.shared.backbones import backbone_names
 from lts.shared.params import count_params
 from lts.shared.schemas import MeasureSettings
 from lts.shared.space import default_space
@@ -30,7 +31,7 @@ LEAN = dict(warmup_runs=2, warmup_s=0.0, min_runs=10, min_time_s=0.0)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
-    parser.add_argument("--backbone", default="gpt2", choices=["gpt2", "transxl"])
+    parser.add_argument("--backbone", default="gpt2", choices=backbone_names())
     parser.add_argument("--seq-len", type=int, default=192)
     parser.add_argument("--protocol", default="both", choices=["default", "lean", "both"])
     args = parser.parse_args()

@@ -24,6 +24,7 @@ import numpy as np
 
 from lts.agent.measure import Measurer, estimate_memory_mb
 from lts.controller.search.operators import sample
+from lts.shared.backbones import backbone_names
 from lts.shared.params import count_params
 from lts.shared.schemas import MeasureSettings
 from lts.shared.space import default_space
@@ -39,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metric", default="prefill", choices=["prefill", "decode"])
     parser.add_argument("--output", default="last", choices=["last", "all"])
-    parser.add_argument("--backbone", default="gpt2", choices=["gpt2", "transxl"])
+    parser.add_argument("--backbone", default="gpt2", choices=backbone_names())
     parser.add_argument("--random", type=int, default=5, help="random archs besides the 3")
     parser.add_argument("--seq-len", type=int, default=None, help="default 192 (decode: 191)")
     parser.add_argument("--budget", type=float, default=10.0)

@@ -58,6 +58,7 @@ from lts.agent.measure import Measurer
 from lts.controller.search.economy import quick_settings
 from lts.controller.search.operators import sample
 from lts.controller.search.small_spaces import DEMO_SPACE, TINY_SPACE
+from lts.shared.backbones import backbone_names
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasurementResult, MeasureSettings
 from lts.shared.space import SearchSpace, default_space
@@ -291,7 +292,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallel", action="store_true", help="also two pinned slots at once")
     parser.add_argument("--space", default="default", choices=sorted(SPACES))
     parser.add_argument("--runtime", default="torch", choices=["torch", "onnxruntime"])
-    parser.add_argument("--backbone", default=None, choices=["gpt2", "transxl"])
+    parser.add_argument("--backbone", default=None, choices=backbone_names())
     parser.add_argument("--seq-len", type=int, default=192)
     parser.add_argument("--budget", type=float, default=10.0, help=f"seconds, <= {MAX_BUDGET_S}")
     parser.add_argument("--seed", type=int, default=0)

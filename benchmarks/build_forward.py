@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from lts.shared.backbones import backbone_names
 from lts.shared.models import build_model
 from lts.shared.params import count_params
 from lts.shared.space import default_space
@@ -33,7 +34,7 @@ def _time(fn, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="gpt2", choices=["gpt2", "transxl"])
+    parser.add_argument("--backbone", default="gpt2", choices=backbone_names())
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -102,7 +102,7 @@ def fill(store: Store, n_candidates: int, *, finished: bool, seed: int = 0) -> i
             result = synthetic_result(cfg, settings, rng)
             m, new = store.add_measurement(cfg, did, key, result=result)
             links.append((cfg.arch_id, m.id, not new))
-            points.append((cfg, m.latency_ms or 0.0, m.peak_memory_mb or 0.0))
+            points.append((cfg, m.values.get("latency", 0.0), m.values.get("memory", 0.0)))
         store.link_candidates(sid, did, it, links)
         store.complete_iteration(sd.id, it, hypervolume=0.5 + it / (2 * iterations),
                                  frontier_size=0, n_measured=len(points),

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from lts.controller.agents import AgentSpec
-from lts.controller.search.algorithm import LTSSearch, Outcome, SearchParams
+from lts.controller.search.algorithms import LTSSearch, Outcome, SearchParams
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.dispatch import RetryPolicy
 from lts.controller.search.runner import SearchRunner, start_search
@@ -98,7 +98,8 @@ def algorithm_only(iterations: int, population: int, parents: int) -> float:
     t0 = time.perf_counter()
     while not algo.done:
         proposals = algo.ask()
-        algo.tell({p.arch_id: Outcome(*figures(p.cfg)) for p in proposals})
+        algo.tell({p.arch_id: Outcome(dict(zip(("latency", "memory"), figures(p.cfg),
+                                                strict=True))) for p in proposals})  # fmt: skip
     return time.perf_counter() - t0
 
 

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from lts.controller.search.operators import sample
+from lts.shared.backbones import backbone_names
 from lts.shared.params import count_params
 from lts.shared.space import default_space
 
@@ -27,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="architectures to count")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling generator")
-    parser.add_argument("--backbone", choices=("gpt2", "transxl"), default="gpt2")
+    parser.add_argument("--backbone", choices=backbone_names(), default="gpt2")
     parser.add_argument("--repeat", type=int, default=3, help="counting passes (best is shown)")
     args = parser.parse_args()
 

@@ -58,6 +58,7 @@ from lts.controller.search.options import build_config
 from lts.controller.search.runner import SearchRunner, default_client, start_search
 from lts.controller.search.small_spaces import DEMO_SPACE, TINY_SPACE
 from lts.controller.store import Store
+from lts.shared.backbones import backbone_names
 from lts.shared.config import ArchConfig
 from lts.shared.errors import LTSError
 from lts.shared.schemas import MeasureSettings
@@ -132,7 +133,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--population", type=int, default=8)
     parser.add_argument("--space", default="demo", help="default | demo | tiny | a TOML/JSON file")
-    parser.add_argument("--backbone", default=None, choices=["gpt2", "transxl"])
+    parser.add_argument("--backbone", default=None, choices=backbone_names())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slots", type=int, default=2, help="the agent's --slots")
     parser.add_argument("--candidate", default="default", help=", ".join(CANDIDATES))
@@ -243,8 +244,9 @@ def side_figures(
     cost = devices[0].state.get("cost_model") if devices else None
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         rows = con.execute(
-            "SELECT a.arch_id, m.context, m.latency_ms, m.settings_key, m.id FROM measurements m "
-            "JOIN architectures a ON a.id = m.architecture_id"
+            "SELECT a.arch_id, m.context, v.value, m.settings_key, m.id FROM measurements m "
+            "JOIN architectures a ON a.id = m.architecture_id "
+            "LEFT JOIN measurement_values v ON v.measurement_id = m.id AND v.objective = 'latency'"
         ).fetchall()
     # The search's own end-of-search measurements (its frontier's quick members measured in
     # full for the reported figures) are not search-time cost: counted apart.
@@ -339,7 +341,8 @@ async def measure_all(
         device = store.upsert_device(spec.label, info, spec.url)
         evaluator = DeviceEvaluator(store, device, dispatcher)
         evals = await evaluator.evaluate(cfgs, settings or info.defaults)
-        return {a: (e.outcome().latency_ms, e.outcome().peak_memory_mb) for a, e in evals.items()}
+        return {a: (e.measurement.values.get("latency"), e.measurement.values.get("memory"))
+                for a, e in evals.items()}  # fmt: skip
     finally:
         await client.aclose()
 

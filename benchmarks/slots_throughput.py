@@ -54,6 +54,7 @@ from lts.controller.search.local_agent import LocalAgent
 from lts.controller.search.operators import sample
 from lts.controller.search.small_spaces import DEMO_SPACE, TINY_SPACE
 from lts.controller.store import Store
+from lts.shared.backbones import backbone_names
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasureSettingsIn
 from lts.shared.space import SearchSpace, default_space
@@ -88,7 +89,7 @@ class Run:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--space", default="demo", choices=list(SPACES))
-    parser.add_argument("--backbone", default=None, choices=["gpt2", "transxl"],
+    parser.add_argument("--backbone", default=None, choices=backbone_names(),
                         help="the default space's backbone")  # fmt: skip
     parser.add_argument("--count", type=int, default=32, help="candidates measured per run")
     parser.add_argument("--seed", type=int, default=0)
@@ -172,7 +173,7 @@ def run_slots(
     finally:
         agent.stop()
     new = [e for e in evals.values() if not e.cache_hit]
-    ok = {a: e.measurement.latency_ms for a, e in evals.items() if e.measurement.ok}
+    ok = {a: e.measurement.values.get("latency") for a, e in evals.items() if e.measurement.ok}
     agent_s = sum(_item_s(e.measurement.context) for e in new)
     return Run(
         slots=slots,

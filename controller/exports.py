@@ -17,10 +17,12 @@ Formats (one file per architecture unless said otherwise):
   ``idx`` (batch, seq_len) int64, output ``logp`` (log-probabilities of the last position, or of
   all positions if the search measured ``output=all``), static shapes from the search's
   measurement settings.
-* ``csv``: ``frontier.csv``, one row per model (see :data:`CSV_COLUMNS`): its figures, how
-  the search measured it (``measure``: full or quick; empty when not recorded), the cost
-  model's prediction (empty when none) and whether ``peak_memory_mb`` is that prediction
-  (``memory_predicted``: a quick measurement that took no memory).
+* ``csv``: ``frontier.csv``, one row per model (see :func:`csv_columns`): its architecture,
+  how the search measured it (``measure``: full or quick; empty when not recorded) and per
+  measured objective of the search (by its column name: ``latency_ms``,
+  ``decode_latency_ms``, ``peak_memory_mb``) its value, p10 and p90, the cost model's
+  prediction (``..._predicted``, empty when none) and whether the value is that prediction
+  (``..._stand_in``: a quick measurement that did not measure it).
 
 The weights of ``pt`` and ``onnx`` are the GPT-2-style random initialisation of
 :func:`shared.models.build_model` drawn after seeding torch with ``seed`` (torch's global
@@ -47,6 +49,7 @@ from lts.controller.report import ModelRow, build_report
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import BuildError, ConfigError
+from lts.shared.objectives import get as objective
 
 if TYPE_CHECKING:
     import torch
@@ -57,12 +60,12 @@ FORMATS: tuple[str, ...] = ("json", "onnx", "pt", "csv")
 #: The ``format`` tag of a ``.pt`` file.
 PT_FORMAT = "lts-model/1"
 CSV_NAME = "frontier.csv"
-CSV_COLUMNS: tuple[str, ...] = (
+#: The CSV's columns before and after those of the objectives (:func:`csv_columns`).
+CSV_HEAD: tuple[str, ...] = (
     "arch_id", "role", "device", "backbone", "n_layer", "d_model", "d_embed", "div_val",
-    "n_head", "d_inner", "decoder_params", "total_params", "latency_ms", "p10_ms", "p90_ms",
-    "peak_memory_mb", "figures", "measure", "predicted_latency_ms", "predicted_memory_mb",
-    "memory_predicted", "config",
+    "n_head", "d_inner", "decoder_params", "total_params", "figures", "measure",
 )  # fmt: skip
+CSV_TAIL: tuple[str, ...] = ("config",)
 #: Measurement settings that shape the ONNX graph when the store has none.
 _DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
 _MEDIA = {"json": "application/json", "csv": "text/csv", "onnx": "application/octet-stream",
@@ -94,6 +97,7 @@ class Selection:
     status: str
     members: list[Member]
     shape: dict[str, Any]
+    objectives: tuple[str, ...] = ()
 
 
 def parse_ids(text: str | None) -> list[str] | None:
@@ -138,15 +142,17 @@ def select(
         for r, role in rows
     ]
     shape = _shape(store, search_id, d.device_id)
-    return Selection(search_id, name, d.status, members, shape)
+    return Selection(search_id, name, d.status, members, shape, d.objectives)
 
 
 def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any]:
-    """The graph-shaping settings of the device's measurements (all of a search's share them)."""
+    """The graph-shaping settings of the device's measurements (all of a search's share them):
+    those of one of its measurements."""
     if device_id is not None:
-        for row in store.candidate_joins(search_id, device_id):
-            m = row.measurement
-            if m is not None and m.settings:
+        ids = [c.measurement_id for c in store.candidate_figures(search_id, device_id)
+               if c.measurement_id is not None]  # fmt: skip
+        for m in store.get_measurements(ids[:1]).values():
+            if m.settings:
                 return {k: m.settings.get(k, v) for k, v in _DEFAULT_SHAPE.items()}
     return dict(_DEFAULT_SHAPE)
 
@@ -167,10 +173,22 @@ def manifest(sel: Selection) -> dict[str, Any]:
             "shape": sel.shape, "data": data, "count": len(data)}  # fmt: skip
 
 
+def csv_columns(objectives: tuple[str, ...]) -> list[str]:
+    """The CSV's columns for a search of ``objectives``: :data:`CSV_HEAD`, five per measured
+    objective (value, p10, p90, prediction, stand-in), :data:`CSV_TAIL`."""
+    per = []
+    for name in objectives:
+        o = objective(name)
+        if o.measured:
+            c = o.column
+            per += [c, f"{c}_p10", f"{c}_p90", f"{c}_predicted", f"{c}_stand_in"]
+    return [*CSV_HEAD, *per, *CSV_TAIL]
+
+
 def csv_text(sel: Selection) -> str:
-    """The selection as CSV (header :data:`CSV_COLUMNS`; lists and the config as JSON)."""
+    """The selection as CSV (header :func:`csv_columns`; lists and the config as JSON)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=csv_columns(sel.objectives), lineterminator="\n")
     writer.writeheader()
     for m in sel.members:
         writer.writerow(_csv_row(sel, m))
@@ -179,17 +197,19 @@ def csv_text(sel: Selection) -> str:
 
 def _csv_row(sel: Selection, m: Member) -> dict[str, Any]:
     r, c = m.row, m.config
-    return {
+    out: dict[str, Any] = {
         "arch_id": m.arch_id, "role": m.role, "device": sel.device, "backbone": c.backbone,
         "n_layer": c.n_layer, "d_model": c.d_model, "d_embed": c.d_embed, "div_val": c.div_val,
         "n_head": json.dumps(list(c.n_head)), "d_inner": json.dumps(list(c.d_inner)),
         "decoder_params": r.decoder_params, "total_params": m.total_params,
-        "latency_ms": r.latency_ms, "p10_ms": r.p10_ms, "p90_ms": r.p90_ms,
-        "peak_memory_mb": r.peak_memory_mb, "figures": r.figures, "measure": r.measure,
-        "predicted_latency_ms": r.predicted_latency_ms,
-        "predicted_memory_mb": r.predicted_memory_mb, "memory_predicted": r.memory_predicted,
-        "config": c.canonical_json(),
+        "figures": r.figures, "measure": r.measure,
     }  # fmt: skip
+    for name, f in r.values.items():
+        col = objective(name).column
+        out.update({col: f.value, f"{col}_p10": f.p10, f"{col}_p90": f.p90,
+                    f"{col}_predicted": f.predicted, f"{col}_stand_in": f.stand_in})  # fmt: skip
+    out["config"] = c.canonical_json()
+    return out
 
 
 # -------------------------------------------------------------------------------- files

@@ -1,13 +1,14 @@
 """Plots of a search, per device: the paper's 2-D slices, the 3-D frontier, the hypervolume.
 
-* ``latency`` and ``memory`` (PNG, matplotlib): decoder parameters (the perplexity proxy)
-  against the median latency, or against the peak memory, with three series: every measured
-  candidate (search-time figures), the Pareto frontier (the figures the search reports: the
-  final re-measurement once the device is done) and the layer-scaled baselines (annotated with
-  their depth). The frontier is the 3-objective one, so in a 2-D slice some members may look
-  dominated: they win on the third objective.
+* one slice per measured objective of the search, named as the objective (``latency``,
+  ``decode_latency``, ``memory``; PNG, matplotlib): decoder parameters (the perplexity proxy)
+  against that objective, with three series: every measured candidate (search-time figures),
+  the Pareto frontier (the figures the search reports) and the layer-scaled baselines
+  (annotated with their depth). The frontier is the multi-objective one, so in a 2-D slice
+  some members may look dominated: they win on another objective.
 * ``hypervolume`` (PNG): the hypervolume after each completed iteration.
-* ``frontier3d`` (HTML, plotly): the three objectives in one interactive 3-D scatter (rotate,
+* ``frontier3d`` (HTML, plotly): the proxy and the first two measured objectives in one
+  interactive 3-D scatter (a fourth objective, where there is one, colours the points; rotate,
   zoom, hover for each model's id and figures). The file embeds plotly.js: it opens offline.
 
 The figures are built as :class:`matplotlib.figure.Figure` objects without pyplot (no global
@@ -27,16 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from lts.controller.report import ModelRow, build_report
 from lts.controller.store import HypervolumeRecord, Store
-from lts.controller.store.records import memory_predicted
 from lts.shared.errors import ConfigError
+from lts.shared.objectives import get as objective
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
-#: PNG plots per device (``{name}.png``).
-PNG_PLOTS: tuple[str, ...] = ("latency", "memory", "hypervolume")
+#: PNG plots per device besides the slices of its measured objectives (``{name}.png``).
+PNG_PLOTS: tuple[str, ...] = ("hypervolume",)
 #: HTML plots per device (``{name}.html``).
 HTML_PLOTS: tuple[str, ...] = ("frontier3d",)
 #: Series labels of the 2-D slices, in legend order.
@@ -45,23 +46,20 @@ SERIES: tuple[str, ...] = ("candidates", "Pareto frontier", "layer-scaled baseli
 #: matplotlib is not thread-safe (its font cache, text layout): one figure at a time.
 _RENDER_LOCK = threading.Lock()
 
-_Y = {
-    "latency": ("latency_ms", "median latency (ms)"),
-    "memory": ("peak_memory_mb", "peak memory (MB)"),
-}
-
 
 @dataclass(frozen=True)
 class Point:
-    """One measured candidate (search-time figures; the peak memory of a quick measurement
-    that took none is the predicted one). A screened candidate is never a point."""
+    """One measured candidate: its search-time values by objective (a prediction stands in
+    where the report's rule says so). A screened candidate is never a point."""
 
     arch_id: str
     n_layer: int
     d_model: int
     decoder_params: int
-    latency_ms: float
-    peak_memory_mb: float | None
+    values: dict[str, float]
+
+    def value(self, name: str) -> float | None:
+        return self.values.get(name)
 
 
 @dataclass(frozen=True)
@@ -76,10 +74,22 @@ class DevicePlotData:
     frontier: list[ModelRow]
     baselines: list[ModelRow]
     hypervolumes: list[HypervolumeRecord]
+    objectives: tuple[str, ...] = ("params", "latency", "memory")
 
     @property
     def title(self) -> str:
         return f"search {self.search_id} on {self.device} ({self.status})"
+
+    @property
+    def measured(self) -> list[str]:
+        """The measured objectives, in the search's order: one 2-D slice each."""
+        return [n for n in self.objectives if objective(n).measured]
+
+    @property
+    def plots(self) -> tuple[str, ...]:
+        """Every plot of this device: the slices, then :data:`PNG_PLOTS` and
+        :data:`HTML_PLOTS`."""
+        return (*self.measured, *PNG_PLOTS, *HTML_PLOTS)
 
 
 def plot_data(store: Store, search_id: int, device: str | None = None) -> list[DevicePlotData]:
@@ -92,7 +102,7 @@ def plot_data(store: Store, search_id: int, device: str | None = None) -> list[D
         if d.device_id is None:
             logger.warning("search %d: agent %s was never reached; no plots", search_id, d.agent)
             continue
-        points, failed = _candidate_points(store, search_id, d.device_id)
+        points, failed = _candidate_points(store, search_id, d.device_id, d.objectives)
         out.append(
             DevicePlotData(
                 search_id=search_id,
@@ -103,6 +113,7 @@ def plot_data(store: Store, search_id: int, device: str | None = None) -> list[D
                 frontier=[r for r in d.frontier if r.error is None],
                 baselines=[c.baseline for c in d.comparisons if c.baseline.error is None],
                 hypervolumes=store.hypervolumes(search_id, d.device_id),
+                objectives=d.objectives,
             )
         )
     return out
@@ -118,36 +129,35 @@ def one_device(data: list[DevicePlotData], device: str | None) -> DevicePlotData
     return data[0]
 
 
-def _candidate_points(store: Store, search_id: int, device_id: int) -> tuple[list[Point], int]:
+def _candidate_points(
+    store: Store, search_id: int, device_id: int, objectives: tuple[str, ...]
+) -> tuple[list[Point], int]:
     points: dict[str, Point] = {}
     failed = 0
-    for row in store.candidate_joins(search_id, device_id):
-        c, m, a = row.candidate, row.measurement, row.arch
-        if c.iteration < 0:
+    names = [n for n in objectives if objective(n).measured]
+    for c in store.candidate_figures(search_id, device_id):
+        if c.iteration < 0 or c.measurement_id is None:  # a screened one has no measurement
             continue
-        if m is None or not m.ok or m.latency_ms is None:  # a screened one has no measurement
-            failed += m is not None
+        if not c.ok:
+            failed += 1
             continue
-        guessed = memory_predicted(c.measure, m.status, m.peak_memory_mb, c.predicted_memory_mb)
-        memory = c.predicted_memory_mb if guessed else m.peak_memory_mb
-        points[a.arch_id] = Point(
-            a.arch_id, a.n_layer, a.d_model, a.decoder_params, m.latency_ms, memory
-        )
+        values, _ = c.filled(names)
+        points[c.arch_id] = Point(c.arch_id, c.n_layer, c.d_model, c.decoder_params, values)
     return list(points.values()), failed
 
 
 # ---------------------------------------------------------------------------------- PNG
 def slice_figure(data: DevicePlotData, y: str) -> Figure:
-    """Decoder parameters against ``y`` (``latency`` or ``memory``): candidates, frontier
-    and baselines as three labelled series (a series with no point is left out)."""
-    if y not in _Y:
-        raise ConfigError("plot", f"no 2-D slice {y!r}; choose latency or memory")
-    field, label = _Y[y]
+    """Decoder parameters against measured objective ``y``: candidates, frontier and
+    baselines as three labelled series (a series with no point is left out)."""
+    if y not in data.measured:
+        raise ConfigError("plot", f"no 2-D slice {y!r}; choose from {', '.join(data.measured)}")
+    o = objective(y)
     fig, ax = _new_figure()
-    cand = [(p.decoder_params, getattr(p, field)) for p in data.candidates]
-    front = [(r.decoder_params, getattr(r, field)) for r in data.frontier]
+    cand = [(p.decoder_params, p.value(y)) for p in data.candidates]
+    front = [(r.decoder_params, r.value(y)) for r in data.frontier]
     base = sorted(
-        ((r.decoder_params, getattr(r, field), r.n_layer) for r in data.baselines),
+        ((r.decoder_params, r.value(y), r.n_layer) for r in data.baselines),
         key=lambda t: t[0],
     )
     cand = [(x, v) for x, v in cand if v is not None]
@@ -165,7 +175,7 @@ def slice_figure(data: DevicePlotData, y: str) -> Figure:
             ax.annotate(f"{n}L", (x, v), textcoords="offset points", xytext=(4, 4), fontsize=7,
                         color="tab:blue")  # fmt: skip
     ax.set_xlabel("decoder parameters (millions)")
-    ax.set_ylabel(label)
+    ax.set_ylabel(("median " if o.timed else "") + o.heading)
     failed = f", {data.failed} failed" if data.failed else ""
     ax.set_title(f"{data.title}: {len(data.candidates)} candidates{failed}", fontsize=10)
     ax.grid(True, alpha=0.3)
@@ -191,12 +201,13 @@ def hypervolume_figure(data: DevicePlotData) -> Figure:
 
 
 def figure(data: DevicePlotData, name: str) -> Figure:
-    """The PNG plot ``name`` (one of :data:`PNG_PLOTS`) of one device."""
+    """The PNG plot ``name`` (a slice or one of :data:`PNG_PLOTS`) of one device."""
     if name == "hypervolume":
         return hypervolume_figure(data)
-    if name in _Y:
+    if name in data.measured:
         return slice_figure(data, name)
-    raise ConfigError("plot", f"no plot {name!r}; choose from {', '.join(PNG_PLOTS)}")
+    choices = ", ".join(p for p in data.plots if p not in HTML_PLOTS)
+    raise ConfigError("plot", f"no plot {name!r}; choose from {choices}")
 
 
 def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
@@ -221,19 +232,29 @@ def _mxy(pairs: list[tuple[int, float]]) -> tuple[list[float], list[float]]:
 
 # --------------------------------------------------------------------------------- HTML
 def frontier3d_figure(data: DevicePlotData) -> Any:
-    """A plotly figure: decoder parameters, latency and memory of the candidates, the
-    frontier and the baselines (a ``plotly.graph_objects.Figure``)."""
+    """A plotly figure: decoder parameters and the first two measured objectives of the
+    candidates, the frontier and the baselines (a third measured objective colours the
+    frontier); a ``plotly.graph_objects.Figure``."""
     import plotly.graph_objects as go
 
+    names = data.measured
+    y, z = names[0], names[1] if len(names) > 1 else names[0]
+    extra = names[2] if len(names) > 2 else None
+    oy, oz = objective(y), objective(z)
     fig = go.Figure()
+    front_marker: dict[str, Any] = {"size": 6, "color": "#d62728"}
+    if extra is not None:
+        scale = {"title": objective(extra).heading}
+        front_marker = {"size": 6, "color": [r.value(extra) for r in data.frontier],
+                        "colorscale": "Viridis", "colorbar": scale}  # fmt: skip
     groups = (
         (SERIES[0], data.candidates, {"size": 3, "color": "#a0a0a0", "opacity": 0.6}, "markers"),
-        (SERIES[1], data.frontier, {"size": 6, "color": "#d62728"}, "markers"),
+        (SERIES[1], data.frontier, front_marker, "markers"),
         (SERIES[2], sorted(data.baselines, key=lambda r: r.decoder_params),
          {"size": 5, "color": "#1f77b4", "symbol": "square"}, "lines+markers"),
     )  # fmt: skip
     for label, rows, marker, mode in groups:
-        rows = [r for r in rows if r.latency_ms is not None and r.peak_memory_mb is not None]
+        rows = [r for r in rows if r.value(y) is not None and r.value(z) is not None]
         if not rows:
             continue
         fig.add_trace(
@@ -241,14 +262,14 @@ def frontier3d_figure(data: DevicePlotData) -> Any:
                 name=label,
                 mode=mode,
                 x=[r.decoder_params / 1e6 for r in rows],
-                y=[float(r.latency_ms) for r in rows],
-                z=[float(r.peak_memory_mb) for r in rows],
+                y=[float(r.value(y) or 0.0) for r in rows],
+                z=[float(r.value(z) or 0.0) for r in rows],
                 text=[r.arch_id for r in rows],
                 customdata=[[r.n_layer, r.d_model, r.decoder_params] for r in rows],
                 hovertemplate=(
                     "%{text}<br>%{customdata[0]} layers, d_model %{customdata[1]}<br>"
-                    "%{customdata[2]:,} decoder params<br>%{y:.3f} ms, %{z:.1f} MB"
-                    f"<extra>{label}</extra>"
+                    f"%{{customdata[2]:,}} decoder params<br>%{{y:.3f}} {oy.unit} {oy.label}, "
+                    f"%{{z:.1f}} {oz.unit} {oz.label}<extra>{label}</extra>"
                 ),
                 marker=marker,
             )
@@ -257,8 +278,8 @@ def frontier3d_figure(data: DevicePlotData) -> Any:
         title=f"{data.title}: Pareto frontier in 3-D",
         scene={
             "xaxis_title": "decoder parameters (M)",
-            "yaxis_title": "median latency (ms)",
-            "zaxis_title": "peak memory (MB)",
+            "yaxis_title": ("median " if oy.timed else "") + oy.heading,
+            "zaxis_title": ("median " if oz.timed else "") + oz.heading,
         },
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
     )
@@ -295,7 +316,7 @@ def write_plots(
     paths: list[Path] = []
     for data in plot_data(store, search_id, device):
         stem = safe_name(data.device)
-        for name in (*PNG_PLOTS, *HTML_PLOTS):
+        for name in data.plots:
             ext = "html" if name in HTML_PLOTS else "png"
             path = out / f"{stem}-{name}.{ext}"
             path.write_bytes(render(data, name))

@@ -1,8 +1,9 @@
 """Tables of trained models in the JSON-lines format of the published LTS tables.
 
-One JSON object per line: ``id``, ``backbone`` (``gpt2`` | ``transxl``), ``arch`` (an
-architecture as :meth:`shared.config.ArchConfig.from_dict` reads it), and optionally ``dataset``,
-``params`` (counts as the source reported them), ``valid_ppl`` and ``test_ppl``. This is the
+One JSON object per line: ``id``, ``backbone`` (a registered backbone, :mod:`shared.backbones`:
+``gpt2`` | ``transxl``), ``arch`` (an architecture as :meth:`shared.config.ArchConfig.from_dict`
+reads it), and optionally ``dataset``, ``params`` (counts as the source reported them),
+``valid_ppl`` and ``test_ppl``. This is the
 project's own input format for trained-model tables (see README, "Tables of trained models").
 """
 

@@ -1,9 +1,10 @@
 """The architecture config: one validated, immutable description of a candidate model.
 
-:class:`ArchConfig` describes both backbones (GPT-2 and Transformer-XL) with per-layer attention
-heads and feed-forward widths and an adaptive input embedding / adaptive softmax. It is frozen
-and hashable; :meth:`ArchConfig.arch_id` is a stable content id: the same architecture gives the
-same id whatever the key order or the scalar/list spelling of homogeneous per-layer values.
+:class:`ArchConfig` describes a model of a registered backbone (:mod:`shared.backbones`: GPT-2 or
+Transformer-XL) with per-layer attention heads and feed-forward widths and an adaptive input
+embedding / adaptive softmax. It is frozen and hashable; :meth:`ArchConfig.arch_id` is a stable
+content id: the same architecture gives the same id whatever the key order or the scalar/list
+spelling of homogeneous per-layer values.
 
 Reading is lenient in the ways the published LTS tables need (``d_embed: -1``, ``d_head: -1``,
 scalar or list ``n_head``/``d_inner``, cutoffs with the vocabulary size appended and boundaries
@@ -14,7 +15,7 @@ above it ignored, as the source code did); the stored form is canonical:
   every layer (the default), an explicit int otherwise;
 * ``cutoffs`` holds only the cluster boundaries strictly inside ``(0, n_token)``, increasing;
 * ``tie_projs`` has one flag per softmax cluster (``len(cutoffs) + 1``);
-* ``mem_len`` is 0 for GPT-2, which has no segment memory.
+* ``mem_len`` is 0 for a backbone without segment memory (GPT-2).
 
 Invalid input raises :class:`shared.errors.ConfigError` naming the field and what is allowed.
 """
@@ -24,16 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from typing import Any, Literal, get_args
+from typing import Any
 
+from lts.shared.backbones import backbone_names, get_backbone
 from lts.shared.errors import ConfigError
 
 #: Sanity bound on depth (far above any model here): checked before a config's per-layer
 #: lists are expanded, by the agent and by whatever names layer counts (baselines, spaces).
 MAX_LAYERS = 1024
-
-Backbone = Literal["gpt2", "transxl"]
-BACKBONES: tuple[str, ...] = get_args(Backbone)
 
 #: GPT-2's BPE vocabulary (the default vocabulary size).
 GPT2_VOCAB = 50257
@@ -56,10 +55,11 @@ _SOURCE_FLAGS: dict[str, Any] = {
 class ArchConfig:
     """An immutable, validated architecture (construct through :meth:`from_dict` or directly).
 
-    Sizes are in elements. ``tie_weight``: the softmax cluster weights share the embedding
-    tables. ``tie_projs[i]``: the softmax projection of cluster ``i`` shares the embedding's.
+    ``backbone`` names a registered backbone (:func:`shared.backbones.get_backbone`). Sizes are
+    in elements. ``tie_weight``: the softmax cluster weights share the embedding tables.
+    ``tie_projs[i]``: the softmax projection of cluster ``i`` shares the embedding's.
     ``tgt_len`` is the sequence length (GPT-2: the size of the learned position table);
-    ``mem_len`` the Transformer-XL segment memory (0 for GPT-2).
+    ``mem_len`` the segment memory (Transformer-XL; 0 for a backbone without one).
     """
 
     backbone: str
@@ -223,7 +223,7 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     """Turn lenient input into canonical constructor arguments (validation follows)."""
     out = dict(data)
     if "backbone" not in out:
-        raise ConfigError("backbone", f"is required; allowed: {', '.join(BACKBONES)}")
+        raise ConfigError("backbone", f"is required; allowed: {', '.join(backbone_names())}")
     for name in ("n_layer", "d_model"):
         if name not in out:
             raise ConfigError(name, "is required")
@@ -261,7 +261,7 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
                 "tie_projs", f"has {len(tie)} entries; needs one per cluster ({n_clusters})"
             )
         out["tie_projs"] = tuple(tie[:n_clusters])
-    if out["backbone"] == "gpt2":
+    if not get_backbone(out["backbone"]).segment_memory:
         out["mem_len"] = 0
     elif "mem_len" not in out:
         out["mem_len"] = out.get("tgt_len", 192)
@@ -270,9 +270,7 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
 
 def _validate(cfg: ArchConfig) -> None:
     """Check every invariant of a canonical config; raise ConfigError naming the field."""
-    if cfg.backbone not in BACKBONES:
-        allowed = ", ".join(BACKBONES)
-        raise ConfigError("backbone", f"must be one of {allowed}, got {cfg.backbone!r}")
+    backbone = get_backbone(cfg.backbone)
     d = cfg.to_dict()
     for name in ("n_layer", "d_model", "d_embed", "div_val", "n_token", "tgt_len"):
         _int(d, name)
@@ -313,5 +311,4 @@ def _validate(cfg: ArchConfig) -> None:
                 f"cluster {i} would have width d_embed // div_val^{i} = 0; "
                 f"lower div_val or raise d_embed (d_embed = {cfg.d_embed})",
             )
-    if cfg.backbone == "gpt2" and cfg.mem_len != 0:
-        raise ConfigError("mem_len", "GPT-2 has no segment memory; must be 0")
+    backbone.check_mem_len(cfg.mem_len)

@@ -1,23 +1,26 @@
 """Exact parameter accounting from the config alone (no torch).
 
 Definitions (the one place they are written down; the builders in :mod:`shared.models` follow
-them and a test checks ``sum(p.numel())`` of the matching modules against these counts):
+them and a test checks ``sum(p.numel())`` of the matching modules against these counts). The
+formulas of the parts that differ between backbones are written once each, in the backbone's
+declaration (:mod:`shared.backbones.gpt2`, :mod:`shared.backbones.transxl`); this module
+composes them:
 
-* ``attention``: per block, the query/key/value and output projections. GPT-2: ``c_attn`` and
-  ``c_proj`` with biases (``4 * d_model * d_attn + 3 * d_attn + d_model``). Transformer-XL:
-  ``qkv_net``, ``o_net`` and the relative-position ``r_net``, all without bias, plus the
-  per-layer content and position biases ``r_w_bias`` and ``r_r_bias``
-  (``5 * d_model * d_attn + 2 * d_attn``). ``d_attn = n_head * d_head``.
-* ``feed_forward``: per block, the two linear layers with biases
-  (``2 * d_model * d_inner + d_inner + d_model``).
-* ``layer_norm``: the two layer norms of every block, and GPT-2's final layer norm.
+* ``attention``: per block, the query/key/value and output projections and whatever else the
+  backbone's attention holds (GPT-2: ``c_attn`` and ``c_proj`` with biases; Transformer-XL:
+  ``qkv_net``, ``o_net`` and the relative-position ``r_net`` without biases, and the per-layer
+  content and position biases ``r_w_bias`` and ``r_r_bias``).
+* ``feed_forward``: per block, the feed-forward layers (for both backbones: two linear layers
+  with biases).
+* ``layer_norm``: the layer norms of every block, and a final one where the backbone has it
+  (GPT-2).
 * ``decoder`` (what the published tables call *nonembedding*, the perplexity proxy):
   ``attention + feed_forward + layer_norm``.
 * ``embedding`` (the tables' *AdaEmb*): the adaptive input embedding (one table per cluster,
   width ``d_embed // div_val**i``, or a single ``n_token x d_embed`` table when div_val is 1) and
-  its projections to ``d_model`` (none where the width already is ``d_model``); for GPT-2 also
-  the learned position table (``tgt_len x d_model``). Transformer-XL's sinusoidal positions
-  have no parameters.
+  its projections to ``d_model`` (none where the width already is ``d_model``), and a learned
+  position table (``tgt_len x d_model``) where the backbone has one (GPT-2; Transformer-XL's
+  sinusoidal positions have no parameters).
 * ``softmax``: what the adaptive softmax adds beyond the embedding: the output biases
   (``n_token``), the cluster logits of the head (``(n_clusters - 1) * (d_embed + 1)``), the
   output weights when ``tie_weight`` is false, and each cluster's projection that is not tied
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import ArchConfig
 
 
@@ -48,44 +52,34 @@ class ParamCounts:
         return asdict(self)
 
 
-def _attention_width_sum(cfg: ArchConfig) -> int:
-    """Sum over layers of the attention width ``n_head * d_head``."""
-    if cfg.d_head is None:
-        # d_head = d_model // n_head, and a valid config's n_head divides d_model in every
-        # layer (ArchConfig enforces it), so every layer's width is d_model.
-        return cfg.d_model * cfg.n_layer
-    return cfg.d_head * sum(cfg.n_head)
-
-
 def attention_params(cfg: ArchConfig) -> int:
-    """Attention parameters of all blocks."""
-    d = cfg.d_model
-    widths = _attention_width_sum(cfg)
-    if cfg.backbone == "gpt2":
-        return (4 * d + 3) * widths + d * cfg.n_layer  # per layer: 4*d*a + 3*a + d
-    return (5 * d + 2) * widths  # per layer: 5*d*a + 2*a
+    """Attention parameters of all blocks (the backbone's formula)."""
+    return get_backbone(cfg.backbone).attention_params(cfg)
 
 
 def feed_forward_params(cfg: ArchConfig) -> int:
-    """Feed-forward parameters of all blocks."""
-    d = cfg.d_model
-    inner = sum(cfg.d_inner)
-    return 2 * d * inner + inner + d * cfg.n_layer
+    """Feed-forward parameters of all blocks (the backbone's formula)."""
+    return get_backbone(cfg.backbone).feed_forward_params(cfg)
 
 
 def layer_norm_params(cfg: ArchConfig) -> int:
-    """Layer-norm parameters: two per block (weight and bias each), plus GPT-2's final one."""
-    n_norms = 2 * cfg.n_layer + (1 if cfg.backbone == "gpt2" else 0)
-    return n_norms * 2 * cfg.d_model
+    """Layer-norm parameters of all blocks and the final one, if any (the backbone's formula)."""
+    return get_backbone(cfg.backbone).layer_norm_params(cfg)
 
 
 def decoder_params(cfg: ArchConfig) -> int:
     """Decoder (non-embedding) parameters: the perplexity proxy of LiteTransformerSearch."""
-    return attention_params(cfg) + feed_forward_params(cfg) + layer_norm_params(cfg)
+    backbone = get_backbone(cfg.backbone)
+    return (
+        backbone.attention_params(cfg)
+        + backbone.feed_forward_params(cfg)
+        + backbone.layer_norm_params(cfg)
+    )
 
 
-def _embedding_and_softmax(cfg: ArchConfig) -> tuple[int, int]:
-    """``(embedding, softmax)`` counts in one pass over the clusters (the hot path).
+def _adaptive_params(cfg: ArchConfig) -> tuple[int, int]:
+    """``(embedding, softmax)`` counts of the adaptive embedding and softmax, in one pass over
+    the clusters (the hot path); the embedding without a position table.
 
     Cluster ``i`` holds ``bounds[i+1] - bounds[i]`` tokens at width ``d_embed // div_val**i``
     (one ``n_token x d_embed`` table when div_val is 1). Projections to d_model: one per
@@ -109,7 +103,7 @@ def _embedding_and_softmax(cfg: ArchConfig) -> tuple[int, int]:
             if not tie[i]:
                 untied += width
             lo = hi
-    embedding = tables + d * projected + (cfg.tgt_len * d if cfg.backbone == "gpt2" else 0)
+    embedding = tables + d * projected
     softmax = n_token + len(cfg.cutoffs) * (d_embed + 1) + d * untied
     if not cfg.tie_weight:
         softmax += tables
@@ -119,20 +113,16 @@ def _embedding_and_softmax(cfg: ArchConfig) -> tuple[int, int]:
 def count_params(cfg: ArchConfig) -> ParamCounts:
     """Every count of :class:`ParamCounts` for ``cfg``, computed by hand from the config.
 
-    One pass over the config (a search's hot path; timed by ``benchmarks/params_count.py``).
-    Its decoder, attention, feed-forward and layer-norm counts equal what the matching
-    functions above return.
+    One pass over the config (a search's hot path; timed by ``benchmarks/params_count.py``):
+    the backbone's formulas, composed.
     """
-    d = cfg.d_model
-    n_layer = cfg.n_layer
-    gpt2 = cfg.backbone == "gpt2"
-    widths = _attention_width_sum(cfg)
-    attention = (4 * d + 3) * widths + d * n_layer if gpt2 else (5 * d + 2) * widths
-    inner = sum(cfg.d_inner)
-    feed_forward = 2 * d * inner + inner + d * n_layer
-    layer_norm = (2 * n_layer + gpt2) * 2 * d
+    backbone = get_backbone(cfg.backbone)
+    attention = backbone.attention_params(cfg)
+    feed_forward = backbone.feed_forward_params(cfg)
+    layer_norm = backbone.layer_norm_params(cfg)
     decoder = attention + feed_forward + layer_norm
-    embedding, softmax = _embedding_and_softmax(cfg)
+    embedding, softmax = _adaptive_params(cfg)
+    embedding += backbone.position_params(cfg)
     return ParamCounts(
         decoder=decoder,
         attention=attention,

@@ -25,7 +25,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from lts.shared.config import BACKBONES, DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
+from lts.shared.backbones import backbone_names, get_backbone
+from lts.shared.config import DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.params import count_params
 from lts.shared.space_values import MAX_WIDTH, encode_values, is_int, parse_values, value_set
@@ -35,16 +36,14 @@ SCALAR_GENES: tuple[str, ...] = ("n_layer", "d_model", "d_embed", "div_val")
 LAYER_GENES: tuple[str, ...] = ("n_head", "d_inner")
 GENES: tuple[str, ...] = SCALAR_GENES + LAYER_GENES
 
-#: The paper's transxl memory length (GPT-2 has no segment memory: 0).
-DEFAULT_MEM_LEN = 192
-
 
 @dataclass(frozen=True)
 class SearchSpace:
     """The architectures of one backbone that the search may propose (immutable, hashable).
 
     Gene value sets are stored sorted and without duplicates; the defaults are the paper's
-    heterogeneous space. ``mem_len`` None means 0 for GPT-2 and 192 for Transformer-XL;
+    heterogeneous space. ``mem_len`` None means the backbone's default (its declaration's
+    ``default_mem_len``: 0 for GPT-2, 192 for Transformer-XL);
     ``tie_projs`` None means ``(False, True, ...)``, one flag per softmax cluster. Invalid
     values, or a value that no architecture could use (a ``d_model`` that no ``n_head``
     divides, or with no ``d_inner`` above its bound), raise :class:`ConfigError` naming the
@@ -71,10 +70,7 @@ class SearchSpace:
     _inner: dict[int, tuple[int, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise ConfigError(
-                "backbone", f"must be one of {', '.join(BACKBONES)}, got {self.backbone!r}"
-            )
+        get_backbone(self.backbone)  # ConfigError naming the choices when not registered
         for name in GENES:
             object.__setattr__(self, name, value_set(name, getattr(self, name)))
         if self.n_layer[-1] > MAX_LAYERS:
@@ -231,7 +227,7 @@ class SearchSpace:
                 raise ConfigError("backbone", f"{data['backbone']!r} conflicts with {backbone!r}")
             data["backbone"] = backbone
         if "backbone" not in data:
-            raise ConfigError("backbone", f"is required; allowed: {', '.join(BACKBONES)}")
+            raise ConfigError("backbone", f"is required; allowed: {', '.join(backbone_names())}")
         known = [f.name for f in fields(cls) if f.init]
         for key in data:
             if key not in known:
@@ -323,7 +319,7 @@ def load_space(path: str | Path, *, backbone: str | None = None) -> SearchSpace:
     The file is one table (object) of settings; every key is optional except ``backbone``
     (which the ``backbone`` argument may supply), and omitted keys take the paper's defaults::
 
-        backbone = "gpt2"                          # "gpt2" | "transxl"
+        backbone = "gpt2"                          # a registered backbone: "gpt2" | "transxl"
         homogeneous = false                        # all layers share n_head and d_inner
         n_layer = { min = 2, max = 16, step = 1 }  # a gene: a {min, max, step} range ...
         d_model = { min = 128, max = 1024, step = 64 }
@@ -335,7 +331,7 @@ def load_space(path: str | Path, *, backbone: str | None = None) -> SearchSpace:
         n_token = 50257                            # fixed fields of every generated config
         cutoffs = [19997, 39997]
         tgt_len = 192
-        mem_len = 192                              # transxl only (default 192; gpt2: 0)
+        mem_len = 192                              # the backbone's default (transxl 192; gpt2 0)
         tie_weight = true
         tie_projs = [false, true, true]            # default: false then true per tail cluster
 
@@ -376,13 +372,11 @@ def _check_fixed(space: SearchSpace) -> None:
     if len(cutoffs) > MAX_LAYERS:
         raise ConfigError("cutoffs", f"at most {MAX_LAYERS} cluster boundaries")
     object.__setattr__(space, "cutoffs", tuple(cutoffs))
-    mem_len = space.mem_len
-    if mem_len is None:
-        mem_len = 0 if space.backbone == "gpt2" else DEFAULT_MEM_LEN
+    backbone = get_backbone(space.backbone)
+    mem_len = backbone.default_mem_len if space.mem_len is None else space.mem_len
     if not is_int(mem_len) or not 0 <= mem_len <= MAX_WIDTH:
         raise ConfigError("mem_len", f"must be an integer from 0 to {MAX_WIDTH}, got {mem_len!r}")
-    if space.backbone == "gpt2" and mem_len != 0:
-        raise ConfigError("mem_len", "GPT-2 has no segment memory; must be 0")
+    backbone.check_mem_len(mem_len)
     object.__setattr__(space, "mem_len", mem_len)
     n_clusters = len(cutoffs) + 1
     tie = space.tie_projs

@@ -300,7 +300,7 @@ sys.modules["lts.agent"] = None
 sys.modules["torch"] = None
 import lts.controller.cli, lts.controller.api.main
 from lts.controller import plots
-point = plots.Point("a", 1, 64, 1000, 1.0, 2.0)
+point = plots.Point("a", 1, 64, 1000, {"latency": 1.0, "memory": 2.0})
 data = plots.DevicePlotData(1, "d", "done", [point], 0, [], [], [])
 plots.render(data, "latency"); plots.render(data, "frontier3d")
 """

@@ -159,9 +159,9 @@ def screening_search(db: str) -> dict[str, Any]:
             did,
             0,
             [
-                (cfgs["full"].arch_id, "full", 1.2, 10.0),
-                (cfgs["quick"].arch_id, "quick", 2.5, 7.5),
-                (cfgs["screened"].arch_id, "screened", 4.0, 20.0),
+                (cfgs["full"].arch_id, "full", {"latency": 1.2, "memory": 10.0}),
+                (cfgs["quick"].arch_id, "quick", {"latency": 2.5, "memory": 7.5}),
+                (cfgs["screened"].arch_id, "screened", {"latency": 4.0, "memory": 20.0}),
             ],
         )
     return {

@@ -90,14 +90,16 @@ def measure_latency_local(
     hwm = reset_peak()
     rss0 = read_status().get("VmRSS", 0)
     prepared = prepare(cfg, settings, export_dir=export_dir)
+    decode = None
     try:
         with torch.inference_mode():
             outcome = run_protocol_for(prepared.runner.timed, settings)
+            if prepared.decode is not None:  # the same build, the same protocol
+                decode = run_protocol_for(prepared.decode.runner.timed, settings)
     finally:
-        prepared.runner.close()
+        prepared.close()
     worker_peak = (read_status()["VmHWM"] - rss0) / MB if hwm else None
-    del prepared.runner
-    gc.collect()
+    gc.collect()  # the runners are closed: nothing holds the model
     memory = None
     if settings.device == "cuda" and settings.measure_memory:
         memory = cuda_memory_pass(cfg, settings)
@@ -118,7 +120,11 @@ def measure_latency_local(
             "timed_s": round(outcome.timed_s, 4),
             "stop_reason": outcome.stop_reason,
             "median_ci95_rel": None if outcome.ci_rel is None else round(outcome.ci_rel, 5),
-            "decode_cache_len": prepared.cache_len if settings.metric == "decode" else None,
+            "decode_cache_len": prepared.cache_len if settings.metric == "decode" else (
+                prepared.decode.cache_len if prepared.decode is not None else None
+            ),
+            "decode_timed_runs": None if decode is None else decode.stats.n,
+            "decode_stop_reason": None if decode is None else decode.stop_reason,
             "worker_peak_rss_mb": None if worker_peak is None else round(worker_peak, 2),
         }
     )
@@ -131,6 +137,9 @@ def measure_latency_local(
         context=json.loads(json.dumps(run_ctx.as_dict())),
         onnx_path=None if prepared.onnx_path is None else str(prepared.onnx_path),
         memory=None if memory is None else json.loads(json.dumps(memory)),
+        decode_latency=None if decode is None else decode.stats.model_dump(),
+        decode_onnx_path=None if prepared.decode is None or prepared.decode.onnx_path is None
+        else str(prepared.decode.onnx_path),
     )
 
 

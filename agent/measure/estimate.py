@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import ArchConfig
 from lts.shared.params import count_params
 from lts.shared.schemas import MeasureSettings
@@ -55,14 +56,11 @@ def _activation_bytes(cfg: ArchConfig, settings: MeasureSettings, tokens: int, k
 
 
 def _cache_bytes(cfg: ArchConfig, settings: MeasureSettings) -> int:
-    """The decode cache for seq_len positions (GPT-2: keys and values; XL: memory)."""
-    if cfg.backbone == "gpt2":
-        length = settings.seq_len
-        width = sum(2 * cfg.attn_dim(i) for i in range(cfg.n_layer))
-    else:
-        length = min(settings.seq_len - 1, cfg.mem_len) + 1
-        width = cfg.n_layer * cfg.d_model
-    return BYTES * settings.batch_size * length * width
+    """The decode cache at the step: the backbone's cache width for every position the step
+    attends to (GPT-2: keys and values of the sequence; XL: the memory and the new input)."""
+    backbone = get_backbone(cfg.backbone)
+    length = backbone.decode_keys(cfg, settings.seq_len)
+    return BYTES * settings.batch_size * length * backbone.cache_width(cfg)
 
 
 def estimate_memory_mb(cfg: ArchConfig, settings: MeasureSettings) -> float:
@@ -82,7 +80,7 @@ def estimate_memory_mb(cfg: ArchConfig, settings: MeasureSettings) -> float:
     else:
         rows = 1
         # The prefill of the cache (last position only through the softmax), then one step.
-        keys = t if cfg.backbone == "gpt2" else min(t - 1, cfg.mem_len) + 1
+        keys = get_backbone(cfg.backbone).decode_keys(cfg, t)
         acts = max(
             _activation_bytes(cfg, settings, t, t), _activation_bytes(cfg, settings, 1, keys)
         )

@@ -60,12 +60,15 @@ class MemoryRequest:
 @dataclass(frozen=True)
 class LatencyDone:
     """A measured item: ``latency`` (a LatencyStats dict), the run ``context``, the exported
-    graph's path (None for torch) and, on CUDA, the ``memory`` pass the worker ran itself."""
+    graph's path (None for torch), on CUDA the ``memory`` pass the worker ran itself, and
+    with settings ``decode`` the decode step's ``decode_latency`` (and its graph's path)."""
 
     latency: dict[str, Any]
     context: dict[str, Any]
     onnx_path: str | None
     memory: dict[str, Any] | None
+    decode_latency: dict[str, Any] | None = None
+    decode_onnx_path: str | None = None
 
 
 @dataclass(frozen=True)

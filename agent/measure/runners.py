@@ -19,6 +19,9 @@ Metrics:
   change the cache they are given). Transformer-XL's memory holds the last
   ``min(seq_len - 1, mem_len)`` positions.
 
+With ``decode`` set on ``prefill`` settings, :func:`prepare` also makes the decode runner of
+the same built model (:attr:`Prepared.decode`), timed after the prefill one.
+
 Torch runners must be timed inside ``torch.inference_mode()`` (the worker enters it once).
 """
 
@@ -34,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError, MeasurementError
 from lts.shared.schemas import MeasureSettings
@@ -48,16 +52,16 @@ def check_settings(cfg: ArchConfig, settings: MeasureSettings) -> None:
         raise MeasurementError(
             f"not supported: runtime {settings.runtime!r} on cuda (only 'torch' runs on cuda)"
         )
-    if settings.metric == "decode" and settings.seq_len < 2:
+    if (settings.metric == "decode" or settings.decode) and settings.seq_len < 2:
         raise ConfigError(
             "seq_len", "decode needs seq_len >= 2 (a context of seq_len - 1 tokens, then one)"
         )
-    if cfg.backbone == "gpt2" and settings.seq_len > cfg.tgt_len:
-        raise ConfigError(
-            "seq_len",
-            f"seq_len = {settings.seq_len} exceeds the GPT-2 position table "
-            f"(tgt_len = {cfg.tgt_len})",
-        )
+    get_backbone(cfg.backbone).check_seq_len(cfg, settings.seq_len)
+
+
+def decode_settings(settings: MeasureSettings) -> MeasureSettings:
+    """The settings of the decode step that ``decode`` asks for beside a prefill."""
+    return settings.model_copy(update={"metric": "decode", "output": "last", "decode": False})
 
 
 def make_tokens(settings: MeasureSettings, n_token: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +162,8 @@ class OrtRunner(Runner):
 
 @dataclass
 class Prepared:
-    """A runner and what preparing it took (seconds; ``export_s``/``exporter`` for ONNX)."""
+    """A runner and what preparing it took (seconds; ``export_s``/``exporter`` for ONNX).
+    ``decode``: the decode step's runner of the same build (settings ``decode``), or None."""
 
     runner: Runner
     build_s: float
@@ -168,6 +173,12 @@ class Prepared:
     onnx_path: Path | None = None
     cache_len: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    decode: Prepared | None = None
+
+    def close(self) -> None:
+        self.runner.close()
+        if self.decode is not None:
+            self.decode.close()
 
 
 def prepare(
@@ -199,14 +210,25 @@ def prepare(
     if settings.device == "cuda":
         torch.cuda.synchronize()
     build_s = time.perf_counter() - t0
+    also = decode_settings(settings) if settings.decode and settings.metric == "prefill" else None
     if settings.runtime == "torch":
         runner = TorchRunner(model, settings, ctx, nxt)
-        return Prepared(runner, build_s, cache_len=runner.cache_len)
+        prepared = Prepared(runner, build_s, cache_len=runner.cache_len)
+        if also is not None:
+            step = TorchRunner(model, also, *make_tokens(also, cfg.n_token))
+            prepared.decode = Prepared(step, 0.0, cache_len=step.cache_len)
+        return prepared
     if export_dir is None:
         raise ValueError("export_dir is required for the onnxruntime runtime")
     if init == "constant":
         make_distinct(model)
-    return _prepare_ort(cfg, settings, model, ctx, nxt, build_s, export_dir)
+    decode = None
+    if also is not None:  # exported first: the prefill export releases the model
+        decode = _prepare_ort(cfg, also, model, *make_tokens(also, cfg.n_token), 0.0, export_dir,
+                              release=False)  # fmt: skip
+    prepared = _prepare_ort(cfg, settings, model, ctx, nxt, build_s, export_dir)
+    prepared.decode = decode
+    return prepared
 
 
 def make_distinct(model: Any) -> None:
@@ -232,7 +254,11 @@ def _prepare_ort(
     nxt: np.ndarray,
     build_s: float,
     export_dir: Path,
+    *,
+    release: bool = True,
 ) -> Prepared:
+    """Export ``model`` for ``settings`` and open its session (``release``: drop this
+    function's reference to the model before the session opens)."""
     import torch
 
     from lts.shared.models.onnx_export import export_onnx, flatten_cache, make_session
@@ -265,8 +291,9 @@ def _prepare_ort(
             for i, t in enumerate(flat):
                 feeds[f"cache_{i}"] = t.numpy().copy()
             del cache, flat
-    del model
-    gc.collect()
+    if release:
+        del model
+        gc.collect()
     t0 = time.perf_counter()
     session = make_session(path, settings.threads)
     session_s = time.perf_counter() - t0

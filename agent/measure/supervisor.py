@@ -192,10 +192,13 @@ class Measurer:
         return BASE_ALLOWANCE_S + per * mparams
 
     def time_limit_s(self, cfg: ArchConfig, settings: MeasureSettings) -> float:
-        """The latency worker's limit for one item: time_budget_s + allowance (or fixed)."""
+        """The latency worker's limit for one item: time_budget_s + allowance (or fixed),
+        both twice when the item times a decode step beside the prefill (settings ``decode``:
+        a second protocol and, for ONNX Runtime, a second export)."""
         if self.fixed_time_limit_s is not None:
             return self.fixed_time_limit_s
-        return settings.time_budget_s + self.allowance_s(cfg, settings)
+        protocols = 2 if settings.decode and settings.metric == "prefill" else 1
+        return protocols * (settings.time_budget_s + self.allowance_s(cfg, settings))
 
     # --------------------------------------------------------------------------- measure
     def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult:
@@ -225,8 +228,9 @@ class Measurer:
                 if cpu_memory:
                     memory = self._run_memory(cfg, settings, answer.onnx_path)
             finally:
-                if answer.onnx_path:
-                    Path(answer.onnx_path).unlink(missing_ok=True)
+                for path in (answer.onnx_path, answer.decode_onnx_path):
+                    if path:
+                        Path(path).unlink(missing_ok=True)
             if self._worker is not None:
                 self._worker.info["items"] = self._worker.info.get("items", 0) + 1
             self.items_done += 1
@@ -244,6 +248,8 @@ class Measurer:
                 latency_ms=LatencyStats.model_validate(answer.latency),
                 peak_memory_mb=None if not memory else memory["peak_memory_mb"],
                 memory=memory or {"method": "not measured (measure_memory is false)"},
+                decode_latency_ms=None if answer.decode_latency is None
+                else LatencyStats.model_validate(answer.decode_latency),
                 settings=settings,
                 context=context,
             )

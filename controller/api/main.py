@@ -29,6 +29,7 @@ from lts.controller.api.routes import (
     devices,
     frontier,
     health,
+    objectives,
 )
 from lts.controller.api.routes import exports as export_routes
 from lts.controller.api.routes import plots as plot_routes
@@ -55,6 +56,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     agents,
     plot_routes,
     export_routes,
+    objectives,
 )
 
 

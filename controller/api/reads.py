@@ -18,45 +18,25 @@ from lts.controller.api.schemas import (
     CandidateMeasurement,
     CandidatePublic,
     CandidatesPublic,
-    ComparisonPublic,
-    DeviceFrontierPublic,
     DevicePublic,
     DevicesPublic,
-    FrontierMemberPublic,
     FrontierPublic,
     HypervolumePoint,
-    MeasurementBrief,
     MeasurementPublic,
     MeasurementsPublic,
-    ModelPublic,
     Prediction,
     SearchDetailPublic,
-    SearchDevicePublic,
     SearchesPublic,
     SearchPublic,
 )
-from lts.controller.report import (
-    Comparison,
-    ModelRow,
-    cost_model_summary,
-    device_frontier,
-    select_devices,
-)
-from lts.controller.search.config import SearchConfig
-from lts.controller.search.lease import LIVE_STATUSES, live_devices, live_search, shown_status
-from lts.controller.search.runner import load_config
-from lts.controller.store import (
-    ArchitectureRecord,
-    CandidateCounts,
-    CandidateJoin,
-    HypervolumeRecord,
-    MeasurementRecord,
-    SearchDeviceRecord,
-    SearchRecord,
-    Store,
-)
-from lts.controller.store.records import memory_predicted
+from lts.controller.report import build_report, device_headers, select_devices
+from lts.controller.report.views import device_public, header_public
+from lts.controller.search.config import load_config
+from lts.controller.search.lease import LIVE_STATUSES, live_search, shown_status
+from lts.controller.store import CandidateJoin, MeasurementRecord, SearchRecord, Store
+from lts.controller.store.records import stand_ins
 from lts.shared.errors import NotFoundError
+from lts.shared.objectives import measured as measured_objectives
 
 #: Device statuses of a search that is still measuring there.
 ACTIVE_STATUSES = frozenset({"pending", "running", "waiting"})
@@ -106,56 +86,23 @@ def search_public(search: SearchRecord, background: bool = False) -> SearchPubli
 
 
 def read_search(store: Store, search_id: int, background: bool = False) -> SearchDetailPublic:
-    """A search with its settings, per-device progress and hypervolume history."""
+    """A search with its settings, per-device progress (the one device header,
+    :func:`~lts.controller.report.device_headers`) and hypervolume history."""
     search = require_search(store, search_id, here=background)
     iterations = int(search.settings.get("iterations") or 0)
     names = _device_names(store)
-    hvs = store.hypervolumes(search_id)
-    last = {h.device_id: h for h in hvs}
-    counts = store.candidate_counts(search_id)
-    devices = [_progress(sd, iterations, names, last, counts) for sd in live_devices(store, search)]
-    done = sum(d.iterations_done for d in devices)
-    total = iterations * len(devices)
+    headers = device_headers(store, search, load_config(store, search_id))
+    done = sum(h.iterations_done for h in headers)
+    total = iterations * len(headers)
     return SearchDetailPublic(
         **search_public(search, background).model_dump(),
         settings=search.settings,
         progress=done / total if total else 0.0,
-        devices=devices,
+        devices=[header_public(h) for h in headers],
         hypervolume=[
             HypervolumePoint(device=names.get(h.device_id), **_fields(h, HypervolumePoint))
-            for h in hvs
+            for h in store.hypervolumes(search_id)
         ],
-    )
-
-
-def _progress(
-    sd: SearchDeviceRecord,
-    iterations: int,
-    names: dict[int, str],
-    last: dict[int, HypervolumeRecord],
-    counts: dict[int, CandidateCounts],
-) -> SearchDevicePublic:
-    did = sd.device_id
-    hv = last.get(did) if did is not None else None
-    n = counts.get(did or -1, CandidateCounts())
-    return SearchDevicePublic(
-        position=sd.position,
-        agent=sd.agent,
-        device=names.get(did) if did is not None else None,
-        device_id=did,
-        status=sd.status,
-        message=sd.message,
-        iterations_done=sd.iteration_done + 1,
-        iterations=iterations,
-        candidates=n.proposed,
-        measured=n.measured,
-        quick=n.quick,
-        full=n.full,
-        screened=n.screened,
-        cost_model=cost_model_summary(sd.state),
-        hypervolume=hv.hypervolume if hv else None,
-        frontier_size=hv.frontier_size if hv else 0,
-        updated_at=sd.updated_at,
     )
 
 
@@ -170,90 +117,15 @@ def search_version(store: Store, search_id: int) -> tuple[object, ...]:
 
 # ----------------------------------------------------------------------------- frontier
 def read_frontier(store: Store, search_id: int, device: str | None = None) -> FrontierPublic:
-    """Per device (only ``device``, an agent or device name, if given): the frontier with
-    each member's parameter counts and measurements, and the baseline comparison. A device
-    that finished reports its final re-measured figures; one still searching (or stopped)
-    its current frontier from the search-time figures."""
-    search = require_search(store, search_id)
-    config = load_config(store, search_id)
-    names = _device_names(store)
-    data = []
-    for sd in select_devices(store, search, device, names):
-        base = {
-            "position": sd.position,
-            "agent": sd.agent,
-            "device": names.get(sd.device_id) if sd.device_id is not None else None,
-            "device_id": sd.device_id,
-            "status": sd.status,
-            "message": sd.message,
-            "iterations_done": sd.iteration_done + 1,
-            "iterations": config.iterations,
-        }
-        if sd.device_id is None:
-            data.append(DeviceFrontierPublic(**base, candidates=0, hypervolume=None,
-                                             search_settings=None, final_settings=None,
-                                             members=[], baselines=[]))  # fmt: skip
-            continue
-        data.append(_device_frontier(store, config, sd, base))
-    return FrontierPublic(search_id=search.id, status=search.status, data=data, count=len(data))
-
-
-def _device_frontier(
-    store: Store, config: SearchConfig, sd: SearchDeviceRecord, base: dict[str, Any]
-) -> DeviceFrontierPublic:
-    """One device's frontier (:func:`device_frontier`) with the records behind each figure."""
-    sid, did = sd.search_id, sd.device_id
-    assert did is not None
-    front = device_frontier(store, config, sid, did)
-    ids = front.measurement_ids
-    archs, ms = front.loaded.archs, front.loaded.measurements  # the rows' records
-    members = []
-    for row in front.frontier:
-        during, final = ids.get(row.arch_id, (None, None))
-        members.append(_member(row, archs[row.arch_id], ms.get(during or -1), ms.get(final or -1)))
-    hvs = store.hypervolumes(sid, did)
-    # One settings key per kind (the cache key of the search, of the final re-measurement).
-    during_ms = [ms[i] for i, _ in ids.values() if i in ms]
-    final_ms = [ms[i] for _, i in ids.values() if i in ms]
-    return DeviceFrontierPublic(
-        **base,
-        candidates=store.count_candidates(sid, did),
-        hypervolume=hvs[-1].hypervolume if hvs else None,
-        search_settings=during_ms[0].settings if during_ms else None,
-        final_settings=final_ms[0].settings if final_ms else None,
-        members=members,
-        baselines=[_comparison(c) for c in front.comparisons],
-    )
-
-
-def _member(
-    row: ModelRow,
-    arch: ArchitectureRecord,
-    during: MeasurementRecord | None,
-    final: MeasurementRecord | None,
-) -> FrontierMemberPublic:
-    return FrontierMemberPublic(
-        **_shallow(row),
-        backbone=arch.backbone,
-        total_params=arch.total_params,
-        params=arch.params,
-        config=arch.config,
-        search_measurement=_brief(during),
-        final_measurement=_brief(final),
-    )
-
-
-def _brief(m: MeasurementRecord | None) -> MeasurementBrief | None:
-    return None if m is None else MeasurementBrief(**_fields(m, MeasurementBrief))
-
-
-def _comparison(c: Comparison) -> ComparisonPublic:
-    return ComparisonPublic(
-        baseline=ModelPublic(**_shallow(c.baseline)),
-        match=ModelPublic(**_shallow(c.match)) if c.match is not None else None,
-        speedup=c.speedup,
-        memory_ratio=c.memory_ratio,
-    )
+    """Per device (only ``device``, an agent or device name, if given): its header, the
+    frontier with each member's parameter counts and measurement ids, and the baseline
+    comparison (the report of :func:`~lts.controller.report.build_report`, as
+    ``controller results --json`` prints it)."""
+    require_search(store, search_id)
+    report = build_report(store, search_id, device)
+    data = [device_public(d) for d in report.devices]
+    return FrontierPublic(search_id=report.search.id, status=report.search.status, data=data,
+                          count=len(data))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- candidates
@@ -299,14 +171,18 @@ def _candidate(row: CandidateJoin, names: dict[int, str]) -> CandidatePublic:
     c, m = row.candidate, row.measurement
     figures = None
     if m is not None:
-        guessed = memory_predicted(c.measure, m.status, m.peak_memory_mb, c.predicted_memory_mb)
-        memory = c.predicted_memory_mb if guessed else m.peak_memory_mb
-        figures = CandidateMeasurement(id=m.id, status=m.status, latency_ms=m.latency_ms,
-                                       peak_memory_mb=memory, error=m.error,
-                                       memory_predicted=guessed)  # fmt: skip
+        extra = stand_ins(c.measure, m.status, m.values, c.predicted,
+                          [o.name for o in measured_objectives()])  # fmt: skip
+        values = {**m.values, **extra}
+        figures = CandidateMeasurement(
+            id=m.id, status=m.status, error=m.error, values=values, stand_ins=sorted(extra),
+            latency_ms=values.get("latency"), peak_memory_mb=values.get("memory"),
+            memory_predicted="memory" in extra,
+        )  # fmt: skip
     predicted = None
-    if c.predicted_latency_ms is not None or c.predicted_memory_mb is not None:
-        predicted = Prediction(latency_ms=c.predicted_latency_ms, memory_mb=c.predicted_memory_mb)
+    if c.predicted:
+        predicted = Prediction(values=dict(c.predicted), latency_ms=c.predicted.get("latency"),
+                               memory_mb=c.predicted.get("memory"))  # fmt: skip
     return CandidatePublic(
         seq=row.seq,
         device_id=c.device_id,
@@ -337,7 +213,8 @@ def read_measurements(store: Store, arch_id: str, samples: bool = False) -> Meas
     if not store.architectures([arch_id]):
         raise NotFoundError(f"no architecture with id {arch_id}")
     names = _device_names(store)
-    data = [measurement_public(m, names, samples) for m in store.measurements_of(arch_id)]
+    data = [measurement_public(m, names, samples)
+            for m in store.measurements_of(arch_id, samples=samples)]  # fmt: skip
     return MeasurementsPublic(data=data, count=len(data))
 
 
@@ -352,10 +229,20 @@ def list_devices(store: Store) -> DevicesPublic:
 def measurement_public(
     m: MeasurementRecord, names: dict[int, str], samples: bool = False
 ) -> MeasurementPublic:
-    values = _shallow(m)
-    values["samples"] = list(m.samples) if samples else None
-    del values["settings_key"]
-    return MeasurementPublic(**values, device=names.get(m.device_id))
+    """``m`` as the API shows it (``samples``: each latency's timed runs, read with them)."""
+    latency = dict(m.stats.get("latency", {}))
+    prefill_samples = latency.pop("samples", None)
+    stats = {k: v if samples else {n: x for n, x in v.items() if n != "samples"}
+             for k, v in m.stats.items()}  # fmt: skip
+    return MeasurementPublic(
+        id=m.id, arch_id=m.arch_id, device_id=m.device_id, device=names.get(m.device_id),
+        status=m.status, error=m.error, values=dict(m.values), stats=stats,
+        latency_ms=m.values.get("latency"), peak_memory_mb=m.values.get("memory"),
+        latency={k: v for k, v in latency.items() if k != "median"}, memory=m.memory,
+        settings=m.settings, context=m.context,
+        samples=[float(x) for x in prefill_samples or []] if samples else None,
+        created_at=m.created_at,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lts.controller.report import CostModelSummary
+from lts.controller.report.views import DeviceFrontierPublic, DeviceHeaderPublic
 from lts.controller.search import config as c
 from lts.controller.search.options import SearchOptions
 from lts.controller.store import MAX_ID
@@ -54,32 +54,6 @@ class SearchesPublic(_Public):
     count: int = Field(description="all searches in the store (not only this page)")
 
 
-class SearchDevicePublic(_Public):
-    """One agent of a search and its progress there."""
-
-    position: int
-    agent: str
-    device: str | None = Field(description="the device's name once the agent was reached")
-    device_id: int | None
-    status: str
-    message: str | None
-    iterations_done: int
-    iterations: int
-    candidates: int = Field(description="candidates proposed so far (baselines excluded)")
-    measured: int = Field(description="of those, measured anew (not found in the cache)")
-    quick: int = Field(description="of those measured, with the quick measurement only")
-    full: int = Field(description="of those measured, with the full protocol")
-    screened: int = Field(description="of those proposed, screened out by the cost model: "
-                                      "predicted dominated, never measured")  # fmt: skip
-    cost_model: CostModelSummary | None = Field(
-        description="the cost model's error as the search last recorded it (fractions: 0.06 "
-        "is 6 %); null when the search has none"
-    )
-    hypervolume: float | None
-    frontier_size: int
-    updated_at: datetime
-
-
 class HypervolumePoint(_Public):
     device_id: int
     device: str | None
@@ -93,7 +67,7 @@ class HypervolumePoint(_Public):
 class SearchDetailPublic(SearchPublic):
     settings: dict[str, Any] = Field(description="the search's complete definition")
     progress: float = Field(description="iterations done / iterations, over all devices (0-1)")
-    devices: list[SearchDevicePublic]
+    devices: list[DeviceHeaderPublic]
     hypervolume: list[HypervolumePoint] = Field(description="per device, per iteration")
 
 
@@ -121,10 +95,36 @@ class SearchCreate(SearchOptions, _SearchCaller):
         return self.model_dump(exclude_none=True, include=set(SearchOptions.model_fields))
 
 
+# --------------------------------------------------------------------------- objectives
+class ObjectivePublic(_Public):
+    """One objective (:mod:`lts.shared.objectives`): ``sense`` min or max, its ``unit``,
+    ``source`` (computed from the configuration, or measured), ``timed`` (a latency),
+    ``column`` (its name in flat tables and fields), ``bound`` (the search option capping it)."""
+
+    name: str
+    sense: Literal["min", "max"]
+    unit: str
+    label: str
+    source: Literal["computed", "measured"]
+    timed: bool
+    column: str
+    bound: str | None
+    description: str
+
+
+class ObjectivesPublic(_Public):
+    data: list[ObjectivePublic]
+    count: int
+    default: list[str] = Field(description="the objectives of a search that names none")
+
+
 # ------------------------------------------------------------------------- measurements
 class MeasurementPublic(_Public):
-    """One stored measurement. ``latency_ms`` is the median; ``latency`` holds p10, p90, mean,
-    min, cv and n; ``samples`` (the timed runs, ms) only where asked for."""
+    """One stored measurement: ``values`` by measured objective (a latency's median in ms,
+    the peak memory in MiB) and ``stats`` (median, p10, p90, mean, min, cv, n of a latency;
+    its ``samples``, the timed runs in ms, only where asked for). ``latency_ms``,
+    ``peak_memory_mb`` and ``latency`` are the prefill latency's and peak memory's, as the
+    first releases wrote them; ``samples`` the prefill latency's samples where asked for."""
 
     id: int
     arch_id: str
@@ -132,6 +132,8 @@ class MeasurementPublic(_Public):
     device: str | None
     status: str
     error: str | None
+    values: dict[str, float]
+    stats: dict[str, dict[str, Any]]
     latency_ms: float | None
     peak_memory_mb: float | None
     latency: dict[str, Any]
@@ -142,94 +144,12 @@ class MeasurementPublic(_Public):
     created_at: datetime | None
 
 
-class MeasurementBrief(_Public):
-    """A measurement as a frontier member carries it: its settings are the device's
-    ``search_settings`` or ``final_settings``; ``GET /architectures/{id}/measurements`` has
-    the rest (settings, memory method, run context, samples)."""
-
-    id: int
-    status: str
-    error: str | None
-    latency_ms: float | None
-    peak_memory_mb: float | None
-    latency: dict[str, Any]
-    created_at: datetime | None
-
-
 class MeasurementsPublic(_Public):
     data: list[MeasurementPublic]
     count: int
 
 
 # ----------------------------------------------------------------------------- frontier
-class ModelPublic(_Public):
-    """One model's figures on one device; ``figures`` says which measurement they come from
-    (``final``: the re-measurement with the larger budget; ``search``: the search-time one);
-    ``error`` is set when that measurement failed."""
-
-    arch_id: str
-    n_layer: int
-    d_model: int
-    decoder_params: int
-    latency_ms: float | None
-    p10_ms: float | None
-    p90_ms: float | None
-    peak_memory_mb: float | None
-    figures: str
-    error: str | None = None
-    measure: str | None = Field(
-        None, description="how the search measured it: full or quick (null: not recorded)"
-    )
-    predicted_latency_ms: float | None = Field(
-        None, description="the cost model's prediction when it was proposed (null: none)"
-    )
-    predicted_memory_mb: float | None = None
-    memory_predicted: bool = Field(
-        False, description="peak_memory_mb is the prediction: the quick measurement took none"
-    )
-
-
-class FrontierMemberPublic(ModelPublic):
-    backbone: str
-    total_params: int
-    params: dict[str, int] = Field(description="decoder, attention, feed_forward, ... (elements)")
-    config: dict[str, Any]
-    search_measurement: MeasurementBrief | None
-    final_measurement: MeasurementBrief | None
-
-
-class ComparisonPublic(_Public):
-    """A layer-scaled baseline and the fastest frontier model with at least its decoder
-    parameters: ``speedup`` = baseline latency / model latency, ``memory_ratio`` = baseline
-    peak memory / model peak memory (above 1: less memory)."""
-
-    baseline: ModelPublic
-    match: ModelPublic | None
-    speedup: float | None
-    memory_ratio: float | None
-
-
-class DeviceFrontierPublic(_Public):
-    position: int
-    agent: str
-    device: str | None
-    device_id: int | None
-    status: str
-    message: str | None
-    iterations_done: int
-    iterations: int
-    candidates: int
-    hypervolume: float | None
-    search_settings: dict[str, Any] | None = Field(
-        description="the settings of every search-time measurement on this device"
-    )
-    final_settings: dict[str, Any] | None = Field(
-        description="the settings of the final re-measurement (None: not made)"
-    )
-    members: list[FrontierMemberPublic] = Field(description="by decoder parameters")
-    baselines: list[ComparisonPublic]
-
-
 class FrontierPublic(_Public):
     search_id: int
     status: str
@@ -239,20 +159,27 @@ class FrontierPublic(_Public):
 
 # --------------------------------------------------------------------------- candidates
 class CandidateMeasurement(_Public):
-    """The candidate's measurement; a quick one may not have measured the peak memory: then
-    ``peak_memory_mb`` is the cost model's prediction and ``memory_predicted`` is true."""
+    """The candidate's measurement: ``values`` by measured objective; a quick one that did
+    not measure an objective takes the cost model's prediction for it (named in
+    ``stand_ins``). ``latency_ms``, ``peak_memory_mb`` and ``memory_predicted``: the prefill
+    latency's, the peak memory's and whether it is a prediction, as the first releases
+    wrote them."""
 
     id: int
     status: str
+    error: str | None
+    values: dict[str, float]
+    stand_ins: list[str] = Field(default_factory=list)
     latency_ms: float | None
     peak_memory_mb: float | None
-    error: str | None
     memory_predicted: bool = False
 
 
 class Prediction(_Public):
-    """What the cost model predicted for a candidate when it was proposed."""
+    """What the cost model predicted for a candidate when it was proposed: ``values`` by
+    objective (``latency_ms`` and ``memory_mb`` as the first releases wrote them)."""
 
+    values: dict[str, float]
     latency_ms: float | None
     memory_mb: float | None
 

@@ -20,7 +20,8 @@ from rich.text import Text
 
 from lts.controller.commands._edge import user_errors
 from lts.controller.tables import parse_row, read_table
-from lts.shared.config import ArchConfig, Backbone
+from lts.shared.backbones import BackboneName
+from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError, LTSError
 from lts.shared.params import ParamCounts, count_params
 
@@ -54,7 +55,7 @@ def params(
         Path, typer.Argument(help="A config (JSON), a JSON list of configs, or a JSON-lines table.")
     ],
     backbone: Annotated[
-        Backbone | None,
+        BackboneName | None,
         typer.Option(help="Backbone of the architectures that do not name one."),
     ] = None,
     as_json: Annotated[

@@ -22,6 +22,7 @@ from lts.controller.report import (
 from lts.controller.search.lease import live_devices, live_search
 from lts.controller.store import DEFAULT_DB, CandidateCounts, Store
 from lts.shared.errors import ConfigError
+from lts.shared.objectives import get
 
 DbOption = Annotated[
     str | None,
@@ -134,7 +135,7 @@ def _device_title(d: DeviceReport) -> str:
     hv = f", hypervolume {d.hypervolume:.4f}" if d.hypervolume is not None else ""
     lines = [
         f"{name}: {_status(d.status)}, iteration {d.iterations_done}/{d.iterations}{hv}",
-        f"{counts_text(d.counts)}, {d.cache_hits} cache hits",
+        counts_text(d.counts),
         cost_model_text(d.cost_model),
     ]
     return "\n".join(line for line in lines if line)
@@ -144,7 +145,7 @@ def counts_text(n: CandidateCounts) -> str:
     """What the search did with a device's candidates, in one phrase."""
     return (
         f"proposed {n.proposed}, measured {n.measured} (quick {n.quick}, full {n.full}), "
-        f"screened {n.screened}"
+        f"screened {n.screened}, {n.cache_hits} from the cache"
     )
 
 
@@ -154,8 +155,8 @@ def cost_model_text(model: CostModelSummary | None) -> str:
         return ""
     parts = [
         f"{name} {error.mdape:.1%}"
-        for name, error in (("latency", model.latency), ("memory", model.memory))
-        if error is not None and error.mdape is not None
+        for name, error in model.errors.items()
+        if error.mdape is not None
     ]
     return f"cost model MdAPE: {', '.join(parts)}" if parts else ""
 
@@ -163,31 +164,35 @@ def cost_model_text(model: CostModelSummary | None) -> str:
 def _frontier_table(d: DeviceReport) -> Table:
     figures = {r.figures for r in d.frontier}
     if figures == {"final"}:
-        which = "final re-measurement"
+        which = "final measurements"
     elif "final" in figures:
         n = sum(r.figures == "final" for r in d.frontier)
-        which = f"final re-measurement of {n} members (marked *), search-time figures otherwise"
+        which = f"final measurement of {n} members (marked *), search-time figures otherwise"
     else:
         which = "search-time figures"
     mark = len(figures) > 1
-    caption = f"Pareto frontier ({which}; latency: median)"
-    if any(r.memory_predicted for r in d.frontier):
-        caption += "\n~: memory predicted by the cost model (a quick measurement took none)"
+    measured = [get(n) for n in d.objectives if get(n).measured]
+    caption = f"Pareto frontier ({which}; latencies: median, p10-p90)"
+    if any(f.stand_in for r in d.frontier for f in r.values.values()):
+        caption += "\n~: predicted by the cost model (a quick measurement did not measure it)"
     table = Table(title=_device_title(d), caption=caption)
-    for name in ("arch_id", "layers", "d_model", "decoder params"):
-        table.add_column(name, justify="left" if name == "arch_id" else "right", no_wrap=True)
-    for name in ("latency ms", "p10-p90 ms", "memory MB"):
-        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("arch_id", no_wrap=True)
+    for name in ("layers", "d_model", "decoder params", "total params"):
+        table.add_column(name, justify="right")
+    for o in measured:
+        table.add_column(f"{o.label} {o.unit}", justify="right")
     for r in d.frontier:
-        table.add_row(
-            r.arch_id,
-            str(r.n_layer),
-            str(r.d_model),
-            _params(r.decoder_params),
-            _num(r.latency_ms, 2) + ("*" if mark and r.figures == "final" else ""),
-            f"{_num(r.p10_ms, 1)}-{_num(r.p90_ms, 1)}",
-            ("~" if r.memory_predicted else "") + _num(r.peak_memory_mb, 1),
-        )
+        cells = [r.arch_id, str(r.n_layer), str(r.d_model), _params(r.decoder_params),
+                 _params(r.total_params)]  # fmt: skip
+        for i, o in enumerate(measured):
+            f = r.values.get(o.name)
+            text = "-" if f is None else ("~" if f.stand_in else "") + _num(f.value, 2)
+            if f is not None and o.timed and f.p10 is not None:
+                text += f" ({_num(f.p10, 1)}-{_num(f.p90, 1)})"
+            if mark and i == 0 and r.figures == "final":
+                text += "*"
+            cells.append(text)
+        table.add_row(*cells)
     if d.message and d.status != "done":
         table.caption = f"{table.caption}\n{d.message}"
     return table
@@ -196,35 +201,35 @@ def _frontier_table(d: DeviceReport) -> Table:
 def _comparison_table(d: DeviceReport) -> Table:
     table = Table(
         title=f"{d.device or d.agent}: layer-scaled baselines",
-        caption="match: the fastest frontier model with at least the baseline's decoder params",
+        caption="match: the fastest frontier model with at least the baseline's decoder params; "
+        "ratios: baseline / match (above 1: the match is faster, smaller)",
     )
-    for name in ("baseline", "decoder params", "latency ms", "memory MB", "match", "params"):
-        table.add_column(name, justify="left" if name == "match" else "right", no_wrap=True)
-    table.add_column("speed-up", justify="right", style="bold")
-    table.add_column("memory ratio", justify="right", style="bold")
+    measured = [get(n) for n in d.objectives if get(n).measured]
+    table.add_column("baseline", justify="right")
+    table.add_column("decoder params", justify="right")
+    for o in measured:
+        table.add_column(f"{o.label} {o.unit}", justify="right")
+    table.add_column("match", no_wrap=True)
+    table.add_column("params", justify="right")
+    for o in measured:
+        table.add_column(f"{o.label} ratio", justify="right", style="bold")
     for c in d.comparisons:
-        table.add_row(*_comparison_cells(c))
+        table.add_row(*_comparison_cells(c, [o.name for o in measured]))
     return table
 
 
-def _comparison_cells(c: Comparison) -> list[str]:
+def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
     b: ModelRow = c.baseline
-    head = [
-        f"{b.n_layer} layer{'s' if b.n_layer != 1 else ''}",
-        _params(b.decoder_params),
-        _num(b.latency_ms, 2) if b.error is None else "failed",
-        _num(b.peak_memory_mb, 1),
-    ]
+    head = [f"{b.n_layer} layer{'s' if b.n_layer != 1 else ''}", _params(b.decoder_params)]
+    head += [_num(b.value(n), 2) if b.error is None else "failed" for n in names]
     if c.match is None:
-        return [*head, "none as large", "", "", ""]
-    return [
-        *head,
-        c.match.arch_id,
-        _params(c.match.decoder_params),
-        f"{c.speedup:.2f}x" if c.speedup is not None else "-",
-        ("~" if c.match.memory_predicted else "")
-        + (f"{c.memory_ratio:.2f}x" if c.memory_ratio is not None else "-"),
-    ]
+        return [*head, "none as large", "", *([""] * len(names))]
+    ratios = []
+    for n in names:
+        ratio = c.ratios.get(n)
+        stand_in = c.match.values[n].stand_in if n in c.match.values else False
+        ratios.append(("~" if stand_in else "") + (f"{ratio:.2f}x" if ratio is not None else "-"))
+    return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios]
 
 
 def _params(n: int) -> str:

@@ -17,7 +17,8 @@ from rich.table import Table
 
 from lts.controller.commands._edge import user_errors
 from lts.controller.search.operators import sample
-from lts.shared.config import ArchConfig, Backbone
+from lts.shared.backbones import BackboneName
+from lts.shared.config import ArchConfig
 from lts.shared.params import decoder_params
 from lts.shared.space import SCALAR_GENES, SearchSpace, default_space, load_space
 
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 def space(
     backbone: Annotated[
-        Backbone | None,
+        BackboneName | None,
         typer.Option(help="Backbone of the space (default: the --space file's, else gpt2)."),
     ] = None,
     homogeneous: Annotated[

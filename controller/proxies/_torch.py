@@ -13,10 +13,12 @@ Conventions every low-cost proxy follows:
 * The embedding lookup (token tables, their projections, GPT-2's learned positions) is left out
   of every score: no embedding parameter requires a gradient, so no gradient reaches the
   lookup and none of its parameters is scored; its output is the decoder's (constant) input.
-* Scored parameters are the weight matrices of the decoder's linear layers (attention:
-  ``c_attn``/``c_proj`` or ``qkv_net``/``r_net``/``o_net``; feed-forward: ``c_fc``/``c_proj``),
-  the layers Abdelfattah et al. score (``nn.Linear``; biases, layer norms and Transformer-XL's
-  ``r_w_bias``/``r_r_bias`` are not scored).
+* Scored parameters are the weight matrices of the decoder's linear layers, found through the
+  model's ``param_groups()`` (attention and feed-forward modules), whatever the backbone names
+  them (GPT-2's attention: ``c_attn``/``c_proj``; Transformer-XL's: ``qkv_net``/``r_net``/
+  ``o_net``; both feed-forwards: ``c_fc``/``c_proj``): the layers Abdelfattah et al. score
+  (``nn.Linear``; biases, layer norms and Transformer-XL's ``r_w_bias``/``r_r_bias`` are not
+  scored).
 * The adaptive softmax is never scored (its weights are the embedding tables when tied), but it
   is in the graph: the loss-based proxies back-propagate the language-model loss through it,
   and the output-based ones (synflow, jacob_cov) take its logits (before the log-softmax) as

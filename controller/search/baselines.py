@@ -1,12 +1,9 @@
 """Layer-scaled baselines: homogeneous models that differ only in their number of layers.
 
 The paper compares its frontier with the hand-designed backbone scaled in depth. ``paper``
-sizes are those of its baselines (the published baseline configs):
-
-* Transformer-XL: d_model 512, 8 heads, d_inner 2048, d_embed 512, div_val 4;
-* GPT-2: d_model 1024, d_inner 2048, d_embed 784, div_val 4, and 16 heads of 64 (the published
-  config says 12 heads, which do not divide 1024; this config format needs an explicit
-  d_head for that, so the baseline uses the 16 heads a 1024-wide GPT-2 block normally has).
+sizes are those of its baselines (the published baseline configs), declared with each backbone
+(``paper_baseline`` in :mod:`shared.backbones.gpt2` and :mod:`shared.backbones.transxl`); a
+backbone without them has only ``space`` sizes.
 
 ``space`` sizes take the genes of the search space's middle architecture
 (:meth:`shared.space.SearchSpace.middle`), for small spaces (demos, tests) where the paper's
@@ -20,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import MAX_LAYERS, ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.space import SearchSpace
@@ -28,11 +26,6 @@ BASELINE_SIZES: tuple[str, ...] = ("paper", "space")
 #: The paper's depths: 1 to 16 layers.
 PAPER_LAYERS: tuple[int, ...] = tuple(range(1, 17))
 
-_PAPER: dict[str, dict[str, int]] = {
-    "transxl": {"d_model": 512, "n_head": 8, "d_inner": 2048, "d_embed": 512, "div_val": 4},
-    "gpt2": {"d_model": 1024, "n_head": 16, "d_inner": 2048, "d_embed": 784, "div_val": 4},
-}
-
 
 def layer_scaled_baselines(
     space: SearchSpace, layers: Iterable[int] | None = None, sizes: str = "paper"
@@ -40,7 +33,10 @@ def layer_scaled_baselines(
     """One homogeneous baseline per depth in ``layers`` (default: 1..16 for ``paper`` sizes,
     the space's n_layer values for ``space`` sizes), in increasing depth."""
     if sizes == "paper":
-        genes: dict[str, Any] = dict(_PAPER[space.backbone])
+        paper = get_backbone(space.backbone).paper_baseline
+        if paper is None:
+            raise ConfigError("baseline_sizes", f"{space.backbone!r} has no paper baseline")
+        genes: dict[str, Any] = dict(paper)
         depths = sorted(set(layers or PAPER_LAYERS))
     elif sizes == "space":
         mid = space.middle()

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lts.controller.proxies import get_proxy
-from lts.controller.search.algorithm import Bounds, SearchParams
+from lts.controller.search.algorithms import DEFAULT_ALGORITHM, get_algorithm
+from lts.controller.search.algorithms.base import Bounds, SearchParams
 from lts.controller.search.baselines import BASELINE_SIZES, PAPER_LAYERS
+from lts.shared import objectives as obj
 from lts.shared.config import MAX_LAYERS
 from lts.shared.errors import ConfigError, validation_error
 from lts.shared.schemas import MeasureSettings, MeasureSettingsIn
 from lts.shared.space import SearchSpace
 
-#: The final re-measurement's budget may not exceed the agent's limit on one measurement.
+if TYPE_CHECKING:
+    from lts.controller.store import Store
+
+#: The final phase's budget may not exceed the agent's limit on one measurement.
 MAX_BUDGET_S = 600.0
 
 # Bounds of what a search can be given (CLI options and ``POST /searches`` alike): far above
@@ -51,8 +56,9 @@ BatchSize = Annotated[int, Field(ge=1, le=256)]
 FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
 MeasureMode = Literal["quick", "race", "full"]
 
-#: What a search stored before screening and racing existed measured with: read so on resume.
-BEFORE_ECONOMY = {"screen": False, "measure_mode": "full"}
+ObjectiveNames = Annotated[
+    list[Annotated[str, Field(max_length=32)]], Field(min_length=2, max_length=16)
+]
 
 
 def default_parents(population: int) -> int:
@@ -69,6 +75,10 @@ class SearchConfig(BaseModel):
 
     agents: Agents
     space: dict[str, Any]
+    #: The objectives, in order, the proxy first (:mod:`lts.shared.objectives`).
+    objectives: ObjectiveNames = Field(default_factory=lambda: list(obj.DEFAULT_OBJECTIVES))
+    #: The search algorithm (:mod:`lts.controller.search.algorithms`).
+    algorithm: Annotated[str, Field(max_length=32)] = DEFAULT_ALGORITHM
     proxy: str = "decoder_params"
     seed: Seed = 0
     iterations: Iterations = 30
@@ -79,11 +89,12 @@ class SearchConfig(BaseModel):
     mutation_prob: Probability = 0.3
     frontier: str = "pareto"
     max_latency_ms: Positive | None = None
+    max_decode_latency_ms: Positive | None = None
     max_memory_mb: Positive | None = None
     min_params: Params | None = None
     max_params: Params | None = None
     measure: dict[str, Any] = Field(default_factory=dict)
-    final_budget_factor: BudgetFactor = 5.0
+    final_budget_factor: BudgetFactor = 1.0
     final_max_members: Members | None = 50
     baselines: bool = True
     baseline_sizes: str = "paper"
@@ -113,16 +124,29 @@ class SearchConfig(BaseModel):
             config = cls(**values)
         except ValidationError as exc:
             raise validation_error(exc, "search") from None
-        config.algorithm()  # cross-field checks (parents < population, ...)
+        config.algorithm_params()  # cross-field checks (parents < population, ...)
+        get_algorithm(config.algorithm)
+        config.objective_set()
         config.bounds()
-        config.overrides()
+        config.settings_for(MeasureSettings.model_validate({}))  # objectives fit the overrides
         config.search_space()
         get_proxy(config.proxy)  # an unknown name fails here, before anything is stored
         if config.baseline_sizes not in BASELINE_SIZES:
             raise ConfigError("baseline_sizes", f"must be one of {', '.join(BASELINE_SIZES)}")
         return config
 
-    def algorithm(self) -> SearchParams:
+    @classmethod
+    def from_stored(cls, settings: dict[str, Any]) -> SearchConfig:
+        """The definition of a stored search, written by any release: settings a release
+        added since are read as what a search stored before them did (:func:`upgrade`)."""
+        return cls.model_validate(upgrade(settings))
+
+    def objective_set(self) -> obj.ObjectiveSet:
+        """The objectives, with the proxy's sense (ConfigError naming ``objectives``)."""
+        names = obj.parse(self.objectives)
+        return obj.ObjectiveSet(names, get_proxy(self.proxy).higher_is_better)
+
+    def algorithm_params(self) -> SearchParams:
         return SearchParams(
             iterations=self.iterations,
             population=self.population,
@@ -132,12 +156,20 @@ class SearchConfig(BaseModel):
         )
 
     def bounds(self) -> Bounds:
-        return Bounds(
-            max_latency_ms=self.max_latency_ms,
-            max_memory_mb=self.max_memory_mb,
-            min_params=self.min_params,
-            max_params=self.max_params,
-        )
+        """The caps of the search's measured objectives (each objective's ``bound`` field
+        here) and its decoder-parameter range; a cap on an objective the search does not
+        optimise is refused."""
+        limits: dict[str, float] = {}
+        chosen = set(self.objectives)
+        for o in obj.measured():
+            cap = getattr(self, o.bound) if o.bound else None
+            if cap is None:
+                continue
+            if o.name not in chosen:
+                raise ConfigError(o.bound or o.name, f"caps {o.name}, which is not an objective "
+                                  f"of this search ({','.join(self.objectives)})")  # fmt: skip
+            limits[o.name] = float(cap)
+        return Bounds(limits=limits, min_params=self.min_params, max_params=self.max_params)
 
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_dict(self.space)
@@ -149,12 +181,14 @@ class SearchConfig(BaseModel):
             raise validation_error(exc, "measure") from None
 
     def settings_for(self, defaults: MeasureSettings) -> MeasureSettings:
-        """The complete measurement settings on a device with these ``defaults``."""
-        return self.overrides().resolve(defaults)
+        """The complete measurement settings on a device with these ``defaults``: the
+        overrides applied, then what the objectives need (a decode step timed, memory
+        measured only where it is an objective)."""
+        return self.objective_set().settings(self.overrides().resolve(defaults))
 
     def final_settings(self, settings: MeasureSettings) -> MeasureSettings:
-        """The final re-measurement's settings: time budget and minimum time scaled by
-        ``final_budget_factor`` (capped at the agent's limit)."""
+        """The final phase's measurement settings: time budget and minimum time scaled by
+        ``final_budget_factor`` (capped at the agent's limit; 1: the search's own)."""
         factor = self.final_budget_factor
         budget = min(settings.time_budget_s * factor, MAX_BUDGET_S)
         return settings.model_copy(
@@ -168,3 +202,31 @@ class SearchConfig(BaseModel):
         """The generator of the device at ``position`` in ``agents``: derived from the seed
         and the position only, so each device's search is reproducible on its own."""
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(position,)))
+
+
+def upgrade(settings: dict[str, Any]) -> dict[str, Any]:
+    """Stored search settings as this release reads them, whatever release wrote them: a
+    search stored before screening and racing existed measured every candidate in full;
+    one stored before objectives were chosen optimised the proxy, the latency its settings
+    timed (prefill, or decode with ``metric`` decode) and peak memory; one stored before
+    algorithms were chosen ran the paper's."""
+    out = dict(settings)
+    if "screen" not in out:
+        out.update(screen=False, measure_mode="full")
+    if "objectives" not in out:
+        measure = out.get("measure")
+        metric = measure.get("metric") if isinstance(measure, dict) else None
+        latency = "decode_latency" if metric == "decode" else "latency"
+        out["objectives"] = [obj.PROXY, latency, "memory"]
+    out.setdefault("algorithm", "lts")
+    return out
+
+
+def load_config(store: Store, search_id: int) -> SearchConfig:
+    """The definition of stored search ``search_id`` (ConfigError ``resume`` when its
+    settings cannot be read)."""
+    search = store.get_search(search_id)
+    try:
+        return SearchConfig.from_stored(search.settings)
+    except ValueError as exc:
+        raise ConfigError("resume", f"search {search_id} has unreadable settings: {exc}") from None

@@ -1,17 +1,10 @@
-"""An online cost model of one device: latency and peak memory predicted from the config.
+"""An online cost model of one device: each measured objective predicted from the config.
 
-Features are computed analytically from the architecture and the measurement settings (no
-torch, microseconds per config); a non-negative linear model on them is refit as
-measurements arrive. Both quantities are sums of costs a CPU or GPU pays per operation:
-
-* latency: a constant, per-layer and per-head overheads (operator dispatch), the
-  multiply-accumulates of the projections and feed-forward layers, of the attention scores
-  (quadratic in the positions attended), of the output layer (the adaptive softmax, for the
-  positions that ``output`` asks for) and the bytes of weights read once per forward pass;
-  ``prefill`` counts ``seq_len`` new positions, ``decode`` one position after a cache of
-  ``seq_len - 1``;
-* peak memory: a constant, the weights' bytes, the live activations of the widest layer, the
-  output's log-probabilities and (``decode``) the key/value cache.
+Each measured objective that declares cost features (:attr:`Objective.features`: prefill or
+decode latency, peak memory) gets a non-negative linear model over those analytic features of
+the architecture and the measurement settings (:mod:`lts.shared.costs`: no torch,
+microseconds per config), refit as measurements arrive. An objective without features is not
+predicted (its prediction is None).
 
 The fit minimises the *relative* squared error (each row divided by its measured value) under
 non-negative coefficients (``scipy.optimize.nnls``), so small and large models count alike and
@@ -20,14 +13,14 @@ no cost can be negative.
 The error estimate is honest: every prediction the search relies on is later scored against
 the measurement it predicted, made by a model that was not fitted on it (*prequential*
 error: predict, then measure, then refit). Before any such score exists, a leave-one-out
-estimate on the fitted data stands in. :meth:`CostModel.margin` turns these into the margin
+estimate on the fitted data stands in. :meth:`Quantity.margin` turns these into the margin
 the screening and racing rules use.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +28,9 @@ import numpy as np
 from scipy.optimize import nnls
 
 from lts.shared.config import ArchConfig
-from lts.shared.params import count_params
+from lts.shared.costs import FEATURES, features
+from lts.shared.objectives import ObjectiveSet
 from lts.shared.schemas import MeasureSettings
-
-BYTES = 4  # float32
-MB = float(2**20)
 
 #: Fewest measurements a model is fitted on (below it, it predicts nothing).
 MIN_FIT = 12
@@ -51,75 +42,6 @@ MARGIN_FLOOR = 0.03
 MARGIN_CAP = 0.5
 #: Held-out errors kept (the most recent): the model improves as it sees more data.
 KEEP_SCORES = 400
-
-LATENCY_FEATURES = ("const", "layers", "heads", "linear_macs", "attn_macs", "output_macs",
-                    "weight_bytes")  # fmt: skip
-MEMORY_FEATURES = ("const", "weight_bytes", "activation_bytes", "output_bytes", "cache_bytes")
-
-
-def _positions(settings: MeasureSettings) -> tuple[int, int, int]:
-    """(new positions per sequence, positions attended, softmax rows per sequence)."""
-    t = settings.seq_len
-    if settings.metric == "decode":
-        return 1, t, 1
-    return t, t, t if settings.output == "all" else 1
-
-
-def _output_macs_per_row(cfg: ArchConfig) -> int:
-    """Multiply-accumulates of the adaptive softmax for one position: every cluster's table
-    and projection (the embedding's parameters less GPT-2's position table)."""
-    counts = count_params(cfg)
-    positions = cfg.tgt_len * cfg.d_model if cfg.backbone == "gpt2" else 0
-    return counts.embedding - positions
-
-
-def latency_features(cfg: ArchConfig, settings: MeasureSettings) -> np.ndarray:
-    """The latency features of ``cfg`` measured under ``settings`` (see the module doc)."""
-    new, keys, rows = _positions(settings)
-    b = settings.batch_size
-    d = cfg.d_model
-    linear = attn = 0
-    for layer in range(cfg.n_layer):
-        width = cfg.attn_dim(layer)
-        linear += 4 * d * width + 2 * d * cfg.d_inner[layer]
-        attn += 2 * keys * width
-    counts = count_params(cfg)
-    return np.array(
-        [
-            1.0,
-            float(cfg.n_layer),
-            float(sum(cfg.n_head)),
-            float(b * new * linear),
-            float(b * new * attn),
-            float(b * rows * _output_macs_per_row(cfg)),
-            float(BYTES * counts.total),
-        ]
-    )
-
-
-def memory_features(cfg: ArchConfig, settings: MeasureSettings) -> np.ndarray:
-    """The peak-memory features of ``cfg`` under ``settings``, in MiB."""
-    new, keys, rows = _positions(settings)
-    b = settings.batch_size
-    d = cfg.d_model
-    widest = 0
-    for layer in range(cfg.n_layer):
-        width = cfg.attn_dim(layer)
-        per_position = 6 * d + 6 * width + 2 * cfg.d_inner[layer]
-        scores = cfg.n_head[layer] * new * keys
-        widest = max(widest, per_position * max(new, keys) + scores)
-    cache = 0
-    if settings.metric == "decode":
-        cache = sum(2 * cfg.attn_dim(i) for i in range(cfg.n_layer)) * keys
-    return np.array(
-        [
-            1.0,
-            BYTES * count_params(cfg).total / MB,
-            BYTES * b * widest / MB,
-            BYTES * b * rows * cfg.n_token / MB,
-            BYTES * b * cache / MB,
-        ]
-    )
 
 
 @dataclass
@@ -245,51 +167,65 @@ def _q(values: Sequence[float], q: float) -> float | None:
 
 
 class CostModel:
-    """Latency and peak-memory models of one device under one set of settings.
+    """The models of one device under one set of settings: a :class:`Quantity` per measured
+    objective of ``objectives`` that declares cost features (:attr:`quantities`, by name).
 
-    Feed it with :meth:`observe` (a measured architecture; ``predicted`` = what it predicted
-    for it before, scored when the model had not seen that architecture yet) and call
-    :meth:`refit` once a batch is in. The quick protocol's error against the full one
-    (:meth:`observe_pair`) is kept too: it is the uncertainty of a quick measurement."""
+    Feed it with :meth:`observe` (a measured architecture's values by objective name;
+    ``predicted`` = what it predicted for it before, scored when the model had not seen that
+    architecture yet) and call :meth:`refit` once a batch is in. The quick protocol's error
+    against the full one (:meth:`observe_pair`) is kept too: it is the uncertainty of a quick
+    measurement of a timed objective."""
 
-    def __init__(self, settings: MeasureSettings) -> None:
+    def __init__(self, settings: MeasureSettings, objectives: ObjectiveSet | None = None) -> None:
         self.settings = settings
-        self.latency = Quantity("latency", LinearModel(LATENCY_FEATURES))
-        self.memory = Quantity("memory", LinearModel(MEMORY_FEATURES))
+        self.objectives = objectives or ObjectiveSet()
+        self.quantities: dict[str, Quantity] = {
+            o.name: Quantity(o.name, LinearModel(FEATURES[o.features]))
+            for o in self.objectives.measured
+            if o.features is not None
+        }
+        self._kinds = {o.name: o.features for o in self.objectives.measured if o.features}
         self.quick: list[float] = []
+
+    def features(self, name: str, cfg: ArchConfig) -> np.ndarray:
+        return features(self._kinds[name], cfg, self.settings)
 
     def observe(
         self,
         cfg: ArchConfig,
-        latency_ms: float | None,
-        memory_mb: float | None,
-        predicted: tuple[float | None, float | None] = (None, None),
+        values: Mapping[str, float | None],
+        predicted: Mapping[str, float | None] | None = None,
     ) -> None:
-        if latency_ms is not None:
-            if cfg.arch_id not in self.latency.ids:  # a score only for what it never saw
-                self.latency.score(predicted[0], latency_ms)
-            self.latency.add(cfg.arch_id, latency_features(cfg, self.settings), latency_ms)
-        if memory_mb is not None:
-            if cfg.arch_id not in self.memory.ids:
-                self.memory.score(predicted[1], memory_mb)
-            self.memory.add(cfg.arch_id, memory_features(cfg, self.settings), memory_mb)
+        for name, quantity in self.quantities.items():
+            value = values.get(name)
+            if value is None:
+                continue
+            if predicted is not None and cfg.arch_id not in quantity.ids:  # a score only
+                quantity.score(predicted.get(name), value)  # for what it never saw
+            quantity.add(cfg.arch_id, self.features(name, cfg), value)
 
     def observe_pair(self, quick_ms: float, full_ms: float) -> None:
-        """A quick and a full median of the same architecture."""
+        """A quick and a full median of the same architecture (a timed objective)."""
         if quick_ms > 0 and full_ms > 0:
             self.quick.append(abs(quick_ms / full_ms - 1.0))
             del self.quick[:-KEEP_SCORES]
 
     def refit(self) -> None:
-        self.latency.refit()
-        self.memory.refit()
+        for quantity in self.quantities.values():
+            quantity.refit()
 
-    def predict(self, cfg: ArchConfig) -> tuple[float | None, float | None]:
-        """(latency ms, peak memory MiB), each None while its model is not fitted."""
-        return (
-            self.latency.predict(latency_features(cfg, self.settings)),
-            self.memory.predict(memory_features(cfg, self.settings)),
-        )
+    def predict(self, cfg: ArchConfig) -> dict[str, float | None]:
+        """Each measured objective's prediction by name (None: its model is not fitted, or
+        the objective is not predicted)."""
+        out: dict[str, float | None] = dict.fromkeys(self.objectives.measured_names)
+        for name, quantity in self.quantities.items():
+            out[name] = quantity.predict(self.features(name, cfg))
+        return out
+
+    def margin(self, name: str) -> float | None:
+        """Objective ``name``'s margin (None: not predicted, or not enough evidence yet)."""
+        quantity = self.quantities.get(name)
+        return None if quantity is None else quantity.margin()
 
     def quick_margin(self, prior: float) -> float:
         """The relative uncertainty of a quick median: the :data:`MARGIN_QUANTILE` of the
@@ -300,38 +236,40 @@ class CostModel:
         return min(max(q, MARGIN_FLOOR), MARGIN_CAP)
 
     def summary(self, quick_prior: float) -> dict[str, Any]:
-        return {
-            "latency": self.latency.summary(),
-            "memory": self.memory.summary(),
-            "quick": {
-                "n": len(self.quick),
-                "mdape": _q(self.quick, 0.5),
-                "p90ape": _q(self.quick, 0.9),
-                "margin": self.quick_margin(quick_prior),
-            },
+        """Each predicted objective's figures by name, and ``quick``'s."""
+        out: dict[str, Any] = {n: q.summary() for n, q in self.quantities.items()}
+        out["quick"] = {
+            "n": len(self.quick),
+            "mdape": _q(self.quick, 0.5),
+            "p90ape": _q(self.quick, 0.9),
+            "margin": self.quick_margin(quick_prior),
         }
+        return out
 
     def state(self) -> dict[str, Any]:
-        """What a resumed search needs besides the stored measurements: the held-out scores."""
+        """What a resumed search needs besides the stored measurements: the held-out scores
+        (``scores`` by objective name) and the quick/full errors."""
         return {
-            "latency_scores": [round(v, 6) for v in self.latency.scores],
-            "memory_scores": [round(v, 6) for v in self.memory.scores],
+            "scores": {n: [round(v, 6) for v in q.scores] for n, q in self.quantities.items()},
             "quick": [round(v, 6) for v in self.quick],
         }
 
-    def load_scores(self, state: dict[str, Any]) -> None:
-        self.latency.scores = [float(v) for v in state.get("latency_scores", [])][-KEEP_SCORES:]
-        self.memory.scores = [float(v) for v in state.get("memory_scores", [])][-KEEP_SCORES:]
+    def load_scores(self, state: Mapping[str, Any]) -> None:
+        scores = state.get("scores", {})
+        for name, quantity in self.quantities.items():
+            quantity.scores = [float(v) for v in scores.get(name, [])][-KEEP_SCORES:]
         self.quick = [float(v) for v in state.get("quick", [])][-KEEP_SCORES:]
 
 
 def fit_report(
-    cfgs: Iterable[tuple[ArchConfig, float, float | None]], settings: MeasureSettings
+    rows: Iterable[tuple[ArchConfig, Mapping[str, float]]],
+    settings: MeasureSettings,
+    objectives: ObjectiveSet | None = None,
 ) -> dict[str, Any]:
-    """Fit both models on ``(cfg, latency ms, memory MiB)`` rows and report their
+    """Fit every model on ``(cfg, values by objective)`` rows and report their
     leave-one-out errors (for benchmarks and offline checks)."""
-    model = CostModel(settings)
-    for cfg, latency, memory in cfgs:
-        model.observe(cfg, latency, memory)
+    model = CostModel(settings, objectives)
+    for cfg, values in rows:
+        model.observe(cfg, values)
     model.refit()
-    return {"latency": model.latency.summary(), "memory": model.memory.summary()}
+    return {n: q.summary() for n, q in model.quantities.items()}

@@ -1,9 +1,12 @@
-"""The search on one device: one task of a :class:`~controller.search.runner.SearchRunner`.
+"""The search on one device: one task of a :class:`~lts.controller.search.runner.SearchRunner`.
 
-:class:`DeviceSearch` connects to the device's agent, measures the layer-scaled baselines, runs
-the ask/tell algorithm iteration by iteration through the evaluation layer (cache through the
-store), then measures the frontier and baselines again with the larger final budget and stores
-what the search reports. After every iteration it stores the algorithm's state, and before
+:class:`DeviceSearch` connects to the device's agent, measures the layer-scaled baselines within
+the search's bounds, runs the search's algorithm (:mod:`lts.controller.search.algorithms`, by
+name) iteration by iteration through the measurement economy (cache, screening, quick
+measurements: :mod:`lts.controller.search.economy`), then ends with the final phase
+(:mod:`lts.controller.search.final`): what can change the frontier is measured again with the
+final settings, and the frontier is recomputed from the figures it reports. After every
+iteration it stores its state (:class:`~lts.controller.search.state.DeviceState`), and before
 each job the jobs in flight, so that a resumed search starts where this one stopped.
 """
 
@@ -12,17 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from lts.controller.agents import AgentSpec
 from lts.controller.proxies import get_proxy
-from lts.controller.search.algorithm import LTSSearch, Outcome, Point, Proposal
+from lts.controller.search.algorithms import (
+    History,
+    Outcome,
+    Proposal,
+    SearchAlgorithm,
+    get_algorithm,
+)
 from lts.controller.search.baselines import layer_scaled_baselines
 from lts.controller.search.dispatch import Dispatcher, InFlight
 from lts.controller.search.economy import Economy
 from lts.controller.search.evaluation import DeviceEvaluator, Evaluation
+from lts.controller.search.final_phase import FinalPhase
+from lts.controller.search.state import DeviceState, StoredJob, load_state
 from lts.controller.store import DeviceRecord, SearchDeviceRecord
 from lts.shared.config import ArchConfig
 from lts.shared.errors import AgentError, LTSError, StoreUnavailable
@@ -41,7 +53,9 @@ class DeviceProgress:
     ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
     why the agent cannot be reached now (None when it can); ``screened``: this run's
     candidates screened out by the cost model; ``cost_error``: the cost model's latency error
-    (MdAPE, a fraction; None: no model yet)."""
+    (MdAPE, a fraction; None: no model yet); ``final_done``/``final_total``: the final
+    phase's measurements done and planned; ``started_s``/``phase_s``: monotonic times the
+    search and the current phase began (for elapsed times and estimates)."""
 
     position: int
     agent: str
@@ -57,48 +71,10 @@ class DeviceProgress:
     frontier_size: int = 0
     waiting: str | None = None
     message: str | None = None
-
-
-def choose_final(
-    members: Sequence[Point], baselines: Sequence[tuple[int, float | None]], cap: int | None
-) -> list[Point]:
-    """The frontier members to measure again: all of them if ``cap`` is None or they are at
-    most ``cap``; else ``cap`` spread evenly by decoder parameters (the smallest and the
-    largest included), plus, for each baseline ``(decoder params, latency)``, the member the
-    comparison would pick (the fastest with at least its parameters), so that every
-    comparison rests on final figures. Returned in ascending decoder parameters."""
-    ordered = sorted(members, key=lambda p: (p.decoder_params, p.arch_id))
-    if cap is None or len(ordered) <= cap:
-        return ordered
-    picks = {round(i * (len(ordered) - 1) / max(cap - 1, 1)) for i in range(cap)}
-    chosen = {ordered[i].arch_id: ordered[i] for i in sorted(picks)}
-    for params, latency in baselines:
-        big = [p for p in ordered if p.decoder_params >= params]
-        if latency is not None and big:
-            best = min(big, key=lambda p: (p.latency_ms, p.arch_id))
-            chosen[best.arch_id] = best
-    return sorted(chosen.values(), key=lambda p: (p.decoder_params, p.arch_id))
-
-
-def unbeaten_seeds(algo: LTSSearch, latency: Mapping[str, float | None]) -> list[str]:
-    """The seeded baselines (origin ``baseline`` in the algorithm's population) that are off
-    its frontier, yet that no frontier member with at least their decoder parameters beats
-    on the ``latency`` the report compares (final figures when there are): a dominating
-    member can measure slower at the end. They are reported as frontier members too, so a
-    baseline's comparison never shows a speed-up below 1.0x. A search begun before baselines
-    were seeded has none."""
-    members = algo.frontier()
-    on = {p.arch_id for p in members}
-    kept = []
-    for seed in algo.points:
-        mine = latency.get(seed.arch_id)
-        if seed.origin != "baseline" or seed.arch_id in on or mine is None:
-            continue
-        rivals = [latency.get(p.arch_id) for p in members
-                  if p.decoder_params >= seed.decoder_params]  # fmt: skip
-        if not any(r is not None and r <= mine for r in rivals):
-            kept.append(seed.arch_id)
-    return kept
+    final_done: int = 0
+    final_total: int = 0
+    started_s: float = 0.0
+    phase_s: float = 0.0
 
 
 def stopped_by(exc: BaseException, search_id: int) -> tuple[str, str]:
@@ -114,23 +90,27 @@ class DeviceSearch:
     """The search on one device (one task of ``runner``)."""
 
     def __init__(self, runner: SearchRunner, sd: SearchDeviceRecord, spec: AgentSpec) -> None:
-        self.r = runner
+        self.runner = runner
         self.store = runner.store
         self.config = runner.config
+        self.objectives = runner.config.objective_set()
         self.sd = sd
         self.spec = spec
-        self.state = dict(sd.state)
+        self.state: DeviceState = load_state(sd.state)
+        now = time.monotonic()
         self.progress = DeviceProgress(
             position=sd.position,
             agent=spec.label,
             iteration=sd.iteration_done + 1,
             iterations=self.config.iterations,
+            started_s=now,
+            phase_s=now,
         )
 
     # ---------------------------------------------------------------------------- flow
     async def run(self) -> None:
         try:
-            client = self.r.client_factory(self.spec)
+            client = self.runner.client_factory(self.spec)
         except LTSError as exc:  # e.g. its token file cannot be read: this device cannot start
             message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
             self._set_status("failed", message)
@@ -138,7 +118,7 @@ class DeviceSearch:
             return
         self.dispatcher = Dispatcher(
             client,
-            self.r.policy,
+            self.runner.policy,
             batch_size=self.config.batch_size,
             on_waiting=self._on_waiting,
             on_jobs=self._on_jobs,
@@ -152,7 +132,7 @@ class DeviceSearch:
             self._emit(phase="failed", message=message, waiting=None)
         except asyncio.CancelledError:
             await self.dispatcher.cancel_current()
-            if not self.r.lease.lost:
+            if not self.runner.lease.lost:
                 self._set_status("interrupted", "interrupted")
             self._emit(phase="interrupted")
             raise
@@ -168,28 +148,26 @@ class DeviceSearch:
         device, settings = await self._connect()
         self.evaluator = DeviceEvaluator(
             self.store, device, self.dispatcher, on_measured=self._on_measured,
-            retry_failed=self.r.retry_failed,
+            retry_failed=self.runner.retry_failed,
         )  # fmt: skip
         cfg = self.config
         self.economy = Economy(
             store=self.store, evaluator=self.evaluator, settings=settings,
-            proxy=get_proxy(cfg.proxy), bounds=cfg.bounds(), screen=cfg.screen,
-            measure_mode=cfg.measure_mode,
+            proxy=get_proxy(cfg.proxy), objectives=self.objectives, bounds=cfg.bounds(),
+            screen=cfg.screen, measure_mode=cfg.measure_mode,
         )  # fmt: skip
-        inflight = self.state.get("inflight")
-        if inflight:
+        if self.state.inflight:
             self._emit(phase="collecting")
-            for entry in [inflight] if isinstance(inflight, dict) else inflight:  # old: one
-                job = InFlight(entry.get("job_key", ""), entry.get("job"))
-                await self.evaluator.harvest(job, entry["key"])
-            self._save_state(inflight=None)
-        if self.r.retry_failed:
+            for entry in self.state.inflight:
+                await self.evaluator.harvest(InFlight(entry.job_key, entry.job), entry.key)
+            self._save_state(inflight=[])
+        if self.runner.retry_failed:
             await self._retry_failed()
         baselines = await self._baselines(settings) if self.config.baselines else {}
         algo = self._algorithm()
         while not algo.done:
             await self._iterate(algo, settings)
-        await self._final(algo, baselines, settings)
+        await FinalPhase(self, algo, baselines, settings).run()
         self._set_status("done", None)
         self._emit(phase="done", waiting=None)
 
@@ -219,15 +197,19 @@ class DeviceSearch:
         self._emit(device=name)
         return device, self.config.settings_for(info.defaults)
 
+    def baseline_configs(self) -> list[ArchConfig]:
+        """The layer-scaled baselines within the search's decoder-parameter bounds."""
+        cfg = self.config
+        bounds = cfg.bounds()
+        found = layer_scaled_baselines(cfg.search_space(), cfg.baseline_layers, cfg.baseline_sizes)
+        return [c for c in found if bounds.params_ok(decoder_params(c))]
+
     async def _baselines(self, settings: MeasureSettings) -> dict[str, Evaluation]:
         self._emit(phase="baselines")
-        space = self.config.search_space()
-        cfgs = layer_scaled_baselines(
-            space, self.config.baseline_layers, self.config.baseline_sizes
-        )
+        cfgs = self.baseline_configs()
         sid, did = self.sd.search_id, self.device.id
         self.store.add_candidates(sid, did, -1, [(c, "baseline", ()) for c in cfgs])
-        evals = await self._evaluate(cfgs, settings)
+        evals = await self.evaluate(cfgs, settings)
         self.store.link_candidates(
             sid, did, -1, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
         )
@@ -235,20 +217,20 @@ class DeviceSearch:
             self.economy.observe(e.cfg, e)
         return evals
 
-    def _algorithm(self) -> LTSSearch:
+    def _algorithm(self) -> SearchAlgorithm:
         cfg = self.config
         done = self.sd.iteration_done
-        algo = LTSSearch(
+        algo = get_algorithm(cfg.algorithm)(
             cfg.search_space(),
-            cfg.algorithm(),
+            cfg.algorithm_params(),
             cfg.rng(self.sd.position),
+            objectives=self.objectives,
             proxy=get_proxy(cfg.proxy),
             bounds=cfg.bounds(),
             seeds=self._seeds() if done < 0 else (),
         )
-        if done >= 0:
-            history = self._history(done)
-            algo.load_state(self.state["algorithm"], history)
+        if done >= 0 and self.state.algorithm is not None:
+            algo.load_state(self.state.algorithm, self._history(done))
             self._emit(
                 iteration=algo.iteration,
                 hypervolume=algo.hypervolume,
@@ -267,10 +249,9 @@ class DeviceSearch:
                  if c.iteration == 0]  # fmt: skip
         if begun and not any(c.origin == "baseline" for c in begun):
             return []
-        cfg = self.config
-        return layer_scaled_baselines(cfg.search_space(), cfg.baseline_layers, cfg.baseline_sizes)
+        return self.baseline_configs()
 
-    async def _iterate(self, algo: LTSSearch, settings: MeasureSettings) -> None:
+    async def _iterate(self, algo: SearchAlgorithm, settings: MeasureSettings) -> None:
         it = algo.iteration
         self._emit(phase="search")
         proposals = algo.ask()
@@ -283,24 +264,23 @@ class DeviceSearch:
                  for a, j in judged.items() if j.evaluation is not None]  # fmt: skip
         self.store.link_candidates(sid, did, it, links)
         self.store.set_candidate_measure(
-            sid, did, it, [(a, j.measure, *j.predicted) for a, j in judged.items()]
+            sid, did, it, [(a, j.measure, j.predicted) for a, j in judged.items()]
         )
         hits = sum(1 for j in judged.values() if j.evaluation and j.evaluation.cache_hit)
         report = algo.tell({a: j.outcome for a, j in judged.items()})
-        self.state = {
-            **self.state,
+        self.state = self.state.model_copy(update={
             "algorithm": algo.state_dict(),
-            "inflight": None,
+            "inflight": [],
             "cost_model": self.economy.summary(),
             "cost_scores": self.economy.state(),
-        }
+        })  # fmt: skip
         self.store.complete_iteration(
             self.sd.id,
             it,
             hypervolume=report.hypervolume,
             frontier_size=report.frontier_size,
             n_measured=len(algo.points),
-            state=self.state,
+            state=self.state.to_json(),
         )
         self._emit(
             iteration=it + 1,
@@ -309,48 +289,6 @@ class DeviceSearch:
             cache_hits=self.progress.cache_hits + hits,
             screened=self.economy.counts["screened"],
             cost_error=self.economy.latency_error,
-        )
-
-    async def _final(
-        self, algo: LTSSearch, baselines: dict[str, Evaluation], settings: MeasureSettings
-    ) -> None:
-        """Measure the baselines and (up to ``final_max_members`` of) the frontier again with
-        the final budget; store the figures the search reports (search-time and final
-        measurement of each)."""
-        members = algo.frontier()
-        during = {a: m.id for a, m in self.store.find_measurements(
-            [p.arch_id for p in members], self.device.id, settings.cache_key()
-        ).items()}  # fmt: skip
-        quick = [p for p in members if p.arch_id not in during]  # settled on a quick measurement
-        for j in self.store.candidate_joins(self.sd.search_id, self.device.id):
-            if j.arch.arch_id in {p.arch_id for p in quick} and j.measurement is not None:
-                during[j.arch.arch_id] = j.measurement.id
-        during.update((a, e.measurement.id) for a, e in baselines.items())
-        final = self.config.final_settings(settings)
-        if final == settings:
-            after = dict(during)
-            latency: dict[str, float | None] = {p.arch_id: p.latency_ms for p in members}
-            latency.update((a, e.outcome().latency_ms) for a, e in baselines.items())
-            if quick:  # the reported figures are full ones: measure those members in full
-                self._emit(phase="final")
-                evals = await self._evaluate([p.cfg for p in quick], settings)
-                after.update((a, e.measurement.id) for a, e in evals.items())
-                latency.update((a, e.outcome().latency_ms) for a, e in evals.items())
-        else:
-            self._emit(phase="final")
-            refs = [(decoder_params(e.cfg), e.outcome().latency_ms) for e in baselines.values()]
-            chosen = choose_final(members, refs, self.config.final_max_members)
-            cfgs = [p.cfg for p in chosen] + [e.cfg for e in baselines.values()]
-            evals = await self._evaluate(cfgs, final)
-            after = {a: e.measurement.id for a, e in evals.items()}
-            latency = {a: e.outcome().latency_ms for a, e in evals.items()}
-        kept = unbeaten_seeds(algo, latency)
-        entries = [(p.arch_id, "frontier") for p in members] + [(a, "frontier") for a in kept]
-        entries += [(a, "baseline") for a in baselines]
-        self.store.set_reported(
-            self.sd.search_id,
-            self.device.id,
-            [(a, role, during.get(a), after.get(a)) for a, role in entries],
         )
 
     async def _retry_failed(self) -> None:
@@ -369,12 +307,12 @@ class DeviceSearch:
         for key, cfg in failed.values():
             by_key.setdefault(key, []).append(cfg)
         for key, cfgs in by_key.items():
-            await self._evaluate(cfgs, MeasureSettings.model_validate_json(key))
+            await self.evaluate(cfgs, MeasureSettings.model_validate_json(key))
         logger.info("device %s: measured %d failed candidate(s) again", self.spec.label,
                     len(failed))  # fmt: skip
 
     # ------------------------------------------------------------------------- helpers
-    async def _evaluate(
+    async def evaluate(
         self, cfgs: Sequence[ArchConfig], settings: MeasureSettings
     ) -> dict[str, Evaluation]:
         evals = await self.evaluator.evaluate(cfgs, settings)
@@ -382,7 +320,7 @@ class DeviceSearch:
         self._emit(cache_hits=self.progress.cache_hits + hits)
         return evals
 
-    def _history(self, upto: int) -> list[tuple[int, Proposal, Outcome | None]]:
+    def _history(self, upto: int) -> History:
         """What the algorithm was told up to iteration ``upto``; the cost model is rebuilt
         from the same measurements (and the held-out scores in the state)."""
         sid, did = self.sd.search_id, self.device.id
@@ -401,13 +339,15 @@ class DeviceSearch:
                 continue
             if c.measure == "quick" and m is not None:
                 quick.add(j.arch.arch_id)
-            outcome = self.economy.outcome_of(c.measure, evaluation)
-            out.append((c.iteration, proposal, outcome))
-        self.economy.restore(self.state.get("cost_scores", {}), measured, quick)
+            outcome = self.economy.outcome_of(c.measure, evaluation, c.predicted)
+            out.append((c.iteration, proposal, outcome if outcome.ok else None))
+        self.economy.restore(self.state.cost_scores, measured, quick)
         return out
 
     def _on_measured(self, evaluation: Evaluation) -> None:
-        self._emit(measured=self.progress.measured + 1)
+        p = self.progress
+        final = p.final_done + (p.phase == "final")
+        self._emit(measured=p.measured + 1, final_done=min(final, p.final_total))
 
     def _on_waiting(self, reason: str | None) -> None:
         status = "waiting" if reason else "running"
@@ -417,15 +357,13 @@ class DeviceSearch:
 
     def _on_jobs(self, jobs: Sequence[InFlight]) -> None:
         """Record the jobs in flight (each before it is sent, by key) so that a restart
-        collects them: a list of ``{job_key, job, key}`` (a search stored by an older version
-        may hold one such dict), None when there are none."""
-        key = self.evaluator.settings_key  # the settings of the evaluation that sends them
-        inflight = [{"job_key": j.key, "job": j.job_id, "key": key} for j in jobs]
-        self._save_state(inflight=inflight or None)
+        collects them, each under the settings key of the evaluation that sends it."""
+        key = self.evaluator.settings_key or ""
+        self._save_state(inflight=[StoredJob(job_key=j.key, job=j.job_id, key=key) for j in jobs])
 
     def _save_state(self, **changes: object) -> None:
-        self.state = {**self.state, **changes}
-        self.sd = self.store.update_search_device(self.sd.id, state=self.state)
+        self.state = self.state.model_copy(update=changes)
+        self.sd = self.store.update_search_device(self.sd.id, state=self.state.to_json())
 
     def _set_status(self, status: str, message: str | None) -> None:
         self.sd = self.store.update_search_device(
@@ -433,8 +371,10 @@ class DeviceSearch:
         )
 
     def _emit(self, **changes: object) -> None:
+        if "phase" in changes and changes["phase"] != self.progress.phase:
+            changes["phase_s"] = time.monotonic()
         self.progress = replace(self.progress, **changes)  # type: ignore[arg-type]
         try:
-            self.r.observer(self.progress)
+            self.runner.observer(self.progress)
         except Exception:  # a display must never stop a search
             logger.exception("progress observer failed")

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lts.controller.search.algorithm import Outcome
+from lts.controller.search.algorithms.base import Outcome
 from lts.controller.search.dispatch import Dispatcher, InFlight
 from lts.controller.store import DeviceRecord, MeasurementRecord, Store
 from lts.shared.config import ArchConfig
@@ -39,10 +39,11 @@ class Evaluation:
     cache_hit: bool
 
     def outcome(self) -> Outcome:
+        """The measured objective values, or the measurement's error."""
         m = self.measurement
         if not m.ok:
-            return Outcome(None, None, m.error or f"measurement {m.status}")
-        return Outcome(m.latency_ms, m.peak_memory_mb)
+            return Outcome(None, m.error or f"measurement {m.status}")
+        return Outcome(dict(m.values))
 
 
 class DeviceEvaluator:

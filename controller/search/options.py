@@ -22,10 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticUndefined
 
 from lts.controller.search import config as c
+from lts.controller.search.algorithms import ALGORITHMS
 from lts.controller.search.baselines import parse_layers
 from lts.controller.search.config import SearchConfig
-from lts.shared.config import Backbone
+from lts.shared.backbones import BackboneName
 from lts.shared.errors import ConfigError
+from lts.shared.objectives import PROXY
+from lts.shared.objectives import parse as parse_objectives
 from lts.shared.schemas import MeasureSettings
 from lts.shared.space import SearchSpace, default_space, load_space
 
@@ -59,7 +62,7 @@ class SearchOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backbone: Annotated[Backbone | None, Option("gpt2 | transxl.", default=DEFAULT_BACKBONE)] = None
+    backbone: Annotated[BackboneName | None, Option("Backbone.", default=DEFAULT_BACKBONE)] = None
     space: Annotated[
         dict[str, Any] | None,
         Option("Search space file (TOML or JSON).", cli=Path),
@@ -67,6 +70,17 @@ class SearchOptions(BaseModel):
     homogeneous: Annotated[
         bool | None,
         Option("Default space: all layers share n_head and d_inner.", flag="--homogeneous"),
+    ] = None
+    objectives: Annotated[
+        str | list[str] | None,
+        Field(description="names, comma-separated or a list: params (the proxy, first), "
+                          "latency, decode_latency, memory"),
+        Option("Objectives, the proxy first: params,latency,memory (the paper's); any of "
+               "latency, decode_latency (per generated token), memory after params.",
+               default="params,latency,memory", cli=str),
+    ] = None
+    algorithm: Annotated[
+        Text | None, Option("Search algorithm: " + " | ".join(ALGORITHMS) + ".")
     ] = None
     proxy: Annotated[Text | None, Option("Perplexity proxy.")] = None
     iterations: Annotated[c.Iterations | None, Option("Iterations.")] = None
@@ -85,7 +99,11 @@ class SearchOptions(BaseModel):
     device_type: Annotated[
         Text | None, Option("cpu | cuda.", measure="device", default="the agent's")
     ] = None
-    metric: Annotated[Text | None, Option("prefill | decode.", measure="metric")] = None
+    metric: Annotated[
+        Text | None,
+        Option("What latency times: prefill | decode (decode: the default objectives become "
+               "params,decode_latency,memory; prefer --objectives).", measure="metric"),
+    ] = None
     output: Annotated[Text | None, Option("Softmax positions: last | all.", measure="output")] = (
         None
     )
@@ -101,7 +119,12 @@ class SearchOptions(BaseModel):
         float | None, Option("Least timed seconds per measurement.", measure="min_time_s")
     ] = None
     warmup_s: Annotated[float | None, Option("Least warm-up seconds.", measure="warmup_s")] = None
-    max_latency_ms: Annotated[c.Positive | None, Option("Upper bound on latency (ms).")] = None
+    max_latency_ms: Annotated[
+        c.Positive | None, Option("Upper bound on prefill latency (ms).")
+    ] = None
+    max_decode_latency_ms: Annotated[
+        c.Positive | None, Option("Upper bound on decode latency per token (ms).")
+    ] = None
     max_memory_mb: Annotated[c.Positive | None, Option("Upper bound on peak memory (MB).")] = None
     min_params: Annotated[
         c.Params | None, Option("Least decoder parameters (checked before measuring).")
@@ -120,10 +143,14 @@ class SearchOptions(BaseModel):
         Option("Baseline depths, e.g. 1-16 or 2,4,8.", cli=str),
     ] = None
     final_budget_factor: Annotated[
-        c.BudgetFactor | None, Option("Final re-measurement budget, x the search's.")
+        c.BudgetFactor | None,
+        Option("The final phase's budget per measurement, x the search's (1: its full "
+               "protocol)."),
     ] = None
     final_max_members: Annotated[
-        c.Members | None, Option("Most frontier members measured again at the end.")
+        c.Members | None,
+        Option("Most architectures the final phase measures again (what can change the "
+               "frontier, the baselines' matches first)."),
     ] = None
     screen: Annotated[
         bool | None,
@@ -186,6 +213,10 @@ def build_config(agents: list[str], given: dict[str, Any]) -> SearchConfig:
     measure = {o: values.pop(n) for o, n in measure_names.items() if n in values}
     if isinstance(values.get("baseline_layers"), str):
         values["baseline_layers"] = parse_layers(values["baseline_layers"])
+    if values.get("objectives") is not None:
+        values["objectives"] = list(parse_objectives(values["objectives"]))
+    elif measure.get("metric") == "decode":  # what --metric decode optimised before
+        values["objectives"] = [PROXY, "decode_latency", "memory"]
     try:
         return SearchConfig.build(agents=agents, space=space.to_dict(), measure=measure, **values)
     except ConfigError as exc:  # a measurement setting is named as the option is

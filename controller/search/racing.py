@@ -1,10 +1,12 @@
 """Which candidates need a measurement, and which need a precise one: pure decisions.
 
-A candidate's objectives are its proxy (exact: computed from the config), its latency and its
-peak memory. Each estimate below carries a point value and a relative uncertainty per
-measured objective: 0 for a full measurement (taken as exact), the cost model's margin for a
-prediction, the quick protocol's observed error for a quick measurement. Its *optimistic*
-point is every value at its best end, its *pessimistic* point at its worst end.
+A candidate's objectives are a vector (the search's :class:`~lts.shared.objectives.ObjectiveSet`:
+the proxy, exact since it is computed from the config, then the measured ones). Each estimate
+below carries that vector *to minimise* (maximised objectives negated) and a relative
+uncertainty per objective: 0 for a full measurement (taken as exact) and for the proxy, the
+cost model's margin for a prediction, the quick protocol's observed error for a quick
+measurement of a timed objective. Its *optimistic* point is every value at its best end, its
+*pessimistic* point at its worst end.
 
 * :func:`screen`: a candidate known only by prediction is not worth measuring when even its
   optimistic point is dominated by a measured frontier member.
@@ -14,8 +16,7 @@ point is every value at its best end, its *pessimistic* point at its worst end.
   is measured again with the full protocol when its membership, or that of a point it could
   dominate, is open.
 
-Domination: at least as good in every objective (proxy higher or lower as the proxy says;
-latency and memory lower), and not equal in all.
+Domination: at least as good in every objective, and better in one.
 """
 
 from __future__ import annotations
@@ -26,56 +27,49 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Estimate:
-    """What is known of one candidate's objectives (see the module doc)."""
+    """What is known of one candidate's objectives (see the module doc): ``values`` to
+    minimise, in the search's objective order, and their relative uncertainties ``rel``
+    (empty: all exact)."""
 
     arch_id: str
-    proxy: float
-    latency_ms: float
-    memory_mb: float
-    latency_rel: float = 0.0
-    memory_rel: float = 0.0
+    values: tuple[float, ...]
+    rel: tuple[float, ...] = ()
 
-    def best(self) -> tuple[float, float]:
-        return (self.latency_ms * (1 - self.latency_rel), self.memory_mb * (1 - self.memory_rel))
+    def _bound(self, sign: float) -> tuple[float, ...]:
+        rel = self.rel or (0.0,) * len(self.values)
+        return tuple(v + sign * abs(v) * r for v, r in zip(self.values, rel, strict=True))
 
-    def worst(self) -> tuple[float, float]:
-        return (self.latency_ms * (1 + self.latency_rel), self.memory_mb * (1 + self.memory_rel))
+    def best(self) -> tuple[float, ...]:
+        return self._bound(-1.0)
 
-
-def dominates(by: Estimate, target: Estimate, higher_is_better: bool) -> bool:
-    """Whether ``by`` dominates ``target`` for sure: ``by`` at its worst (pessimistic) against
-    ``target`` at its best (optimistic)."""
-    if by.arch_id == target.arch_id:
-        return False
-    (lat_b, mem_b), (lat_t, mem_t) = by.worst(), target.best()
-    p_b, p_t = (by.proxy, target.proxy) if higher_is_better else (-by.proxy, -target.proxy)
-    if not (p_b >= p_t and lat_b <= lat_t and mem_b <= mem_t):
-        return False
-    return p_b > p_t or lat_b < lat_t or mem_b < mem_t
+    def worst(self) -> tuple[float, ...]:
+        return self._bound(1.0)
 
 
-def screen(
-    predicted: Iterable[Estimate], frontier: Sequence[Estimate], higher_is_better: bool
-) -> set[str]:
-    """The predicted candidates that a frontier member dominates even at their best."""
-    return {
-        c.arch_id for c in predicted if any(dominates(f, c, higher_is_better) for f in frontier)
-    }
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
+    )
 
 
-def may_dominate(by: Estimate, target: Estimate, higher_is_better: bool) -> bool:
+def dominates(by: Estimate, target: Estimate) -> bool:
+    """Whether ``by`` dominates ``target`` for sure: ``by`` at its worst (pessimistic)
+    against ``target`` at its best (optimistic)."""
+    return by.arch_id != target.arch_id and _dominates(by.worst(), target.best())
+
+
+def may_dominate(by: Estimate, target: Estimate) -> bool:
     """Whether ``by`` could dominate ``target``: ``by`` at its best against ``target`` at its
     worst."""
-    if by.arch_id == target.arch_id:
-        return False
-    flipped_by = Estimate(by.arch_id, by.proxy, *by.best())
-    flipped_target = Estimate(target.arch_id, target.proxy, *target.worst())
-    return dominates(flipped_by, flipped_target, higher_is_better)
+    return by.arch_id != target.arch_id and _dominates(by.best(), target.worst())
 
 
-def to_refine(
-    pending: Sequence[Estimate], rivals: Sequence[Estimate], higher_is_better: bool
-) -> set[str]:
+def screen(predicted: Iterable[Estimate], frontier: Sequence[Estimate]) -> set[str]:
+    """The predicted candidates that a frontier member dominates even at their best."""
+    return {c.arch_id for c in predicted if any(dominates(f, c) for f in frontier)}
+
+
+def to_refine(pending: Sequence[Estimate], rivals: Sequence[Estimate]) -> set[str]:
     """The ``pending`` (uncertain) candidates to measure precisely: those whose membership
     of the frontier their uncertainty leaves open, and those whose uncertainty leaves open
     another point's membership.
@@ -87,9 +81,9 @@ def to_refine(
     waiting = {p.arch_id for p in pending}
     refine: set[str] = set()
     for target in {e.arch_id: e for e in (*rivals, *pending)}.values():
-        if any(dominates(r, target, higher_is_better) for r in rivals):
+        if any(dominates(r, target) for r in rivals):
             continue
-        open_by = [r.arch_id for r in rivals if may_dominate(r, target, higher_is_better)]
+        open_by = [r.arch_id for r in rivals if may_dominate(r, target)]
         if open_by:
             refine.update(a for a in (target.arch_id, *open_by) if a in waiting)
     return refine

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from lts.controller.agents import AgentSpec
 from lts.controller.client import AgentClient
-from lts.controller.search.config import BEFORE_ECONOMY, SearchConfig
+from lts.controller.search.config import SearchConfig, load_config
 from lts.controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
 from lts.controller.search.dispatch import RetryPolicy
 from lts.controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
@@ -52,14 +52,6 @@ def start_search(store: Store, config: SearchConfig, name: str | None = None) ->
     return search
 
 
-def load_config(store: Store, search_id: int) -> SearchConfig:
-    search = store.get_search(search_id)
-    try:
-        # A search stored before screening and racing existed resumes as it began.
-        settings = {**BEFORE_ECONOMY, **search.settings}
-        return SearchConfig.model_validate(settings)
-    except ValueError as exc:
-        raise ConfigError("resume", f"search {search_id} has unreadable settings: {exc}") from None
 
 
 def default_client(spec: AgentSpec) -> AgentClient:

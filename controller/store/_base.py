@@ -15,7 +15,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lts.controller.store._types import utcnow
-from lts.controller.store.models import ArchitectureRow, Base
+from lts.controller.store.convert import ValueRow, measurement_record
+from lts.controller.store.models import ArchitectureRow, Base, MeasurementRow, MeasurementValueRow
+from lts.controller.store.records import MeasurementRecord
 from lts.shared.config import ArchConfig
 from lts.shared.params import count_params
 
@@ -81,3 +83,27 @@ def _insert_new(s: Session, model: type[Base]) -> Any:
     if name == "sqlite":
         return sqlite.insert(model).on_conflict_do_nothing()
     return insert(model)
+
+
+def _value_rows(
+    s: Session, measurement_ids: Sequence[int], *, samples: bool = False
+) -> dict[int, list[ValueRow]]:
+    """The objective rows of each measurement id (``samples``: with the raw samples)."""
+    v = MeasurementValueRow
+    columns = (v.measurement_id, v.objective, v.value, v.stats, v.samples if samples else None)
+    out: dict[int, list[ValueRow]] = {}
+    for chunk in _chunks(list(set(measurement_ids))):
+        q = select(*(c for c in columns if c is not None)).where(v.measurement_id.in_(chunk))
+        for row in s.execute(q.order_by(v.id)):
+            mid, objective, value, stats, *rest = row
+            out.setdefault(mid, []).append((objective, value, stats, rest[0] if rest else None))
+    return out
+
+
+def _measurement_records(
+    s: Session, rows: Sequence[tuple[MeasurementRow, str]], *, samples: bool = False
+) -> list[MeasurementRecord]:
+    """Records of ``(measurement row, arch id)`` pairs, each with its objective rows (one
+    more query for all of them)."""
+    values = _value_rows(s, [m.id for m, _ in rows], samples=samples)
+    return [measurement_record(m, a, values.get(m.id, ())) for m, a in rows]

@@ -10,17 +10,29 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lts.controller.store._base import StoreBase, _chunks, _ensure_arch_rows, _insert_new
+from lts.controller.store._base import (
+    StoreBase,
+    _chunks,
+    _ensure_arch_rows,
+    _insert_new,
+    _measurement_records,
+)
 from lts.controller.store._types import utcnow
-from lts.controller.store.convert import arch_record, device_record, measurement_record
-from lts.controller.store.models import ArchitectureRow, DeviceRow, MeasurementRow
+from lts.controller.store.convert import arch_record, device_record
+from lts.controller.store.models import (
+    ArchitectureRow,
+    DeviceRow,
+    MeasurementRow,
+    MeasurementValueRow,
+)
 from lts.controller.store.records import ArchitectureRecord, DeviceRecord, MeasurementRecord
 from lts.shared.config import ArchConfig
 from lts.shared.errors import StoreError
+from lts.shared.objectives import read_stats, read_values
 from lts.shared.schemas import DeviceInfo, MeasurementResult
 
 
@@ -106,7 +118,8 @@ class CatalogMixin(StoreBase):
                         MeasurementRow.settings_hash == key_hash,
                     )
                 )
-                out.update((a, measurement_record(m, a)) for m, a in s.execute(q))
+                found = [(m, a) for m, a in s.execute(q)]
+                out.update((r.arch_id, r) for r in _measurement_records(s, found))
             return out
 
     def add_measurement(
@@ -138,36 +151,39 @@ class CatalogMixin(StoreBase):
         with self._session() as s:
             arch = _ensure_arch_rows(s, [cfg])[cfg.arch_id]
             existing = _find_measurement(s, arch.id, device_id, key_hash)
-            if existing is not None and replace_failed and existing.status == "failed":
-                fresh = _measurement_row(arch.id, device_id, settings_key, key_hash, status, error)
-                if result is not None:
-                    _fill_result(fresh, result)
-                for column in _REPLACED:
-                    setattr(existing, column, getattr(fresh, column))
-                if result is not None:
-                    existing.settings = fresh.settings
-                elif settings is not None:
-                    existing.settings = settings
-                s.flush()
-                return measurement_record(existing, cfg.arch_id), True
-            if existing is not None:
-                return measurement_record(existing, cfg.arch_id), False
-            row = _measurement_row(arch.id, device_id, settings_key, key_hash, status, error)
+            if existing is not None and not (replace_failed and existing.status == "failed"):
+                return _one(s, existing, cfg.arch_id), False
+            if existing is not None:  # a failure measured again: replaced in place
+                row = existing
+                s.execute(delete(MeasurementValueRow).where(
+                    MeasurementValueRow.measurement_id == row.id))  # fmt: skip
+                row.status, row.error, row.created_at = status, error, utcnow()
+                row.memory, row.context = {}, {}
+            else:
+                row = _measurement_row(arch.id, device_id, settings_key, key_hash, status, error)
             if result is not None:
                 _fill_result(row, result)
             elif settings is not None:
                 row.settings = settings
-            try:
-                with s.begin_nested():
-                    s.add(row)
-            except IntegrityError:  # another writer stored it first
-                existing = _find_measurement(s, arch.id, device_id, key_hash)
-                if existing is None:
-                    raise
-                return measurement_record(existing, cfg.arch_id), False
-            return measurement_record(row, cfg.arch_id), True
+            if existing is None:
+                try:
+                    with s.begin_nested():
+                        s.add(row)
+                except IntegrityError:  # another writer stored it first
+                    found = _find_measurement(s, arch.id, device_id, key_hash)
+                    if found is None:
+                        raise
+                    return _one(s, found, cfg.arch_id), False
+            s.flush()
+            if result is not None:
+                s.add_all(_value_row(row.id, result))
+                s.flush()
+            return _one(s, row, cfg.arch_id), True
 
-    def get_measurements(self, ids: Iterable[int]) -> dict[int, MeasurementRecord]:
+    def get_measurements(
+        self, ids: Iterable[int], *, samples: bool = False
+    ) -> dict[int, MeasurementRecord]:
+        """The measurements of ``ids`` (``samples``: their statistics with the raw samples)."""
         wanted = list(set(ids))
         with self._session() as s:
             out: dict[int, MeasurementRecord] = {}
@@ -177,10 +193,11 @@ class CatalogMixin(StoreBase):
                     .join(ArchitectureRow, MeasurementRow.architecture_id == ArchitectureRow.id)
                     .where(MeasurementRow.id.in_(chunk))
                 )
-                out.update((m.id, measurement_record(m, a)) for m, a in s.execute(q))
+                found = [(m, a) for m, a in s.execute(q)]
+                out.update((r.id, r) for r in _measurement_records(s, found, samples=samples))
             return out
 
-    def measurements_of(self, arch_id: str) -> list[MeasurementRecord]:
+    def measurements_of(self, arch_id: str, *, samples: bool = False) -> list[MeasurementRecord]:
         """Every stored measurement of the architecture (any device and settings), by id."""
         with self._session() as s:
             q = (
@@ -189,7 +206,8 @@ class CatalogMixin(StoreBase):
                 .where(ArchitectureRow.arch_id == arch_id)
                 .order_by(MeasurementRow.id)
             )
-            return [measurement_record(m, arch_id) for m in s.scalars(q)]
+            found = [(m, arch_id) for m in s.scalars(q)]
+            return _measurement_records(s, found, samples=samples)
 
     def count_measurements(self, device_id: int | None = None) -> int:
         with self._session() as s:
@@ -222,25 +240,32 @@ def _measurement_row(
         settings={},
         status=status,
         error=error,
-        latency={},
-        samples=[],
         memory={},
         context={},
         created_at=utcnow(),
     )
 
 
-#: What a measurement taken again replaces (its identity, key and settings stay).
-_REPLACED = ("status", "error", "latency_ms", "latency", "samples", "peak_memory_mb", "memory",
-             "context", "created_at")  # fmt: skip
+def _one(s: Session, row: MeasurementRow, arch_id: str) -> MeasurementRecord:
+    return _measurement_records(s, [(row, arch_id)])[0]
 
 
 def _fill_result(row: MeasurementRow, result: MeasurementResult) -> None:
-    stats = result.latency_ms
-    row.latency_ms = stats.median
-    row.latency = stats.model_dump(exclude={"samples"})
-    row.samples = list(stats.samples)
-    row.peak_memory_mb = result.peak_memory_mb
     row.memory = dict(result.memory)
     row.context = dict(result.context)
     row.settings = result.settings.model_dump(mode="json")
+
+
+def _value_row(measurement_id: int, result: MeasurementResult) -> list[MeasurementValueRow]:
+    """The objective rows of ``result`` (:func:`lts.shared.objectives.read_values`): the
+    storage adapter of every measured objective."""
+    stats = read_stats(result)
+    rows = []
+    for objective, value in read_values(result).items():
+        extra = dict(stats.get(objective) or {})
+        samples = extra.pop("samples", [])
+        rows.append(MeasurementValueRow(
+            measurement_id=measurement_id, objective=objective, value=value, stats=extra,
+            samples=list(samples),
+        ))  # fmt: skip
+    return rows

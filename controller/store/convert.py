@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import Field, fields
 from functools import cache
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -61,14 +62,30 @@ def arch_record(r: ArchitectureRow) -> ArchitectureRecord:
     return _record(ArchitectureRecord, r)
 
 
-def measurement_record(r: MeasurementRow, arch_id: str) -> MeasurementRecord:
+#: A measurement's objective rows as read: (objective, value, stats, samples or None when
+#: not read).
+ValueRow = tuple[str, float, dict[str, Any] | None, list[Any] | None]
+
+
+def measurement_record(
+    r: MeasurementRow, arch_id: str, values: Iterable[ValueRow] = ()
+) -> MeasurementRecord:
+    """The record of ``r`` with its objective rows ``values`` (statistics with ``samples``
+    where they were read)."""
+    figures: dict[str, float] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    for objective, value, extra, samples in values:
+        figures[objective] = value
+        stats[objective] = dict(extra or {})
+        if samples is not None:
+            stats[objective]["samples"] = [float(x) for x in samples]
     return _record(
         MeasurementRecord,
         r,
         arch_id=arch_id,
         settings=dict(r.settings or {}),
-        latency=dict(r.latency or {}),
-        samples=tuple(float(x) for x in r.samples or ()),
+        values=figures,
+        stats=stats,
         memory=dict(r.memory or {}),
         context=dict(r.context or {}),
     )
@@ -83,7 +100,13 @@ def search_device_record(r: SearchDeviceRow) -> SearchDeviceRecord:
 
 
 def candidate_record(r: CandidateRow, arch_id: str) -> CandidateRecord:
-    return _record(CandidateRecord, r, arch_id=arch_id, parents=tuple(r.parents or ()))
+    return _record(CandidateRecord, r, arch_id=arch_id, parents=tuple(r.parents or ()),
+                   predicted=_floats(r.predicted))  # fmt: skip
+
+
+def _floats(value: Any) -> dict[str, float]:
+    """A JSON object of numbers as ``{name: float}`` (None for a row written before it)."""
+    return {str(k): float(v) for k, v in (value or {}).items() if v is not None}
 
 
 def hypervolume_record(r: HypervolumeRow) -> HypervolumeRecord:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from lts.controller.store._base import StoreBase
+from lts.controller.store._base import StoreBase, _value_rows
 from lts.controller.store.convert import arch_record, candidate_record, measurement_record
 from lts.controller.store.models import ArchitectureRow, CandidateRow, MeasurementRow
 from lts.controller.store.records import ArchitectureRecord, CandidateRecord, MeasurementRecord
@@ -36,11 +36,13 @@ class JoinsMixin(StoreBase):
         *,
         after: int | None = None,
         limit: int | None = None,
+        samples: bool = False,
     ) -> list[CandidateJoin]:
         """The candidates of a search (on one device) with their architecture and measurement,
         in one query. Without ``after``: in the order of :meth:`Store.candidates` (device,
         iteration, insertion). With ``after``: those of sequence number above it, in sequence
-        order (at most ``limit``), the cursor of :meth:`Store.candidates_after`."""
+        order (at most ``limit``), the cursor of :meth:`Store.candidates_after`. ``samples``:
+        the measurements' statistics with their raw samples."""
         measured = aliased(ArchitectureRow)  # the measurement's architecture, for its arch id
         with self._session() as s:
             q = (
@@ -57,12 +59,16 @@ class JoinsMixin(StoreBase):
             else:
                 q = q.where(CandidateRow.id > after).order_by(CandidateRow.id)
             q = q.limit(limit)
+            rows = list(s.execute(q))
+            values = _value_rows(s, [m.id for _, _, m, _ in rows if m is not None],
+                                 samples=samples)  # fmt: skip
             return [
                 CandidateJoin(
                     seq=c.id,
                     candidate=candidate_record(c, a.arch_id),
                     arch=arch_record(a),
-                    measurement=measurement_record(m, m_arch) if m is not None else None,
+                    measurement=None if m is None
+                    else measurement_record(m, m_arch, values.get(m.id, ())),
                 )
-                for c, a, m, m_arch in s.execute(q)
+                for c, a, m, m_arch in rows
             ]

@@ -6,6 +6,8 @@ These rows never leave :mod:`controller.store`: reads return the frozen records 
 * one device per (agent name, fingerprint);
 * one architecture per content id;
 * one measurement per (architecture, device, settings): the measurement cache;
+* one value per (measurement, objective): a measurement's figures are rows, one per measured
+  objective (:mod:`lts.shared.objectives`), so a new objective needs no new column;
 * one candidate per (search, device, iteration, architecture);
 * one hypervolume per (search, device, iteration);
 * one reported (final) figure per (search, device, architecture, role).
@@ -92,13 +94,28 @@ class MeasurementRow(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     status: Mapped[str] = mapped_column(BoundedString(16))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    latency_ms: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
-    peak_memory_mb: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
-    latency: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
-    samples: Mapped[list[Any]] = mapped_column(ExactJSON, default=list)
     memory: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
     context: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeasurementValueRow(Base):
+    """One measured objective's value of a measurement (schema version 3): the median of a
+    latency, a peak memory; ``stats`` its other statistics (p10, p90, mean, min, cv, n) and
+    ``samples`` the raw timed runs (empty for a quantity measured once)."""
+
+    __tablename__ = "measurement_values"
+    __table_args__ = (
+        UniqueConstraint("measurement_id", "objective", name="uq_measurement_value"),
+        Index("ix_measurement_value_measurement", "measurement_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    measurement_id: Mapped[int] = mapped_column(ForeignKey("measurements.id"))
+    objective: Mapped[str] = mapped_column(BoundedString(32))
+    value: Mapped[float] = mapped_column(ExactFloat)
+    stats: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
+    samples: Mapped[list[Any]] = mapped_column(ExactJSON, default=list)
 
 
 class SearchRow(Base):
@@ -135,7 +152,7 @@ class SearchDeviceRow(Base):
 
 class SearchLeaseRow(Base):
     """Which controller process runs a search now: at most one row per search, renewed by
-    the runner's heartbeat and deleted when it ends (a table added without a migration)."""
+    the runner's heartbeat and deleted when it ends."""
 
     __tablename__ = "search_leases"
 
@@ -166,10 +183,10 @@ class CandidateRow(Base):
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     cache_hit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Schema version 2: how the candidate was measured and what the cost model predicted.
+    # Schema version 2: how the candidate was measured; version 3: what the cost model
+    # predicted when it was proposed, by objective name (empty: no model was ready).
     measure: Mapped[str | None] = mapped_column(BoundedString(8), nullable=True)
-    predicted_latency_ms: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
-    predicted_memory_mb: Mapped[float | None] = mapped_column(ExactFloat, nullable=True)
+    predicted: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
 
 
 class HypervolumeRow(Base):

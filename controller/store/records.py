@@ -6,35 +6,18 @@ are safe to keep after the session that read them is closed and to pass between 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from lts.shared.config import ArchConfig
 
-#: Candidate origins.
-ORIGINS: tuple[str, ...] = ("random", "mutation", "crossover", "baseline")
 #: How a candidate was measured (schema version 2; None in rows written before, which were
 #: all measured in full): ``full`` (the search's protocol), ``quick`` (a short measurement,
-#: whose peak memory may not have been measured: then the predicted one stands for it) or
-#: ``screened`` (not measured: the cost model predicted it dominated).
+#: where an objective it did not measure takes the cost model's prediction) or ``screened``
+#: (not measured: the cost model predicted it dominated).
 MEASURES: tuple[str, ...] = ("full", "quick", "screened")
-#: Measurement statuses: ``done`` has figures; ``failed`` and ``rejected`` carry an error.
-MEASUREMENT_STATUSES: tuple[str, ...] = ("done", "failed", "rejected")
-#: Search statuses.
-SEARCH_STATUSES: tuple[str, ...] = ("running", "interrupted", "done", "failed")
-#: Per-device statuses within a search.
-DEVICE_STATUSES: tuple[str, ...] = (
-    "pending",
-    "running",
-    "waiting",
-    "done",
-    "failed",
-    "interrupted",
-)
-
-
 @dataclass(frozen=True)
 class DeviceRecord:
     """A device: one agent name with one fingerprint; ``info`` is its ``GET /device`` answer."""
@@ -80,9 +63,12 @@ class ArchitectureRecord:
 class MeasurementRecord:
     """One stored measurement (the cache entry for architecture + device + settings).
 
-    ``latency_ms`` is the median; ``latency`` holds the other statistics (p10, p90, mean, min,
-    cv, n); ``samples`` the raw timed runs in ms. ``settings`` are the complete settings the
-    agent reported; ``settings_key`` the key the controller asked under.
+    ``values``: each measured objective's value by name (a latency's median in ms, the peak
+    memory in MiB; see :mod:`lts.shared.objectives`); ``stats``: each one's statistics
+    (``median``, ``p10``, ``p90``, ``mean``, ``min``, ``cv``, ``n`` for a latency; with
+    ``samples``, the raw timed runs in ms, where the read asked for them). ``settings`` are
+    the complete settings the agent reported; ``settings_key`` the key the controller asked
+    under.
     """
 
     id: int
@@ -92,20 +78,20 @@ class MeasurementRecord:
     settings: dict[str, Any]
     status: str
     error: str | None
-    latency_ms: float | None
-    peak_memory_mb: float | None
-    latency: dict[str, Any] = field(default_factory=dict)
-    samples: tuple[float, ...] = ()
+    values: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
-        """True when the measurement succeeded and has a finite latency."""
-        return (
-            self.status == "done" and self.latency_ms is not None and math.isfinite(self.latency_ms)
-        )
+        """True when the measurement succeeded (it then holds at least one value)."""
+        return self.status == "done" and bool(self.values)
+
+    def covers(self, names: Iterable[str]) -> bool:
+        """Whether it succeeded with a value for each objective of ``names``."""
+        return self.ok and all(n in self.values for n in names)
 
 
 @dataclass(frozen=True)
@@ -155,10 +141,12 @@ class SearchDeviceRecord:
 
 @dataclass(frozen=True)
 class CandidateRecord:
-    """A candidate of a search on one device. Baselines have iteration -1. ``measure`` says
-    how it was measured (see :data:`MEASURES`; None: written before there was a choice, i.e.
-    in full, or not decided yet); ``predicted_latency_ms`` and ``predicted_memory_mb`` are the
-    cost model's prediction when it was proposed (None: no model was ready)."""
+    """A candidate of a search on one device. Baselines have iteration -1. ``origin``: which
+    operator of which algorithm proposed it (``random``, ``mutation``, ``crossover``,
+    ``baseline``, ...). ``measure`` says how it was measured (see :data:`MEASURES`; None:
+    written before there was a choice, i.e. in full, or not decided yet); ``predicted``: the
+    cost model's prediction of each measured objective when it was proposed, by name (empty:
+    no model was ready)."""
 
     search_id: int
     device_id: int
@@ -169,8 +157,7 @@ class CandidateRecord:
     measurement_id: int | None
     cache_hit: bool | None
     measure: str | None = None
-    predicted_latency_ms: float | None = None
-    predicted_memory_mb: float | None = None
+    predicted: dict[str, float] = field(default_factory=dict)
 
     @property
     def screened(self) -> bool:
@@ -178,21 +165,20 @@ class CandidateRecord:
         return self.measure == "screened"
 
 
-def memory_predicted(
+def stand_ins(
     measure: str | None,
     status: str | None,
-    peak_memory_mb: float | None,
-    predicted_memory_mb: float | None,
-) -> bool:
-    """Whether a candidate's peak memory is the cost model's prediction rather than a
-    measurement: a successful quick measurement (``measure``, the measurement's ``status``)
-    that did not measure memory, with a prediction to stand in for it."""
-    return (
-        measure == "quick"
-        and status == "done"
-        and peak_memory_mb is None
-        and predicted_memory_mb is not None
-    )
+    values: Mapping[str, float],
+    predicted: Mapping[str, float],
+    names: Iterable[str],
+) -> dict[str, float]:
+    """The predictions that stand in for objectives of ``names`` a candidate's measurement
+    did not measure: only for a successful quick measurement (``measure``, the
+    measurement's ``status``) with a prediction of the missing objective. The one place of
+    this rule (the report, the API, exports, plots and the search read it from here)."""
+    if measure != "quick" or status != "done":
+        return {}
+    return {n: predicted[n] for n in names if n not in values and n in predicted}
 
 
 @dataclass(frozen=True)
@@ -200,53 +186,50 @@ class CandidateCounts:
     """What a search did with its candidates on one device (baselines excluded):
     ``proposed`` candidates, of which ``measured`` got a new measurement (not a cache hit),
     ``quick`` and ``full`` split those by protocol (a candidate measured before ``measure``
-    existed counts as full), and ``screened`` were not measured at all."""
+    existed counts as full), ``screened`` were not measured at all, ``cache_hits`` took a
+    measurement the store already held, and ``failed`` have a measurement that failed (or
+    was rejected)."""
 
     proposed: int = 0
     measured: int = 0
     quick: int = 0
     full: int = 0
     screened: int = 0
+    cache_hits: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CandidateFigures:
-    """A candidate with the scalar figures a frontier is computed from (its architecture's
-    decoder parameters, its measurement's status, median latency and peak memory: None when
-    not measured; how it was measured and the cost model's prediction, as in
-    :class:`CandidateRecord`), read without decoding any JSON column."""
+    """A candidate with the figures a frontier is computed from: its architecture's decoder
+    parameters (and depth and width), its measurement's status and objective ``values``
+    (empty when not measured), how it was measured and the cost model's ``predicted``
+    values, as in :class:`CandidateRecord`; read without decoding statistics or samples."""
 
     arch_id: str
     iteration: int
     measurement_id: int | None
     cache_hit: bool | None
     decoder_params: int
+    n_layer: int
+    d_model: int
     status: str | None
-    latency_ms: float | None
-    peak_memory_mb: float | None
+    values: dict[str, float]
     measure: str | None = None
-    predicted_latency_ms: float | None = None
-    predicted_memory_mb: float | None = None
+    predicted: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """As :attr:`MeasurementRecord.ok`: measured, succeeded, finite latency."""
-        return (
-            self.status == "done" and self.latency_ms is not None and math.isfinite(self.latency_ms)
-        )
+        """As :attr:`MeasurementRecord.ok`: measured, succeeded, with values."""
+        return self.status == "done" and bool(self.values)
 
-    @property
-    def memory_predicted(self) -> bool:
-        """True when the peak memory was predicted, not measured (:func:`memory_predicted`)."""
-        return memory_predicted(
-            self.measure, self.status, self.peak_memory_mb, self.predicted_memory_mb
-        )
-
-    @property
-    def memory_mb(self) -> float | None:
-        """The peak memory to rank it by: the measured one, else the predicted one
-        (:attr:`memory_predicted`), else None."""
-        return self.predicted_memory_mb if self.memory_predicted else self.peak_memory_mb
+    def filled(self, names: Iterable[str]) -> tuple[dict[str, float], frozenset[str]]:
+        """Its values for the objectives ``names`` with predictions standing in where the
+        rule allows (:func:`stand_ins`), and the names whose value is a prediction."""
+        names = list(names)
+        extra = stand_ins(self.measure, self.status, self.values, self.predicted, names)
+        values = {n: self.values[n] for n in names if n in self.values}
+        return {**values, **extra}, frozenset(extra)
 
 
 @dataclass(frozen=True)

@@ -15,26 +15,49 @@ connection inside the upgrade's one transaction and brings the schema from versi
 to an existing table is always a step, never left to ``CREATE TABLE``, which skips a table
 that exists whatever its columns. Version 1 is the schema since the store's first release;
 version 2 adds to each candidate how it was measured (``measure``) and the cost model's
-prediction made when it was proposed (``predicted_latency_ms``, ``predicted_memory_mb``).
+prediction made when it was proposed (``predicted_latency_ms``, ``predicted_memory_mb``);
+version 3 makes the objectives data: a measurement's figures become rows of
+``measurement_values`` (one per measured objective: value, statistics, samples) and a
+candidate's predictions one JSON object by objective (``predicted``).
 Alembic is not used: one linear history of a few steps needs no revision graph, and the
 version check at open is needed either way.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 
-from lts.controller.store._types import utcnow
+from lts.controller.store._types import ExactFloat, ExactJSON, utcnow
 from lts.controller.store.models import Base, SchemaVersionRow
 from lts.shared.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
 #: The schema version this release reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: The PostgreSQL advisory lock that serialises schema checks, creation and upgrades (an
 #: arbitrary constant: "LTS" in ASCII).
@@ -57,9 +80,79 @@ def _v1_to_v2(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE candidates ADD COLUMN {column} {kind}"))
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    """Objectives as data. Each successful measurement's median latency (objective
+    ``latency``, or ``decode_latency`` where its settings timed ``decode``), with its
+    statistics and samples, and its peak memory (``memory``) become rows of the new
+    ``measurement_values``; each candidate's two predictions become its ``predicted`` object;
+    the old columns are dropped. The tables are written out here as version 3 made them, so
+    that this step stays what it was whatever the models become later."""
+    meta = MetaData()
+    values = Table(
+        "measurement_values", meta,
+        Column("id", Integer, primary_key=True),
+        Column("measurement_id", Integer, ForeignKey("measurements.id")),
+        Column("objective", String(32)),
+        Column("value", ExactFloat),
+        Column("stats", ExactJSON),
+        Column("samples", ExactJSON),
+        UniqueConstraint("measurement_id", "objective", name="uq_measurement_value"),
+        Index("ix_measurement_value_measurement", "measurement_id"),
+    )  # fmt: skip
+    Table("measurements", meta, Column("id", Integer, primary_key=True))
+    values.create(conn)
+    old = Table(
+        "measurements", MetaData(),
+        Column("id", Integer), Column("status", String), Column("settings", JSON),
+        Column("latency_ms", Float), Column("peak_memory_mb", Float),
+        Column("latency", ExactJSON), Column("samples", ExactJSON),
+    )  # fmt: skip
+    q = select(old).where(old.c.status == "done").order_by(old.c.id)
+    rows: list[dict[str, Any]] = []
+    for m in conn.execute(q).mappings():
+        settings = _json(m["settings"])
+        metric = settings.get("metric") if isinstance(settings, dict) else None
+        if m["latency_ms"] is not None:
+            rows.append({
+                "measurement_id": m["id"],
+                "objective": "decode_latency" if metric == "decode" else "latency",
+                "value": m["latency_ms"],
+                "stats": {"median": m["latency_ms"], **(_json(m["latency"]) or {})},
+                "samples": list(_json(m["samples"]) or []),
+            })  # fmt: skip
+        if m["peak_memory_mb"] is not None:
+            rows.append({"measurement_id": m["id"], "objective": "memory",
+                         "value": m["peak_memory_mb"], "stats": {}, "samples": []})  # fmt: skip
+        if len(rows) >= 1000:
+            conn.execute(insert(values), rows)
+            rows = []
+    if rows:
+        conn.execute(insert(values), rows)
+    conn.execute(text("ALTER TABLE candidates ADD COLUMN predicted JSON"))
+    cands = Table(
+        "candidates", MetaData(),
+        Column("id", Integer), Column("predicted_latency_ms", Float),
+        Column("predicted_memory_mb", Float), Column("predicted", ExactJSON),
+    )  # fmt: skip
+    q2 = select(cands.c.id, cands.c.predicted_latency_ms, cands.c.predicted_memory_mb)
+    for cid, latency, memory in list(conn.execute(q2)):
+        predicted = {k: v for k, v in (("latency", latency), ("memory", memory)) if v is not None}
+        conn.execute(update(cands).where(cands.c.id == cid).values(predicted=predicted))
+    for table, column in (("candidates", "predicted_latency_ms"),
+                          ("candidates", "predicted_memory_mb"),
+                          ("measurements", "latency_ms"), ("measurements", "peak_memory_mb"),
+                          ("measurements", "latency"), ("measurements", "samples")):  # fmt: skip
+        conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as read without its type (text on SQLite)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v`` to ``v + 1``; one step for each
 #: version from 1 to ``SCHEMA_VERSION - 1``.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def check_schema(engine: Engine) -> int:

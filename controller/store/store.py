@@ -20,7 +20,7 @@ block the writer), foreign keys switched on, and a shared connection for ``sqlit
 server database gets pre-pinged pooled connections (a connection the server closed is replaced
 instead of failing a request). Everything else (the lease, the candidate cursor, the column
 types) is written to be correct on both; see :mod:`controller.store.leases`,
-:meth:`Store.candidates_after` and :mod:`controller.store._types`.
+:meth:`Store.candidate_joins` and :mod:`controller.store._types`.
 
 Thread-safe: a Store holds no connection and no session between calls, only the engine,
 whose pool lends each call its own connection, so one Store may serve many threads at once
@@ -50,6 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from lts.controller.store.candidates import CandidatesMixin
 from lts.controller.store.catalog import CatalogMixin
 from lts.controller.store.joins import JoinsMixin
 from lts.controller.store.leases import LeasesMixin
@@ -155,13 +156,14 @@ class _Engines:
 _engines = _Engines()
 
 
-class Store(CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
+class Store(CatalogMixin, SearchesMixin, CandidatesMixin, LeasesMixin, JoinsMixin):
     """The result store at ``url`` (any SQLAlchemy URL; see :func:`database_url`).
 
     Opening creates the schema in a new database and checks an existing one's version
     (:func:`controller.store.schema.check_schema`: an older one needs :func:`upgrade`).
     Thread-safe (see the module docstring); :meth:`close` gives the shared engine back.
-    The queries come from :class:`CatalogMixin`, :class:`SearchesMixin`, :class:`LeasesMixin`
+    The queries come from :class:`CatalogMixin`, :class:`SearchesMixin`,
+    :class:`CandidatesMixin`, :class:`LeasesMixin`
     and :class:`JoinsMixin`; each is retried on a busy database (see the module docstring):
     ``busy_timeout_ms`` is SQLite's own wait, ``retry_delays_s`` the pauses between attempts.
     """
@@ -320,7 +322,7 @@ def _retrying(method: Callable[..., T]) -> Callable[..., T]:
 
 
 _retry_state = threading.local()
-for _mixin in (CatalogMixin, SearchesMixin, LeasesMixin, JoinsMixin):
+for _mixin in (CatalogMixin, SearchesMixin, CandidatesMixin, LeasesMixin, JoinsMixin):
     for _name, _method in list(vars(_mixin).items()):
         if not _name.startswith("_") and inspect.isfunction(_method):
             setattr(_mixin, _name, _retrying(_method))

@@ -1,8 +1,9 @@
-"""PyTorch builders of both backbones. Importing this package does not import torch; calling
+"""PyTorch builders of the backbones. Importing this package does not import torch; calling
 :func:`build_model` or :func:`module_param_counts` does.
 
-Both models (:class:`shared.models.gpt2.GPT2`, :class:`shared.models.transxl.TransXL`) share
-one API:
+The model of a config is its backbone's (:meth:`lts.shared.backbones.Backbone.model_class`:
+:class:`shared.models.gpt2.GPT2`, :class:`shared.models.transxl.TransXL`), a
+:class:`shared.models.base.LanguageModel`. They share one API:
 
 * ``model(idx, targets=None, *, output="last")``: ``idx`` (B, T) int64 token ids. Returns
   log-probabilities (B, 1, V) of the last position (``output="last"``, the default: only that
@@ -23,17 +24,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from lts.shared.backbones import get_backbone
 from lts.shared.config import ArchConfig
 from lts.shared.errors import BuildError, ConfigError
 
 if TYPE_CHECKING:
     import torch
 
-    from lts.shared.models.gpt2 import GPT2
-    from lts.shared.models.transxl import TransXL
-
-    #: A built model of either backbone (what :func:`build_model` returns).
-    LanguageModel = GPT2 | TransXL
+    from lts.shared.models.base import LanguageModel
 
 INIT_MODES = ("random", "constant", "meta")
 #: Value that ``init="constant"`` writes into every parameter but the layer-norm weights (1).
@@ -42,8 +40,6 @@ CONSTANT_FILL = 0.02
 INIT_STD = 0.02
 
 _GROUPS = ("embedding", "attention", "feed_forward", "layer_norm", "softmax")
-#: Names of the layers that write into the residual stream (scaled at random init).
-_RESIDUAL_OUT = ("c_proj", "o_net")
 
 
 def build_model(
@@ -64,13 +60,14 @@ def build_model(
     no random-init cost, and every weight page is really written. The models have no buffers.
     ``dtype``: the parameter dtype (default: torch's default dtype).
 
-    Raises ConfigError for an unknown ``init`` and BuildError when memory runs out.
+    Raises ConfigError for an unknown ``init`` or a backbone without a model, and BuildError
+    when memory runs out.
     """
     import torch
 
     if init not in INIT_MODES:
         raise ConfigError("init", f"must be one of {', '.join(INIT_MODES)}, got {init!r}")
-    model_cls = _model_class(cfg)
+    model_cls = get_backbone(cfg.backbone).model_class()
     with torch.device("meta"), _skip_meta_init():
         model = model_cls(cfg)
     if dtype is not None:
@@ -84,18 +81,6 @@ def build_model(
         except (MemoryError, torch.OutOfMemoryError) as exc:
             raise BuildError(f"out of memory materialising {cfg.arch_id} on {device}") from exc
     return model.eval()
-
-
-def _model_class(cfg: ArchConfig) -> Any:
-    if cfg.backbone == "gpt2":
-        from lts.shared.models.gpt2 import GPT2
-
-        return GPT2
-    if cfg.backbone == "transxl":
-        from lts.shared.models.transxl import TransXL
-
-        return TransXL
-    raise ConfigError("backbone", f"no builder for {cfg.backbone!r}")
 
 
 # torch.nn.init functions that nn.Linear, nn.Embedding and nn.LayerNorm call when constructed.
@@ -148,6 +133,7 @@ def _write_parameters(model: LanguageModel, init: str) -> None:
     from torch import nn
 
     resid_std = INIT_STD / (2 * model.cfg.n_layer) ** 0.5
+    residual_out = model.residual_out
     for module_name, module in model.named_modules():
         for name, p in module.named_parameters(recurse=False):
             if isinstance(module, nn.LayerNorm):
@@ -156,7 +142,7 @@ def _write_parameters(model: LanguageModel, init: str) -> None:
                 p.fill_(CONSTANT_FILL)
             elif name.endswith("bias") and p.dim() == 1:
                 p.zero_()  # linear and cluster biases (r_w_bias / r_r_bias are 2-D: random)
-            elif name == "weight" and module_name.endswith(_RESIDUAL_OUT):
+            elif name == "weight" and module_name.endswith(residual_out):
                 p.normal_(0.0, resid_std)  # GPT-2: projections into the residual stream
             else:
                 p.normal_(0.0, INIT_STD)

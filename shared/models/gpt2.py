@@ -12,6 +12,7 @@ Build it with :func:`shared.models.build_model`, which materialises and initiali
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -19,9 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lts.shared.backbones.gpt2 import GPT2_BACKBONE
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.models.adaptive import AdaptiveEmbedding, ProjectedAdaptiveLogSoftmax
+from lts.shared.models.base import LanguageModel
 
 KV = tuple[torch.Tensor, torch.Tensor]
 
@@ -37,6 +40,15 @@ class KVCache:
     def length(self) -> int:
         """Number of positions held."""
         return self.layers[0][0].size(2) if self.layers else 0
+
+    def flatten(self) -> list[torch.Tensor]:
+        """``k0, v0, k1, v1, ...``: the ONNX decode graph's cache inputs."""
+        return [t for kv in self.layers for t in kv]
+
+    @classmethod
+    def unflatten(cls, flat: Sequence[torch.Tensor]) -> KVCache:
+        """The inverse of :meth:`flatten`."""
+        return cls(tuple((flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)))
 
 
 class CausalSelfAttention(nn.Module):
@@ -97,13 +109,17 @@ class Block(nn.Module):
         return x, present
 
 
-class GPT2(nn.Module):
+class GPT2(LanguageModel):
     """GPT-2 language model over token ids (B, T), T <= cfg.tgt_len."""
+
+    residual_out = ("c_proj",)  # attn.c_proj, mlp.c_proj
+    cache_class = KVCache
 
     def __init__(self, cfg: ArchConfig) -> None:
         super().__init__()
-        if cfg.backbone != "gpt2":
-            raise ConfigError("backbone", f"GPT2 needs backbone 'gpt2', got {cfg.backbone!r}")
+        if cfg.backbone != GPT2_BACKBONE.name:
+            name = GPT2_BACKBONE.name
+            raise ConfigError("backbone", f"GPT2 needs {name!r}, got {cfg.backbone!r}")
         self.cfg = cfg
         self.word_emb = AdaptiveEmbedding(cfg)
         self.wpe = nn.Embedding(cfg.tgt_len, cfg.d_model)

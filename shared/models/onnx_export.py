@@ -5,10 +5,11 @@ shapes: the measured graph is the one that would be deployed for that shape):
 
 * ``prefill``: input ``idx`` (B, T) int64 -> output ``logp`` (B, 1, V) or (B, T, V).
 * ``decode``: one step with the cache as inputs and outputs: inputs ``idx`` (B, 1) and
-  ``cache_0 .. cache_{k-1}``, outputs ``logp`` (B, 1, V) and ``new_cache_0 ..``. GPT-2's cache
-  is, per layer, keys then values (B, n_head, P, d_head); Transformer-XL's is the memory of each
-  layer (B, M, d_model). Heterogeneous heads need nothing special: each layer's shapes are
-  traced from its own modules.
+  ``cache_0 .. cache_{k-1}``, outputs ``logp`` (B, 1, V) and ``new_cache_0 ..``, in the order
+  of the model's cache type's ``flatten()``: GPT-2's cache is, per layer, keys then values
+  (B, n_head, P, d_head); Transformer-XL's is the memory of each layer (B, M, d_model).
+  Heterogeneous heads need nothing special: each layer's shapes are traced from its own
+  modules.
 
 The TorchScript exporter (``dynamo=False``) is tried first (fast, robust on these models); the
 ``torch.export``-based exporter is the fallback. Both write every weight into the file.
@@ -31,22 +32,15 @@ OPSET = 17
 
 
 def flatten_cache(cache: Any) -> list[Any]:
-    """The tensors of a GPT-2 ``KVCache`` (k0, v0, k1, v1, ...) or a Transformer-XL
-    ``XLMemory`` (m0, m1, ...), in the order of the decode graph's inputs."""
-    if hasattr(cache, "layers"):
-        return [t for kv in cache.layers for t in kv]
-    return list(cache.mems)
+    """The tensors of a decode cache in the order of the decode graph's inputs (its own
+    ``flatten()``: GPT-2's ``KVCache`` k0, v0, k1, v1, ...; Transformer-XL's ``XLMemory``
+    m0, m1, ...)."""
+    return list(cache.flatten())
 
 
-def unflatten_cache(model: Any, flat: list[Any]) -> Any:
-    """The inverse of :func:`flatten_cache` for ``model``'s backbone."""
-    if model.cfg.backbone == "gpt2":
-        from lts.shared.models.gpt2 import KVCache
-
-        return KVCache(tuple((flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)))
-    from lts.shared.models.transxl import XLMemory
-
-    return XLMemory(tuple(flat))
+def unflatten_cache(model: LanguageModel, flat: list[Any]) -> Any:
+    """The inverse of :func:`flatten_cache` for ``model``'s cache type."""
+    return model.cache_class.unflatten(flat)
 
 
 def _wrappers() -> tuple[type, type]:

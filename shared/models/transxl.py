@@ -14,6 +14,7 @@ Build it with :func:`shared.models.build_model`, which materialises and initiali
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -21,9 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lts.shared.backbones.transxl import TRANSXL_BACKBONE
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.models.adaptive import AdaptiveEmbedding, ProjectedAdaptiveLogSoftmax
+from lts.shared.models.base import LanguageModel
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,15 @@ class XLMemory:
     def length(self) -> int:
         """Number of positions held (at most mem_len)."""
         return self.mems[0].size(1) if self.mems else 0
+
+    def flatten(self) -> list[torch.Tensor]:
+        """``m0, m1, ...``: the ONNX decode graph's cache inputs."""
+        return list(self.mems)
+
+    @classmethod
+    def unflatten(cls, flat: Sequence[torch.Tensor]) -> XLMemory:
+        """The inverse of :meth:`flatten`."""
+        return cls(tuple(flat))
 
 
 def _sinusoid(klen: int, d_model: int, like: torch.Tensor) -> torch.Tensor:
@@ -120,13 +132,17 @@ class Block(nn.Module):
         return x
 
 
-class TransXL(nn.Module):
+class TransXL(LanguageModel):
     """Transformer-XL language model over token ids (B, T); any T (relative positions)."""
+
+    residual_out = ("o_net", "c_proj")  # attn.o_net, ff.c_proj
+    cache_class = XLMemory
 
     def __init__(self, cfg: ArchConfig) -> None:
         super().__init__()
-        if cfg.backbone != "transxl":
-            raise ConfigError("backbone", f"TransXL needs 'transxl', got {cfg.backbone!r}")
+        if cfg.backbone != TRANSXL_BACKBONE.name:
+            name = TRANSXL_BACKBONE.name
+            raise ConfigError("backbone", f"TransXL needs {name!r}, got {cfg.backbone!r}")
         self.cfg = cfg
         self.word_emb = AdaptiveEmbedding(cfg)
         self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))

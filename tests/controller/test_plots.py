@@ -118,7 +118,7 @@ def test_plot_data_per_device(store: Store) -> None:
     report = build_report(store, 1)
     for d, rep in zip(data, report.devices, strict=True):
         assert d.status == "done"
-        assert len(d.candidates) == rep.candidates - d.failed
+        assert len(d.candidates) == rep.counts.proposed - d.failed
         assert {r.arch_id for r in d.frontier} == {r.arch_id for r in rep.frontier}
         assert sorted(r.n_layer for r in d.baselines) == [1, 3]
         assert [h.iteration for h in d.hypervolumes] == [0, 1, 2]
@@ -135,7 +135,6 @@ def test_plot_data_per_device(store: Store) -> None:
 
 @pytest.mark.parametrize("y", ["latency", "memory"])
 def test_slices_show_candidates_frontier_and_baselines(store: Store, y: str) -> None:
-    field = {"latency": "latency_ms", "memory": "peak_memory_mb"}[y]
     for d in plot_data(store, 1):
         fig = slice_figure(d, y)
         (ax,) = fig.axes
@@ -146,14 +145,15 @@ def test_slices_show_candidates_frontier_and_baselines(store: Store, y: str) -> 
         assert len(cands.get_offsets()) == len(d.candidates)
         assert len(front.get_offsets()) == len(d.frontier)
         got = sorted(tuple(p) for p in front.get_offsets().tolist())
-        want = sorted((r.decoder_params / 1e6, getattr(r, field)) for r in d.frontier)
+        want = sorted((r.decoder_params / 1e6, r.value(y)) for r in d.frontier)
         # approx compares arrays of any shape (it rejects nested tuples since pytest 9.2)
         assert np.array(got) == pytest.approx(np.array(want))
         (line,) = ax.lines  # the baselines, by decoder parameters
         assert list(line.get_xdata()) == pytest.approx(
             sorted(r.decoder_params / 1e6 for r in d.baselines)
         )
-        assert ax.get_ylabel().startswith({"latency": "median latency", "memory": "peak memory"}[y])
+        assert ax.get_ylabel() == {"latency": "median prefill latency (ms)",
+                                   "memory": "peak memory (MiB)"}[y]  # fmt: skip
         width, height = _png_size(png_bytes(fig))
         assert width > 400 and height > 300
 
@@ -175,8 +175,8 @@ def test_frontier3d_html_holds_the_frontier(store: Store) -> None:
     front = traces["Pareto frontier"]
     assert list(front.text) == [r.arch_id for r in d.frontier]
     assert list(front.x) == pytest.approx([r.decoder_params / 1e6 for r in d.frontier])
-    assert list(front.y) == pytest.approx([r.latency_ms for r in d.frontier])
-    assert list(front.z) == pytest.approx([r.peak_memory_mb for r in d.frontier])
+    assert list(front.y) == pytest.approx([r.value("latency") for r in d.frontier])
+    assert list(front.z) == pytest.approx([r.value("memory") for r in d.frontier])
     html = frontier3d_html(d)  # ~5 MB: compare through booleans, not pytest's diff
     assert html.lower().startswith("<!doctype html>")
     assert ("Plotly.newPlot" in html) is True
@@ -185,15 +185,15 @@ def test_frontier3d_html_holds_the_frontier(store: Store) -> None:
     data = json.loads(re.search(r"Plotly\.newPlot\(\s*\S+,\s*(\[.*?\]),\s*\{", html, re.S)[1])
     (shown,) = [t for t in data if t["name"] == "Pareto frontier"]
     assert shown["text"] == [r.arch_id for r in d.frontier]
-    assert shown["y"] == pytest.approx([r.latency_ms for r in d.frontier])
-    assert shown["z"] == pytest.approx([r.peak_memory_mb for r in d.frontier])
+    assert shown["y"] == pytest.approx([r.value("latency") for r in d.frontier])
+    assert shown["z"] == pytest.approx([r.value("memory") for r in d.frontier])
 
 
 def test_plot_cli_writes_every_plot(searched: Path, tmp_path: Path) -> None:
     r = cli.invoke(app, ["plot", "1", "--db", str(searched), "--out", str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
     files = [Path(p) for p in json.loads(r.stdout)["files"]]
-    names = [f"{d}-{n}.png" for d in DEVICES for n in PNG_PLOTS]
+    names = [f"{d}-{n}.png" for d in DEVICES for n in ("latency", "memory", *PNG_PLOTS)]
     names += [f"{d}-{n}.html" for d in DEVICES for n in HTML_PLOTS]
     assert sorted(p.name for p in files) == sorted(names)
     for p in files:
@@ -206,7 +206,8 @@ def test_plot_cli_writes_every_plot(searched: Path, tmp_path: Path) -> None:
                          "--device", "plots-two"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert [Path(line).name for line in r.stdout.split()] == [
-        f"plots-two-{n}.{'html' if n in HTML_PLOTS else 'png'}" for n in (*PNG_PLOTS, *HTML_PLOTS)
+        f"plots-two-{n}.{'html' if n in HTML_PLOTS else 'png'}"
+        for n in ("latency", "memory", *PNG_PLOTS, *HTML_PLOTS)
     ]
 
 
@@ -230,5 +231,5 @@ def test_plot_in_a_real_process(searched: Path, tmp_path: Path) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     paths = [Path(line) for line in r.stdout.splitlines()]
-    assert len(paths) == len(PNG_PLOTS) + len(HTML_PLOTS)
+    assert len(paths) == 2 + len(PNG_PLOTS) + len(HTML_PLOTS)  # a slice per measured objective
     assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)

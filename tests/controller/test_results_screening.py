@@ -43,9 +43,9 @@ def test_results_text_shows_counts_cost_model_and_predicted_memory(searched: tup
     r = cli.invoke(app, ["results", str(ids["search"]), "--db", db])
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())  # the table title may wrap
-    assert "proposed 4, measured 2 (quick 1, full 1), screened 1, 0 cache hits" in text
+    assert "proposed 4, measured 2 (quick 1, full 1), screened 1, 0 from the cache" in text
     assert "cost model MdAPE: latency 6.0%, memory 3.1%" in text
-    assert "~7.5" in text and "~: memory predicted by the cost model" in text
+    assert "~7.50" in text and "~: predicted by the cost model" in text
     assert ids["arch"]["screened"] not in text
 
 
@@ -54,11 +54,13 @@ def test_results_json_carries_counts_and_cost_model(searched: tuple) -> None:
     r = cli.invoke(app, ["results", str(ids["search"]), "--db", db, "--json"])
     assert r.exit_code == 0, r.output
     (dev,) = json.loads(r.output)["devices"]
-    assert dev["counts"] == {"proposed": 4, "measured": 2, "quick": 1, "full": 1, "screened": 1}
-    assert dev["candidates"] == 4
-    assert dev["cost_model"]["latency"] == COST_MODEL["latency"]
+    counts = {k: dev[k] for k in ("candidates", "measured", "quick", "full", "screened",
+                                  "cache_hits", "failed")}  # fmt: skip
+    assert counts == {"candidates": 4, "measured": 2, "quick": 1, "full": 1, "screened": 1,
+                      "cache_hits": 0, "failed": 0}  # fmt: skip
+    assert dev["cost_model"]["errors"]["latency"] == COST_MODEL["latency"]
     assert dev["cost_model"]["margin"] == COST_MODEL["margin"]
-    front = {m["arch_id"]: m for m in dev["frontier"]}
+    front = {m["arch_id"]: m for m in dev["members"]}
     assert set(front) == {ids["arch"]["full"], ids["arch"]["quick"]}
     quick = front[ids["arch"]["quick"]]
     assert (quick["peak_memory_mb"], quick["memory_predicted"], quick["measure"]) == (
@@ -66,6 +68,8 @@ def test_results_json_carries_counts_and_cost_model(searched: tuple) -> None:
         True,
         "quick",
     )
+    assert quick["objectives"]["memory"] == {"value": 7.5, "p10": None, "p90": None,
+                                             "predicted": 7.5, "stand_in": True}  # fmt: skip
 
 
 def test_a_search_without_a_cost_model_shows_plain_counts(searched: tuple) -> None:
@@ -99,19 +103,13 @@ def test_a_finished_device_reports_measure_and_prediction(searched: tuple) -> No
         (dev,) = build_report(store, sid).devices
     rows = {r.arch_id: r for r in dev.frontier}
     full, quick = rows[arch["full"]], rows[arch["quick"]]
-    assert (full.figures, full.latency_ms, full.peak_memory_mb, full.memory_predicted) == (
-        "final",
-        1.1,
-        12.0,
-        False,
-    )
-    assert (full.measure, full.predicted_latency_ms, full.predicted_memory_mb) == ("full", 1.2, 10)
-    assert (quick.figures, quick.latency_ms, quick.peak_memory_mb, quick.memory_predicted) == (
-        "search",
-        2.0,
-        7.5,
-        True,
-    )
+    memory, latency = full.values["memory"], full.values["latency"]
+    assert (full.figures, latency.value, memory.value, memory.stand_in) == ("final", 1.1, 12.0,
+                                                                            False)  # fmt: skip
+    assert (full.measure, latency.predicted, memory.predicted) == ("full", 1.2, 10)
+    memory = quick.values["memory"]
+    shown = (quick.figures, quick.latency_ms, memory.value, memory.stand_in)
+    assert shown == ("search", 2.0, 7.5, True)
 
 
 def test_plots_draw_no_screened_candidate(searched: tuple) -> None:
@@ -120,19 +118,17 @@ def test_plots_draw_no_screened_candidate(searched: tuple) -> None:
         (data,) = plot_data(store, ids["search"])
     points = {p.arch_id: p for p in data.candidates}
     assert set(points) == {ids["arch"]["full"], ids["arch"]["quick"]}
-    assert points[ids["arch"]["quick"]].peak_memory_mb == 7.5  # the predicted memory
+    assert points[ids["arch"]["quick"]].value("memory") == 7.5  # the predicted memory
     assert data.failed == 0
 
 
 def test_live_progress_shows_screened_and_the_model_error() -> None:
     live = LiveProgress(Console(file=None, quiet=True), {}, enabled=False)
-    live.update(DeviceProgress(position=0, agent="box", iterations=3, measured=5, screened=7,
-                               cost_error=0.062))  # fmt: skip
-    (task,) = live.progress.tasks
-    assert "5 measured" in task.fields["info"] and "7 screened" in task.fields["info"]
-    assert "model ±6%" in task.fields["info"]
-    live.update(DeviceProgress(position=0, agent="box", iterations=3, measured=5))
-    assert "screened" not in task.fields["info"] and "model" not in task.fields["info"]
+    info = live.info(DeviceProgress(position=0, agent="box", iterations=3, measured=5,
+                                    screened=7, cost_error=0.062))  # fmt: skip
+    assert "5 measured" in info and "7 screened" in info and "model ±6%" in info
+    info = live.info(DeviceProgress(position=0, agent="box", iterations=3, measured=5))
+    assert "screened" not in info and "model" not in info
 
 
 @pytest.mark.parametrize(
@@ -144,19 +140,19 @@ def test_live_progress_shows_screened_and_the_model_error() -> None:
         (
             {"cost_model": {"latency": {"n": "12", "mdape": float("nan"), "p90ape": True},
                             "memory": [], "margin": {"latency": 0.1, "other": 1, "memory": "x"}}},
-            CostModelSummary(latency=PredictionErrors(), margin={"latency": 0.1}),
+            CostModelSummary({"latency": PredictionErrors()}, margin={"latency": 0.1}),
         ),
         (  # the margins may come with each quantity's figures instead
             {"cost_model": {"latency": {"n": 3, "margin": 0.2, "coefficients": [1.0]},
                             "quick": {"n": 2, "margin": 0.05}, "margin": {"latency": 0.1}}},
-            CostModelSummary(latency=PredictionErrors(n=3), quick=PredictionErrors(n=2),
+            CostModelSummary({"latency": PredictionErrors(n=3)}, quick=PredictionErrors(n=2),
                              margin={"latency": 0.1, "quick": 0.05}),
         ),
         (
             {"cost_model": COST_MODEL},
             CostModelSummary(
-                latency=PredictionErrors(12, 8, 0.06, 0.15),
-                memory=PredictionErrors(12, 8, 0.031, None),
+                {"latency": PredictionErrors(12, 8, 0.06, 0.15),
+                 "memory": PredictionErrors(12, 8, 0.031, None)},
                 quick=PredictionErrors(5, None, 0.02, 0.05),
                 margin={"latency": 0.1, "memory": 0.08},
             ),

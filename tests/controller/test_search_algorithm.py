@@ -11,7 +11,7 @@ import pytest
 
 from lts.controller.pareto import lower_convex_hull, non_dominated
 from lts.controller.proxies import get_proxy
-from lts.controller.search.algorithm import (
+from lts.controller.search.algorithms import (
     Bounds,
     LTSSearch,
     Outcome,
@@ -44,7 +44,7 @@ def fake_measure(cfg: ArchConfig) -> Outcome:
     noise = int(hashlib.sha256(cfg.arch_id.encode()).hexdigest()[:8], 16) / 2**32
     latency = 0.2 + counts.decoder / 2e5 * (0.8 + 0.4 * noise) + 0.05 * cfg.n_layer
     memory = 4.0 + counts.total * 4 / 2**20 * (0.9 + 0.2 * (1 - noise))
-    return Outcome(latency_ms=latency, peak_memory_mb=memory)
+    return Outcome({"latency": latency, "memory": memory})
 
 
 def run(
@@ -60,7 +60,7 @@ def run(
         proposals = algo.ask()
         asked.append(proposals)
         outcomes = {
-            p.arch_id: Outcome(None, None, "boom")
+            p.arch_id: Outcome(None, "boom")
             if fail and p.arch_id in fail
             else fake_measure(p.cfg)
             for p in proposals
@@ -113,21 +113,21 @@ def test_no_candidate_is_proposed_twice() -> None:
 
 
 def test_bounds_are_respected() -> None:
-    bounds = Bounds(max_latency_ms=2.0, max_memory_mb=5.0, min_params=50_000, max_params=400_000)
+    bounds = Bounds({"latency": 2.0, "memory": 5.0}, min_params=50_000, max_params=400_000)
     algo, asked = run(2, bounds=bounds)
     for it in asked:
         for p in it:  # the parameter bound holds before measuring: never even proposed
             assert 50_000 <= decoder_params(p.cfg) <= 400_000
     assert algo.frontier()
     for point in algo.frontier():
-        assert point.latency_ms <= 2.0 and point.peak_memory_mb <= 5.0
+        assert point.values["latency"] <= 2.0 and point.values["memory"] <= 5.0
     assert any(not p.feasible for p in algo.points)  # the bound did exclude some
 
 
 def test_frontier_equals_brute_force() -> None:
     algo, _ = run(7)
     feasible = [p for p in algo.points if p.feasible]
-    f = [(-p.proxy, p.latency_ms, p.peak_memory_mb) for p in feasible]
+    f = [(-p.proxy, p.values["latency"], p.values["memory"]) for p in feasible]
     expected = set()
     for i, a in enumerate(f):
         if not any(
@@ -234,7 +234,7 @@ def test_seeds_outside_the_parameter_bounds_are_dropped_and_failed_ones_told() -
     assert [p.cfg for p in asked[0] if p.origin == "baseline"] == list(SEEDS[:2])
     told = {p.arch_id for p in algo.points}
     assert SEEDS[1].arch_id in told and SEEDS[0].arch_id not in told  # failed: not a point
-    assert algo.seen(SEEDS[0].arch_id) and not algo.seen(HUGE.arch_id)
+    assert SEEDS[0].arch_id in algo.seen and HUGE.arch_id not in algo.seen
 
 
 def test_a_seeded_search_resumes_the_same() -> None:
@@ -268,7 +268,7 @@ def test_less_chosen_parents_are_favoured() -> None:
     algo.tell({p.arch_id: fake_measure(p.cfg) for p in algo.ask()})
     front = {p.arch_id for p in algo.frontier()}
     for _ in range(10 * len(front)):
-        chosen = [c.arch_id for c in algo._select_parents()]
+        chosen = [c.arch_id for c in algo.select_parents()]
         assert len(set(chosen)) == len(chosen) == 3 and set(chosen) <= front
     counts = algo.state_dict()["chosen"]
     assert set(counts) == front
@@ -277,7 +277,7 @@ def test_less_chosen_parents_are_favoured() -> None:
 def test_convex_frontier_is_the_supported_part_of_the_front() -> None:
     convex, _ = run(13, SearchParams(**{**SMALL.__dict__, "frontier": "convex"}))
     feasible = [p for p in convex.points if p.feasible]
-    f = np.array([(-p.proxy, p.latency_ms, p.peak_memory_mb) for p in feasible])
+    f = np.array([(-p.proxy, p.values["latency"], p.values["memory"]) for p in feasible])
     hull = {feasible[i].arch_id for i in lower_convex_hull(f)}
     front = {feasible[i].arch_id for i in non_dominated(f)}
     assert {p.arch_id for p in convex.frontier()} == hull

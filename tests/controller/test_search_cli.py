@@ -60,12 +60,14 @@ def test_search_results_and_searches(env: dict[str, str]) -> None:
     ]  # fmt: skip
     r = cli.invoke(app, args, env=env)
     assert r.exit_code == 0, r.output
-    assert "Pareto frontier (final re-measurement" in r.stdout
-    assert "layer-scaled baselines" in r.stdout and "speed-up" in r.stdout
+    assert "Pareto frontier (" in r.stdout
+    assert "layer-scaled baselines" in r.stdout and "prefill latency ratio" in r.stdout
     r = cli.invoke(app, ["results", "--json", "--device", "b"], env=env)
     (dev,) = json.loads(r.stdout)["devices"]
-    assert dev["status"] == "done" and dev["frontier"] and len(dev["comparisons"]) == 2
-    assert all(row["figures"] == "final" for row in dev["frontier"])
+    assert dev["status"] == "done" and dev["members"] and len(dev["baselines"]) == 2
+    # every comparison rests on a full measurement: a quick match was measured again
+    assert all(b["match"]["measure"] != "quick" or b["match"]["figures"] == "final"
+               for b in dev["baselines"] if b["match"])  # fmt: skip
     r = cli.invoke(app, ["searches", "--json"], env=env)
     (s,) = json.loads(r.stdout)["data"]
     assert s["name"] == "t" and s["status"] == "done" and s["agents"] == ["a", "b"]

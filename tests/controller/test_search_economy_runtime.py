@@ -19,14 +19,17 @@ import test_search_runtime as rt  # tests/controller is on sys.path
 from test_search_runtime import FakeAgent, _config, _run
 
 from lts.controller.proxies import get_proxy
+from lts.controller.report import build_report
 from lts.controller.search import operators
-from lts.controller.search.algorithm import Bounds, Point
+from lts.controller.search.algorithms import Bounds, Point
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.economy import SCREENED, Economy, quick_settings
 from lts.controller.search.evaluation import DeviceEvaluator
+from lts.controller.search.final import dominated_rows
 from lts.controller.search.runner import start_search
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
+from lts.shared.objectives import ObjectiveSet
 from lts.shared.params import count_params
 from lts.shared.schemas import MeasurementResult, MeasureSettings
 from lts.shared.space import SearchSpace
@@ -87,22 +90,30 @@ def test_a_raced_search_keeps_quick_and_full_apart(
             c = j.candidate
             if c.measure == SCREENED:
                 assert c.measurement_id is None and j.measurement is None
-                assert c.predicted_latency_ms is not None and c.predicted_memory_mb is not None
+                assert set(c.predicted) == {"latency", "memory"}
             elif c.measure == "quick":
                 assert j.measurement.settings_key == quick_settings(full).cache_key()
             else:
                 assert j.measurement.settings_key == full.cache_key()
         # Every frontier member reported links the measurement the search decided on (quick
-        # for one settled as a member for sure) and a final one with the final settings.
+        # for one settled as a member for sure), and those measured again at the end a final
+        # one with the final settings; no reported member is dominated by another.
         reported = [r for r in store.reported(sid) if r.role == "frontier"]
         assert reported
         links = {j.arch.arch_id: j.candidate.measurement_id for j in searched}
-        final = SearchConfig.model_validate(settings).final_settings(full)
+        links.update((j.arch.arch_id, j.candidate.measurement_id) for j in joins
+                     if j.candidate.iteration < 0)  # a baseline may be a member  # fmt: skip
+        final = SearchConfig.from_stored(settings).final_settings(full)
         device = joins[0].candidate.device_id
         finals = store.find_measurements([r.arch_id for r in reported], device, final.cache_key())
         for r in reported:
             assert r.search_measurement_id == links[r.arch_id]
-            assert r.final_measurement_id == finals[r.arch_id].id
+            if r.final_measurement_id is not None:
+                assert r.final_measurement_id == finals[r.arch_id].id
+        rows = [d for d in build_report(store, sid).devices[0].frontier]
+        objectives = SearchConfig.from_stored(settings).objective_set()
+        values = [{"params": r.proxy, **{n: f.value for n, f in r.values.items()}} for r in rows]
+        assert dominated_rows(values, objectives) == []
         # A screened candidate never reached the agent; nothing was measured twice.
         screened = {j.arch.arch_id for j in searched if j.candidate.measure == SCREENED}
         assert not screened & {a for a, _ in agent.measured}
@@ -121,7 +132,7 @@ def test_no_screen_and_measure_full_measure_every_candidate_in_full(tmp_path: Pa
         searched = [j for j in store.candidate_joins(sid) if j.candidate.iteration >= 0]
         assert {j.candidate.measure for j in searched} == {"full"}
         assert all(j.measurement is not None for j in searched)
-        config = SearchConfig.model_validate(store.get_search(sid).settings)
+        config = SearchConfig.from_stored(store.get_search(sid).settings)
         full = config.settings_for(agent.info.defaults)
         keys = {k for _, k in agent.measured}  # the search's and the final re-measurement's
         assert keys == {full.cache_key(), config.final_settings(full).cache_key()}
@@ -137,8 +148,7 @@ def test_a_raced_search_resumed_mid_way_is_the_same_search(tmp_path: Path, stop_
 
     def rows(store: Store, sid: int) -> list[tuple[Any, ...]]:
         return [(j.candidate.iteration, j.arch.arch_id, j.candidate.measure,
-                 j.candidate.predicted_latency_ms, j.candidate.predicted_memory_mb)
-                for j in store.candidate_joins(sid)]  # fmt: skip
+                 j.candidate.predicted) for j in store.candidate_joins(sid)]  # fmt: skip
 
     with Store.open(tmp_path / "whole.sqlite") as store:
         search = start_search(store, _config(**values))
@@ -189,19 +199,20 @@ def test_screening_sends_nothing_a_measured_frontier_dominates_for_sure(tmp_path
         evaluator = DeviceEvaluator(store, device, dispatcher)
         settings = info.defaults.model_copy(update={"time_budget_s": 0.5})
         economy = Economy(store=store, evaluator=evaluator, settings=settings, proxy=proxy,
-                          bounds=Bounds(), measure_mode="full")  # fmt: skip
+                          objectives=ObjectiveSet(), bounds=Bounds(),
+                          measure_mode="full")  # fmt: skip
         learned = await economy.evaluate(cfgs[:40], [])  # no frontier: nothing screened
         assert {j.measure for j in learned.values()} == {"full"}
-        assert economy.cost.latency.margin() is not None
+        assert economy.cost.margin("latency") is not None
         best = cfgs[0]  # as a member beating every candidate (any proxy, ~0 cost)
-        member = Point(cfg=best, iteration=0, origin="random", proxy=1e15,
-                       decoder_params=1, latency_ms=1e-3, peak_memory_mb=1e-3,
-                       feasible=True)  # fmt: skip
+        member = Point(cfg=best, iteration=0, origin="random",
+                       values={"params": 1e15, "latency": 1e-3, "memory": 1e-3},
+                       decoder_params=1, feasible=True)  # fmt: skip
         before = sum(agent.measured.values())
         judged = await economy.evaluate(cfgs[40:60], [member])
         assert {j.measure for j in judged.values()} == {SCREENED}
         assert all(j.evaluation is None and j.outcome.error == SCREENED for j in judged.values())
-        assert all(None not in j.predicted for j in judged.values())
+        assert all(None not in j.predicted.values() for j in judged.values())
         assert sum(agent.measured.values()) == before  # nothing reached the agent
         assert economy.counts["screened"] == len(judged) > 5
         # Screening off: measured.
@@ -219,7 +230,7 @@ def test_the_default_decides_on_quick_measurements(tmp_path: Path) -> None:
     settings."""
     store, sid, agent = _search(tmp_path, measure_mode=None, iterations=4)
     with store:
-        config = SearchConfig.model_validate(store.get_search(sid).settings)
+        config = SearchConfig.from_stored(store.get_search(sid).settings)
         assert config.measure_mode == "quick"
         full = config.settings_for(agent.info.defaults)
         joins = store.candidate_joins(sid)

@@ -19,11 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from lts.controller.agents import AgentSpec
 from lts.controller.client import AgentRefused, AgentUnavailable, JobNotFound
+from lts.controller.report import build_report
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
 from lts.controller.search.runner import DeviceProgress, SearchRunner, start_search
@@ -47,17 +47,22 @@ FAST = RetryPolicy(first_delay_s=0.005, max_delay_s=0.02, fail_after_s=5.0, poll
 SPACE = TINY_SPACE
 
 
+def _stats(v: float) -> LatencyStats:
+    return LatencyStats(median=v, p10=v, p90=v, mean=v, min=v, cv=0.0, n=1, samples=[v])
+
+
 def fake_result(cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult:
+    """As an agent answers: the latency its settings time (a decode step too where asked),
+    the peak memory where the memory pass runs."""
     noise = int(hashlib.sha256(cfg.arch_id.encode()).hexdigest()[:8], 16) / 2**32
     latency = (0.1 + count_params(cfg).decoder / 1e5 * (0.8 + 0.4 * noise)) / settings.threads
+    decode = 0.05 + 0.02 * cfg.n_layer * (0.5 + noise) + count_params(cfg).total / 1e7
     memory = 2.0 + count_params(cfg).total * 4 / 2**20
     return MeasurementResult(
         arch_id=cfg.arch_id,
-        latency_ms=LatencyStats(
-            median=latency, p10=latency, p90=latency, mean=latency, min=latency, cv=0.0, n=1,
-            samples=[latency],
-        ),
-        peak_memory_mb=memory,
+        latency_ms=_stats(decode if settings.metric == "decode" else latency),
+        decode_latency_ms=_stats(decode) if settings.decode else None,
+        peak_memory_mb=memory if settings.measure_memory else None,
         settings=settings,
     )  # fmt: skip
 
@@ -396,8 +401,13 @@ def test_search_on_two_devices_stores_everything(tmp_path: Path) -> None:
             reported = store.reported(search.id, sd.device_id)
             roles = Counter(r.role for r in reported)
             assert roles["baseline"] == 2 and roles["frontier"] >= 1
-            assert all(r.final_measurement_id for r in reported)
-            assert all(r.final_measurement_id != r.search_measurement_id for r in reported)
+            # The final settings (twice the budget) differ from the search's: the baselines
+            # and the members their comparisons pick are measured again.
+            assert all(r.final_measurement_id for r in reported if r.role == "baseline")
+            assert all(r.final_measurement_id != r.search_measurement_id for r in reported
+                       if r.final_measurement_id)  # fmt: skip
+            (dev,) = build_report(store, search.id, sd.agent).devices
+            assert all(c.match is None or c.match.figures == "final" for c in dev.comparisons)
         # Every measurement was taken once, on its own device.
         for agent in agents.values():
             assert set(agent.measured.values()) == {1}
@@ -499,26 +509,6 @@ def test_a_seeded_search_starts_iteration_0_with_its_baselines(tmp_path: Path) -
     assert [c.origin for c in first] == ["baseline"] * 2 + ["random"] * 8
     assert all(c.cache_hit for c in first[:2])  # measured once, at iteration -1
     assert set(agents["a"].measured.values()) == {1}
-
-
-def test_a_seed_beaten_only_at_search_time_stays_on_the_reported_frontier() -> None:
-    from lts.controller.search.algorithm import LTSSearch, Outcome, SearchParams
-    from lts.controller.search.device_search import unbeaten_seeds
-    from lts.shared.space import SearchSpace
-
-    small, big = (ArchConfig.from_dict(item.arch) for item in _items(2))
-    assert small.n_layer < big.n_layer  # big has more decoder parameters
-    params = SearchParams(iterations=1, population=2, parents=1)
-    algo = LTSSearch(SearchSpace.from_dict(SPACE), params, np.random.default_rng(0),
-                     seeds=[small, big])  # fmt: skip
-    assert [p.origin for p in algo.ask()] == ["baseline", "baseline"]
-    algo.tell({small.arch_id: Outcome(2.0, 5.0), big.arch_id: Outcome(1.0, 4.0)})
-    assert [p.arch_id for p in algo.frontier()] == [big.arch_id]  # big dominates small
-    assert unbeaten_seeds(algo, {small.arch_id: 2.0, big.arch_id: 1.0}) == []
-    # Measured again at the end, the dominating member is slower: small is kept.
-    assert unbeaten_seeds(algo, {small.arch_id: 2.0, big.arch_id: 2.1}) == [small.arch_id]
-    assert unbeaten_seeds(algo, {small.arch_id: 2.0, big.arch_id: 2.0}) == []
-    assert unbeaten_seeds(algo, {small.arch_id: None, big.arch_id: 2.1}) == []  # failed
 
 
 def test_a_controller_killed_right_after_submitting_repeats_nothing(tmp_path: Path) -> None:
@@ -658,27 +648,3 @@ def test_the_same_device_twice_is_refused(tmp_path: Path) -> None:
         first, second = outcome.devices
         assert first.status == "done"
         assert second.status == "failed" and "same device" in (second.message or "")
-
-
-def test_final_remeasurement_is_capped_but_keeps_the_comparisons() -> None:
-    from lts.controller.search.algorithm import Point
-    from lts.controller.search.device_search import choose_final
-
-    cfgs = [ArchConfig.from_dict(item.arch) for item in _items(9)]
-
-    def members(latency: Any) -> list[Point]:
-        return [
-            Point(c, 0, "random", float(i), 1000 * (i + 1), latency(i), 1.0, True)
-            for i, c in enumerate(cfgs)
-        ]
-
-    grow = members(lambda i: 1.0 + i)  # latency grows with size
-    assert choose_final(grow, [], None) == grow
-    assert choose_final(grow, [], 20) == grow
-    # Capped: spread evenly over decoder parameters, smallest and largest included.
-    assert [p.decoder_params for p in choose_final(grow, [], 3)] == [1000, 5000, 9000]
-    # Plus what each baseline comparison picks: the fastest member with at least the
-    # baseline's parameters (here 3,000, unusually fast), so it rests on final figures.
-    dip = members(lambda i: 0.5 if i == 2 else 1.0 + i)
-    picked = choose_final(dip, [(2500, 5.0)], 3)
-    assert [p.decoder_params for p in picked] == [1000, 3000, 5000, 9000]

@@ -198,9 +198,11 @@ def test_measurement_cache_never_stores_twice(store: Store, store_url: str) -> N
     cfg = _cfg()
     key = MeasureSettings().cache_key()
     rec, new = store.add_measurement(cfg, dev.id, key, result=_result(cfg))
-    assert new and rec.ok and rec.latency_ms == 1.5 and rec.samples[0] == 1.5
+    assert new and rec.ok and rec.values["latency"] == 1.5
+    stats = store.get_measurements([rec.id], samples=True)[rec.id].stats
+    assert stats["latency"]["samples"][0] == 1.5
     again, new_again = store.add_measurement(cfg, dev.id, key, result=_result(cfg, median=9.0))
-    assert not new_again and again.id == rec.id and again.latency_ms == 1.5
+    assert not new_again and again.id == rec.id and again.values["latency"] == 1.5
     other_key = MeasureSettings(threads=2).cache_key()
     assert store.find_measurements([cfg.arch_id], dev.id, other_key) == {}
     assert store.find_measurements([cfg.arch_id], dev.id, key)[cfg.arch_id] == rec
@@ -211,8 +213,8 @@ def test_measurement_cache_never_stores_twice(store: Store, store_url: str) -> N
         _sql(
             store_url,
             "INSERT INTO measurements (architecture_id, device_id, settings_hash, settings_key, "
-            "settings, status, latency, samples, memory, context, created_at) "
-            "VALUES (:a, :d, :h, 'k', '{}', 'done', '{}', '[]', '{}', '{}', '2024-01-01')",
+            "settings, status, memory, context, created_at) "
+            "VALUES (:a, :d, :h, 'k', '{}', 'done', '{}', '{}', '2024-01-01')",
             a=row[0], d=row[1], h=row[2],
         )  # fmt: skip
 
@@ -223,7 +225,7 @@ def test_failed_measurement_is_cached_with_its_error(store: Store) -> None:
     rec, _ = store.add_measurement(
         cfg, dev.id, "k", status="failed", error="worker killed (out of memory)"
     )
-    assert not rec.ok and rec.error == "worker killed (out of memory)" and rec.latency_ms is None
+    assert not rec.ok and rec.error == "worker killed (out of memory)" and rec.values == {}
     with pytest.raises(ValueError):
         store.add_measurement(cfg, dev.id, "k2", status="failed")
 
@@ -234,17 +236,16 @@ def test_inf_and_nan_survive_a_round_trip(store: Store) -> None:
     result = _result(cfg, median=math.inf, memory=math.nan)
     result.latency_ms.samples = [1.0, math.inf, math.nan, -math.inf]
     result.context["temperature_c"] = math.nan
-    store.add_measurement(cfg, dev.id, "k", result=result)
-    (back,) = store.find_measurements([cfg.arch_id], dev.id, "k").values()
-    assert back.latency_ms == math.inf and math.isnan(back.peak_memory_mb)
-    assert back.samples[:2] == (1.0, math.inf) and math.isnan(back.samples[2])
-    assert back.samples[3] == -math.inf
+    m, _ = store.add_measurement(cfg, dev.id, "k", result=result)
+    back = store.get_measurements([m.id], samples=True)[m.id]
+    assert back.values["latency"] == math.inf and math.isnan(back.values["memory"])
+    samples = back.stats["latency"]["samples"]
+    assert samples[:2] == [1.0, math.inf] and math.isnan(samples[2]) and samples[3] == -math.inf
     assert math.isnan(back.context["temperature_c"])
-    assert not back.ok
-    # A missing value stays missing (None), distinct from NaN.
+    # A missing value stays missing, distinct from NaN.
     cfg2 = _cfg(5)
     store.add_measurement(cfg2, dev.id, "k", result=_result(cfg2, memory=None))
-    assert store.find_measurements([cfg2.arch_id], dev.id, "k")[cfg2.arch_id].peak_memory_mb is None
+    assert "memory" not in store.find_measurements([cfg2.arch_id], dev.id, "k")[cfg2.arch_id].values
 
 
 def test_search_lifecycle(store: Store) -> None:
@@ -310,9 +311,9 @@ def test_candidate_figures_agree_with_the_full_records(store: Store) -> None:
     ]
     by_arch = {f.arch_id: f for f in figures}
     fa, fb, fc = by_arch[a.arch_id], by_arch[b.arch_id], by_arch[c.arch_id]
-    assert (fa.ok, fa.status, fa.latency_ms, fa.peak_memory_mb) == (True, "done", 2.5, None)
+    assert (fa.ok, fa.status, fa.values) == (True, "done", {"latency": 2.5})
     assert fa.decoder_params == count_params(a).decoder
-    assert (fb.ok, fb.status, fb.latency_ms) == (False, "failed", None)
+    assert (fb.ok, fb.status, fb.values) == (False, "failed", {})
     assert (fc.ok, fc.status, fc.measurement_id) == (False, None, None)  # not measured yet
     assert figures[0].arch_id == base.arch_id and figures[0].iteration == -1
     assert store.candidate_figures(search.id, dev.id + 1) == []
@@ -353,18 +354,18 @@ def _screening_search(store: Store) -> tuple[int, int, dict[str, ArchConfig]]:
         dev.id,
         0,
         [
-            (cfgs["full"].arch_id, "full", 2.1, 9.5),
-            (cfgs["cached"].arch_id, "full", None, None),
-            (cfgs["quick"].arch_id, "quick", 1.9, 13.5),
-            (cfgs["screened"].arch_id, "screened", 4.0, math.inf),
+            (cfgs["full"].arch_id, "full", {"latency": 2.1, "memory": 9.5}),
+            (cfgs["cached"].arch_id, "full", {}),
+            (cfgs["quick"].arch_id, "quick", {"latency": 1.9, "memory": 13.5}),
+            (cfgs["screened"].arch_id, "screened", {"latency": 4.0, "memory": math.inf}),
         ],
     )
-    store.set_candidate_measure(sid, dev.id, -1, [(cfgs["base"].arch_id, "full", None, None)])
+    store.set_candidate_measure(sid, dev.id, -1, [(cfgs["base"].arch_id, "full", {})])
     return sid, dev.id, cfgs
 
 
 def _estimate(c: Any) -> tuple[str | None, float | None, float | None]:
-    return c.measure, c.predicted_latency_ms, c.predicted_memory_mb
+    return c.measure, c.predicted.get("latency"), c.predicted.get("memory")
 
 
 def test_candidates_carry_their_measure_and_prediction(store: Store) -> None:
@@ -390,14 +391,16 @@ def test_candidates_carry_their_measure_and_prediction(store: Store) -> None:
         f = figures[arch_id]
         assert _estimate(f) == _estimate(c)
     # Only the quick one's memory is the prediction; a measured memory is never replaced.
+    names = ("latency", "memory")
     quick, full = figures[cfgs["quick"].arch_id], figures[cfgs["full"].arch_id]
-    assert (quick.peak_memory_mb, quick.memory_predicted, quick.memory_mb) == (None, True, 13.5)
-    assert (full.peak_memory_mb, full.memory_predicted, full.memory_mb) == (10.0, False, 10.0)
+    assert "memory" not in quick.values
+    assert quick.filled(names) == ({"latency": 2.0, "memory": 13.5}, frozenset({"memory"}))
+    assert full.filled(names) == ({"latency": 2.0, "memory": 10.0}, frozenset())
     screened = figures[cfgs["screened"].arch_id]
-    assert (screened.ok, screened.memory_predicted, screened.memory_mb) == (False, False, None)
-    # Setting them again replaces all three; the other iterations are left alone.
-    store.set_candidate_measure(sid, did, 0, [(cfgs["quick"].arch_id, "full", None, 14.0)])
-    store.set_candidate_measure(sid, did, 5, [(cfgs["full"].arch_id, "quick", 0.1, 0.1)])
+    assert (screened.ok, screened.filled(names)) == (False, ({}, frozenset()))
+    # Setting them again replaces them; the other iterations are left alone.
+    store.set_candidate_measure(sid, did, 0, [(cfgs["quick"].arch_id, "full", {"memory": 14.0})])
+    store.set_candidate_measure(sid, did, 5, [(cfgs["full"].arch_id, "quick", {"latency": 0.1})])
     again = {c.arch_id: c for c in store.candidates(sid, did)}
     assert _estimate(again[cfgs["quick"].arch_id]) == ("full", None, 14.0)
     assert again[cfgs["full"].arch_id] == by_arch[cfgs["full"].arch_id]
@@ -407,7 +410,7 @@ def test_an_unknown_measure_is_refused(store: Store) -> None:
     sid, did, cfgs = _screening_search(store)
     before = store.candidates(sid, did)
     with pytest.raises(ValueError, match="unknown measure 'skipped'"):
-        rows = [(cfgs["quick"].arch_id, "quick", 1.0, 1.0), (cfgs["full"].arch_id, "skipped", 1, 1)]
+        rows = [(cfgs["quick"].arch_id, "quick", {}), (cfgs["full"].arch_id, "skipped", {})]
         store.set_candidate_measure(sid, did, 0, rows)
     assert store.candidates(sid, did) == before  # nothing written
 
@@ -436,7 +439,7 @@ def test_candidate_counts_per_device(store: Store) -> None:
 def test_last_candidates_of_architectures(store: Store) -> None:
     sid, did, cfgs = _screening_search(store)
     store.add_candidates(sid, did, 2, [(cfgs["quick"], "mutation", ())])
-    store.set_candidate_measure(sid, did, 2, [(cfgs["quick"].arch_id, "full", 1.0, 2.0)])
+    store.set_candidate_measure(sid, did, 2, [(cfgs["quick"].arch_id, "full", {"latency": 1.0})])
     wanted = [cfgs["quick"].arch_id, cfgs["old"].arch_id, _cfg(9).arch_id]
     found = store.last_candidates(sid, did, wanted)
     assert sorted(found) == sorted(wanted[:2])  # never proposed: absent
@@ -470,7 +473,7 @@ def test_a_search_lease_has_one_holder(store: Store) -> None:
 def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     search = store.create_search({}, seed=1)
     with pytest.raises(ValueError):
-        store.add_candidates(search.id, 1, 0, [(_cfg(), "bogus", ())])
+        store.add_candidates(search.id, 1, 0, [(_cfg(), "not an origin!", ())])
     assert store.candidates(search.id) == []
 
 

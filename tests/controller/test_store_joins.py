@@ -4,6 +4,8 @@ after the other returns, in the same order, for a whole search, one device, and 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lts.controller.store import Store
@@ -71,15 +73,19 @@ def test_the_join_returns_what_separate_reads_return(store: Store) -> None:
     everything = store.candidate_joins(search.id)
     assert len(everything) == 7
     records = store.candidates(search.id)
-    pairs = {c: seq for seq, c in store.candidates_after(search.id)}
-    assert _joined(everything) == _separately(store, [(pairs[c], c) for c in records])
+    def key(c: Any) -> tuple[int, int, str]:
+        return c.device_id, c.iteration, c.arch_id
+
+    pairs = {key(c): seq for seq, c in store.candidates_after(search.id)}
+    assert _joined(everything) == _separately(store, [(pairs[key(c)], c) for c in records])
     on_box = store.candidate_joins(search.id, box)
     assert [r.candidate.device_id for r in on_box] == [box] * 4
     assert _joined(on_box) == _separately(
-        store, [(pairs[c], c) for c in records if c.device_id == box]
+        store, [(pairs[key(c)], c) for c in records if c.device_id == box]
     )
     measured = {r.arch.arch_id: r.measurement for r in on_box}
-    assert measured[a.arch_id].latency_ms == 2.5 and measured[a.arch_id].arch_id == a.arch_id
+    assert measured[a.arch_id].values["latency"] == 2.5
+    assert measured[a.arch_id].arch_id == a.arch_id
     assert measured[b.arch_id].error == "killed"
     assert measured[c.arch_id] is None and measured[base.arch_id] is None
 

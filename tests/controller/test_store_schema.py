@@ -5,6 +5,7 @@ and by its threads."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from lts.controller.store import schema as schema_mod
 from lts.controller.store.store import upgrade
 from lts.shared.config import ArchConfig
 from lts.shared.errors import StoreError
-from lts.shared.schemas import DeviceInfo, MeasureSettings
+from lts.shared.schemas import DeviceInfo, LatencyStats, MeasurementResult, MeasureSettings
 
 cli = CliRunner()
 
@@ -193,30 +194,67 @@ def test_one_store_serves_many_threads_at_once(store_url: str) -> None:
         assert store.latest_search().id == 40
 
 
-# ------------------------------------------------------------------------ version 1 to 2
-_V2_COLUMNS = ("measure", "predicted_latency_ms", "predicted_memory_mb")
+# --------------------------------------------------------------------- older versions
+def _arch(n: int) -> ArchConfig:
+    arch = {"backbone": "gpt2", "n_layer": n, "d_model": 64, "n_head": 2, "d_inner": 128,
+            "n_token": 1000, "cutoffs": [200, 500]}  # fmt: skip
+    return ArchConfig.from_dict(arch)
 
 
-def _version_1_store(url: str) -> tuple[int, int, str, str]:
-    """A database as version 1 wrote it: a search on one device with a candidate measured in
-    full and one not measured, then the schema taken back to version 1 (the columns version 2
-    added dropped, the version set back). Returns (search id, device id, measured arch id,
-    unmeasured arch id)."""
-    a, b = (
-        ArchConfig.from_dict({"backbone": "gpt2", "n_layer": n, "d_model": 64, "n_head": 2,
-                              "d_inner": 128, "n_token": 1000, "cutoffs": [200, 500]})
-        for n in (1, 2)
-    )  # fmt: skip
+_STATS = {"median": 12.5, "p10": 12.0, "p90": 13.0, "mean": 12.6, "min": 11.9, "cv": 0.02,
+          "n": 3, "samples": [12.4, 12.5, 12.6]}  # fmt: skip
+
+
+def _older_store(url: str, version: int) -> dict[str, Any]:
+    """A database as version ``version`` (1 or 2) wrote it: made by this release, then its
+    schema taken back (the steps of the migrations undone, the old columns filled as those
+    versions filled them). One search on one device: candidate ``full`` measured (prefill
+    12.5 ms, 40 MiB), ``decode`` measured under settings that timed decode (7.5 ms), ``none``
+    not measured, ``failed`` failed; version 2 adds ``quick``'s predictions (3.5 ms, 12.25 MiB)."""
+    full, decode, none, failed = _arch(1), _arch(2), _arch(3), _arch(4)
+    decoded = MeasureSettings(metric="decode")
+    result = MeasurementResult(arch_id=full.arch_id, latency_ms=LatencyStats(**_STATS),
+                               peak_memory_mb=40.0, settings=MeasureSettings())  # fmt: skip
     with Store(url) as store:
         dev = store.upsert_device("box", _device_info())
         sid = store.create_search({}, seed=1).id
-        store.add_candidates(sid, dev.id, 0, [(a, "random", ()), (b, "random", ())])
-        m, _ = store.add_measurement(a, dev.id, "k", status="failed", error="killed")
-        store.link_candidates(sid, dev.id, 0, [(a.arch_id, m.id, False)])
-    for column in _V2_COLUMNS:
-        _sql(url, f"ALTER TABLE candidates DROP COLUMN {column}")
-    _sql(url, "UPDATE lts_schema SET version = 1")
-    return sid, dev.id, a.arch_id, b.arch_id
+        store.add_candidates(sid, dev.id, 0, [(a, "random", ()) for a in (full, decode, none,
+                                                                            failed)])  # fmt: skip
+        m1, _ = store.add_measurement(full, dev.id, "k", result=result)
+        m2, _ = store.add_measurement(decode, dev.id, decoded.cache_key(), result=result.model_copy(
+            update={"arch_id": decode.arch_id, "latency_ms": LatencyStats(**{**_STATS,
+                    "median": 7.5}), "peak_memory_mb": None, "settings": decoded}))  # fmt: skip
+        m3, _ = store.add_measurement(failed, dev.id, "k", status="failed", error="killed")
+        store.link_candidates(sid, dev.id, 0, [(full.arch_id, m1.id, False),
+                                               (decode.arch_id, m2.id, False),
+                                               (failed.arch_id, m3.id, False)])  # fmt: skip
+        cand = {c.arch_id: c for c in store.candidates(sid, dev.id)}
+    ids = _sql(url, "SELECT c.id, a.arch_id FROM candidates c JOIN architectures a "
+                    "ON a.id = c.architecture_id")  # fmt: skip
+    cid = {arch: i for i, arch in ids}
+    for column, kind in (("latency_ms", "FLOAT"), ("peak_memory_mb", "FLOAT"),
+                         ("latency", "JSON"), ("samples", "JSON")):  # fmt: skip
+        _sql(url, f"ALTER TABLE measurements ADD COLUMN {column} {kind}")
+    stats = {k: v for k, v in _STATS.items() if k not in ("median", "samples")}
+    _sql(url, f"UPDATE measurements SET latency_ms = 12.5, peak_memory_mb = 40.0, latency = "
+              f"'{json.dumps(stats)}', samples = '{json.dumps(_STATS['samples'])}' "
+              f"WHERE id = {m1.id}")  # fmt: skip
+    _sql(url, f"UPDATE measurements SET latency_ms = 7.5, latency = '{{}}', samples = '[]' "
+              f"WHERE id = {m2.id}")  # fmt: skip
+    _sql(url, f"UPDATE measurements SET latency = '{{}}', samples = '[]' WHERE id = {m3.id}")
+    _sql(url, "DROP TABLE measurement_values")
+    for column in ("predicted_latency_ms", "predicted_memory_mb"):
+        _sql(url, f"ALTER TABLE candidates ADD COLUMN {column} FLOAT")
+    _sql(url, "ALTER TABLE candidates DROP COLUMN predicted")
+    if version == 2:
+        _sql(url, "UPDATE candidates SET measure = 'quick', predicted_latency_ms = 3.5, "
+                  f"predicted_memory_mb = 12.25 WHERE id = {cid[none.arch_id]}")  # fmt: skip
+    else:
+        for column in ("measure", "predicted_latency_ms", "predicted_memory_mb"):
+            _sql(url, f"ALTER TABLE candidates DROP COLUMN {column}")
+    _sql(url, f"UPDATE lts_schema SET version = {version}")
+    return {"sid": sid, "did": dev.id, "full": full.arch_id, "decode": decode.arch_id,
+            "none": none.arch_id, "failed": failed.arch_id, "cand": cand}  # fmt: skip
 
 
 def _device_info() -> DeviceInfo:
@@ -225,34 +263,51 @@ def _device_info() -> DeviceInfo:
                       defaults=MeasureSettings())  # fmt: skip
 
 
-def test_db_upgrade_takes_a_version_1_database_to_version_2(store_url: str) -> None:
-    sid, did, measured, unmeasured = _version_1_store(store_url)
-    with pytest.raises(StoreError, match="schema version 1, older than this release's"):
+@pytest.mark.parametrize("version", [1, 2])
+def test_db_upgrade_takes_an_older_database_to_the_current_version(
+    store_url: str, version: int
+) -> None:
+    old = _older_store(store_url, version)
+    sid, did = old["sid"], old["did"]
+    with pytest.raises(StoreError, match=f"schema version {version}, older than this release's"):
         Store(store_url)
     done = cli.invoke(app, ["db", "upgrade", "--db", store_url])
     assert done.exit_code == 0, done.output
-    assert done.output == "upgraded the store from schema version 1 to 2\n"
-    assert _sql(store_url, "SELECT version FROM lts_schema") == [(2,)]
+    assert done.output == f"upgraded the store from schema version {version} to 3\n"
+    assert _sql(store_url, "SELECT version FROM lts_schema") == [(3,)]
     with Store(store_url) as store:
-        old = {c.arch_id: c for c in store.candidates(sid, did)}
-        assert {(c.measure, c.predicted_latency_ms, c.predicted_memory_mb)
-                for c in old.values()} == {(None, None, None)}  # fmt: skip
-        assert old[measured].measurement_id is not None  # the rows are kept as they were
-        # A candidate measured before version 2 counts as measured in full.
-        n = store.candidate_counts(sid)[did]
-        assert (n.proposed, n.measured, n.full, n.quick, n.screened) == (2, 1, 1, 0, 0)
-        store.set_candidate_measure(sid, did, 0, [(unmeasured, "screened", 3.5, 12.25)])
-        after = {c.arch_id: c for c in store.candidates(sid, did)}[unmeasured]
-        assert (after.measure, after.predicted_latency_ms, after.predicted_memory_mb) == (
-            "screened", 3.5, 12.25)  # fmt: skip
-    assert upgrade(store_url) == (2, 2)  # nothing left to do
+        cands = {c.arch_id: c for c in store.candidates(sid, did)}
+        ms = store.get_measurements([c.measurement_id for c in cands.values()
+                                     if c.measurement_id], samples=True)  # fmt: skip
+        by_arch = {m.arch_id: m for m in ms.values()}
+        full = by_arch[old["full"]]
+        assert full.values == {"latency": 12.5, "memory": 40.0}
+        assert full.stats["latency"] == _STATS  # statistics and samples kept
+        assert by_arch[old["decode"]].values == {"decode_latency": 7.5}  # its settings timed decode
+        assert by_arch[old["failed"]].values == {} and by_arch[old["failed"]].status == "failed"
+        assert old["none"] not in by_arch
+        if version == 2:
+            assert (cands[old["none"]].measure, cands[old["none"]].predicted) == (
+                "quick", {"latency": 3.5, "memory": 12.25})  # fmt: skip
+        else:  # a candidate measured before version 2 counts as measured in full
+            assert {c.measure for c in cands.values()} == {None}
+            assert all(c.predicted == {} for c in cands.values())
+            n = store.candidate_counts(sid)[did]
+            assert (n.proposed, n.measured, n.full, n.quick, n.failed) == (4, 3, 3, 0, 1)
+        store.set_candidate_measure(sid, did, 0, [(old["none"], "screened", {"latency": 3.0})])
+        after = {c.arch_id: c for c in store.candidates(sid, did)}[old["none"]]
+        assert (after.measure, after.predicted) == ("screened", {"latency": 3.0})
+    assert upgrade(store_url) == (3, 3)  # nothing left to do
 
 
-def _columns(url: str) -> dict[str, tuple[str, bool]]:
+def _columns(url: str) -> dict[str, set[tuple[str, str]]]:
+    """Each table's columns with their types (nullability aside: a column added to a table
+    with rows is nullable)."""
     engine = create_engine(url)
     try:
-        found = inspect(engine).get_columns("candidates")
-        return {c["name"]: (str(c["type"]), c["nullable"]) for c in found}
+        found = inspect(engine)
+        return {t: {(c["name"], str(c["type"])) for c in found.get_columns(t)}
+                for t in found.get_table_names()}  # fmt: skip
     finally:
         engine.dispose()
 
@@ -260,9 +315,9 @@ def _columns(url: str) -> dict[str, tuple[str, bool]]:
 def test_the_upgraded_columns_are_those_a_new_database_gets(
     store_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """The step adds the columns with the types ``CREATE TABLE`` gives a new database of the
-    same engine."""
-    _version_1_store(store_url)
+    """The steps make the tables and columns, with the types, that ``CREATE TABLE`` gives a
+    new database of the same engine."""
+    _older_store(store_url, 1)
     upgrade(store_url)
     if store_url.startswith("sqlite"):
         Store(new := database_url(tmp_path / "new.sqlite")).close()

@@ -145,7 +145,7 @@ def test_a_controller_killed_with_two_jobs_in_flight_resumes_without_repeats(
     with Store.open(env["LTS_DB"]) as store:
         assert store.get_search(1).status == "done"
         (sd,) = store.search_devices(1)
-        assert sd.state.get("inflight") is None
+        assert not sd.state.get("inflight")  # collected
         assert all(c.measurement_id is not None for c in store.candidates(1))
         taken = measured_items(agent, before)
         assert set(taken.values()) == {1}, twice(taken)  # nothing measured twice

@@ -14,6 +14,7 @@ import pytest
 from testkit import FP32_REL, assert_fp32_close, max_scaled_diff
 
 from lts.controller.tables import read_table
+from lts.shared.backbones import backbone_names, get_backbone
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.params import ParamCounts, count_params, table_params
@@ -104,9 +105,9 @@ def tokens(cfg: ArchConfig, shape: tuple[int, int], seed: int = 0) -> torch.Tens
 
 
 # --------------------------------------------------------------------- (a), (b) counts
-@pytest.mark.parametrize("backbone", ["gpt2", "transxl"])
+@pytest.mark.parametrize("backbone", backbone_names())
 def test_module_counts_equal_params_for_random_archs(backbone: str) -> None:
-    rng = np.random.default_rng(20221128 if backbone == "gpt2" else 20221129)
+    rng = np.random.default_rng(20221128 + backbone_names().index(backbone))
     for _ in range(N_RANDOM):
         cfg = random_arch(rng, backbone)
         model = build_model(cfg, init="meta")
@@ -358,3 +359,33 @@ def test_onnx_export_matches_with_dynamic_length(backbone: str) -> None:
         want = wrapped(idx).numpy()
     assert got.shape == want.shape == (1, 7, cfg.n_token)
     assert_fp32_close(got, want, "ONNX Runtime vs torch")
+
+
+# ------------------------------------------------------------ the declarations vs the models
+@pytest.mark.parametrize("backbone", backbone_names())
+def test_the_declaration_describes_its_model(backbone: str) -> None:
+    """The parts of a declaration that are not parameter counts (those are checked above)
+    agree with the model it names: its position limit, its decode cache's size and layout,
+    the residual layers it names."""
+    declared = get_backbone(backbone)
+    cfg = small_arch(backbone, mem_len=5) if declared.segment_memory else small_arch(backbone)
+    model = build_model(cfg)
+    assert isinstance(model, declared.model_class())
+    names = [name for name, _ in model.named_modules()]
+    for ending in model.residual_out:
+        assert any(name.endswith(ending) for name in names), ending
+    too_long = tokens(cfg, (1, cfg.tgt_len + 1))
+    with torch.inference_mode():
+        if declared.learned_positions:
+            with pytest.raises(ConfigError, match="seq_len"):
+                model(too_long)
+        else:
+            model(too_long)
+        for seq_len in (3, cfg.tgt_len):  # a context below and above a memory of 5
+            _, cache = model.decode_step(tokens(cfg, (2, seq_len - 1)))
+            flat = cache.flatten()
+            held = 2 * (declared.decode_keys(cfg, seq_len) - 1) * declared.cache_width(cfg)
+            assert sum(t.numel() for t in flat) == held, seq_len
+            again = type(cache).unflatten(flat)
+            assert again.length == cache.length
+            assert all(a is b for a, b in zip(again.flatten(), flat, strict=True))

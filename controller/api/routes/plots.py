@@ -12,6 +12,7 @@ from lts.controller.api.deps import SearchId, StoreDep
 from lts.controller.api.errors import responses
 from lts.controller.store import Store
 from lts.shared.errors import NotFoundError
+from lts.shared.objectives import get as objective
 
 router = APIRouter(prefix="/searches", tags=["plots"])
 
@@ -24,7 +25,9 @@ DeviceQuery = Annotated[
 
 def _render(store: Store, search_id: int, name: str, device: str | None, kind: str) -> bytes:
     reads.require_search(store, search_id)
-    names = plots.PNG_PLOTS if kind == "png" else plots.HTML_PLOTS
+    objectives = reads.load_config(store, search_id).objectives
+    slices = [n for n in objectives if objective(n).measured]
+    names = [*slices, *plots.PNG_PLOTS] if kind == "png" else list(plots.HTML_PLOTS)
     if name not in names:
         raise NotFoundError(f"no plot {name}.{kind}; choose from "
                             f"{', '.join(f'{n}.{kind}' for n in names)}")  # fmt: skip
@@ -40,9 +43,9 @@ def _render(store: Store, search_id: int, name: str, device: str | None, kind: s
 def read_plot_png(
     search_id: SearchId, name: str, store: StoreDep, device: DeviceQuery = None
 ) -> Response:
-    """``latency`` or ``memory``: decoder parameters against median latency or peak memory,
-    with every candidate, the Pareto frontier and the layer-scaled baselines; ``hypervolume``:
-    the hypervolume after each iteration."""
+    """One measured objective of the search (``latency``, ``decode_latency``, ``memory``):
+    decoder parameters against it, with every candidate, the Pareto frontier and the
+    layer-scaled baselines; ``hypervolume``: the hypervolume after each iteration."""
     body = _render(store, search_id, name, device, "png")
     return Response(body, media_type="image/png")
 
@@ -55,7 +58,8 @@ def read_plot_png(
 def read_plot_html(
     search_id: SearchId, name: str, store: StoreDep, device: DeviceQuery = None
 ) -> Response:
-    """``frontier3d``: the frontier in 3-D (decoder parameters, latency, memory) as an
+    """``frontier3d``: the frontier in 3-D (decoder parameters and the first two measured
+    objectives; a third colours the members) as an
     interactive page with plotly.js embedded (about 5 MB; it opens offline)."""
     body = _render(store, search_id, name, device, "html")
     return Response(body, media_type="text/html; charset=utf-8")

@@ -102,10 +102,22 @@ function plot(node, traces, layout) {
 
 function deviceName(d) { return d.device || d.agent; }
 
+// The objectives as the controller declares them (GET /objectives), by name.
+let OBJECTIVES = new Map();
+
+// The measured objectives among `names` (a search's objectives), in its order.
+function measuredOf(names) {
+  return (names || []).map((n) => OBJECTIVES.get(n)).filter((o) => o && o.source === "measured");
+}
+
+function fmtOf(o) { return o.unit === "ms" ? fmt.ms : fmt.mb; }
+
+function heading(o) { return `${o.label} (${o.unit})`; }
+
 // A candidate with a successful measurement (statuses: done, failed, rejected).
 function isMeasured(c) {
   return Boolean(c.measurement && c.measurement.status === "done"
-                 && c.measurement.latency_ms !== null);
+                 && Object.keys(c.measurement.values || {}).length > 0);
 }
 
 // ---------------------------------------------------------------------- searches page
@@ -243,11 +255,11 @@ class SearchPage {
   }
 
   buildDevice(device) {
+    const slices = new Map(measuredOf(device.objectives).map((o) => [o.name,
+      el("div", { class: "chart", "data-chart": o.name })]));
     const parts = {
       status: el("span"), stats: el("div", { class: "stats" }),
-      hv: el("div", { class: "chart", "data-chart": "hypervolume" }),
-      latency: el("div", { class: "chart", "data-chart": "latency" }),
-      memory: el("div", { class: "chart", "data-chart": "memory" }),
+      hv: el("div", { class: "chart", "data-chart": "hypervolume" }), slices,
       cube: el("div", { class: "chart tall", "data-chart": "frontier3d" }),
       baselines: el("div"), members: el("div"), exports: el("div", { class: "buttons" }),
     };
@@ -256,7 +268,7 @@ class SearchPage {
       el("h2", {}, `${device.agent}`, device.device && device.device !== device.agent
         ? el("span", { class: "muted" }, ` (${device.device})`) : null, " ", parts.status),
       parts.stats,
-      el("div", { class: "charts" }, parts.hv, parts.latency, parts.memory, parts.cube),
+      el("div", { class: "charts" }, parts.hv, ...slices.values(), parts.cube),
       el("h3", {}, "Baselines against the frontier"), parts.baselines,
       el("h3", {}, "Pareto frontier"), parts.exports, parts.members);
     return { node, parts };
@@ -294,18 +306,15 @@ class SearchPage {
 
   updateDevice(parts, device, f) {
     parts.status.replaceChildren(badge(device.status));
-    const mine = this.deviceCandidates(f);
-    const searched = mine.filter((c) => c.iteration >= 0);
-    const measured = searched.filter(isMeasured);
-    const failed = searched.filter((c) => c.measurement && c.measurement.status !== "done");
-    const hits = searched.filter((c) => c.cache_hit === true);
+    const measured = this.deviceCandidates(f).filter((c) => c.iteration >= 0 && isMeasured(c));
+    // The counts are the API's (the one count of a device's candidates), not the page's.
     parts.stats.replaceChildren(
       stat("iteration", `${device.iterations_done} / ${device.iterations}`, "iterations"),
       stat("candidates", fmt.int(device.candidates), "candidates"),
-      stat("measured", fmt.int(measured.length), "measured"),
-      stat("cache hits", fmt.int(hits.length), "cache_hits"),
+      stat("measured", fmt.int(device.measured), "measured"),
+      stat("cache hits", fmt.int(device.cache_hits), "cache_hits"),
       stat("screened", fmt.int(device.screened ?? 0), "screened"),
-      stat("failed", fmt.int(failed.length), "failed"),
+      stat("failed", fmt.int(device.failed), "failed"),
       stat("frontier", fmt.int(f.members.length), "frontier"),
       stat("hypervolume", fmt.hv(device.hypervolume), "hypervolume"));
     this.plotDevice(parts, device, f, measured);
@@ -322,24 +331,25 @@ class SearchPage {
            yaxis: { title: { text: "hypervolume" } }, showlegend: false });
     const points = measured.length > 2000 && hasWebGL ? "scattergl" : "scatter";
     const base = f.baselines.map((b) => b.baseline);
-    for (const [key, field, label] of [["latency", "latency_ms", "median latency (ms)"],
-                                       ["memory", "peak_memory_mb", "peak memory (MB)"]]) {
+    const value = (m, name) => m.objectives[name]?.value ?? null;
+    for (const o of measuredOf(f.objectives)) {
       const traces = [
         { type: points, mode: "markers", name: "candidates", marker: { color: "#aab4c3", size: 5 },
-          x: measured.map((c) => c.decoder_params), y: measured.map((c) => c.measurement[field]),
+          x: measured.map((c) => c.decoder_params),
+          y: measured.map((c) => c.measurement.values[o.name] ?? null),
           text: measured.map((c) => c.arch_id), hoverinfo: "x+y+text" },
         { type: "scatter", mode: "markers", name: "frontier", marker: { color: "#2357c6", size: 8 },
-          x: f.members.map((m) => m.decoder_params), y: f.members.map((m) => m[field]),
+          x: f.members.map((m) => m.decoder_params), y: f.members.map((m) => value(m, o.name)),
           text: f.members.map((m) => m.arch_id), hoverinfo: "x+y+text" },
         { type: "scatter", mode: "lines+markers", name: "layer-scaled baselines",
           marker: { color: "#b3261e", symbol: "diamond", size: 9 }, line: { dash: "dot" },
-          x: base.map((b) => b.decoder_params), y: base.map((b) => b[field]),
+          x: base.map((b) => b.decoder_params), y: base.map((b) => value(b, o.name)),
           text: base.map((b) => `${b.n_layer} layers`), hoverinfo: "x+y+text" },
       ];
-      plot(parts[key], traces, {
-        title: { text: `Decoder parameters vs ${key}` },
+      plot(parts.slices.get(o.name), traces, {
+        title: { text: `Decoder parameters vs ${o.label}` },
         xaxis: { title: { text: "decoder parameters" }, tickformat: "~s" },
-        yaxis: { title: { text: label } },
+        yaxis: { title: { text: (o.timed ? "median " : "") + heading(o) } },
       });
     }
     if (!hasWebGL) {
@@ -347,37 +357,42 @@ class SearchPage {
         "The 3-D view needs WebGL, which this browser does not offer."));
       return;
     }
+    const axes = measuredOf(f.objectives);
+    const [oy, oz] = [axes[0], axes[1] || axes[0]];
+    const colour = axes[2] || oy;
     plot(parts.cube, [{
       type: "scatter3d", mode: "markers", name: "frontier",
-      x: f.members.map((m) => m.decoder_params), y: f.members.map((m) => m.latency_ms),
-      z: f.members.map((m) => m.peak_memory_mb), text: f.members.map((m) => m.arch_id),
-      marker: { size: 4, color: f.members.map((m) => m.latency_ms), colorscale: "Viridis" },
+      x: f.members.map((m) => m.decoder_params), y: f.members.map((m) => value(m, oy.name)),
+      z: f.members.map((m) => value(m, oz.name)), text: f.members.map((m) => m.arch_id),
+      marker: { size: 4, color: f.members.map((m) => value(m, colour.name)), colorscale: "Viridis",
+                colorbar: { title: { text: heading(colour) } } },
     }], {
       title: { text: "Frontier in 3-D" }, margin: { l: 0, r: 0, t: 36, b: 0 },
       scene: { xaxis: { title: { text: "decoder params" } },
-               yaxis: { title: { text: "latency (ms)" } },
-               zaxis: { title: { text: "memory (MB)" } } },
+               yaxis: { title: { text: heading(oy) } },
+               zaxis: { title: { text: heading(oz) } } },
     });
   }
 
   tableBaselines(parts, f) {
+    const objs = measuredOf(f.objectives);
+    const value = (m, o) => m?.objectives?.[o.name]?.value ?? null;
     const columns = [
       { label: "baseline" }, { label: "decoder params", num: true },
-      { label: "latency ms", num: true }, { label: "memory MB", num: true },
+      ...objs.map((o) => ({ label: heading(o), num: true })),
       { label: "fastest frontier model with as many params" }, { label: "decoder params", num: true },
-      { label: "latency ms", num: true }, { label: "memory MB", num: true },
-      { label: "speed-up", num: true }, { label: "memory ratio", num: true },
+      ...objs.map((o) => ({ label: heading(o), num: true })),
+      ...objs.map((o) => ({ label: `${o.label} ratio`, num: true })),
     ];
     const rows = f.baselines.map((b) => el("tr", { "data-baseline": b.baseline.arch_id },
       el("td", {}, `${b.baseline.n_layer} layer${b.baseline.n_layer === 1 ? "" : "s"}, `
         + `d_model ${b.baseline.d_model}`),
-      num(b.baseline.decoder_params, fmt.int), num(b.baseline.latency_ms, fmt.ms),
-      num(b.baseline.peak_memory_mb, fmt.mb),
+      num(b.baseline.decoder_params, fmt.int),
+      ...objs.map((o) => num(value(b.baseline, o), fmtOf(o))),
       el("td", {}, b.match ? archLink(b.match.arch_id, this.id, deviceName(f)) : "none"),
-      num(b.match?.decoder_params, fmt.int), num(b.match?.latency_ms, fmt.ms),
-      num(b.match?.peak_memory_mb, fmt.mb),
-      num(b.speedup, fmt.ratio, { "data-col": "speedup" }),
-      num(b.memory_ratio, fmt.ratio, { "data-col": "memory_ratio" })));
+      num(b.match?.decoder_params, fmt.int),
+      ...objs.map((o) => num(value(b.match, o), fmtOf(o))),
+      ...objs.map((o) => num(b.ratios[o.name] ?? null, fmt.ratio, { "data-col": `ratio-${o.name}` }))));
     parts.baselines.replaceChildren(rows.length ? table(columns, rows, { class: "baselines" })
       : el("p", { class: "muted" }, "No baseline measured on this device."));
   }
@@ -389,18 +404,26 @@ class SearchPage {
       el("span", { class: "muted" }, "export the frontier:"),
       ...["json", "csv", "pt", "onnx"].map((format) =>
         el("a", { class: "button", href: `${base}&format=${format}`, download: "" }, format)));
+    const objs = measuredOf(f.objectives);
     const columns = [
       { label: "architecture" }, { label: "layers", num: true }, { label: "d_model", num: true },
-      { label: "decoder params", num: true }, { label: "latency ms", num: true },
-      { label: "p10–p90 ms" }, { label: "memory MB", num: true }, { label: "figures" },
+      { label: "decoder params", num: true }, { label: "total params", num: true },
+      ...objs.flatMap((o) => (o.timed ? [{ label: heading(o), num: true }, { label: "p10–p90" }]
+        : [{ label: heading(o), num: true }])),
+      { label: "figures" },
     ];
+    const cells = (m, o) => {
+      const x = m.objectives[o.name] || {};
+      const value = num(x.value ?? null, (v) => (x.stand_in ? "~" : "") + fmtOf(o)(v),
+                        { "data-col": o.column, title: x.stand_in ? "predicted by the cost model" : null });
+      return o.timed ? [value, el("td", {}, `${fmt.ms(x.p10)} – ${fmt.ms(x.p90)}`)] : [value];
+    };
     const rows = f.members.map((m) => el("tr", { "data-member": m.arch_id },
       el("td", {}, archLink(m.arch_id, this.id, name)),
       num(m.n_layer, fmt.int), num(m.d_model, fmt.int),
       num(m.decoder_params, fmt.int, { "data-col": "decoder_params" }),
-      num(m.latency_ms, fmt.ms, { "data-col": "latency_ms" }),
-      el("td", {}, `${fmt.ms(m.p10_ms)} – ${fmt.ms(m.p90_ms)}`),
-      num(m.peak_memory_mb, fmt.mb, { "data-col": "peak_memory_mb" }),
+      num(m.total_params, fmt.int, { "data-col": "total_params" }),
+      ...objs.flatMap((o) => cells(m, o)),
       el("td", {}, m.figures)));
     parts.members.replaceChildren(rows.length ? table(columns, rows, { class: "members" })
       : el("p", { class: "muted" }, "No frontier yet."));
@@ -430,6 +453,8 @@ class SearchPage {
     const [da, db] = [devices[this.compare.a.value], devices[this.compare.b.value]];
     const [fa, fb] = [fs.get(da.position), fs.get(db.position)];
     if (!fa || !fb) return;
+    const first = measuredOf(fa.objectives)[0];
+    const latency = (c) => c.measurement.values[first.name] ?? null;
     const latencies = (f) => {
       const out = new Map();
       for (const c of this.deviceCandidates(f)) {
@@ -456,20 +481,19 @@ class SearchPage {
     const traces = [...groups].map(([g, ids]) => ({
       type: "scatter", mode: "markers", name: g,
       marker: { size: g === "on neither frontier" ? 5 : 8, color: colours[g] },
-      x: ids.map((id) => la.get(id).measurement.latency_ms),
-      y: ids.map((id) => lb.get(id).measurement.latency_ms), text: ids,
+      x: ids.map((id) => latency(la.get(id))),
+      y: ids.map((id) => latency(lb.get(id))), text: ids,
     }));
-    const all = shared.flatMap((id) => [la.get(id).measurement.latency_ms,
-                                        lb.get(id).measurement.latency_ms]);
+    const all = shared.flatMap((id) => [latency(la.get(id)), latency(lb.get(id))]);
     if (all.length) {
       const [lo, hi] = [Math.min(...all), Math.max(...all)];
       traces.push({ type: "scatter", mode: "lines", name: "same latency", x: [lo, hi], y: [lo, hi],
                     line: { color: "#c4cad4", dash: "dot" }, hoverinfo: "skip" });
     }
     plot(this.compare.chart, traces, {
-      title: { text: `Latency: ${deviceName(da)} vs ${deviceName(db)}` },
-      xaxis: { title: { text: `${deviceName(da)} median latency (ms)` }, type: "log" },
-      yaxis: { title: { text: `${deviceName(db)} median latency (ms)` }, type: "log" },
+      title: { text: `${first.label}: ${deviceName(da)} vs ${deviceName(db)}` },
+      xaxis: { title: { text: `${deviceName(da)} ${heading(first)}` }, type: "log" },
+      yaxis: { title: { text: `${deviceName(db)} ${heading(first)}` }, type: "log" },
     });
     const both = groups.get("on both frontiers") || [];
     this.compare.summary.textContent = `${shared.length} architectures measured on both; `
@@ -478,7 +502,7 @@ class SearchPage {
     const rows = both.map((id) => el("tr", {},
       el("td", {}, archLink(id, this.id, deviceName(da))),
       num(la.get(id).decoder_params, fmt.int),
-      num(la.get(id).measurement.latency_ms, fmt.ms), num(lb.get(id).measurement.latency_ms, fmt.ms)));
+      num(latency(la.get(id)), fmt.ms), num(latency(lb.get(id)), fmt.ms)));
     this.compare.both.replaceChildren(rows.length ? table([
       { label: "on both frontiers" }, { label: "decoder params", num: true },
       { label: `${deviceName(da)} ms`, num: true }, { label: `${deviceName(db)} ms`, num: true },
@@ -500,13 +524,13 @@ class SearchPage {
       return;
     }
     const names = new Map(this.detail.devices.map((d) => [d.device_id, deviceName(d)]));
+    const objs = measuredOf(this.detail.devices[0]?.objectives);
     const columns = [
       ["seq", "seq", (c) => c.seq, true], ["device", "device", (c) => names.get(c.device_id) || c.device, false],
       ["iteration", "iteration", (c) => c.iteration, true], ["arch_id", "architecture", (c) => c.arch_id, false],
       ["origin", "origin", (c) => c.origin, false],
       ["decoder_params", "decoder params", (c) => c.decoder_params, true],
-      ["latency_ms", "latency ms", (c) => c.measurement?.latency_ms ?? null, true],
-      ["peak_memory_mb", "memory MB", (c) => c.measurement?.peak_memory_mb ?? null, true],
+      ...objs.map((o) => [o.column, heading(o), (c) => c.measurement?.values?.[o.name] ?? null, true]),
       ["status", "status", (c) => c.measurement?.status ?? (c.measure === "screened" ? "screened" : "pending"), false],
       ["cache_hit", "cache hit", (c) => (c.cache_hit ? "yes" : "no"), false],
     ];
@@ -521,7 +545,8 @@ class SearchPage {
       return (a < b ? -1 : 1) * dir;
     });
     const shown = this.showAll ? sorted : sorted.slice(0, TABLE_ROWS);
-    const formats = { decoder_params: fmt.int, latency_ms: fmt.ms, peak_memory_mb: fmt.mb };
+    const formats = { decoder_params: fmt.int,
+                      ...Object.fromEntries(objs.map((o) => [o.column, fmtOf(o)])) };
     const head = el("tr", {}, columns.map(([key, label, , numeric]) => el("th", {
       class: `sortable${numeric ? " num" : ""}${key === this.sort.key
         ? (dir > 0 ? " sorted-asc" : " sorted-desc") : ""}`,
@@ -568,18 +593,20 @@ async function pageArchitecture(main, archId) {
       el("td", {}, k), num(v, fmt.int))), { id: "params" });
   const rows = measurements.data.map((m) => {
     const s = m.settings;
-    const lat = m.latency || {};
+    const timed = m.values.latency !== undefined ? "latency" : "decode_latency";
+    const lat = m.stats[timed] || {};
     const ctx = m.context || {};
     const load = (ctx.load_avg_before || [])[0];
     return el("tr", { "data-measurement": m.id },
       el("td", {}, m.device || m.device_id), el("td", {}, badge(m.status)),
-      el("td", { class: "wrap" }, `${s.runtime} ${s.device} ${s.metric}, ${s.output} output, `
-        + `${s.threads} thr, `
+      el("td", { class: "wrap" }, `${s.runtime} ${s.device} ${s.metric}${s.decode ? " + decode" : ""}, `
+        + `${s.output} output, ${s.threads} thr, `
         + `seq ${s.seq_len}, budget ${s.time_budget_s} s`),
-      num(m.latency_ms, fmt.ms, { "data-col": "latency_ms" }),
+      num(m.values.latency ?? null, fmt.ms, { "data-col": "latency_ms" }),
+      num(m.values.decode_latency ?? null, fmt.ms, { "data-col": "decode_latency_ms" }),
       el("td", {}, `${fmt.ms(lat.p10)} – ${fmt.ms(lat.p90)}`),
       num(lat.mean, fmt.ms), num(lat.cv, fmt.pct), num(lat.n, fmt.int),
-      num(m.peak_memory_mb, fmt.mb, { "data-col": "peak_memory_mb" }),
+      num(m.values.memory ?? null, fmt.mb, { "data-col": "peak_memory_mb" }),
       num(load, (v) => (v === undefined || v === null ? "-" : v.toFixed(2))),
       el("td", {}, ctx.busy === true ? "busy" : ctx.busy === false ? "no" : "-"),
       el("td", {}, fmt.time(m.created_at)),
@@ -587,8 +614,9 @@ async function pageArchitecture(main, archId) {
   });
   const measured = table([
     { label: "device" }, { label: "status" }, { label: "settings" },
-    { label: "median ms", num: true }, { label: "p10–p90 ms" }, { label: "mean ms", num: true },
-    { label: "cv", num: true }, { label: "runs", num: true }, { label: "memory MB", num: true },
+    { label: "prefill ms", num: true }, { label: "decode ms", num: true },
+    { label: "p10–p90 ms" }, { label: "mean ms", num: true },
+    { label: "cv", num: true }, { label: "runs", num: true }, { label: "memory MiB", num: true },
     { label: "load", num: true }, { label: "busy" }, { label: "measured" }, { label: "error" },
   ], rows, { id: "measurements" });
   const blob = new Blob([JSON.stringify(arch.config, null, 2)], { type: "application/json" });
@@ -677,6 +705,9 @@ async function route() {
   const main = document.getElementById("main");
   const path = location.pathname;
   if (document.body.dataset.auth === "cookie") document.querySelector(".signout").hidden = false;
+  if (!path.startsWith("/ui/devices")) {
+    OBJECTIVES = new Map((await api("/objectives")).data.map((o) => [o.name, o]));
+  }
   let match;
   const nav = path.startsWith("/ui/devices") ? "devices" : "searches";
   document.querySelector(`[data-nav="${nav}"]`).classList.add("current");

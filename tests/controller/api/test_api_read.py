@@ -92,24 +92,33 @@ def test_frontier_reports_the_final_figures(api: httpx.Client, filled: Filled) -
     (dev,) = body["data"]
     with Store.open(filled.db) as store:
         report = build_report(store, filled.search_id).devices[0]
+        ms = store.get_measurements(i for m in dev["members"] for i in (
+            m["search_measurement_id"], m["final_measurement_id"]) if i)  # fmt: skip
     assert dev["device"] == AGENT_NAME and dev["status"] == "done"
-    assert dev["candidates"] == report.candidates
+    assert dev["candidates"] == report.counts.proposed
+    assert dev["objectives"] == ["params", "latency", "memory"]
     # The same frontier and comparisons as `controller results` prints.
     assert [m["arch_id"] for m in dev["members"]] == [r.arch_id for r in report.frontier]
     assert [b["baseline"]["n_layer"] for b in dev["baselines"]] == [1, 3]
     for c, b in zip(report.comparisons, dev["baselines"], strict=True):
         assert b["speedup"] == pytest.approx(c.speedup) if c.speedup else b["speedup"] is None
+        assert b["baseline"]["figures"] == "final"  # final settings differ: measured again
+        assert b["match"] is None or b["match"]["figures"] == "final"
     for m in dev["members"]:
         cfg = ArchConfig.from_dict(m["config"])
         assert cfg.arch_id == m["arch_id"]
         assert m["params"] == count_params(cfg).as_dict()
         assert m["decoder_params"] == m["params"]["decoder"]
         assert m["total_params"] == m["params"]["total"]
-        final, during = m["final_measurement"], m["search_measurement"]
-        assert m["figures"] == "final" and final["status"] == "done"
-        assert m["latency_ms"] == final["latency_ms"] and m["latency_ms"] > 0
-        assert m["peak_memory_mb"] == final["peak_memory_mb"]
-        assert during["status"] == "done" and during["id"] != final["id"]
+        final = ms.get(m["final_measurement_id"])
+        during = ms[m["search_measurement_id"]]
+        shown = final if m["figures"] == "final" else during
+        assert shown.status == "done" and m["latency_ms"] == shown.values["latency"] > 0
+        assert m["objectives"]["latency"]["value"] == m["latency_ms"]
+        assert m["peak_memory_mb"] == shown.values["memory"]
+        assert final is None or final.id != during.id
+    finals = [i for i in (m["final_measurement_id"] for m in dev["members"]) if i]
+    assert finals  # the members the comparisons pick, at least
     assert dev["final_settings"]["time_budget_s"] == pytest.approx(0.6)  # 2 x the search's
     assert dev["search_settings"]["time_budget_s"] == pytest.approx(0.3)
     # The device by name (a named agent's device takes its name), twice: built, then from
@@ -172,18 +181,22 @@ def test_bad_cursor_values_are_422(
 
 
 def test_architecture_and_its_measurements(api: httpx.Client, filled: Filled) -> None:
-    member = api.get(f"/searches/{filled.search_id}/frontier").json()["data"][0]["members"][0]
+    front = api.get(f"/searches/{filled.search_id}/frontier").json()["data"][0]
+    member = next(m for m in front["members"] if m["final_measurement_id"])
     arch = api.get(f"/architectures/{member['arch_id']}").json()
     assert ArchConfig.from_dict(arch["config"]).arch_id == member["arch_id"]
     assert arch["params"] == member["params"] and arch["measurements"] == 2
     ms = api.get(f"/architectures/{member['arch_id']}/measurements").json()
     assert ms["count"] == 2 and all(m["samples"] is None for m in ms["data"])
+    assert all("samples" not in stats for m in ms["data"] for stats in m["stats"].values())
     ids = {m["id"] for m in ms["data"]}
-    assert ids == {member["search_measurement"]["id"], member["final_measurement"]["id"]}
+    assert ids == {member["search_measurement_id"], member["final_measurement_id"]}
     m = ms["data"][0]
     assert m["device"] == AGENT_NAME and m["latency"]["n"] >= 1 and m["context"]
+    assert m["values"]["latency"] == m["latency_ms"] and m["stats"]["latency"]["n"] >= 1
     full = api.get(f"/architectures/{member['arch_id']}/measurements?samples=true").json()
     assert all(len(m["samples"]) == m["latency"]["n"] for m in full["data"])
+    assert all(m["stats"]["latency"]["samples"] == m["samples"] for m in full["data"])
     assert error(api.get(f"/architectures/{'x' * 65}"), 422)["field"] == "arch_id"
 
 

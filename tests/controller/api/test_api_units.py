@@ -97,8 +97,9 @@ def test_a_running_device_reports_its_current_frontier(running: Running) -> None
     # More parameters, slower: each of the three is on the frontier.
     assert [m.arch_id for m in dev.members] == [c.arch_id for c in cfgs]
     assert all(m.figures == "search" for m in dev.members)
-    assert [m.search_measurement.latency_ms for m in dev.members] == [1.0, 2.0, 3.0]
-    assert all(m.final_measurement is None and m.search_measurement for m in dev.members)
+    assert [m.latency_ms for m in dev.members] == [1.0, 2.0, 3.0]
+    assert [m.objectives["latency"].value for m in dev.members] == [1.0, 2.0, 3.0]
+    assert all(m.final_measurement_id is None and m.search_measurement_id for m in dev.members)
     before = reads.search_version(store, sid)
     store.update_search_device(sd_id, status="done")
     assert reads.search_version(store, sid) != before  # the cache sees the change

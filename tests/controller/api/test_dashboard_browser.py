@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -118,12 +119,19 @@ def all_candidates(api: httpx.Client, sid: int) -> list[dict]:
             return out
 
 
+def js_fixed(v: float, digits: int) -> str:
+    """What JavaScript's ``toFixed(digits)`` shows: the nearest value, a tie (a float exactly
+    between two, such as 3.25 or a peak memory of whole 4 KiB pages) to the larger one, where
+    Python's format rounds a tie to even (3.2)."""
+    return str(Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
 def ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
+    return "-" if v is None else js_fixed(v, 2)
 
 
 def mb(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+    return "-" if v is None else js_fixed(v, 1)
 
 
 # --------------------------------------------------------------------------------- pages
@@ -174,7 +182,11 @@ def test_search_page_shows_the_api_frontier_baselines_and_candidates(
         ]
         speedups = [("-" if b["speedup"] is None else f"{b['speedup']:.2f}x")
                     for b in device["baselines"]]  # fmt: skip
-        assert browser.texts(f'{section} tr[data-baseline] [data-col="speedup"]') == speedups
+        shown = browser.texts(f'{section} tr[data-baseline] [data-col="ratio-latency"]')
+        assert shown == speedups
+        # the counts are the API's, as the CLI and the API's search show them
+        for key in ("candidates", "measured", "cache_hits", "screened", "failed"):
+            assert browser.texts(f'{section} [data-stat="{key}"]') == [f"{device[key]:,}"]
         assert browser.texts(f'{section} [data-stat="frontier"]') == [str(len(members))]
         assert browser.texts(f'{section} [data-stat="hypervolume"]') == [
             f"{device['hypervolume']:.4f}"
@@ -189,14 +201,14 @@ def test_search_page_shows_the_api_frontier_baselines_and_candidates(
     candidates = all_candidates(api, sid)
     assert browser.attrs("#candidates-note", "data-count") == [str(len(candidates))]
     measured = [c for c in candidates if c["iteration"] >= 0 and c["measurement"]
-                and c["measurement"]["status"] == "done"]  # fmt: skip
+                and c["measurement"]["status"] == "done" and not c["cache_hit"]]  # fmt: skip
     assert browser.texts('[data-stat="measured"]') == [str(len(measured))]
     # the table sorts: by latency, ascending then descending
     browser.driver.find_element("css selector", 'th[data-sort="latency_ms"]').click()
     shown = [float(v) for v in browser.attrs('#candidate-table [data-col="latency_ms"]',
                                              "data-value") if v]  # fmt: skip
     assert shown == sorted(shown) and len(shown) == len(
-        [c for c in candidates if c["measurement"] and c["measurement"]["latency_ms"] is not None]
+        [c for c in candidates if c["measurement"] and "latency" in c["measurement"]["values"]]
     )
     browser.driver.find_element("css selector", 'th[data-sort="latency_ms"]').click()
     shown = [float(v) for v in browser.attrs('#candidate-table [data-col="latency_ms"]',

@@ -1,0 +1,102 @@
+"""The final phase's decisions (pure): what to measure again, and the frontier a finished
+search reports, recomputed from the figures it reports."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from lts.controller.search.final import (
+    Figure,
+    dominated_rows,
+    picks,
+    reported_frontier,
+    to_remeasure,
+)
+from lts.shared.objectives import ObjectiveSet
+
+OBJ = ObjectiveSet()  # params (maximised), latency, memory
+QUICK = (0.0, 0.1, 0.0)  # a quick latency is known to 10 %
+
+
+def fig(a: str, params: float, latency: float, memory: float, **kw: bool) -> Figure:
+    return Figure(a, {"params": params, "latency": latency, "memory": memory}, **kw)
+
+
+def test_the_reported_frontier_is_the_frontier_of_its_figures() -> None:
+    figures = [
+        fig("a", 10, 1.0, 5.0), fig("b", 20, 2.0, 6.0), fig("c", 15, 2.5, 7.0),  # c: b beats it
+        fig("d", 30, 9.0, 9.0, feasible=False), fig("base", 10, 1.5, 5.0, baseline=True),
+    ]  # fmt: skip
+    assert sorted(reported_frontier(figures, OBJ)) == ["a", "b"]
+    # A baseline no member beats is a member: a speed-up below 1 cannot be reported.
+    figures[0] = fig("a", 10, 1.6, 5.0)
+    assert sorted(reported_frontier(figures, OBJ)) == ["b", "base"]
+
+
+def test_no_reported_row_is_dominated_whatever_the_figures() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        figures = [fig(f"m{i}", float(rng.integers(1, 20)), float(rng.uniform(1, 10)),
+                       float(rng.uniform(1, 10)), feasible=bool(rng.random() < 0.9))
+                   for i in range(30)]  # fmt: skip
+        members = set(reported_frontier(figures, OBJ))
+        rows = [dict(f.values) for f in figures if f.arch_id in members]
+        assert dominated_rows(rows, OBJ) == []
+        # and every feasible figure off it is dominated by a member
+        for f in figures:
+            if f.feasible and f.arch_id not in members:
+                assert any(dominated_rows([dict(f.values), r], OBJ) == [(0, 1)] for r in rows)
+
+
+def test_each_baseline_picks_the_fastest_member_at_least_as_large() -> None:
+    figures = [
+        fig("small", 5, 1.0, 1.0), fig("mid", 12, 2.0, 2.0), fig("big", 30, 3.0, 3.0),
+        fig("b1", 4, 2.0, 2.0, baseline=True), fig("b2", 10, 5.0, 5.0, baseline=True),
+    ]  # fmt: skip
+    members = ["small", "mid", "big"]
+    assert picks(figures, members, OBJ) == ["small", "mid"]
+
+
+def test_to_remeasure_the_picks_first_then_the_open_quick_points_within_the_cap() -> None:
+    figures = [
+        fig("sure", 5, 1.0, 1.0, quick=True),  # the fastest: a member for sure
+        fig("pick", 12, 2.0, 2.0, quick=True),  # b's pick: the fastest with >= 10 params
+        fig("close1", 20, 3.0, 3.0, quick=True),  # close1 and close2 within each other's 10 %
+        fig("close2", 20, 3.1, 3.0, quick=True),
+        fig("full", 20, 9.0, 9.0),  # measured in full: exact, never measured again
+        fig("b", 10, 5.0, 5.0, baseline=True),
+    ]
+    chosen = to_remeasure(figures, OBJ, QUICK, None)
+    assert chosen[0] == "pick"
+    assert set(chosen) == {"pick", "close1", "close2"}
+    assert to_remeasure(figures, OBJ, QUICK, 1) == ["pick"]
+    # With final settings that differ from the search's, a pick measured in full is measured
+    # again too (the comparison rests on final figures).
+    exact = [fig("only", 20, 1.0, 1.0), fig("b", 10, 5.0, 5.0, baseline=True)]
+    assert to_remeasure(exact, OBJ, QUICK, None) == []
+    assert to_remeasure(exact, OBJ, QUICK, None, all_picks=True) == ["only"]
+
+
+def test_a_pick_measured_slower_passes_its_place_to_the_next_one() -> None:
+    """Rounds: after its final measurement the pick turned out slower, the baseline's next
+    pick is quick: the next round measures it."""
+    figures = {f.arch_id: f for f in [
+        fig("p1", 12, 1.0, 1.0, quick=True), fig("p2", 15, 1.5, 1.0, quick=True),
+        fig("b", 10, 5.0, 5.0, baseline=True),
+    ]}  # fmt: skip
+    first = to_remeasure(list(figures.values()), OBJ, (0.0, 0.0, 0.0), None)
+    assert first == ["p1"]
+    figures["p1"] = fig("p1", 12, 2.0, 1.0, final=True)
+    assert to_remeasure(list(figures.values()), OBJ, (0.0, 0.0, 0.0), None) == ["p2"]
+
+
+def test_four_objectives_and_a_proxy_to_minimise() -> None:
+    obj = ObjectiveSet(("params", "latency", "decode_latency", "memory"),
+                       proxy_higher_is_better=False)  # fmt: skip
+    rows = [{"params": p, "latency": la, "decode_latency": d, "memory": m}
+            for p, la, d, m in itertools.product((1, 2), (1, 2), (1, 2), (1, 2))]  # fmt: skip
+    figures = [Figure(f"r{i}", r) for i, r in enumerate(rows)]
+    assert reported_frontier(figures, obj) == ["r0"]  # all ones: the best in each
+    assert len(dominated_rows(rows, obj)) > 0
