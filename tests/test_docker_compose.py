@@ -559,14 +559,15 @@ def _closure(requirements: list[str]) -> set[str]:
 def test_documented_one_liners_run_a_search_on_the_compose_agents(
     compose: dict[str, Any],
 ) -> None:
-    """Every `compose exec SERVICE controller search ...` in the docs, the README and the
-    compose file's comments: SERVICE runs the controller, the command parses with the real
-    CLI, and its agents are compose services named in the agents file."""
+    """Every command line `docker compose exec SERVICE controller search ...` in the docs, the
+    README and the compose file's comments: SERVICE runs the controller, the command parses
+    with the real CLI, and its agents are compose services named in the agents file."""
     lines = [
         line.strip().lstrip("#$ ")
         for path in (DOCS, ROOT / "README.md", COMPOSE)
         for line in path.read_text().splitlines()
         if re.search(r"compose exec \S+ controller search", line)
+        and line.strip().lstrip("#$ ").startswith(("docker ", "docker-compose "))
     ]
     assert lines, f"{DOCS.name} has no one-liner"
     services = _services(compose)
