@@ -1,13 +1,19 @@
-# syntax=docker/dockerfile:1
 # The LTS agent: measures candidates' latency and peak memory on the machine it runs on.
 #
-# Multi-arch (linux/amd64, linux/arm64 such as a Raspberry Pi 4/5 with a 64-bit OS); only
-# wheels are installed, nothing is compiled:
-#   docker buildx build --platform linux/amd64,linux/arm64 -f docker/agent.Dockerfile -t lts-agent .
-# torch: on amd64 the CPU-only build from the PyTorch CPU index (PyPI's default amd64 wheel pulls
-# several GB of CUDA libraries); on arm64 the one the agent extra allows there (torch<2.10, i.e.
-# PyPI's 2.9.1, CPU-only and runs on a Pi 4's Cortex-A72: PyPI's aarch64 torch 2.11+ is a CUDA
-# build with ~3 GB of NVIDIA wheels, and 2.10.0 dies with "Illegal instruction" on a Pi 4).
+# Built from requirements.lock (docker/lock_install.py): every package at the version CI
+# verified. torch by machine: on x86-64 the lock's torch==2.13.0, CPU-only build, from
+# TORCH_INDEX_URL (PyTorch's CPU index; PyPI's x86-64 wheel pulls several GB of CUDA
+# libraries); on aarch64 (a Raspberry Pi 4/5 with a 64-bit OS) torch==$TORCH_AARCH64 (2.9.1,
+# PyPI's CPU-only build that runs on a Pi 4's Cortex-A72) in place of the lock's pin, every
+# other pin kept. Only wheels are installed, nothing is compiled.
+#
+#   docker build -f docker/agent.Dockerfile -t lts-agent .
+#   docker buildx build --platform linux/arm64 -f docker/agent.Dockerfile -t lts-agent:arm64 .
+#
+# Build arguments: BASE (default python:3.11-slim; any image with Python 3.11 whose `python`
+# and `pip` may install packages, e.g. the Debian 12 one scripts/docker-smoke makes where no
+# registry can be reached), TORCH_INDEX_URL, TORCH_AARCH64, and pip's own PIP_INDEX_URL,
+# PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS for a mirror.
 #
 # Run (the token from a mounted file, or -e LTS_AGENT_TOKEN=...; the agent refuses to start
 # without one):
@@ -16,28 +22,34 @@
 #     -e LTS_AGENT_TOKEN_FILE=/run/secrets/lts-agent-token lts-agent
 # A fixed --hostname keeps the device fingerprint stable across containers. Every option is
 # also an LTS_AGENT_* variable (-e LTS_AGENT_THREADS=4, -e LTS_AGENT_SLOTS=2, ...).
-FROM python:3.11-slim
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
-ARG TARGETARCH
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG TORCH_AARCH64=2.9.1
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/lts
-RUN if [ "$TARGETARCH" = "amd64" ]; then \
-        pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.5"; \
-    fi
-COPY pyproject.toml setup.py README.md ./
+# The dependencies first (a layer that changes only with the lock or pyproject.toml) ...
+COPY pyproject.toml requirements.lock docker/lock_install.py ./
+RUN python lock_install.py deps agent
+# ... then the code.
+COPY setup.py README.md ./
 COPY shared ./shared
 COPY agent ./agent
-RUN pip install ".[agent]"
+RUN python lock_install.py project
 
 RUN useradd --create-home --uid 10001 lts
 USER lts
 WORKDIR /home/lts
 
 EXPOSE 8900
-HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8900/health', timeout=4)"]
 CMD ["agent", "serve", "--host", "0.0.0.0", "--port", "8900"]

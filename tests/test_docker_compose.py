@@ -1,20 +1,27 @@
-"""docker-compose.yml and the Dockerfiles against the code they run (no Docker engine here).
+"""docker-compose.yml and the Dockerfiles against the code they run (no Docker engine needed).
 
 What the files say is checked against the real services: every command is parsed by the real
 Typer app of its console script; every environment variable is an option's ``envvar`` or a
 field of the service's pydantic ``Settings`` (whose prefix is read from the class) and its
 value validates there; ports agree between the command, ``ports``/``expose``, the health
 check, the Dockerfile and the app's routes (``/health`` exists); the extras the Dockerfiles
-install exist in pyproject.toml and hold every library the controller image imports; COPY
-sources exist. Where Debian's ``docker-compose`` (v1) is installed, ``docker-compose config``
-validates the file as well.
+install exist in pyproject.toml and hold every library the controller image imports; the
+images install from requirements.lock (docker/lock_install.py, unit-tested here); COPY sources
+exist and .dockerignore lets them (and no secret) into the build context; the build arguments
+compose passes are declared by the Dockerfiles; the `postgres` profile's controller reaches its
+server with the password file both share. Where Debian's ``docker-compose`` (v1) is installed,
+``docker-compose config`` validates the file, with and without the profile.
+
+scripts/docker-smoke builds the images and runs all of it for real (a Docker engine, root).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -33,6 +40,11 @@ from pydantic_settings import BaseSettings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCS = ROOT / "docs" / "plots_exports_docker.md"
+DOCKERIGNORE = ROOT / ".dockerignore"
+#: LTS's own images (the others, e.g. PostgreSQL's, run no LTS program).
+LTS_DOCKERFILES = [ROOT / "docker" / "agent.Dockerfile", ROOT / "docker" / "controller.Dockerfile"]
+#: Environment variables read by a library rather than by LTS's options or settings.
+LIBRARY_ENV = {"PGPASSFILE"}  # libpq (psycopg): the PostgreSQL password file
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 _VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 _HEALTH_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/-]*)")
@@ -150,6 +162,24 @@ class Dockerfile:
     def all(self, word: str) -> list[str]:
         return [rest for w, rest in self.instructions if w == word]
 
+    def args(self) -> dict[str, str | None]:
+        """Every ARG and its default (None: none)."""
+        out: dict[str, str | None] = {}
+        for rest in self.all("ARG"):
+            name, eq, default = rest.partition("=")
+            out[name] = default if eq else None
+        return out
+
+    def base(self) -> str:
+        """The image of the first FROM, its ``${ARG}`` replaced by the ARG's default."""
+        args = self.args()
+        return re.sub(r"\$\{?(\w+)\}?", lambda m: args[m[1]] or "", self.all("FROM")[0].split()[0])
+
+    def lock_installs(self) -> list[list[str]]:
+        """The extras of each ``python lock_install.py deps EXTRAS`` of its RUN lines."""
+        runs = " ".join(self.all("RUN"))
+        return [g.split(",") for g in re.findall(r"lock_install\.py deps ([\w,-]+)", runs)]
+
     def exec_form(self, word: str) -> list[str]:
         """The JSON array of the last ``word`` (CMD, or HEALTHCHECK's CMD)."""
         rest = self.all(word)[-1]
@@ -159,7 +189,8 @@ class Dockerfile:
 
 
 def _services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return compose["services"]
+    """The services that run an LTS program (the PostgreSQL server's is not one)."""
+    return {n: s for n, s in compose["services"].items() if "command" in s}
 
 
 def _program_of(service: dict[str, Any]) -> Program:
@@ -171,7 +202,8 @@ def test_services_and_build_contexts(compose: dict[str, Any]) -> None:
     services = _services(compose)
     assert {"controller", "agent-1", "agent-2"} <= set(services)
     assert [n for n, s in services.items() if s["command"][0] == "agent"] == ["agent-1", "agent-2"]
-    for name, service in services.items():
+    assert set(compose["services"]) - set(services) == {"postgres"}
+    for name, service in compose["services"].items():
         context = ROOT / service["build"]["context"]
         assert context.is_dir(), name
         assert (context / service["build"]["dockerfile"]).is_file(), name
@@ -192,7 +224,7 @@ def test_environment_matches_options_and_settings(
         prog = _program_of(service)
         env = {k: interpolate(str(v)) for k, v in service["environment"].items()}
         by_settings = prog.settings_env()
-        known = prog.envvars() | set(by_settings)
+        known = prog.envvars() | set(by_settings) | LIBRARY_ENV
         unknown = sorted(set(env) - known)
         assert not unknown, f"{name}: no option or setting reads {unknown}"
         for key in list(env):
@@ -261,31 +293,190 @@ def test_volume_holds_the_store(compose: dict[str, Any]) -> None:
                     )
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "docker").glob("*.Dockerfile")), ids=str)
-def test_dockerfiles(path: Path) -> None:
-    dockerfile = Dockerfile.read(path)
-    assert dockerfile.all("FROM")[0].startswith("python:3.11")
-    extras = PYPROJECT["project"]["optional-dependencies"]
-    installs = re.findall(r"""["']?\.\[([\w,-]+)\]["']?""", " ".join(dockerfile.all("RUN")))
-    assert installs, f"{path.name} installs no extra of this project"
-    for group in installs:
-        for extra in group.split(","):
-            assert extra in extras, f"{path.name} installs .[{extra}], not in pyproject.toml"
+def _copy_sources(dockerfile: Dockerfile) -> list[str]:
+    """The sources of every COPY, checked to exist in the repository."""
+    out = []
     for rest in dockerfile.all("COPY"):
         *sources, _ = shlex.split(rest)
         sources = [s for s in sources if not s.startswith("--")]
         matched = 0
         for source in sources:
-            hits = fnmatch.filter([p.name for p in ROOT.iterdir()], source)
+            hits = fnmatch.filter([str(p.relative_to(ROOT)) for p in ROOT.glob("*/*")]
+                                  + [p.name for p in ROOT.iterdir()], source)  # fmt: skip
             if not any(c in source for c in "*?["):
-                assert (ROOT / source).exists(), f"{path.name}: COPY {source}: not in the repo"
+                assert (ROOT / source).exists(), f"{dockerfile.path.name}: COPY {source}: none"
             matched += len(hits) or (ROOT / source).exists()
-        assert matched, f"{path.name}: COPY {rest} matches nothing"
+            out += hits or [source]
+        assert matched, f"{dockerfile.path.name}: COPY {rest} matches nothing"
+    return out
+
+
+@pytest.mark.parametrize("path", LTS_DOCKERFILES, ids=lambda p: p.name)
+def test_lts_dockerfiles(path: Path) -> None:
+    dockerfile = Dockerfile.read(path)
+    assert dockerfile.base().startswith("python:3.11"), "the default base: the official image"
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    installs = dockerfile.lock_installs()
+    assert installs, f"{path.name} installs no extra of this project through lock_install.py"
+    for group in installs:
+        for extra in group:
+            assert extra in extras, f"{path.name} installs .[{extra}], not in pyproject.toml"
+    # From the lock: the dependency layer needs pyproject.toml and the lock, nothing more, and
+    # the project is installed (without dependencies) after the code is copied.
+    runs = dockerfile.all("RUN")
+    assert "python lock_install.py project" in runs
+    copied = _copy_sources(dockerfile)
+    assert {"requirements.lock", "pyproject.toml", "docker/lock_install.py"} <= set(copied)
+    first_copy = dockerfile.all("COPY")[0]
+    assert "shared" not in first_copy and "requirements.lock" in first_copy
     user = dockerfile.all("USER")
     assert user and user[-1] not in ("root", "0"), f"{path.name} runs as root"
     prog = program(dockerfile.exec_form("CMD")[0])
     sub, params = prog.command(dockerfile.exec_form("CMD"))
     assert sub.name == "serve" and params["host"] == "0.0.0.0"
+
+
+def test_postgres_dockerfile_and_entry_point(compose: dict[str, Any]) -> None:
+    """The PostgreSQL image: Debian's server on a Debian 12 base, the entry point in the image,
+    its health check the service's, its password file the secret both sides read."""
+    dockerfile = Dockerfile.read(ROOT / "docker" / "postgres.Dockerfile")
+    assert dockerfile.base() == "debian:bookworm-slim"
+    assert "postgresql-15" in " ".join(dockerfile.all("RUN"))
+    assert "docker/postgres-entrypoint" in _copy_sources(dockerfile)
+    assert os.access(ROOT / "docker" / "postgres-entrypoint", os.X_OK)
+    entry = (ROOT / "docker" / "postgres-entrypoint").read_text()
+    assert "exec setpriv --reuid=postgres" in entry, "the server must not run as root"
+    r = subprocess.run(["sh", "-n", str(ROOT / "docker" / "postgres-entrypoint")],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    env = dict(e.split("=", 1) for e in " ".join(dockerfile.all("ENV")).split() if "=" in e)
+    service = compose["services"]["postgres"]
+    assert service["healthcheck"]["test"][1:] == dockerfile.exec_form("HEALTHCHECK")
+    assert dockerfile.all("EXPOSE") == [str(p) for p in service["expose"]] == ["5432"]
+    (passfile,) = service["secrets"]
+    assert env["POSTGRES_PASSFILE"] == f"/run/secrets/{passfile}"
+    (volume,) = service["volumes"]
+    assert volume.split(":")[1] == env["PGDATA"] and volume.split(":")[0] in compose["volumes"]
+    # The controller on it: user, database, host and port of the server; the same file.
+    pg = compose["services"]["controller-pg"]
+    assert pg["profiles"] == service["profiles"] == ["postgres"]
+    assert "postgres" in pg["depends_on"]
+    url = pg["environment"]["LTS_DB"]
+    assert url == (f"postgresql+psycopg://{env['POSTGRES_USER']}@postgres:5432/"
+                   f"{env['POSTGRES_DB']}")  # fmt: skip
+    assert pg["environment"]["PGPASSFILE"] == f"/run/secrets/{passfile}"
+    assert passfile in pg["secrets"]
+
+
+def test_build_arguments_are_declared(compose: dict[str, Any]) -> None:
+    """Every build argument compose passes is an ARG of its Dockerfile (the classic builder
+    ignores, with a warning, one that is not), and BASE defaults to the same image in both."""
+    for name, service in compose["services"].items():
+        build = service["build"]
+        dockerfile = Dockerfile.read(ROOT / build["context"] / build["dockerfile"])
+        declared = dockerfile.args()
+        for arg, value in build.get("args", {}).items():
+            assert arg in declared, f"{name}: {arg} is not an ARG of {build['dockerfile']}"
+            if arg in ("BASE", "TORCH_INDEX_URL"):
+                assert interpolate(value) == declared[arg], f"{name}: {arg} defaults differ"
+
+
+def _dockerignore_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as a regular expression over paths relative to the context
+    (``*`` and ``?`` within one folder, ``**`` any number of folders)."""
+    text = ""
+    for seg in pattern.strip("/").split("/"):
+        if seg == "**":
+            text += "(?:[^/]+/)*"
+        else:
+            text += "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c)
+                            for c in seg) + "/"  # fmt: skip
+    return re.compile(text.removesuffix("/"))
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore's ``patterns`` leave ``rel`` out of the build context: the last
+    pattern that matches the path or a folder above it wins; ``!`` lets it in again."""
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    out = False
+    for pattern in patterns:
+        regex = _dockerignore_regex(pattern.removeprefix("!"))
+        if any(regex.fullmatch(p) for p in prefixes):
+            out = not pattern.startswith("!")
+    return out
+
+
+def test_dockerignore_keeps_the_context_to_what_the_images_copy() -> None:
+    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
+                if line.strip() and not line.startswith("#")]  # fmt: skip
+    for path in sorted((ROOT / "docker").glob("*.Dockerfile")):
+        for source in _copy_sources(Dockerfile.read(path)):
+            assert not _ignored(source, patterns), f"{path.name}: COPY {source} is ignored"
+            if (ROOT / source).is_dir():
+                for file in (ROOT / source).rglob("*.py"):
+                    if "__pycache__" not in file.parts:
+                        rel = str(file.relative_to(ROOT))
+                        assert not _ignored(rel, patterns), rel
+    for secret in (".env", "docker/secrets/agent.token", ".venv/bin/python", "lts.sqlite",
+                   ".git/config", "agent/__pycache__/x.pyc", "lts-demo/demo.sqlite"):
+        assert _ignored(secret, patterns), f"{secret} would be sent to the engine"
+
+
+def _lock_install() -> Any:
+    path = ROOT / "docker" / "lock_install.py"
+    spec = importlib.util.spec_from_file_location("lock_install", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_lock_install_pins_every_package(
+    machine: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What the images' dependency layer asks pip for: the base dependencies and the extras'
+    (as pyproject.toml lists them), under the lock as constraints; torch from PyTorch's index
+    alone on x86-64, torch==2.9.1 in the lock's place on aarch64."""
+    li = _lock_install()
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    shutil.copy(ROOT / "requirements.lock", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(li.platform, "machine", lambda: machine)
+    monkeypatch.setattr(li, "CONSTRAINTS", tmp_path / "constraints.txt")
+    monkeypatch.setenv("TORCH_INDEX_URL", "https://download.pytorch.org/whl/cpu")
+    monkeypatch.delenv("TORCH_AARCH64", raising=False)
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(li, "pip", lambda *args: calls.append(args))
+    li.install_deps(["agent"])
+    project = PYPROJECT["project"]
+    expected = [*project["dependencies"], *project["optional-dependencies"]["agent"], "setuptools"]
+    lock = (ROOT / "requirements.lock").read_text()
+    torch_pin = re.search(r"^torch==\S+", lock, re.M)[0]
+    constraints = (tmp_path / "constraints.txt").read_text().splitlines()
+    if machine == "x86_64":
+        assert calls == [
+            ("--no-deps", "--index-url", "https://download.pytorch.org/whl/cpu", torch_pin),
+            ("--constraint", str(tmp_path / "constraints.txt"), *expected),
+        ]
+        assert torch_pin in constraints
+    else:
+        assert calls == [("--constraint", str(tmp_path / "constraints.txt"), *expected)]
+        assert "torch==2.9.1" in constraints and torch_pin not in constraints
+    pins = [line for line in lock.splitlines() if "==" in line and not line.startswith("#")]
+    assert len(constraints) == len(pins)
+    assert set(constraints) - {"torch==2.9.1"} == set(pins) - {torch_pin} | (
+        {torch_pin} if machine == "x86_64" else set()
+    )
+    calls.clear()
+    li.install_deps(["controller", "postgres"])
+    assert calls == [("--constraint", str(tmp_path / "constraints.txt"), *project["dependencies"],
+                      *project["optional-dependencies"]["controller"],
+                      *project["optional-dependencies"]["postgres"], "setuptools")]  # fmt: skip
+    assert li.requirements(["dev"])[: len(project["dependencies"])] == project["dependencies"]
+    with pytest.raises(SystemExit):
+        li.install_deps(["no-such-extra"])
 
 
 def test_controller_image_needs_no_more_than_its_extra(tmp_path: Path) -> None:
@@ -365,13 +556,18 @@ def _closure(requirements: list[str]) -> set[str]:
     return seen
 
 
-def test_documented_one_liner_runs_a_search_on_the_compose_agents(
+def test_documented_one_liners_run_a_search_on_the_compose_agents(
     compose: dict[str, Any],
 ) -> None:
+    """Every command line `docker compose exec SERVICE controller search ...` in the docs, the
+    README and the compose file's comments: SERVICE runs the controller, the command parses
+    with the real CLI, and its agents are compose services named in the agents file."""
     lines = [
-        line.strip().removeprefix("$ ")
-        for line in DOCS.read_text().splitlines()
-        if "compose exec controller controller search" in line
+        line.strip().lstrip("#$ ")
+        for path in (DOCS, ROOT / "README.md", COMPOSE)
+        for line in path.read_text().splitlines()
+        if re.search(r"compose exec \S+ controller search", line)
+        and line.strip().lstrip("#$ ").startswith(("docker ", "docker-compose "))
     ]
     assert lines, f"{DOCS.name} has no one-liner"
     services = _services(compose)
@@ -380,8 +576,13 @@ def test_documented_one_liner_runs_a_search_on_the_compose_agents(
     (volume,) = [v for v in services["controller"]["volumes"] if v.endswith("agents.toml:ro")]
     agents = AgentsFile(ROOT / volume.split(":")[0]).load()
     for line in lines:
-        argv = shlex.split(line)
-        argv = argv[argv.index("controller", argv.index("exec") + 2) :]
+        argv = shlex.split(line.split(" && ")[-1])
+        match = re.search(r"compose exec (\S+) controller search", line)
+        assert match, line
+        service = match[1]
+        assert services[service]["command"][0] == "controller", line
+        assert any(v.endswith(":/etc/lts/agents.toml:ro") for v in services[service]["volumes"])
+        argv = argv[argv.index("controller", argv.index(service) + 1) :]
         _, params = program("controller").command(argv)
         names = params["agents"].split(",")
         assert set(names) <= set(agents), line
@@ -392,6 +593,7 @@ def test_docker_compose_v1_validates_the_file(tmp_path: Path) -> None:
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.skip("Debian's docker-compose (v1) is not installed: apt-get install docker-compose")
-    r = subprocess.run([exe, "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-                       text=True, cwd=ROOT, timeout=60)  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    for profile in ([], ["--profile", "postgres"]):
+        r = subprocess.run([exe, "-f", str(COMPOSE), *profile, "config", "--quiet"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
+        assert r.returncode == 0, r.stderr
