@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     given (the server sends tokens to no address a request chooses). ``agent_timeout_s``
     bounds the live check of ``GET /agents``; ``stop_wait_s`` how long
     ``POST /searches/{id}/stop`` waits for the search to wind down before answering 202.
-    ``max_body_bytes`` bounds a request body (413 beyond, before it is read);
+    ``max_body_bytes`` bounds a request body (413 beyond, before it is read), which must
+    arrive whole within ``body_timeout_s`` (408), at most ``max_body_connections`` of them
+    being read at once (503 beyond);
     ``keep_alive_s`` closes a connection idle that long after a response; ``max_connections``
     bounds the connections served at once.
     """
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     agent_timeout_s: float = Field(2.0, gt=0, le=60)
     stop_wait_s: float = Field(10.0, ge=0, le=300)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    max_body_connections: int = Field(32, ge=1, le=100_000)
     keep_alive_s: float = Field(5.0, gt=0, le=3600)
     max_connections: int = Field(1000, ge=1)
     log_level: LogLevel = "INFO"
