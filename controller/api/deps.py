@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lts.controller.agents import AgentsFile
 from lts.controller.api.cache import FrontierCache
+from lts.controller.api.export_runs import ExportRuns
 from lts.controller.api.runs import SearchRuns
 from lts.controller.api.settings import Settings
 from lts.controller.store import MAX_ID, Store
@@ -39,6 +40,7 @@ class ControllerState:
     registry: AgentsFile
     frontiers: FrontierCache
     backoff: AuthBackoff
+    exports: ExportRuns
 
 
 def get_state(request: Request) -> ControllerState:

@@ -21,6 +21,7 @@ from lts.controller.api.auth import load_token
 from lts.controller.api.cache import FrontierCache
 from lts.controller.api.deps import FORM_LIMITS, ControllerState, ReadAuth, TokenFirst
 from lts.controller.api.errors import install_error_handlers
+from lts.controller.api.export_runs import ExportRuns
 from lts.controller.api.routes import (
     agents,
     architectures,
@@ -83,8 +84,11 @@ def create_app(
         tf = str(settings.agent_token_file) if settings.agent_token_file else None
         runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory,
                           allow_agent_urls=settings.allow_agent_urls)  # fmt: skip
+        exports = ExportRuns(
+            max_exports=settings.max_exports, max_params=settings.export_max_params
+        )
         app.state.controller = ControllerState(
-            settings, token, store, runs, registry, FrontierCache(), AuthBackoff()
+            settings, token, store, runs, registry, FrontierCache(), AuthBackoff(), exports
         )
         logger.info(
             "controller API on %s:%d, store %s; writes %s, reads %s",
@@ -95,6 +99,7 @@ def create_app(
         try:
             yield
         finally:
+            exports.close()
             runs.close(settings.stop_wait_s)
             store.close()
 
