@@ -31,6 +31,18 @@ from lts.shared.tokens import is_loopback
 ErrorHandler = Callable[[Request, Any], Awaitable[JSONResponse]]
 
 
+#: Headers of every HTML page a service sends that is not the dashboard (which has a stricter
+#: policy of its own): no framing, no form posts or base URL elsewhere, no MIME sniffing, no
+#: referrer to other sites. Its scripts may be inline (Swagger UI's start-up, a plotly page).
+HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline' "
+    "'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def error_docs(*entries: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of error answers ``(status code, description)``, to merge into a
     route's ``responses``."""

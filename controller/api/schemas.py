@@ -124,7 +124,8 @@ class SearchCreate(SearchOptions, _SearchCaller):
 # ------------------------------------------------------------------------- measurements
 class MeasurementPublic(_Public):
     """One stored measurement. ``latency_ms`` is the median; ``latency`` holds p10, p90, mean,
-    min, cv and n; ``samples`` (the timed runs, ms) only where asked for."""
+    min, cv and n; ``samples`` (the timed runs, ms) only where asked for, a sample that is not
+    a finite number (a store written before agents' figures were checked) as null."""
 
     id: int
     arch_id: str
@@ -138,7 +139,7 @@ class MeasurementPublic(_Public):
     memory: dict[str, Any]
     settings: dict[str, Any]
     context: dict[str, Any]
-    samples: list[float] | None = None
+    samples: list[float | None] | None = None
     created_at: datetime | None
 
 

@@ -12,6 +12,7 @@ from lts.controller.api.deps import SearchId, StoreDep
 from lts.controller.api.errors import responses
 from lts.controller.store import Store
 from lts.shared.errors import NotFoundError
+from lts.shared.web import HTML_HEADERS
 
 router = APIRouter(prefix="/searches", tags=["plots"])
 
@@ -58,4 +59,4 @@ def read_plot_html(
     """``frontier3d``: the frontier in 3-D (decoder parameters, latency, memory) as an
     interactive page with plotly.js embedded (about 5 MB; it opens offline)."""
     body = _render(store, search_id, name, device, "html")
-    return Response(body, media_type="text/html; charset=utf-8")
+    return Response(body, media_type="text/html; charset=utf-8", headers=HTML_HEADERS)
