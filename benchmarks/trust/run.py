@@ -181,10 +181,11 @@ def timed_cli(
         if on_start is not None:
             on_start(proc)
         try:
-            code = proc.wait(timeout_s)
+            code: Any = proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
-            code = proc.wait(30)
+            stop_children(proc)
+            proc.wait(30)
+            code = f"still running after {timeout_s:g} s (stopped)"
     seconds = time.monotonic() - started
     text = err.read_text(errors="replace")
     maxrss = [int(line.split()[1]) for line in text.splitlines() if line.startswith("MAXRSS_KB")]
@@ -193,6 +194,14 @@ def timed_cli(
             "peak_rss_mb": maxrss[0] // 1024 if maxrss else None,
             "stderr_lines": len([x for x in lines if x.strip()]),
             "stderr_tail": [x[:300] for x in lines[-4:]]}  # fmt: skip
+
+
+def stop_children(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Signal the children of ``proc`` (/usr/bin/time makes its child ignore SIGINT)."""
+    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    for child in path.read_text().split() if path.exists() else []:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), sig)
 
 
 def agents_file(lab: Lab, name: str, entries: dict[str, tuple[int, bool]]) -> Path:
@@ -416,7 +425,7 @@ def probe_export(lab: Lab) -> None:
     # concurrent single-member exports of the largest member
     ctl = lab.controller(port, db, "--token-file", str(lab.token("ctl")))
     frontier = httpx.get(f"http://127.0.0.1:{port}/searches/1/frontier", timeout=120).json()
-    members = frontier["devices"][0]["members"] if "devices" in frontier else frontier["data"]
+    members = frontier["data"][0]["members"]
     big = max(members, key=lambda m: m["total_params"])
     base = rss_mb(ctl.pid)
     codes: list[Any] = []
@@ -631,10 +640,7 @@ def probe_newuser(lab: Lab) -> None:
     def interrupt(proc: subprocess.Popen[bytes]) -> None:
         def later() -> None:
             time.sleep(25)
-            # /usr/bin/time makes its child ignore SIGINT: stop the controller with SIGTERM
-            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-            for child in children:
-                os.kill(int(child), signal.SIGTERM)
+            stop_children(proc)  # as a terminal closing would (SIGTERM)
 
         threading.Thread(target=later, daemon=True).start()
 
