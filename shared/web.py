@@ -301,8 +301,9 @@ class SameOriginWrites:
     page can start or stop work here through the browser of someone on this machine.
 
     Browsers say where a request comes from: ``Sec-Fetch-Site`` (``cross-site`` or
-    ``same-site`` is refused; ``same-origin`` and ``none`` pass) and ``Origin`` (refused when
-    it is not this server's own: scheme aside, the host and port of the ``Host`` header).
+    ``same-site`` is refused; ``same-origin`` and ``none`` pass), and, in browsers that do not
+    send that, ``Origin`` (refused when it is not this server's own: scheme aside, the host
+    and port of the ``Host`` header).
     Programs other than browsers (curl, httpx, the controller's agent client) send neither
     and are not affected."""
 
@@ -320,10 +321,13 @@ class SameOriginWrites:
 
 
 def foreign_origin(headers: Headers) -> str | None:
-    """Why a request with ``headers`` comes from a page of another site, or None."""
+    """Why a request with ``headers`` comes from a page of another site, or None. A browser's
+    ``Sec-Fetch-Site`` is decisive where it is sent (no page can set it, and it stays true
+    behind a proxy that rewrites ``Host``); ``Origin`` is compared only without it."""
     site = headers.get("sec-fetch-site")
-    if site is not None and site.strip().lower() not in _OWN_FETCH_SITES:
-        return f"Sec-Fetch-Site: {site[:40]}"
+    if site is not None:
+        own = site.strip().lower() in _OWN_FETCH_SITES
+        return None if own else f"Sec-Fetch-Site: {site[:40]}"
     origin = headers.get("origin")
     if origin is None:
         return None

@@ -209,11 +209,13 @@ def test_a_write_from_another_sites_page_is_refused(port: int) -> None:
         sock = _open(port, _head("POST", "/echo", header, "Content-Length: 2"), b"{}")
         first = _first(sock)
         assert _status(first) == 403 and b"another site" in first, header
-    own = "Origin: http://127.0.0.1"  # the Host header of _head
-    for header in ("Sec-Fetch-Site: same-origin", own, "Sec-Fetch-Site: none"):
-        sock = _open(port, _head("POST", "/echo", header, "Content-Length: 2",
+    own = ["Origin: http://127.0.0.1"]  # the Host header of _head
+    behind_a_proxy = ["Sec-Fetch-Site: same-origin", "Origin: https://lts.example"]
+    for headers in (["Sec-Fetch-Site: same-origin"], own, ["Sec-Fetch-Site: none"],
+                    behind_a_proxy):  # fmt: skip
+        sock = _open(port, _head("POST", "/echo", *headers, "Content-Length: 2",
                                  "Connection: close"), b"{}")  # fmt: skip
-        assert _status(_answer(sock)) == 200, header
+        assert _status(_answer(sock)) == 200, headers
     sock = _open(port, _head("GET", "/health", "Sec-Fetch-Site: cross-site", "Connection: close"))
     assert _status(_answer(sock)) == 200  # reads are not writes
 
