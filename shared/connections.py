@@ -13,7 +13,8 @@ a traceback for every failed accept (over 100,000 in a few seconds). Three defen
   open connections, the longest-open idle ones are closed to make room; a new connection is
   refused only when none is idle). A request body has a deadline of its own, and the requests
   reading one are counted (:class:`shared.web.BodyGuard`), so that they cannot hold every
-  connection either;
+  connection either; of a body refused before it was read, at most :data:`DISCARD_LIMIT`
+  bytes are read (and dropped);
 * :func:`raise_open_files_limit`: the soft RLIMIT_NOFILE raised to the hard limit at start;
 * :class:`LoopErrorLog`: the event loop's error handler, which logs each kind of error (e.g.
   "socket.accept() out of system resource") once per ``window_s``, in one line with a count of
@@ -33,6 +34,15 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+#: How many bytes of a body the app refused without reading (a 401 or 400 answered before
+#: the body) are still read and dropped, so that a client which sent a small body sees its
+#: answer and keeps its connection; past this the connection stops reading, and the head
+#: deadline closes it. A client sending megabytes of a refused body costs no more. The app
+#: may allow more for one request (``scope[DISCARD_KEY]``: a 413 to a client that holds the
+#: token, which sends its whole body before it reads the answer).
+DISCARD_LIMIT = 64 * 1024
+DISCARD_KEY = "lts.discard_bytes"
 
 #: File descriptors kept for the service itself (its libraries, log files, helper sockets,
 #: the database) and for a burst of not yet counted connections (the accept backlog) when the
@@ -72,6 +82,7 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self.opened_at = time.monotonic()
+            self.discarded = 0  # bytes dropped of a body refused before it was read
             self.head_deadline: asyncio.TimerHandle | None = None
             self._arm_head_deadline()
             if len(self.connections) > max_connections:
@@ -95,7 +106,26 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing():
+                self.discarded = 0
                 self._arm_head_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused_body_pending():
+                self.discarded += len(data)
+                assert self.cycle is not None
+                limit = self.cycle.scope.get(DISCARD_KEY, DISCARD_LIMIT)
+                if self.discarded > limit:  # enough dropped: read no more of it
+                    self.flow.pause_reading()
+            super().data_received(data)
+
+        def _refused_body_pending(self) -> bool:
+            """The answer went out before the request's body was read (refused): what still
+            arrives of that body is dropped."""
+            return (
+                self.cycle is not None
+                and self.cycle.response_complete
+                and self.conn.their_state is h11.SEND_BODY
+            )
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self.head_deadline is not None:

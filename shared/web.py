@@ -173,6 +173,13 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+#: How much of a body over the limit is still read and dropped after the 413, so that a
+#: client that holds the token sees the answer rather than a connection that stopped reading.
+_DRAIN_FACTOR = 16
+#: The scope key that tells the guarded protocol how much of a refused body to drop
+#: (:data:`shared.connections.DISCARD_KEY`; this module imports no uvicorn).
+DISCARD_KEY = "lts.discard_bytes"
+
 #: Methods whose requests take no body on either service: one that declares a body is refused
 #: (400) before a byte of it is read.
 NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -268,6 +275,9 @@ class BodyGuard:
 
     @staticmethod
     async def _too_large(size: int, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        # the client (past the token check) may send its whole body before it reads the
+        # answer: drop up to 16 times the limit of it rather than stop reading at once
+        scope[DISCARD_KEY] = _DRAIN_FACTOR * limit
         detail = f"request body of {size}+ bytes; this server takes at most {limit}"
         await error_response(413, detail)(scope, receive, send)
 

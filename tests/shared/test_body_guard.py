@@ -133,6 +133,25 @@ def test_a_body_on_a_request_that_takes_none_is_refused_unread(port: int, method
     assert _status(first) == 400 and b"takes no body" in first
 
 
+def test_a_refused_body_is_not_read_past_a_small_limit(port: int) -> None:
+    """A client that goes on sending a refused body (64 MiB here) gets its answer, and the
+    server stops reading after DISCARD_LIMIT: what it has not read stays in the kernel's
+    buffers (a few MiB on loopback), so the send stalls well before the end."""
+    sock = _open(port, _head("GET", "/health", f"Content-Length: {64 << 20}"))
+    sock.setblocking(False)
+    sent, chunk, started = 0, b" " * 65536, time.monotonic()
+    while sent < 64 << 20 and time.monotonic() - started < 3:
+        try:
+            sent += sock.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            break
+    assert sent < 32 << 20, sent  # discarding everything would have taken all 64 MiB
+    sock.setblocking(True)
+    assert _status(_first(sock)) == 400
+
+
 def test_a_form_is_capped_before_it_is_read(port: int) -> None:
     sock = _open(port, _head("POST", "/form", "Content-Length: 5000"))
     first = _first(sock)
@@ -236,3 +255,9 @@ def test_the_guard_is_pure_asgi_and_never_reads_a_refused_body() -> None:
              "app": None}  # fmt: skip
     asyncio.run(guard(scope, receive, send))
     assert sent[0]["status"] == 413
+
+
+def test_the_guard_and_the_protocol_name_the_same_scope_key() -> None:
+    from lts.shared import connections, web
+
+    assert web.DISCARD_KEY == connections.DISCARD_KEY
