@@ -113,7 +113,9 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
             if self._refused_body_pending():
                 self.discarded += len(data)
                 assert self.cycle is not None
-                limit = self.cycle.scope.get(DISCARD_KEY, DISCARD_LIMIT)
+                limit = self.cycle.scope.get(DISCARD_KEY)
+                if not isinstance(limit, int):
+                    limit = DISCARD_LIMIT
                 if self.discarded > limit:  # enough dropped: read no more of it
                     self.flow.pause_reading()
             super().data_received(data)
