@@ -6,8 +6,9 @@ MODES, comma-separated: ``ok``, ``xss`` (markup in every string), ``fail`` (ever
 fails), ``neg``, ``nan``, ``inf`` (such figures), ``swap`` (item indexes reversed; latency =
 decoder params / 1e4, so a misfiled result shows), ``badindex`` (index + 100), ``infra``
 (infrastructure faults), ``bigdev``/``bigerr`` (BIG_MB of hostname / error), ``endless``
-(``/device`` streams a byte every 50 ms for STREAM_S), ``flood`` (``/device`` streams BIG_MB
-as fast as it can), ``html`` (``/device`` answers text/html)."""
+(``/device`` streams a byte every 50 ms for STREAM_S), ``endlessjobs`` (jobs stay pending and
+each poll of one streams a byte every 50 ms for STREAM_S), ``flood`` (``/device`` streams
+BIG_MB as fast as it can), ``html`` (``/device`` answers text/html)."""
 
 from __future__ import annotations
 
@@ -162,6 +163,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 data = [j for j in JOBS.values() if key is None or j["key"] == key]
             return self._json(200, {"data": data, "count": len(data)})
+        if u.path.startswith("/jobs/") and "endlessjobs" in MODE:
+            return self._stream(False)
         if u.path.startswith("/jobs/"):
             with LOCK:
                 job = JOBS.get(u.path.split("/")[2])
@@ -180,6 +183,9 @@ class Handler(BaseHTTPRequestHandler):
             for i, it in enumerate(raw["items"]):
                 COUNT["items"] += 1
                 items.append(make_item(i, it, COUNT["items"]))
+            if "endlessjobs" in MODE:
+                items = [{**it, "status": "pending", "result": None, "started": False}
+                         for it in items]  # fmt: skip
             for it in items:
                 if "badindex" in MODE:
                     it["index"] += 100
@@ -188,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
             now = "2026-12-07T00:00:00+00:00"
             job = {
                 "id": uuid.uuid4().hex,
-                "status": "done",
+                "status": "running" if "endlessjobs" in MODE else "done",
                 "version": 1,
                 "key": raw.get("key"),
                 "created_at": now,
