@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from lts.agent import device
-from lts.agent.api.deps import AgentState
+from lts.agent.api.deps import AgentState, TokenFirst
 from lts.agent.api.errors import install_error_handlers
 from lts.agent.api.main import api_router
 from lts.agent.auth import load_token
@@ -23,7 +23,8 @@ from lts.shared import __version__
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasureSettings
 from lts.shared.swagger import install_offline_docs
-from lts.shared.web import BodySizeLimit
+from lts.shared.tokens import AuthBackoff
+from lts.shared.web import BodyGuard, SameOriginWrites
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ def create_app(
             slot_cpus=slot_cpus,
         )
         queue.start()
-        app.state.agent = AgentState(settings, token, defaults, caps, queue, info)
+        app.state.agent = AgentState(
+            settings, token, defaults, caps, queue, info, AuthBackoff()
+        )
         logger.info(
             "agent %r ready: %d slot(s) %s, defaults %s/%s/%d thread(s), budget %.0f MB, "
             "fingerprint %s",
@@ -122,6 +125,15 @@ def create_app(
     )
     install_offline_docs(app)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The outermost middleware runs first: a write from another site's page is refused, then
+    # a body without the token, then the body is read within its bounds, then the app.
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_readers=settings.max_body_connections,
+    )
+    app.add_middleware(TokenFirst)
+    app.add_middleware(SameOriginWrites)
     app.include_router(api_router)
     return app

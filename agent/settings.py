@@ -24,11 +24,13 @@ class Settings(BaseSettings):
     override them. ``memory_budget_mb`` is the most memory one measurement may need by the
     estimate (``None``: half of the memory available at start-up, divided among the slots).
     ``max_queue`` bounds the unfinished items of all jobs together, ``max_items_per_job`` one
-    request's batch, ``max_body_bytes`` a request body. Finished jobs are kept for
-    ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. Connections: closed when idle
-    ``keep_alive_s`` after a response or without a complete request head ``header_timeout_s``
-    after opening; past ``max_connections`` the longest-idle are closed (see
-    :mod:`shared.connections`). ``helper_start_timeout_s`` bounds a measurement helper's start
+    request's batch, ``max_body_bytes`` a request body, which must arrive whole within
+    ``body_timeout_s`` (408), at most ``max_body_connections`` of them being read at once
+    (503 beyond). Finished jobs are kept for ``keep_jobs_s`` seconds, at most ``keep_jobs``
+    of them. Connections: closed when idle ``keep_alive_s`` after a response or without a
+    complete request head ``header_timeout_s`` after opening (or after the last response,
+    however slowly its bytes arrive); past ``max_connections`` the longest-idle are closed
+    (see :mod:`shared.connections`). ``helper_start_timeout_s`` bounds a measurement helper's start
     (importing the runtimes, warm-up); ``item_allowance_s`` replaces the seconds an item may
     take beyond its ``time_budget_s`` (``None``: a base plus a term per parameter, see
     :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated devices raise both.
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     max_queue: int = Field(1000, ge=1)
     max_items_per_job: int = Field(256, ge=1)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    max_body_connections: int = Field(32, ge=1, le=100_000)
     keep_jobs: int = Field(100, ge=1)
     keep_jobs_s: float = Field(6 * 3600, gt=0)
     keep_alive_s: float = Field(5.0, gt=0, le=3600)

@@ -80,7 +80,7 @@ class InstantAgent:
         self.jobs[job.id] = job
         return job
 
-    async def job(self, job_id: str) -> JobPublic:
+    async def job(self, job_id: str, **_: object) -> JobPublic:
         return self.jobs[job_id]
 
     async def cancel(self, job_id: str) -> JobPublic:

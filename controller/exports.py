@@ -32,6 +32,11 @@ generator is restored afterwards): the same seed gives the same weights in both 
 
 By default the frontier is exported; ``ids`` picks members of the frontier or of the
 layer-scaled baselines.
+
+Model files cost what the models weigh (4 bytes per parameter): :func:`weight_bytes` says how
+much before anything is built, :func:`check_cost` refuses an export over a parameter budget,
+and :func:`bundle` builds one model at a time, straight into the zip, and stops between two
+models when its ``cancelled`` callback says so (the client left, the server stops).
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ import csv
 import io
 import json
 import logging
+import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from lts.controller.report import ModelRow, build_report
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
-from lts.shared.errors import BuildError, ConfigError
+from lts.shared.errors import BuildError, ConfigError, LTSError
 from lts.shared.objectives import get as objective
 
 if TYPE_CHECKING:
@@ -70,6 +77,13 @@ CSV_TAIL: tuple[str, ...] = ("config",)
 _DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
 _MEDIA = {"json": "application/json", "csv": "text/csv", "onnx": "application/octet-stream",
           "pt": "application/octet-stream", "zip": "application/zip"}  # fmt: skip
+#: Bytes of a model file per parameter (float32 weights) and what a file adds besides.
+BYTES_PER_PARAM = 4
+FILE_OVERHEAD_BYTES = 1 << 20
+
+
+class ExportCancelled(LTSError):
+    """An export stopped between two models (its ``cancelled`` callback said so)."""
 
 
 @dataclass(frozen=True)
@@ -241,22 +255,77 @@ def write(sel: Selection, fmt: str, out_dir: str | Path, *, seed: int = 0) -> li
     return paths
 
 
-def bundle(sel: Selection, fmt: str, work_dir: str | Path, *, seed: int = 0) -> tuple[Path, str]:
+def weight_bytes(sel: Selection) -> int:
+    """About what the model files of ``sel`` take (``pt`` and ``onnx``: float32 weights)."""
+    return sum(m.total_params * BYTES_PER_PARAM + FILE_OVERHEAD_BYTES for m in sel.members)
+
+
+def check_cost(sel: Selection, fmt: str, max_params: int) -> None:
+    """Raise :class:`ConfigError` (field ``ids``) when the model files of ``sel`` would hold
+    more than ``max_params`` parameters in all (``json`` and ``csv`` cost nothing)."""
+    if fmt not in ("pt", "onnx"):
+        return
+    total = sum(m.total_params for m in sel.members)
+    if total > max_params:
+        biggest = max(m.total_params for m in sel.members)
+        raise ConfigError(
+            "ids",
+            f"{len(sel.members)} model(s) of {total:,} parameters in all (the largest "
+            f"{biggest:,}) is over this server's export limit of {max_params:,} parameters; "
+            "export fewer with ids=ARCH_ID,... (or raise LTS_CONTROLLER_EXPORT_MAX_PARAMS)",
+        )
+
+
+def check_disk(sel: Selection, work_dir: str | Path) -> None:
+    """Raise :class:`BuildError` when the free disk under ``work_dir`` cannot hold the model
+    files of ``sel`` with room to spare (a quarter more)."""
+    need = weight_bytes(sel) * 5 // 4
+    free = shutil.disk_usage(work_dir).free
+    if need > free:
+        raise BuildError(
+            f"the export needs about {need / 2**30:.1f} GiB and {work_dir} has "
+            f"{free / 2**30:.1f} GiB free; export fewer models"
+        )
+
+
+def bundle(
+    sel: Selection,
+    fmt: str,
+    work_dir: str | Path,
+    *,
+    seed: int = 0,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> tuple[Path, str]:
     """One file holding the export (for an HTTP response) and its media type: the file itself
-    when there is one, else a zip of them (``json``: the manifest; ``csv``: the table)."""
+    when there is one, else a zip of them (``json``: the manifest; ``csv``: the table). Model
+    files are built one at a time and go straight into the zip (stored, not compressed:
+    weights do not compress), so the disk holds the zip and at most one model besides;
+    ``cancelled`` is asked before each model, and :class:`ExportCancelled` raised when it
+    says so (what was written stays in ``work_dir`` for the caller to remove)."""
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         path = work / f"search-{sel.search_id}-frontier.json"
         path.write_text(json.dumps(manifest(sel)), encoding="utf-8")
         return path, _MEDIA["json"]
-    paths = write(sel, fmt, work / "files", seed=seed)
-    if len(paths) == 1:
-        return paths[0], _MEDIA[fmt]
+    if fmt == "csv" or len(sel.members) == 1:
+        if cancelled():
+            raise ExportCancelled("export cancelled")
+        (path,) = write(sel, fmt, work / "files", seed=seed)
+        return path, _MEDIA[fmt]
+    if fmt not in ("pt", "onnx"):
+        raise ConfigError("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    require_torch(fmt)
     path = work / f"search-{sel.search_id}-{fmt}.zip"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for p in paths:
-            zf.write(p, arcname=p.name)
+    writer = write_pt if fmt == "pt" else write_onnx
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for m in sel.members:
+            if cancelled():
+                raise ExportCancelled(f"export cancelled after {len(zf.namelist())} model(s)")
+            one = work / f"{m.arch_id}.{fmt}"
+            writer(m.config, one, seed=seed, shape=sel.shape)
+            zf.write(one, arcname=one.name)
+            one.unlink()
     return path, _MEDIA["zip"]
 
 

@@ -275,7 +275,7 @@ def frontier3d_figure(data: DevicePlotData) -> Any:
             )
         )
     fig.update_layout(
-        title=f"{data.title}: Pareto frontier in 3-D",
+        title=plot_text(f"{data.title}: Pareto frontier in 3-D"),
         scene={
             "xaxis_title": "decoder parameters (M)",
             "yaxis_title": ("median " if oy.timed else "") + oy.heading,
@@ -284,6 +284,12 @@ def frontier3d_figure(data: DevicePlotData) -> Any:
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
     )
     return fig
+
+
+def plot_text(text: str) -> str:
+    """``text`` as plotly shows it literally: plotly renders a subset of HTML in its texts
+    (links among them), and a device's name comes from its agent."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def frontier3d_html(data: DevicePlotData) -> str:

@@ -6,10 +6,15 @@ descriptor. Enough of them (1,100 with a file limit of 1024) made accept() fail 
 real requests timed out, measurement helpers could not open their sockets, and asyncio logged
 a traceback for every failed accept (over 100,000 in a few seconds). Three defences:
 
-* :func:`guarded_protocol`: uvicorn's h11 protocol with a *header time-out* (a connection must
-  deliver a complete request head within ``header_timeout_s`` of opening, or it is closed) and
-  a *connection limit* (past ``max_connections`` open connections, the longest-open idle ones
-  are closed to make room; a new connection is refused only when none is idle);
+* :func:`guarded_protocol`: uvicorn's h11 protocol with a *header deadline* (a connection must
+  deliver a complete request head within ``header_timeout_s`` of opening, and each next one
+  within ``header_timeout_s`` of the response before it, or it is closed: a deadline, which
+  bytes trickling in do not push back) and a *connection limit* (past ``max_connections``
+  open connections, the longest-open idle ones are closed to make room; a new connection is
+  refused only when none is idle). A request body has a deadline of its own, and the requests
+  reading one are counted (:class:`shared.web.BodyGuard`), so that they cannot hold every
+  connection either; of a body refused before it was read, at most :data:`DISCARD_LIMIT`
+  bytes are read (and dropped);
 * :func:`raise_open_files_limit`: the soft RLIMIT_NOFILE raised to the hard limit at start;
 * :class:`LoopErrorLog`: the event loop's error handler, which logs each kind of error (e.g.
   "socket.accept() out of system resource") once per ``window_s``, in one line with a count of
@@ -29,6 +34,15 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+#: How many bytes of a body the app refused without reading (a 401 or 400 answered before
+#: the body) are still read and dropped, so that a client which sent a small body sees its
+#: answer and keeps its connection; past this the connection stops reading, and the head
+#: deadline closes it. A client sending megabytes of a refused body costs no more. The app
+#: may allow more for one request (``scope[DISCARD_KEY]``: a 413 to a client that holds the
+#: token, which sends its whole body before it reads the answer).
+DISCARD_LIMIT = 64 * 1024
+DISCARD_KEY = "lts.discard_bytes"
 
 #: File descriptors kept for the service itself (its libraries, log files, helper sockets,
 #: the database) and for a burst of not yet counted connections (the accept backlog) when the
@@ -68,12 +82,57 @@ def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self.opened_at = time.monotonic()
-            # uvicorn cancels this timer when a complete request head arrives (the slot is its
-            # keep-alive timer, armed again after each response), so it only ever closes a
-            # connection that has not sent a request head in time.
-            self.timeout_keep_alive_task = self.loop.call_later(header_timeout_s, self.close_idle)
+            self.discarded = 0  # bytes dropped of a body refused before it was read
+            self.head_deadline: asyncio.TimerHandle | None = None
+            self._arm_head_deadline()
             if len(self.connections) > max_connections:
                 self._make_room()
+
+        def _arm_head_deadline(self) -> None:
+            """Close this connection ``header_timeout_s`` from now unless a new request has
+            begun by then (uvicorn's own keep-alive timer is cancelled by any byte received;
+            this one is not)."""
+            if self.head_deadline is not None:
+                self.head_deadline.cancel()
+            waiting_after = self.cycle  # a new request replaces uvicorn's cycle
+            self.head_deadline = self.loop.call_later(
+                header_timeout_s, self._head_late, waiting_after
+            )
+
+        def _head_late(self, waiting_after: object) -> None:
+            if self.cycle is waiting_after and self.is_idle():
+                self.close_idle()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self.discarded = 0
+                self._arm_head_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused_body_pending():
+                self.discarded += len(data)
+                assert self.cycle is not None
+                limit = self.cycle.scope.get(DISCARD_KEY)
+                if not isinstance(limit, int):
+                    limit = DISCARD_LIMIT
+                if self.discarded > limit:  # enough dropped: read no more of it
+                    self.flow.pause_reading()
+            super().data_received(data)
+
+        def _refused_body_pending(self) -> bool:
+            """The answer went out before the request's body was read (refused): what still
+            arrives of that body is dropped."""
+            return (
+                self.cycle is not None
+                and self.cycle.response_complete
+                and self.conn.their_state is h11.SEND_BODY
+            )
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.head_deadline is not None:
+                self.head_deadline.cancel()
+            super().connection_lost(exc)
 
         def is_idle(self) -> bool:
             """No request in progress on this connection."""

@@ -15,14 +15,24 @@ The agent's REST contract (extend it, never rename fields):
 Settings in a request are overrides (:class:`MeasureSettingsIn`, every field optional); the agent
 fills the rest from its own defaults and returns the complete, resolved :class:`MeasureSettings`
 with every result, so that a stored result says exactly how it was measured.
+
+What an agent reports is bounded here, so that no answer can carry more than a device's facts
+and its figures: descriptive strings (host name, OS, versions, an item's error) are cut to
+their bound (:data:`Text`, :data:`ErrorText`, with a note that they were cut), while what
+identifies something (a device's name and fingerprint, an arch id) and what is counted (raw
+samples, GPUs, version entries, the size of the free-form ``memory`` and ``context`` notes)
+is refused beyond its bound.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
@@ -42,6 +52,44 @@ ItemStatus = Literal["pending", "running", "done", "failed", "rejected"]
 #: helper killed from outside, out of files or disk, the agent shutting down; measuring again
 #: may work) or ``cancelled`` (the client cancelled the job before it started).
 Fault = Literal["model", "infrastructure", "cancelled"]
+
+
+#: The most raw latency samples a result carries (the agent's most timed runs).
+MAX_SAMPLES = 10_000
+#: Characters kept of a descriptive string an agent reports, and of an item's error.
+MAX_TEXT = 256
+MAX_ERROR = 4096
+#: The most bytes (as JSON) of a result's free-form ``memory`` and ``context`` notes.
+MAX_NOTES_BYTES = 8192
+_CUT = " [cut]"
+
+
+def clip(limit: int) -> Any:
+    """A before-validator that cuts a string to ``limit`` characters (ending in ``[cut]``)."""
+
+    def cut(value: object) -> object:
+        if isinstance(value, str) and len(value) > limit:
+            return value[: limit - len(_CUT)] + _CUT
+        return value
+
+    return BeforeValidator(cut)
+
+
+def _small_notes(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, default=str))
+    if size > MAX_NOTES_BYTES:
+        raise ValueError(f"{size} bytes as JSON; at most {MAX_NOTES_BYTES}")
+    return value
+
+
+#: A descriptive string an agent reports (cut to :data:`MAX_TEXT` characters).
+Text = Annotated[str, clip(MAX_TEXT), Field(max_length=MAX_TEXT)]
+#: An item's error message (cut to :data:`MAX_ERROR` characters).
+ErrorText = Annotated[str, clip(MAX_ERROR), Field(max_length=MAX_ERROR)]
+#: A free-form note (``memory``, ``context``): at most :data:`MAX_NOTES_BYTES` as JSON.
+Notes = Annotated[dict[str, Any], AfterValidator(_small_notes)]
+#: An architecture's content id (a hex digest; see :mod:`shared.config`).
+ArchId = Annotated[str, Field(max_length=64)]
 
 
 class _Strict(BaseModel):
@@ -144,23 +192,23 @@ class LatencyStats(_Strict):
     min: float
     cv: float = Field(description="coefficient of variation (std / mean)")
     n: int
-    samples: list[float]
+    samples: list[float] = Field(max_length=MAX_SAMPLES)
 
 
 class MeasurementResult(BaseModel):
     """One measurement of one architecture under :class:`MeasureSettings`."""
 
-    arch_id: str
+    arch_id: ArchId
     latency_ms: LatencyStats
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of build + run minus the worker's baseline (MB)"
     )
-    memory: dict[str, Any] = Field(default_factory=dict, description="how memory was measured")
+    memory: Notes = Field(default_factory=dict, description="how memory was measured")
     decode_latency_ms: LatencyStats | None = Field(
         None, description="one decode step's latency statistics (settings.decode)"
     )
     settings: MeasureSettings
-    context: dict[str, Any] = Field(default_factory=dict, description="run context")
+    context: Notes = Field(default_factory=dict, description="run context")
 
 
 class JobItemCreate(_Strict):
@@ -195,13 +243,13 @@ class JobItemPublic(BaseModel):
     (``cancelled``) or dropped by an agent shutting down (``infrastructure``). ``version``:
     the job's :attr:`JobPublic.version` at the item's last change."""
 
-    index: int
+    index: int = Field(ge=0)
     status: ItemStatus
-    error: str | None = None
+    error: ErrorText | None = None
     fault: Fault | None = None
     started: bool = False
     version: int = 0
-    arch_id: str | None = None
+    arch_id: ArchId | None = None
     settings: MeasureSettings | None = None
     result: MeasurementResult | None = None
 
@@ -226,25 +274,27 @@ class JobsPublic(BaseModel):
 
 
 class GpuInfo(BaseModel):
-    name: str
+    name: Text
     memory_mb: float | None = None
 
 
 class DeviceInfo(BaseModel):
     """What a device is (``GET /device``). ``fingerprint`` is stable across restarts for the
-    same machine and the same measurement-relevant agent settings."""
+    same machine and the same measurement-relevant agent settings. Bounded (see the module
+    doc): ``name`` and ``fingerprint`` at most 200 characters, descriptive strings cut to
+    :data:`MAX_TEXT`, at most 64 GPUs and 64 version entries."""
 
-    name: str
-    fingerprint: str
-    hostname: str
-    os: str
-    machine: str
-    cpu_model: str
+    name: str = Field(min_length=1, max_length=200)
+    fingerprint: str = Field(min_length=1, max_length=200)
+    hostname: Text
+    os: Text
+    machine: Text
+    cpu_model: Text
     cores_logical: int
     cores_physical: int | None = None
     memory_total_mb: float
-    gpus: list[GpuInfo] = Field(default_factory=list)
-    versions: dict[str, str | None] = Field(default_factory=dict)
+    gpus: list[GpuInfo] = Field(default_factory=list, max_length=64)
+    versions: dict[Text, Text | None] = Field(default_factory=dict, max_length=64)
     defaults: MeasureSettings
     slots: int = 1
 

@@ -36,6 +36,13 @@ SCALAR_GENES: tuple[str, ...] = ("n_layer", "d_model", "d_embed", "div_val")
 LAYER_GENES: tuple[str, ...] = ("n_head", "d_inner")
 GENES: tuple[str, ...] = SCALAR_GENES + LAYER_GENES
 
+#: The most work a space may ask of the checks and reference points that every search and
+#: every ``controller space`` runs: for each ``d_model`` value, its per-layer values (n_head,
+#: d_inner), its layer counts (the size) and its embedding choices (d_embed x div_val, the
+#: smallest and largest architectures). Each gene may have 65,536 values; this bounds their
+#: product, which took a 400-byte space to minutes and gigabytes.
+MAX_SPACE_WORK = 1 << 22
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -75,6 +82,7 @@ class SearchSpace:
             object.__setattr__(self, name, value_set(name, getattr(self, name)))
         if self.n_layer[-1] > MAX_LAYERS:
             raise ConfigError("n_layer", f"at most {MAX_LAYERS} layers, got {self.n_layer[-1]}")
+        _check_work(self)
         _check_fixed(self)
         factor = self.d_inner_min_factor
         if isinstance(factor, bool) or not isinstance(factor, int | float):
@@ -138,7 +146,14 @@ class SearchSpace:
         total = 0
         for d in self.d_model:
             k = len(self._heads[d]) * len(self._inner[d])
-            total += sum(k if self.homogeneous else k**n for n in self.n_layer)
+            if self.homogeneous:
+                total += k * len(self.n_layer)
+                continue
+            power, at = 1, 0
+            for n in self.n_layer:  # ascending: k**n from the power before it
+                power *= k ** (n - at)
+                at = n
+                total += power
         return total * len(self.d_embed) * len(self.div_val)
 
     def violation(self, cfg: ArchConfig) -> str | None:
@@ -351,6 +366,24 @@ def load_space(path: str | Path, *, backbone: str | None = None) -> SearchSpace:
 
 
 # -------------------------------------------------------------------------------- helpers
+def space_work(space: SearchSpace) -> int:
+    """The work :data:`MAX_SPACE_WORK` bounds, from the sizes of the value sets alone."""
+    per_model = len(space.n_head) + len(space.d_inner) + len(space.n_layer)
+    return len(space.d_model) * (per_model + len(space.d_embed) * len(space.div_val))
+
+
+def _check_work(space: SearchSpace) -> None:
+    work = space_work(space)
+    if work > MAX_SPACE_WORK:
+        raise ConfigError(
+            "space",
+            f"too large to check: {len(space.d_model):,} d_model values x ({len(space.n_head)} "
+            f"n_head + {len(space.d_inner):,} d_inner + {len(space.n_layer)} n_layer + "
+            f"{len(space.d_embed)} d_embed x {len(space.div_val)} div_val values) = {work:,}; "
+            f"at most {MAX_SPACE_WORK:,} (use a coarser step for d_model or d_inner)",
+        )
+
+
 def _median(values: tuple[int, ...]) -> int:
     return values[(len(values) - 1) // 2]
 

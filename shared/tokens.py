@@ -3,10 +3,17 @@ needed here)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import stat
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -17,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 #: The shortest token either service accepts (``secrets.token_urlsafe(32)`` gives 43).
 MIN_TOKEN_CHARS = 16
+#: The fewest distinct characters a token must have (``aaaaaaaaaaaaaaaa`` is not a secret).
+MIN_DISTINCT_CHARS = 8
 _MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -73,6 +82,12 @@ def _long_enough(token: str, field: str, where: str) -> str:
             f"the token in {where} has {len(token)} characters; use at least "
             f"{MIN_TOKEN_CHARS} (make one: {_MAKE_ONE})",
         )
+    if len(set(token)) < MIN_DISTINCT_CHARS:
+        raise ConfigError(
+            field,
+            f"the token in {where} has only {len(set(token))} distinct characters; use a "
+            f"random one (make one: {_MAKE_ONE})",
+        )
     return token
 
 
@@ -81,6 +96,80 @@ def token_matches(presented: str | None, expected: str) -> bool:
     if presented is None:
         return False
     return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def derived_secret(token: str, purpose: str) -> str:
+    """A value derived from ``token`` for one ``purpose`` (HMAC-SHA256, hex): it proves that
+    whoever set it knew the token, but it is not the token and cannot be turned back into it
+    (e.g. the dashboard's cookie, which must not carry the write token itself)."""
+    return hmac.new(token.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    blocked_until: float = 0.0
+
+
+class AuthBackoff:
+    """Backoff on wrong tokens, per client address (thread safe).
+
+    The first ``free`` wrong tokens from an address cost nothing; each one after that blocks
+    the address for twice as long as the one before (1 s, 2 s, 4 s ... up to ``max_block_s``).
+    While an address is blocked, requests from it that need a token are refused (429 with
+    ``Retry-After``) *without* their token being compared, so guessing is no faster than the
+    blocks allow. A right token clears the address's count; an address without a wrong token
+    for ``forget_after_s`` starts afresh. At most ``max_addresses`` are remembered (the
+    longest quiet first forgotten)."""
+
+    def __init__(
+        self,
+        *,
+        free: int = 10,
+        max_block_s: float = 60.0,
+        forget_after_s: float = 600.0,
+        max_addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.free = free
+        self.max_block_s = max_block_s
+        self.forget_after_s = forget_after_s
+        self.max_addresses = max_addresses
+        self._clock = clock
+        self._seen: OrderedDict[str, _Failures] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def blocked_for(self, address: str | None) -> float:
+        """Seconds until ``address`` may present a token again (0: now)."""
+        with self._lock:
+            entry = self._seen.get(address or "")
+            if entry is None:
+                return 0.0
+            return max(0.0, entry.blocked_until - self._clock())
+
+    def record(self, address: str | None, ok: bool) -> None:
+        """Count a token presented by ``address``: right (``ok``) or wrong."""
+        key, now = address or "", self._clock()
+        with self._lock:
+            entry = self._seen.pop(key, None)
+            if ok:
+                return
+            if entry is None or now - entry.last > self.forget_after_s:
+                entry = _Failures()
+            entry.count += 1
+            entry.last = now
+            over = entry.count - self.free
+            if over > 0:
+                entry.blocked_until = now + min(self.max_block_s, 2.0 ** (over - 1))
+            self._seen[key] = entry
+            while len(self._seen) > self.max_addresses:
+                self._seen.popitem(last=False)
+
+
+def retry_after(seconds: float) -> str:
+    """A ``Retry-After`` value (whole seconds, at least 1) for ``seconds``."""
+    return str(max(1, math.ceil(seconds)))
 
 
 def check_no_auth(host: str, insecure: bool) -> None:

@@ -11,6 +11,7 @@ This module imports FastAPI, so :mod:`shared` does not import it: only the servi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -28,6 +29,18 @@ from lts.shared.tokens import is_loopback
 
 #: An exception handler as FastAPI takes it.
 ErrorHandler = Callable[[Request, Any], Awaitable[JSONResponse]]
+
+
+#: Headers of every HTML page a service sends that is not the dashboard (which has a stricter
+#: policy of its own): no framing, no form posts or base URL elsewhere, no MIME sniffing, no
+#: referrer to other sites. Its scripts may be inline (Swagger UI's start-up, a plotly page).
+HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline' "
+    "'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def error_docs(*entries: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -110,10 +123,20 @@ def install_error_handlers(
 
 
 #: What any operation may answer besides its own errors (merged into every operation's
-#: OpenAPI ``responses``): a request that does not parse, or a rebound Host (400); a body over
-#: the limit (413, operations that take a body).
-_ANY_OPERATION = {400: "A body that cannot be parsed, or a Host header naming another host"}
-_WITH_BODY = {413: "Request body too large"}
+#: OpenAPI ``responses``): a request that does not parse, a body where none is taken or a
+#: rebound Host (400); a write from another site's page (403); a body over the limit (413), too
+#: slow (408) or one too many at once (503), for operations that take a body.
+_ANY_OPERATION = {
+    400: "A body that cannot be parsed, a body on a request that takes none, or a Host "
+    "header naming another host",
+    429: "Too many wrong tokens from this address (or a full queue): retry after Retry-After",
+}
+_WRITE = {403: "A write from a page of another site (or refused by the server's settings)"}
+_WITH_BODY = {
+    408: "The request body did not arrive in time",
+    413: "Request body too large",
+    503: "Too many requests are sending their bodies at once; try again (Retry-After)",
+}
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -132,12 +155,14 @@ def _document_errors(app: FastAPI) -> None:
         )
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for operations in schema.get("paths", {}).values():
-            for op in operations.values():
+            for method, op in operations.items():
                 responses = op.setdefault("responses", {})
                 extra = _ANY_OPERATION | (_WITH_BODY if "requestBody" in op else {})
+                if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+                    extra = extra | _WRITE
                 for code, text in extra.items():
                     responses.setdefault(str(code), {"description": text})
-                for status in ("400", "413", "422"):
+                for status in ("400", "403", "408", "413", "422", "429", "503"):
                     if status in responses:
                         responses[status]["content"] = error
         for unused in ("HTTPValidationError", "ValidationError"):
@@ -148,60 +173,179 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-#: How much of a too-large body is still read (and dropped) so that the client sees the 413
-#: rather than a reset connection; beyond this the connection is simply answered and closed.
+#: How much of a body over the limit is still read and dropped after the 413, so that a
+#: client that holds the token sees the answer rather than a connection that stopped reading.
 _DRAIN_FACTOR = 16
+#: The scope key that tells the guarded protocol how much of a refused body to drop
+#: (:data:`shared.connections.DISCARD_KEY`; this module imports no uvicorn).
+DISCARD_KEY = "lts.discard_bytes"
+
+#: Methods whose requests take no body on either service: one that declares a body is refused
+#: (400) before a byte of it is read.
+NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
-class BodySizeLimit:
-    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413 before the app
-    parses them, whether or not they declare a Content-Length (chunked bodies are counted as
-    they arrive, so at most ``max_bytes`` is ever held)."""
+def declares_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a Content-Length other than 0, or chunked)."""
+    headers = Headers(scope=scope)
+    if "transfer-encoding" in headers:
+        return True
+    length = headers.get("content-length")
+    return length is not None and length.strip() not in ("", "0")
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+def bearer_of(scope: Scope) -> str | None:
+    """The bearer token of the request's ``Authorization`` header (None without one)."""
+    scheme, _, value = Headers(scope=scope).get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+class BodyGuard:
+    """ASGI middleware: every request body is bounded before the app sees it.
+
+    * A ``GET``, ``HEAD``, ``OPTIONS`` or ``DELETE`` that declares a body: 400.
+    * Size: at most ``max_bytes`` (``limits`` lowers it for some paths, e.g. a sign-in form),
+      whether or not a Content-Length is declared (chunked bodies are counted as they
+      arrive, so at most the limit is ever held): 413.
+    * Time: the whole body within ``timeout_s`` of the request head: 408, however the bytes
+      trickle in.
+    * Count: at most ``max_readers`` requests are reading a body at once; one more is
+      answered 503 with ``Retry-After`` before its body is read, so slow bodies cannot hold
+      every connection the server has.
+
+    A refused body is never read: the server discards what still arrives, and closes the
+    connection if no new request head follows in time (:mod:`shared.connections`). Place it
+    inside the token check, so that nobody without the token gets this far with a body."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        timeout_s: float = 30.0,
+        max_readers: int = 32,
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.max_readers = max_readers
+        self.limits = dict(limits or {})
+        self.readers = 0  # one event loop: no lock needed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not declares_body(scope):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(int(declared), receive, scope, send)
+        if scope["method"] in NO_BODY_METHODS:
+            detail = f"a {scope['method']} request takes no body"
+            await error_response(400, detail, "body")(scope, receive, send)
             return
-        body, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                await self._refuse(size, receive if more else None, scope, send)
-                return
-            body.append(chunk)
-        replay: list[Message] = [{"type": "http.request", "body": b"".join(body)}]
+        limit = self.limits.get(scope["path"], self.max_bytes)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(int(declared), limit, scope, receive, send)
+            return
+        if self.readers >= self.max_readers:
+            detail = (f"{self.readers} requests are sending their bodies now, the most this "
+                      "server reads at once; try again shortly")  # fmt: skip
+            await error_response(503, detail, headers={"Retry-After": "1"})(scope, receive, send)
+            return
+        self.readers += 1
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                body = await _read_body(receive, limit)
+        except TimeoutError:
+            detail = f"the request body did not arrive within {self.timeout_s:g} s"
+            await error_response(408, detail, "body")(scope, receive, send)
+            return
+        finally:
+            self.readers -= 1
+        if body is None:  # the client went away
+            return
+        if isinstance(body, int):
+            await self._too_large(body, limit, scope, receive, send)
+            return
+        replay: list[Message] = [{"type": "http.request", "body": body}]
 
         async def replayed() -> Message:
             return replay.pop() if replay else await receive()
 
         await self.app(scope, replayed, send)
 
-    async def _refuse(self, size: int, receive: Receive | None, scope: Scope, send: Send) -> None:
-        drained = 0
-        while receive is not None and drained <= _DRAIN_FACTOR * self.max_bytes:
-            message = await receive()
-            drained += len(message.get("body", b""))
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-        detail = f"request body of {size}+ bytes; this server takes at most {self.max_bytes}"
-        await error_response(413, detail)(scope, receive or _nothing, send)
+    @staticmethod
+    async def _too_large(size: int, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        # the client (past the token check) may send its whole body before it reads the
+        # answer: drop up to 16 times the limit of it rather than stop reading at once
+        scope[DISCARD_KEY] = _DRAIN_FACTOR * limit
+        detail = f"request body of {size}+ bytes; this server takes at most {limit}"
+        await error_response(413, detail)(scope, receive, send)
 
 
-async def _nothing() -> Message:
-    return {"type": "http.disconnect"}
+async def _read_body(receive: Receive, limit: int) -> bytes | int | None:
+    """The whole body; its size so far (an int) once it passes ``limit``; None if the client
+    went away."""
+    body, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return size
+        body.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(body)
+
+
+#: What a browser's ``Sec-Fetch-Site`` says of a request that a page of this server sent
+#: itself (``same-origin``) or that the user typed (``none``); anything else is another site's.
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
+class SameOriginWrites:
+    """ASGI middleware: a write (any method but ``GET``, ``HEAD``, ``OPTIONS``) that a
+    browser sends for a page of another site is refused (403) before anything else is
+    looked at, with or without a token on the server (``--no-auth`` included), so that no web
+    page can start or stop work here through the browser of someone on this machine.
+
+    Browsers say where a request comes from: ``Sec-Fetch-Site`` (``cross-site`` or
+    ``same-site`` is refused; ``same-origin`` and ``none`` pass), and, in browsers that do not
+    send that, ``Origin`` (refused when it is not this server's own: scheme aside, the host
+    and port of the ``Host`` header).
+    Programs other than browsers (curl, httpx, the controller's agent client) send neither
+    and are not affected."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            reason = foreign_origin(Headers(scope=scope))
+            if reason is not None:
+                detail = f"refused a write from a page of another site ({reason})"
+                await error_response(403, detail, "origin")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def foreign_origin(headers: Headers) -> str | None:
+    """Why a request with ``headers`` comes from a page of another site, or None. A browser's
+    ``Sec-Fetch-Site`` is decisive where it is sent (no page can set it, and it stays true
+    behind a proxy that rewrites ``Host``); ``Origin`` is compared only without it."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        own = site.strip().lower() in _OWN_FETCH_SITES
+        return None if own else f"Sec-Fetch-Site: {site[:40]}"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    _, sep, netloc = origin.strip().lower().partition("://")
+    host = (headers.get("host") or "").strip().lower()
+    if not sep or netloc.rstrip("/") != host:
+        return f"Origin {origin[:100]!r} is not this server"
+    return None
 
 
 class LoopbackHosts:

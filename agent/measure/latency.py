@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lts.shared.schemas import LatencyStats, MeasureSettings
+from lts.shared.schemas import MAX_SAMPLES, LatencyStats, MeasureSettings
 
 #: Upper bound on timed runs (and on the raw samples returned): the median of 10k runs is
 #: known far better than any target; the samples go over the wire.
-DEFAULT_MAX_RUNS = 10_000
+DEFAULT_MAX_RUNS = MAX_SAMPLES
 
 #: The largest share of the time budget that the warm-up may take.
 WARMUP_SHARE = 1.0 / 3.0

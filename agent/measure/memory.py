@@ -173,14 +173,15 @@ def measure_here(cfg: Any, settings: Any, onnx_path: str | None) -> dict[str, An
             peak_rss_mb=round(after["VmHWM"] / MB, 2),
             rss_growth_mb=round((after["VmHWM"] - before["VmRSS"]) / MB, 2),
             file_pages_mb=round(file_growth / MB, 2),
-            peak_memory_mb=round((peak_nonfile - base_nonfile) / MB, 2),
+            # below the baseline is noise (pages freed meanwhile): nothing was needed
+            peak_memory_mb=round(max(peak_nonfile - base_nonfile, 0) / MB, 2),
         )
     else:
         peak = _maxrss_bytes()
         out.update(
             method="ru_maxrss of a freshly forked child minus its value at start (no clear_refs)",
             peak_rss_mb=round(peak / MB, 2),
-            peak_memory_mb=round((peak - start_maxrss) / MB, 2),
+            peak_memory_mb=round(max(peak - start_maxrss, 0) / MB, 2),
         )
     out["pass_s"] = round(elapsed, 3)
     return out
@@ -214,7 +215,7 @@ def cuda_memory_pass(cfg: Any, settings: Any) -> dict[str, Any]:
     return {
         "method": "cuda max_memory_allocated after reset_peak_memory_stats, minus baseline",
         "unit": "MiB (2**20 bytes)",
-        "peak_memory_mb": round(peak_alloc / MB, 2),
+        "peak_memory_mb": round(max(peak_alloc, 0) / MB, 2),
         "peak_reserved_mb": round(peak_reserved / MB, 2),
         "what": "build (constant init) + one run, on the GPU",
     }

@@ -4,8 +4,9 @@ The mapping (the only place besides the routes where status codes are chosen):
 request validation and ``ConfigError`` 422 (``field`` names the input: ``limit``,
 ``device``, ``iterations``), ``NotFoundError`` 404, ``SearchConflict`` and ``CorruptRowError``
 409 (a stored row that does not parse: retrying will not help), ``StoreError`` 503
-(the database could not be read: not the client's fault), anything unexpected 500 (logged;
-never the answer to bad input). The handlers common to the agent and the controller live in
+(the database could not be read: not the client's fault), ``ExportsBusy`` 429 (an export is
+being built: retry), ``DiskTooSmall`` 507, anything unexpected 500 (logged; never the answer
+to bad input). The handlers common to the agent and the controller live in
 :mod:`shared.web`.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from lts.controller.api.export_runs import DiskTooSmall, ExportsBusy
 from lts.shared import web
 from lts.shared.errors import CorruptRowError, NotFoundError, SearchConflict, StoreError
 
@@ -30,6 +32,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = web.error_docs(
     (409, "The search is not in a state that allows this, or its stored row is corrupted"),
     (413, "Request body over the server's max_body_bytes"),
     (422, "Invalid input; `field` names it"),
+    (429, "An export is being built already; retry after Retry-After"),
+    (507, "The free disk cannot hold the export"),
 )
 
 
@@ -59,6 +63,8 @@ def install_error_handlers(app: FastAPI) -> None:
             SearchConflict: web.status_handler(409),
             StoreError: _store_error,
             CorruptRowError: _corrupt_row,
+            ExportsBusy: web.status_handler(429, headers={"Retry-After": "10"}),
+            DiskTooSmall: web.status_handler(507),
         },
         logger=logger,
     )

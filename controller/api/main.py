@@ -19,8 +19,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from lts.controller.agents import AgentsFile
 from lts.controller.api.auth import load_token
 from lts.controller.api.cache import FrontierCache
-from lts.controller.api.deps import ControllerState, ReadAuth, TokenFirst
+from lts.controller.api.deps import FORM_LIMITS, ControllerState, ReadAuth, TokenFirst
 from lts.controller.api.errors import install_error_handlers
+from lts.controller.api.export_runs import ExportRuns
 from lts.controller.api.routes import (
     agents,
     architectures,
@@ -41,7 +42,8 @@ from lts.controller.store import Store, database_url
 from lts.shared import __version__
 from lts.shared.errors import ConfigError
 from lts.shared.swagger import install_offline_docs
-from lts.shared.web import BodySizeLimit
+from lts.shared.tokens import AuthBackoff
+from lts.shared.web import BodyGuard, SameOriginWrites
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +86,11 @@ def create_app(
         tf = str(settings.agent_token_file) if settings.agent_token_file else None
         runs = SearchRuns(url, registry, agent_token_file=tf, client_factory=client_factory,
                           allow_agent_urls=settings.allow_agent_urls)  # fmt: skip
+        exports = ExportRuns(
+            max_exports=settings.max_exports, max_params=settings.export_max_params
+        )
         app.state.controller = ControllerState(
-            settings, token, store, runs, registry, FrontierCache()
+            settings, token, store, runs, registry, FrontierCache(), AuthBackoff(), exports
         )
         logger.info(
             "controller API on %s:%d, store %s; writes %s, reads %s",
@@ -96,6 +101,7 @@ def create_app(
         try:
             yield
         finally:
+            exports.close()
             runs.close(settings.stop_wait_s)
             store.close()
 
@@ -109,11 +115,19 @@ def create_app(
     )
     install_offline_docs(app)
     install_error_handlers(app)
-    # The outermost middleware runs first: the token, then the body's size, then gzip (for the
+    # The outermost middleware runs first: a write from another site's page is refused, then
+    # a body without the token, then the body is read within its bounds, then gzip (for the
     # clients that accept it: a large frontier is megabytes of JSON), then the app.
     app.add_middleware(GZipMiddleware, compresslevel=6)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        max_readers=settings.max_body_connections,
+        limits=FORM_LIMITS,
+    )
     app.add_middleware(TokenFirst)
+    app.add_middleware(SameOriginWrites)
     app.include_router(health.router)
     app.include_router(dashboard.router)  # its own access rule: see routes/dashboard.py
     for module in route_modules:

@@ -19,6 +19,7 @@ from typing import Any
 
 from lts.controller.agents import AgentsFile, AgentSpec, check_url, is_url, resolve_agents
 from lts.controller.api.schemas import SearchCreate
+from lts.controller.preflight import check_agents, check_bounds
 from lts.controller.search.lease import holder_gone
 from lts.controller.search.options import build_config, refuse_on_resume
 from lts.controller.search.runner import ClientFactory, SearchRunner, start_search
@@ -72,7 +73,8 @@ class SearchRuns:
     def start(self, store: Store, body: SearchCreate) -> int:
         """Store (or find) the search of ``body``, start it in the background; return its id.
 
-        Raises :class:`ConfigError` for invalid options or agents (nothing is stored then),
+        Raises :class:`ConfigError` for invalid options, bounds no architecture meets, or
+        agents that do not answer with their token (nothing is stored then),
         :class:`SearchConflict` for a search to resume that runs here already or is done,
         :class:`NotFoundError` for a search to resume that does not exist.
         """
@@ -83,6 +85,10 @@ class SearchRuns:
                 raise ConfigError("agents", "name the agents: a list of names or URLs")
             specs = self._agents(body.agents)
             config = build_config([s.name or s.url for s in specs], body.given())
+            check_bounds(config)
+        # every agent answers with its token, or nothing is stored (or changed)
+        check_agents(specs, client_factory=self.client_factory)
+        if body.resume is None:
             search_id = start_search(store, config, body.name).id
         self._launch(search_id, specs)
         return search_id

@@ -124,7 +124,9 @@ class MeasurementPublic(_Public):
     the peak memory in MiB) and ``stats`` (median, p10, p90, mean, min, cv, n of a latency;
     its ``samples``, the timed runs in ms, only where asked for). ``latency_ms``,
     ``peak_memory_mb`` and ``latency`` are the prefill latency's and peak memory's, as the
-    first releases wrote them; ``samples`` the prefill latency's samples where asked for."""
+    first releases wrote them; ``samples`` the prefill latency's samples where asked for. A
+    sample that is not a finite number (a store written before agents' figures were checked)
+    is null."""
 
     id: int
     arch_id: str
@@ -140,7 +142,7 @@ class MeasurementPublic(_Public):
     memory: dict[str, Any]
     settings: dict[str, Any]
     context: dict[str, Any]
-    samples: list[float] | None = None
+    samples: list[float | None] | None = None
     created_at: datetime | None
 
 

@@ -30,7 +30,11 @@ class Settings(BaseSettings):
     given (the server sends tokens to no address a request chooses). ``agent_timeout_s``
     bounds the live check of ``GET /agents``; ``stop_wait_s`` how long
     ``POST /searches/{id}/stop`` waits for the search to wind down before answering 202.
-    ``max_body_bytes`` bounds a request body (413 beyond, before it is read);
+    ``max_body_bytes`` bounds a request body (413 beyond, before it is read), which must
+    arrive whole within ``body_timeout_s`` (408), at most ``max_body_connections`` of them
+    being read at once (503 beyond);
+    ``export_max_params`` bounds the parameters of the model files one export may hold (a
+    200 M-parameter model is 800 MB), ``max_exports`` the model-file exports built at once;
     ``keep_alive_s`` closes a connection idle that long after a response; ``max_connections``
     bounds the connections served at once.
     """
@@ -51,6 +55,10 @@ class Settings(BaseSettings):
     agent_timeout_s: float = Field(2.0, gt=0, le=60)
     stop_wait_s: float = Field(10.0, ge=0, le=300)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    max_body_connections: int = Field(32, ge=1, le=100_000)
+    export_max_params: int = Field(500_000_000, ge=1)
+    max_exports: int = Field(1, ge=1, le=64)
     keep_alive_s: float = Field(5.0, gt=0, le=3600)
     max_connections: int = Field(1000, ge=1)
     log_level: LogLevel = "INFO"

@@ -8,6 +8,8 @@ import functools
 import inspect
 import json
 import logging
+import os
+import shlex
 import signal
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from lts.controller.agents import AgentsFile, AgentSpec, check_tokens, resolve_agents
 from lts.controller.commands._edge import check_range, user_errors
 from lts.controller.commands.report import DbOption, JsonOption, output_console, render_report
+from lts.controller.preflight import check_agents, check_bounds
 from lts.controller.report import build_report
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.options import (
@@ -155,16 +158,55 @@ def search(
             specs = resolve_agents(agents.split(","), registry, tf)
             check_tokens(specs)
             config = build_config([s.name or s.url for s in specs], given)
+            check_bounds(config)
         with Store.open(db, create=resume is None) as store:
             if resume is not None:
                 sid, specs = _resume_agents(store, resume, agents, registry, tf)
-            else:
+                if store.get_search(sid).status == "done" and not retry_failed:
+                    typer.echo(f"search {sid} is done: nothing to resume (its results follow; "
+                               "--retry-failed measures its failures again)", err=True)  # fmt: skip
+                    report = build_report(store, sid)
+                    finish(report, None, as_json, "")
+                    return
+            check_agents(specs)  # nothing is stored (or changed) for a search that cannot run
+            if resume is None:
                 sid = start_search(store, config, name).id
+            hint = resume_hint(sid, db, agents_file, tf)
             outcome = run_search(
-                store, sid, specs, show_progress=not as_json, retry_failed=retry_failed
-            )
+                store, sid, specs, show_progress=not as_json, retry_failed=retry_failed,
+                hint=hint,
+            )  # fmt: skip
             report = build_report(store, sid)
-    finish(report, outcome, as_json)
+    finish(report, outcome, as_json, hint)
+
+
+def resume_hint(
+    search_id: int, db: str | None, agents_file: Path | None, token_file: str | None
+) -> str:
+    """The command that resumes search ``search_id`` as this one was run: with the ``--db``,
+    ``--agents-file`` and ``--token-file`` it was given (those that came from the
+    environment are in it again; a password in a database URL is masked), so that a pasted
+    hint resumes this search in this store, never another store's search of the same id."""
+    parts = ["controller", "search", "--resume", str(search_id)]
+    if db is not None and os.environ.get("LTS_DB") != db:
+        parts += ["--db", _masked(db)]
+    if agents_file is not None and os.environ.get("LTS_AGENTS_FILE") != str(agents_file):
+        parts += ["--agents-file", str(agents_file)]
+    if token_file is not None and os.environ.get("LTS_AGENT_TOKEN_FILE") != token_file:
+        parts += ["--token-file", token_file]
+    return shlex.join(parts)
+
+
+def _masked(db: str) -> str:
+    """``db`` with the password of a database URL replaced by ``***``."""
+    if "://" not in db:
+        return db
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(db).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: shown as given
+        return db
 
 
 def run_search(
@@ -174,10 +216,13 @@ def run_search(
     *,
     show_progress: bool = True,
     retry_failed: bool = False,
+    hint: str | None = None,
 ) -> SearchOutcome:
     """Run the search with a Rich progress display. Ctrl-C, SIGTERM and SIGHUP (the terminal
     closed) stop it resumably: the jobs in flight are cancelled on the agents, the search is
-    stored as interrupted, and the exit status is 130 (Ctrl-C) or 128 + the signal."""
+    stored as interrupted, and the exit status is 130 (Ctrl-C) or 128 + the signal. ``hint``:
+    the command that resumes it (see :func:`resume_hint`)."""
+    hint = hint or f"controller search --resume {search_id}"
     console = Console(stderr=True)
     with LiveProgress(console, store.get_search(search_id).settings, enabled=show_progress) as live:
         runner = SearchRunner(
@@ -201,7 +246,7 @@ def run_search(
             live.stop()
             typer.echo(
                 f"error: search {search_id} stopped: {exc}; nothing measured before is lost; "
-                f"once the store takes writes again: controller search --resume {search_id}",
+                f"once the store takes writes again: {hint}",
                 err=True,
             )
             raise typer.Exit(1) from None
@@ -209,21 +254,23 @@ def run_search(
             live.stop()
             how = f"stopped by {received[0].name}" if received else "interrupted"
             console.print(
-                f"[yellow]{how}[/]: nothing measured is lost; continue with "
-                f"[bold]controller search --resume {search_id}[/]"
+                f"[yellow]{how}[/]: nothing measured is lost; continue with [bold]{hint}[/]",
+                soft_wrap=True,
             )
             raise typer.Exit(128 + received[0] if received else 130) from None
 
 
-def finish(report: Any, outcome: SearchOutcome, as_json: bool) -> None:
+def finish(report: Any, outcome: SearchOutcome | None, as_json: bool, hint: str) -> None:
+    """Print the report; exit 1 with ``hint`` (the resume command) when the search did not
+    finish on every device (``outcome`` None: nothing was run)."""
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
         render_report(output_console(), report)
-    if outcome.status != "done":
+    if outcome is not None and outcome.status != "done":
         typer.echo(
             f"error: search {outcome.search_id} did not finish on every device; "
-            f"fix the agent and run: controller search --resume {outcome.search_id}",
+            f"fix the agent and run: {hint}",
             err=True,
         )
         raise typer.Exit(1)
@@ -267,9 +314,10 @@ def demo(
             spec = AgentSpec("demo", agent.url)
             with Store.open(db) as store:
                 sid = start_search(store, config, name="demo").id
-                outcome = run_search(store, sid, [spec], show_progress=not as_json)
+                hint = f"controller search --resume {sid} --db {shlex.quote(str(db))}"
+                outcome = run_search(store, sid, [spec], show_progress=not as_json, hint=hint)
                 report = build_report(store, sid)
-    finish(report, outcome, as_json)
+    finish(report, outcome, as_json, hint)
     if not as_json:
         console.print(f"stored in {db}: [bold]controller results {sid} --db {db}[/] shows it again")
         console.print(f"dashboard: [bold]controller serve --db {db}[/], then open "

@@ -61,15 +61,21 @@ def space(
     console = Console()
     console.print(_genes_table(sp))
     console.print(_fixed_line(sp))
-    console.print(f"[bold]Size:[/bold] {size:,} architectures (~ 10^{math.log10(size):.2f})")
+    exact = f"{size:,} architectures " if size.bit_length() < _EXACT_BITS else ""
+    console.print(f"[bold]Size:[/bold] {exact}(~ 10^{math.log10(size):.2f})")
     if drawn:
         console.print(_samples_table(drawn, seed))
+
+
+#: Sizes up to this many bits are written out (Python writes integers of at most 4,300
+#: digits; a space of 1,024 layers can be far larger: only its order of magnitude is shown).
+_EXACT_BITS = 10_000
 
 
 def _as_json(sp: SearchSpace, size: int, drawn: list[ArchConfig]) -> dict[str, Any]:
     return {
         "space": sp.to_dict(),
-        "size": size,
+        "size": size if size.bit_length() < _EXACT_BITS else None,
         "size_log10": round(math.log10(size), 4),
         "samples": [
             {"arch_id": c.arch_id, "decoder_params": decoder_params(c), "config": c.to_dict()}

@@ -13,7 +13,11 @@ While the agent cannot be reached (connection refused, timeouts, 5xx, 429) the d
 retries with exponential backoff and reports the device as *waiting*; once it answers
 again the work continues where it was (a job the agent forgot, because it restarted, is
 sent again without the items already received). If the agent stays unreachable for
-``fail_after_s``, :class:`AgentGone` ends this device's work with a clear message.
+``fail_after_s``, :class:`AgentGone` ends this device's work with a clear message: the time
+counts from the start of the first request that got no answer, and no request may outlast
+what is left of it, so an agent that answers too slowly, or never stops answering, fails the
+device as surely as one that does not answer at all. An item the agent reports under an index
+that was not sent is a protocol error (:class:`AgentProtocolError`): the device fails.
 
 Every job is submitted with a fresh idempotency key, reported through ``on_jobs`` *before* the
 request goes out: a retried submission (the answer was lost) gets the same job back, and a
@@ -52,6 +56,11 @@ _ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.arch\b")
 
 class AgentGone(AgentError):
     """The agent stayed unreachable for longer than the configured time."""
+
+
+class AgentProtocolError(AgentRefused):
+    """The agent answered something no LTS agent says (an item it was not sent, a result of
+    another architecture, figures no device measures): the device's work ends."""
 
 
 @dataclass(frozen=True)
@@ -166,11 +175,19 @@ class Dispatcher:
         down_since: float | None = None
         delay = self.policy.first_delay_s
         while True:
+            started = self._clock()
+            left = self.policy.fail_after_s - (started - (down_since or started))
             try:
-                result = await fn()
+                try:
+                    async with asyncio.timeout(max(left, 0.0)):
+                        result = await fn()
+                except TimeoutError:
+                    raise AgentUnavailable(
+                        f"agent {self.client.label}: no complete answer within {left:.0f} s"
+                    ) from None
             except AgentUnavailable as exc:
                 now = self._clock()
-                down_since = now if down_since is None else down_since
+                down_since = started if down_since is None else down_since
                 down_for = now - down_since
                 if down_for >= self.policy.fail_after_s:
                     raise AgentGone(
@@ -298,25 +315,32 @@ class Dispatcher:
                 flight.faults += item.fault == "infrastructure"
                 self._count_fault(item)
                 continue
+            if not 0 <= k < len(flight.batch):
+                raise AgentProtocolError(
+                    f"agent {self.client.label}: job {flight.job.id} reports item {k}, but was "
+                    f"sent {len(flight.batch)} (0 to {len(flight.batch) - 1})"
+                )
             flight.delivered.add(k)
             await _deliver(on_item, flight.batch[k], item)
 
     async def _poll(self, flight: _Flight) -> None:
         try:
-            flight.see(await self._changes(flight.job))
+            flight.see(await self._changes(flight.job, len(flight.batch)))
         except JobNotFound:
             logger.warning("agent %s forgot job %s; sending its items again",
                            self.client.label, flight.job.id)  # fmt: skip
             flight.forgotten = True
 
-    async def _changes(self, job: JobPublic) -> JobPublic:
+    async def _changes(self, job: JobPublic, items: int) -> JobPublic:
         """The job's items changed after ``job``'s version: without samples, unless one of
-        them has finished (then asked again with samples)."""
+        them has finished (then asked again with samples). ``items``: the job's size."""
         since = job.version
-        light = await self.call(lambda: self.client.job(job.id, since=since, samples=False))
+        light = await self.call(
+            lambda: self.client.job(job.id, since=since, samples=False, items=items)
+        )
         if all(item.status in ("pending", "running") for item in light.items):
             return light
-        return await self.call(lambda: self.client.job(job.id, since=since))
+        return await self.call(lambda: self.client.job(job.id, since=since, items=items))
 
     def _count_fault(self, item: JobItemPublic) -> None:
         if item.fault != "infrastructure":

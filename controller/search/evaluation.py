@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lts.controller.search.algorithms.base import Outcome
+from lts.controller.search.answers import check_item
 from lts.controller.search.dispatch import Dispatcher, InFlight
 from lts.controller.store import DeviceRecord, MeasurementRecord, Store
 from lts.shared.config import ArchConfig
@@ -135,14 +136,10 @@ class DeviceEvaluator:
     def _store(
         self, cfg: ArchConfig, key: str, settings: MeasureSettings, item: JobItemPublic
     ) -> Evaluation:
+        check_item(item, cfg, settings, self.dispatcher.client.label)  # before anything is kept
         self._taken.add((cfg.arch_id, key))
         again = self.retry_failed
         if item.status == "done" and item.result is not None:
-            if item.result.settings != settings:
-                logger.warning(
-                    "agent %s measured %s with other settings than asked: %s",
-                    self.device.name, cfg.arch_id, item.result.settings.model_dump_json(),
-                )  # fmt: skip
             record, new = self.store.add_measurement(
                 cfg, self.device.id, key, result=item.result, replace_failed=again
             )

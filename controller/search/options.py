@@ -238,7 +238,7 @@ def _space(
         try:
             found = SearchSpace.from_dict(space, backbone=backbone)
         except ConfigError as exc:
-            field = exc.field if exc.field == "backbone" else f"space.{exc.field}"
+            field = exc.field if exc.field in ("backbone", "space") else f"space.{exc.field}"
             raise ConfigError(field, exc.message) from None
     elif space is not None:
         found = load_space(space, backbone=backbone)

@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, String
+from sqlalchemy import JSON, DateTime, Float, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -136,6 +136,26 @@ class BoundedString(TypeDecorator[str]):
                 f"text of {len(value)} characters is longer than the {limit} its column holds: "
                 f"{value[:40]!r}..."
             )
+        return value
+
+
+class ClippedText(TypeDecorator[str]):
+    """A ``TEXT`` column that keeps at most ``limit`` characters: a longer value (an error or
+    a message that came from a remote agent) is cut to the limit, ending in ``[cut]``, so no
+    row can hold more than its readers expect (the column itself is plain TEXT: no schema
+    change)."""
+
+    impl = Text
+    cache_ok = True
+    CUT = " [cut]"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and len(value) > self.limit:
+            return value[: self.limit - len(self.CUT)] + self.CUT
         return value
 
 

@@ -33,7 +33,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lts.controller.store._types import BoundedString, ExactFloat, ExactJSON, UTCDateTime, utcnow
+from lts.controller.store._types import (
+    BoundedString,
+    ClippedText,
+    ExactFloat,
+    ExactJSON,
+    UTCDateTime,
+    utcnow,
+)
+
+#: The most characters of an error or a status message a row keeps (they may come from a
+#: remote agent; the wire schemas bound them already).
+MAX_MESSAGE = 4096
 
 
 class Base(DeclarativeBase):
@@ -93,7 +104,7 @@ class MeasurementRow(Base):
     settings_key: Mapped[str] = mapped_column(Text)
     settings: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     status: Mapped[str] = mapped_column(BoundedString(16))
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(ClippedText(MAX_MESSAGE), nullable=True)
     memory: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
     context: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -126,7 +137,7 @@ class SearchRow(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(ExactJSON)
     seed: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(BoundedString(16))
-    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str | None] = mapped_column(ClippedText(MAX_MESSAGE), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -146,7 +157,7 @@ class SearchDeviceRow(Base):
     status: Mapped[str] = mapped_column(BoundedString(16))
     iteration_done: Mapped[int] = mapped_column(Integer, default=-1)
     state: Mapped[dict[str, Any]] = mapped_column(ExactJSON, default=dict)
-    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    message: Mapped[str | None] = mapped_column(ClippedText(MAX_MESSAGE), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from datetime import datetime
@@ -126,6 +127,54 @@ def test_missing_or_wrong_token_is_401(agent, method, path, token):
         response = c.request(method, path, json={"items": [item()]})
     assert "wrong bearer token" in error(response, 401).detail
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def _raw(agent, head: list[str], body: bytes = b"") -> bytes:
+    """Send a request head (and the start of a body) on a raw socket; the first bytes of the
+    answer, which must come without the rest of the body being sent."""
+    host, port = agent.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(("\r\n".join([*head, f"Host: {host}:{port}", "", ""])).encode() + body)
+        return sock.recv(65536)
+
+
+def test_a_body_without_the_token_is_refused_before_it_is_read(agent):
+    """Review 2026-12-07, F1: the agent buffered up to 1 MiB of any body, token or not."""
+    for head in (["POST /jobs HTTP/1.1", "Content-Length: 1048576"],
+                 ["POST /measure HTTP/1.1", "Transfer-Encoding: chunked"],
+                 ["POST /jobs HTTP/1.1", "Content-Length: 100",
+                  "Authorization: Bearer not-the-token"]):  # fmt: skip
+        answer = _raw(agent, head, b" " * 1000)
+        assert answer.startswith(b"HTTP/1.1 401"), (head, answer[:200])
+
+
+def test_a_body_on_a_read_is_refused_and_a_cross_site_write_too(agent):
+    auth = f"Authorization: Bearer {agent.token}"
+    answer = _raw(agent, ["GET /device HTTP/1.1", auth, "Content-Length: 1048576"], b" " * 100)
+    assert answer.startswith(b"HTTP/1.1 400")
+    with agent.client() as c:
+        forged = c.post("/jobs", json={"items": [item()]}, headers={"Sec-Fetch-Site": "cross-site"})
+        assert error(forged, 403).field == "origin"
+        assert c.get("/jobs", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
+
+
+def test_wrong_tokens_back_off_on_the_agent_too():
+    from types import SimpleNamespace
+
+    from fastapi import HTTPException
+
+    from lts.agent.api.deps import check_token
+    from lts.shared.tokens import AuthBackoff
+
+    agent = SimpleNamespace(token="the-agent-token-0123", backoff=AuthBackoff(free=2))
+    for _ in range(3):
+        with pytest.raises(HTTPException) as info:
+            check_token(agent, "a-wrong-token", "10.0.0.9")  # type: ignore[arg-type]
+        assert info.value.status_code == 401
+    with pytest.raises(HTTPException) as info:
+        check_token(agent, "the-agent-token-0123", "10.0.0.9")  # type: ignore[arg-type]
+    assert info.value.status_code == 429 and info.value.headers["Retry-After"] == "1"
+    check_token(agent, "the-agent-token-0123", "10.0.0.8")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- measurements

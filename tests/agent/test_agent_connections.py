@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def _limit_files(soft: int, hard: int):
 
 
 def test_idle_connections_do_not_starve_a_real_request(tmp_path: Path) -> None:
-    token = "t" * 32
+    token = secrets.token_urlsafe(32)
     (tmp_path / "token").write_text(token + "\n")
     (tmp_path / "token").chmod(0o600)
     port, log = _free_port(), tmp_path / "agent.log"

@@ -84,6 +84,20 @@ def test_space_json_is_exact_and_reproducible(cli) -> None:
         assert drawn["decoder_params"] == decoder_params(cfg)
 
 
+def test_a_space_of_thousands_of_digits_is_shown_by_its_magnitude(cli, tmp_path) -> None:
+    """Python writes integers of at most 4,300 digits; a space of 1,024 layers is larger."""
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps({"backbone": "gpt2", "n_layer": {"min": 1, "max": 1024},
+                                "d_model": [64], "n_head": [2], "d_inner": {"min": 128,
+                                "max": 65536, "step": 16}}))  # fmt: skip
+    result = cli("space", "--space", path, "--samples", "0", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["size"] is None and data["size_log10"] > 3000
+    shown = cli("space", "--space", path, "--samples", "0")
+    assert shown.exit_code == 0 and "(~ 10^" in shown.stdout
+
+
 def test_space_reads_a_space_file(cli, tmp_path) -> None:
     path = tmp_path / "space.toml"
     path.write_text('backbone = "gpt2"\nn_layer = [2, 3]\nd_model = [128]\nd_inner = [256, 512]\n')

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,8 @@ from fastapi.testclient import TestClient
 from test_plots import DEVICES, SEQ_LEN, real_search  # tests/controller is on sys.path
 from test_plots_api import make_client
 
+from lts.controller import exports as exports_module
+from lts.controller.api.export_runs import ExportRuns, sweep_stale
 from lts.controller.report import build_report
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
@@ -106,3 +111,89 @@ def test_torch_formats_without_torch_answer_501(
     r = _get(client, format="onnx")
     assert r.status_code == 501
     assert r.json()["detail"].startswith("--format onnx needs PyTorch")
+
+
+# ------------------------------------------------------------- bounded model exports (F3)
+def test_an_export_over_the_parameter_budget_is_refused_before_anything_is_built(
+    searched: Path, frontier: list[str]
+) -> None:
+    """Review 2026-12-07, F3: one GET of a 324-member frontier wrote 9.4 GB in 30 s."""
+    with make_client(searched, no_auth=True, export_max_params=1000) as c:
+        r = _get(c, format="pt")
+        assert r.status_code == 422 and r.json()["field"] == "ids"
+        assert "over this server's export limit of 1,000 parameters" in r.json()["detail"]
+        assert _get(c, format="json").status_code == 200  # no model files: no cost
+
+
+def test_one_model_export_at_a_time(client: TestClient, frontier: list[str]) -> None:
+    runs = client.app.state.controller.exports  # type: ignore[attr-defined]
+    assert runs._slots.acquire(blocking=False)  # an export is being built
+    try:
+        r = _get(client, format="pt", ids=frontier[0])
+        assert r.status_code == 429 and r.headers["retry-after"] == "10"
+        assert "another export is being built" in r.json()["detail"]
+    finally:
+        runs._slots.release()
+    assert _get(client, format="pt", ids=frontier[0]).status_code == 200
+
+
+def test_an_export_the_disk_cannot_hold_is_refused(
+    client: TestClient, frontier: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(exports_module.shutil, "disk_usage", lambda path: usage(10, 10, 0))
+    r = _get(client, format="onnx", ids=",".join(frontier[:2]))
+    assert r.status_code == 507 and "GiB free" in r.json()["detail"]
+
+
+class Leaves:
+    """A client that disconnects at its first check."""
+
+    async def is_disconnected(self) -> bool:
+        return True
+
+
+def test_an_export_stops_when_its_client_leaves_and_leaves_nothing_behind(
+    searched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.open(searched) as store:
+        sel = exports_module.select(store, 1, DEVICES[1])
+    assert len(sel.members) >= 2
+    built: list[str] = []
+    real = exports_module.write_pt
+
+    def slow_write(cfg: ArchConfig, path: Path, **kw: object) -> None:
+        built.append(cfg.arch_id)
+        time.sleep(1.0)  # the client leaves meanwhile
+        real(cfg, path, **kw)
+
+    monkeypatch.setattr(exports_module, "write_pt", slow_write)
+    runs = ExportRuns(max_params=10**12, root=str(tmp_path))
+    response = asyncio.run(runs.build(sel, "pt", 0, Leaves()))
+    assert response.status_code == 503
+    assert len(built) < len(sel.members)  # stopped between two models
+    assert list(tmp_path.iterdir()) == []  # its folder is gone
+    assert runs.building == 0 and runs._slots.acquire(blocking=False)  # the slot is free
+
+
+def test_a_finished_export_removes_its_folder_once_sent(client: TestClient, frontier: list[str],
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    runs = client.app.state.controller.exports  # type: ignore[attr-defined]
+    before = set(Path(runs.root).glob("lts-export-*"))
+    r = _get(client, format="pt", ids=",".join(frontier[:2]))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        assert sorted(zf.namelist()) == sorted(f"{i}.pt" for i in frontier[:2])
+    assert set(Path(runs.root).glob("lts-export-*")) <= before
+
+
+def test_folders_of_stopped_servers_are_swept_at_start(tmp_path: Path) -> None:
+    dead = tmp_path / "lts-export-999999999-abc"  # no such process
+    mine = tmp_path / f"lts-export-{os.getpid()}-def"
+    other = tmp_path / "lts-export-xyz"  # not one of ours by name: kept
+    for folder in (dead, mine, other):
+        (folder / "files").mkdir(parents=True)
+    assert sweep_stale(str(tmp_path)) == [dead.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])

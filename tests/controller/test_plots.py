@@ -31,6 +31,7 @@ from lts.controller.plots import (
     hypervolume_figure,
     one_device,
     plot_data,
+    plot_text,
     png_bytes,
     slice_figure,
 )
@@ -187,6 +188,38 @@ def test_frontier3d_html_holds_the_frontier(store: Store) -> None:
     assert shown["text"] == [r.arch_id for r in d.frontier]
     assert shown["y"] == pytest.approx([r.value("latency") for r in d.frontier])
     assert shown["z"] == pytest.approx([r.value("memory") for r in d.frontier])
+
+
+def test_markup_in_a_device_name_reaches_plotly_as_text(store: Store) -> None:
+    """Review 2026-12-07, F10: an agent's name put live links into the 3-D page's title."""
+    from dataclasses import replace
+
+    name = "evil<img src=x onerror=alert(1)><a href='https://evil.example/'>phish</a>&amp;"
+    d = replace(plot_data(store, 1)[1], device=name)
+    title = frontier3d_figure(d).layout.title.text
+    assert "<" not in title and ">" not in title
+    assert "&lt;a href='https://evil.example/'&gt;phish&lt;/a&gt;&amp;amp;" in title
+    assert plot_text("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_the_dashboard_escapes_device_names_for_plotly() -> None:
+    """The dashboard's compare chart names both devices in its title, axes and legend."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the dashboard script's helper cannot be run")
+    from lts.controller.dashboard import Assets
+
+    script = Assets().get("app.js").body.decode()
+    helper = re.search(r"^function plotText\(s\) \{.*?^\}", script, re.S | re.M)
+    assert helper is not None
+    compare = script[script.index("const [nameA, nameB]"):script.index("const both =")]
+    assert "deviceName(" not in compare.split("\n", 1)[1]  # every name goes through plotText
+    code = helper[0] + '\nprocess.stdout.write(plotText("<a href=x>&</a>"));'
+    out = subprocess.run([node, "-e", code], capture_output=True, text=True, check=True).stdout
+    assert out == "&lt;a href=x&gt;&amp;&lt;/a&gt;"
 
 
 def test_plot_cli_writes_every_plot(searched: Path, tmp_path: Path) -> None:

@@ -61,6 +61,11 @@ def test_html_holds_the_frontier(client: TestClient, searched: Path) -> None:
         (data,) = plot_data(store, 1, DEVICES[0])
     found = [r.text.count(m.arch_id) > 0 for m in data.frontier]
     assert data.frontier and all(found)
+    # the headers of every HTML page (review 2026-12-07, F10: none were sent here)
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    docs = client.get("/docs")
+    assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,10 @@ from test_search_runtime import SPACE, FakeAgent, FakeClient  # tests/controller
 from typer.testing import CliRunner
 
 from lts.controller.cli import app
+from lts.controller.client import AgentRefused
+from lts.controller.commands.search import resume_hint
 from lts.controller.search import runner as runner_mod
+from lts.controller.store import Store
 
 cli = CliRunner()
 
@@ -94,3 +97,105 @@ def test_user_errors_are_one_line(env: dict[str, str], args: list[str], message:
     r = cli.invoke(app, args, env=env)
     assert r.exit_code == 1
     assert r.output.startswith("error:") and message in r.output and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------------------ pre-flight
+class RefusingClient(FakeClient):
+    async def device(self):  # type: ignore[override]
+        raise AgentRefused(f"agent {self.label}: 401 missing or wrong bearer token (check the "
+                           "agent's token: token_file in the agents file)", status=401)  # fmt: skip
+
+
+def _agents(env: dict[str, str]) -> None:
+    for name in ("a", "b"):
+        cli.invoke(app, ["agents", "add", name, f"http://{name}:1"], env=env)
+
+
+def _searches(env: dict[str, str]) -> int:
+    if not Path(env["LTS_DB"]).exists():
+        return 0
+    with Store.open(env["LTS_DB"]) as store:
+        return store.count_searches()
+
+
+SMALL = ["--iterations", "2", "--population", "8", "--parents", "2", "--baseline-sizes",
+         "space", "--baseline-layers", "1,2", "--time-budget-s", "0.5"]  # fmt: skip
+
+
+def test_a_wrong_token_is_one_line_and_stores_no_search(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It stored a failed search and printed its error four times."""
+    _agents(env)
+    monkeypatch.setattr(runner_mod, "default_client",
+                        lambda spec: RefusingClient(FakeAgent(spec.name), spec.name))  # fmt: skip
+    r = cli.invoke(app, ["search", "--agents", "a", "--space", env["SPACE"], *SMALL], env=env)
+    assert r.exit_code == 1
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: agents: agent a: 401"), r.output
+    assert lines[0].endswith("nothing was stored")
+    assert _searches(env) == 0
+
+
+def test_an_agent_that_does_not_answer_is_named_at_once(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It waited the whole --fail-after-s (5 minutes by default) before failing."""
+    _agents(env)
+    down = FakeAgent("b")
+    down.down = True
+    agents = {"a": FakeAgent("a"), "b": down}
+    monkeypatch.setattr(runner_mod, "default_client",
+                        lambda spec: FakeClient(agents[spec.name], spec.name))  # fmt: skip
+    r = cli.invoke(app, ["search", "--agents", "a,b", "--space", env["SPACE"], *SMALL], env=env)
+    assert r.exit_code == 1
+    assert r.output.strip() == ("error: agents: agent b: cannot reach http://b; nothing was "
+                                "stored")  # fmt: skip
+    assert _searches(env) == 0
+
+
+def test_bounds_no_architecture_meets_are_refused_before_anything(env: dict[str, str]) -> None:
+    _agents(env)
+    r = cli.invoke(app, ["search", "--agents", "a", "--space", env["SPACE"], "--max-params",
+                         "1000"], env=env)  # fmt: skip
+    assert r.exit_code == 1 and r.output.startswith("error: max_params: 1,000 is below")
+    assert not Path(env["LTS_DB"]).exists()  # checked before the store is opened
+    r = cli.invoke(app, ["search", "--agents", "a", "--space", env["SPACE"], "--min-params",
+                         str(10**12)], env=env)  # fmt: skip
+    assert r.exit_code == 1 and "is above the largest architecture" in r.output
+
+
+def test_the_resume_hint_names_the_store_and_the_agents_file(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pasted without --db, it resumed another store's search 1 and rewrote its finish."""
+    from test_search_runtime import LyingAgent, _negative
+
+    _agents(env)
+    agents = {"a": FakeAgent("a"), "b": LyingAgent("b", _negative)}
+    monkeypatch.setattr(runner_mod, "default_client",
+                        lambda spec: FakeClient(agents[spec.name], spec.name))  # fmt: skip
+    db, registry = tmp_path / "mine" / "s.sqlite", env["LTS_AGENTS_FILE"]
+    quiet = {k: v for k, v in env.items() if k not in ("LTS_DB", "LTS_AGENTS_FILE")}
+    r = cli.invoke(app, ["search", "--agents", "a,b", "--space", env["SPACE"], *SMALL, "--db",
+                         str(db), "--agents-file", registry], env=quiet)  # fmt: skip
+    assert r.exit_code == 1
+    hint = f"controller search --resume 1 --db {db} --agents-file {registry}"
+    assert f"fix the agent and run: {hint}" in r.output
+    assert resume_hint(3, "postgresql+psycopg://u:secret@h/db", None, None) == (
+        "controller search --resume 3 --db 'postgresql+psycopg://u:***@h/db'")
+    token = resume_hint(3, None, None, "my token")
+    assert token == "controller search --resume 3 --token-file 'my token'"
+
+
+def test_resuming_a_done_search_changes_nothing(env: dict[str, str]) -> None:
+    _agents(env)
+    r = cli.invoke(app, ["search", "--agents", "a,b", "--space", env["SPACE"], *SMALL], env=env)
+    assert r.exit_code == 0, r.output
+    with Store.open(env["LTS_DB"]) as store:
+        before = store.get_search(1)
+    r = cli.invoke(app, ["search", "--resume", "1"], env=env)
+    assert r.exit_code == 0 and "search 1 is done: nothing to resume" in r.output
+    with Store.open(env["LTS_DB"]) as store:
+        after = store.get_search(1)
+    assert after.finished_at == before.finished_at and after.updated_at == before.updated_at

@@ -101,3 +101,16 @@ def test_measure_settings_in_is_measure_settings_with_every_field_optional() -> 
         assert none == {"type": "null"} and schema["default"] is None
         assert given == {k: v for k, v in full[name].items() if k not in ("default", "title")}
     assert MeasureSettingsIn().resolve(MeasureSettings(seq_len=7)).seq_len == 7
+
+
+def test_a_space_too_costly_to_check_is_named_space_once() -> None:
+    """A request's inline space names its errors inside "space" ("space.d_model"); the cost of
+    the whole space is "space" itself, not "space.space"."""
+    from lts.controller.search.options import build_config
+    from lts.shared.errors import ConfigError
+
+    big = {"backbone": "gpt2", "d_model": {"min": 64, "max": 524288, "step": 64},
+           "d_inner": {"min": 16, "max": 1048576, "step": 16}}  # fmt: skip
+    with pytest.raises(ConfigError, match="too large to check") as info:
+        build_config(["a"], {"space": big})
+    assert info.value.field == "space"

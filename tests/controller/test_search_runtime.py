@@ -201,7 +201,9 @@ class FakeClient:
         data = [self.agent.public(i) for i in ids[:limit]]
         return JobsPublic(data=data, count=len(data))
 
-    async def job(self, job_id: str, *, since: int = 0, samples: bool = True) -> JobPublic:
+    async def job(
+        self, job_id: str, *, since: int = 0, samples: bool = True, items: int | None = None
+    ) -> JobPublic:
         """Like an agent that predates ``since`` and ``samples``: the whole job, every time."""
         await asyncio.sleep(0)
         self._check()
@@ -613,6 +615,54 @@ def test_a_dead_agent_fails_only_its_device(tmp_path: Path) -> None:
         before = Counter(agents["a"].measured)
         outcome = _run(store, search.id, agents)
         assert outcome.status == "done" and agents["a"].measured == before
+
+
+class LyingAgent(FakeAgent):
+    """Measures like :class:`FakeAgent`, then reports ``lie(item)`` instead (review
+    2026-12-07, F5: negative figures, swapped results)."""
+
+    def __init__(self, name: str, lie: Any) -> None:
+        super().__init__(name)
+        self.lie = lie
+
+    def advance(self, job_id: str) -> None:
+        super().advance(job_id)
+        for item in self.jobs[job_id]["items"]:
+            if item.get("result") is not None and not item.get("lied"):
+                self.lie(item)
+                item["lied"] = True
+
+
+def _negative(item: dict[str, Any]) -> None:
+    result = item["result"]
+    stats = result.latency_ms.model_copy(update={"median": -1000.0})
+    item["result"] = result.model_copy(update={"latency_ms": stats})
+
+
+def _swapped(item: dict[str, Any]) -> None:
+    other = ArchConfig.from_dict({**TINY_SPACE_ONE, "n_layer": 3})
+    item["arch_id"] = other.arch_id
+
+
+TINY_SPACE_ONE = {"backbone": "gpt2", "d_model": 64, "n_head": 2, "d_inner": 128,
+                  "n_token": SPACE["n_token"], "cutoffs": SPACE["cutoffs"]}  # fmt: skip
+
+
+@pytest.mark.parametrize(("lie", "message"), [(_negative, "latency median of -1000.0 ms"),
+                                              (_swapped, "with the result of")])  # fmt: skip
+def test_a_lying_agent_fails_only_its_device_and_stores_nothing_untrue(
+    tmp_path: Path, lie: Any, message: str
+) -> None:
+    agents = {"a": FakeAgent("a"), "b": LyingAgent("b", lie)}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        search = start_search(store, _config())
+        outcome = _run(store, search.id, agents)
+        a, b = outcome.devices
+        assert a.status == "done"
+        assert b.status == "failed" and message in (b.message or "")
+        assert (b.message or "").count("\n") == 0  # one line
+        assert store.count_measurements(b.device_id) == 0  # nothing of b's answers kept
+        assert store.count_measurements(a.device_id) > 0
 
 
 def test_failures_are_cached_off_the_frontier_and_the_cache_is_shared(tmp_path: Path) -> None:

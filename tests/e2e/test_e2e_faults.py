@@ -1,7 +1,8 @@
 """End to end, faults of the controller's run (issue 12, point 5): an agent unreachable at
-start, a missing or empty token file, SIGTERM and SIGHUP. After each, no search is shown
-``running``, and ``--resume`` completes it with no measurement taken twice (checked on the
-agent's own job list). A real agent on 127.0.0.1, the real ``controller`` CLI."""
+start (refused before anything is stored), a missing or empty token file, SIGTERM and SIGHUP.
+After each, no search is shown ``running``, and ``--resume`` completes it with no measurement
+taken twice (checked on the agent's own job list). A real agent on 127.0.0.1, the real
+``controller`` CLI."""
 
 from __future__ import annotations
 
@@ -69,16 +70,21 @@ def _resume_completes_without_repeats(
         assert len(taken) == store.count_measurements()
 
 
-def test_an_agent_unreachable_at_start_leaves_no_search_running(
+def test_an_agent_unreachable_at_start_is_refused_with_nothing_stored(
     agent: LocalAgent, env: dict[str, str]
 ) -> None:
+    """Pre-flight: it used to store a search that failed after --fail-after-s (5 minutes by
+    default); now the agent is named at once, in one line, and nothing is stored."""
     args = ["search", "--agents", agent.url, "--space", env["SPACE"], "--iterations", "2",
-            "--population", "4", "--seed", "5", "--fail-after-s", "1", *FAST]  # fmt: skip
+            "--population", "4", "--seed", "5", "--fail-after-s", "60", *FAST]  # fmt: skip
     r = controller(env, *args)
-    assert r.returncode == 1 and "did not finish on every device" in r.stderr
-    assert [s["status"] for s in _searches(env)] == ["failed"]
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"error: agents: agent {agent.url}: cannot reach {agent.url}")
+    assert _searches(env) == []
     _up(agent)
-    _resume_completes_without_repeats(env, agent, set())
+    r = controller(env, *args)
+    assert r.returncode == 0, r.stderr
+    assert [s["status"] for s in _searches(env)] == ["done"]
 
 
 @pytest.mark.parametrize("token", ["missing", "empty"])

@@ -13,7 +13,13 @@ from lts.controller.search.operators import crossover, mutate, sample
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.params import decoder_params
-from lts.shared.space import SearchSpace, default_space, load_space
+from lts.shared.space import (
+    MAX_SPACE_WORK,
+    SearchSpace,
+    default_space,
+    load_space,
+    space_work,
+)
 
 SPACES = {
     f"{backbone}-{'homo' if homogeneous else 'hetero'}": default_space(backbone, homogeneous)
@@ -417,3 +423,26 @@ def test_space_is_immutable_and_hashable() -> None:
         space.n_layer = (2,)  # type: ignore[misc]
     assert hash(space) == hash(default_space("gpt2"))
     assert space != default_space("gpt2", homogeneous=True)
+
+
+#: Review 2026-12-07, F8: 400 bytes within every per-gene bound, 83 s and 4.2 GB per check.
+BIG_SPACE = {
+    "backbone": "gpt2", "n_layer": {"min": 1, "max": 1024, "step": 1},
+    "d_model": {"min": 64, "max": 524288, "step": 64}, "d_embed": [64, 128, 256],
+    "div_val": [1, 2, 4], "n_head": [1, 2, 4, 8, 16, 32, 64],
+    "d_inner": {"min": 16, "max": 1048576, "step": 16}, "n_token": 1048576, "tgt_len": 1048576,
+}  # fmt: skip
+
+
+def test_a_space_too_costly_to_check_is_refused_before_its_value_sets_are_crossed() -> None:
+    with pytest.raises(ConfigError, match=r"too large to check: 8,192 d_model values") as info:
+        SearchSpace.from_dict(BIG_SPACE)
+    assert info.value.field == "space" and "at most 4,194,304" in str(info.value)
+
+
+def test_the_largest_space_within_the_bound_is_checked_and_sized() -> None:
+    edge = {**BIG_SPACE, "d_model": {"min": 64, "max": 64 * 60, "step": 64}}
+    space = SearchSpace.from_dict(edge)
+    assert space_work(space) <= MAX_SPACE_WORK
+    assert space.size().bit_length() > 19_000  # 1,024 layers: a number of ~5,800 digits
+    assert space.smallest().n_layer == 1 and space.largest().n_layer == 1024

@@ -3,9 +3,12 @@ an architecture, devices), their assets, and a sign-in form.
 
 Access follows the API's: where reads are open (loopback), so are the pages. Where reads need
 the token, ``GET /ui/...`` redirects to ``/ui/login``, whose form (``POST``) checks the token
-and keeps it in an HttpOnly, SameSite=Strict cookie that the API accepts for reads
-(:data:`controller.api.deps.TOKEN_COOKIE`); the token never travels in a URL and no script
-can read it. The assets hold no data and are served to anyone.
+and keeps a value derived from it (:func:`controller.api.deps.cookie_value`, not the token)
+in an HttpOnly, SameSite=Strict cookie that the API accepts for reads
+(:data:`controller.api.deps.TOKEN_COOKIE`); the token never travels in a URL, no script can
+read the cookie, and whoever reads it anyway can read but not write. Wrong tokens count
+towards the address's backoff, as on the API. The assets hold no data and are served to
+anyone.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Cookie, Query, Request, Response, status
+from fastapi import APIRouter, Cookie, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from lts.controller.api.deps import TOKEN_COOKIE, StateDep
+from lts.controller.api.deps import TOKEN_COOKIE, StateDep, check_token, cookie_value
 from lts.controller.dashboard import Assets, login_html, page_html
 from lts.shared.tokens import token_matches
 
@@ -46,7 +49,7 @@ def _safe_next(path: str | None) -> str:
 def _signed_in(state: StateDep, cookie: str | None) -> bool:
     if state.token is None or not state.settings.reads_need_token:
         return True
-    return token_matches(cookie, state.token)
+    return token_matches(cookie, cookie_value(state.token))
 
 
 @router.get("/")
@@ -93,14 +96,23 @@ async def create_login(request: Request, state: StateDep) -> Response:
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or [None])[0])
     needed = state.token is not None and state.settings.reads_need_token
-    if state.token is None or not token_matches(token, state.token):
-        error = "wrong token" if state.token is not None else "this server has no token"
-        body = login_html(assets, next_path=target, error=error, needed=needed)
-        return HTMLResponse(body, status.HTTP_401_UNAUTHORIZED, headers=_PAGE_HEADERS)
-    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/",
-                        secure=request.url.scheme == "https")  # fmt: skip
-    return response
+    error = "this server has no token"
+    if state.token is not None:
+        try:
+            check_token(state, token, request.client.host if request.client else None)
+        except HTTPException as exc:
+            error = "wrong token" if exc.status_code == 401 else str(exc.detail)
+            wait = {k: v for k, v in (exc.headers or {}).items() if k == "Retry-After"}
+            code, headers = exc.status_code, {**_PAGE_HEADERS, **wait}
+            body = login_html(assets, next_path=target, error=error, needed=needed)
+            return HTMLResponse(body, code, headers=headers)
+        response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+        response.set_cookie(TOKEN_COOKIE, cookie_value(state.token), httponly=True,
+                            samesite="strict", path="/",
+                            secure=request.url.scheme == "https")  # fmt: skip
+        return response
+    body = login_html(assets, next_path=target, error=error, needed=needed)
+    return HTMLResponse(body, status.HTTP_401_UNAUTHORIZED, headers=_PAGE_HEADERS)
 
 
 @router.post("/ui/logout")

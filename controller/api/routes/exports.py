@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
-from fastapi.responses import FileResponse, JSONResponse
-from starlette.background import BackgroundTask
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from lts.controller import exports
 from lts.controller.api import reads
-from lts.controller.api.deps import SearchId, StoreDep
+from lts.controller.api.deps import SearchId, StateDep, StoreDep
 from lts.controller.api.errors import responses
 from lts.controller.search.config import MAX_SEED
+from lts.controller.store import Store
 from lts.shared.errors import BuildError
 
 router = APIRouter(prefix="/searches", tags=["exports"])
@@ -26,12 +25,14 @@ _CONTENT = {t: {} for t in ("application/json", "text/csv", "application/octet-s
 @router.get(
     "/{search_id}/export",
     response_class=Response,
-    responses={200: {"content": _CONTENT}, **responses(401, 404, 422),
+    responses={200: {"content": _CONTENT}, **responses(401, 404, 422, 429, 507),
                501: {"description": "pt/onnx: PyTorch is not installed on this server"}},
 )  # fmt: skip
-def read_export(
+async def read_export(
     search_id: SearchId,
     store: StoreDep,
+    state: StateDep,
+    request: Request,
     device: Annotated[
         str | None,
         Query(
@@ -46,9 +47,11 @@ def read_export(
     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description="seed of the untrained weights")] = 0,
 ) -> Response:
     """``json``: every member's config and figures; ``csv``: the table; ``pt`` / ``onnx``:
-    untrained model files (the file itself for one member, else a zip of them)."""
-    reads.require_search(store, search_id)
-    sel = exports.select(store, search_id, device, exports.parse_ids(ids))
+    untrained model files (the file itself for one member, else a zip of them). Model files
+    are bounded: at most the server's ``export_max_params`` parameters in all (422 naming
+    ``ids``: pick fewer), one export built at a time (429), none the free disk cannot hold
+    (507); an export stops once its client has gone."""
+    sel = await run_in_threadpool(_select, store, search_id, device, ids)
     if fmt == "json":
         return JSONResponse(exports.manifest(sel))
     if fmt == "csv":
@@ -59,11 +62,11 @@ def read_export(
         exports.require_torch(fmt)
     except BuildError as exc:
         raise HTTPException(status.HTTP_501_NOT_IMPLEMENTED, str(exc)) from None
-    work = tempfile.mkdtemp(prefix="lts-export-")
-    try:
-        path, media = exports.bundle(sel, fmt, work, seed=seed)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    cleanup = BackgroundTask(shutil.rmtree, work, ignore_errors=True)
-    return FileResponse(path, media_type=media, filename=path.name, background=cleanup)
+    return await state.exports.build(sel, fmt, seed, request)
+
+
+def _select(
+    store: Store, search_id: int, device: str | None, ids: str | None
+) -> exports.Selection:
+    reads.require_search(store, search_id)
+    return exports.select(store, search_id, device, exports.parse_ids(ids))

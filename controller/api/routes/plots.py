@@ -13,6 +13,7 @@ from lts.controller.api.errors import responses
 from lts.controller.store import Store
 from lts.shared.errors import NotFoundError
 from lts.shared.objectives import get as objective
+from lts.shared.web import HTML_HEADERS
 
 router = APIRouter(prefix="/searches", tags=["plots"])
 
@@ -62,4 +63,4 @@ def read_plot_html(
     objectives; a third colours the members) as an
     interactive page with plotly.js embedded (about 5 MB; it opens offline)."""
     body = _render(store, search_id, name, device, "html")
-    return Response(body, media_type="text/html; charset=utf-8")
+    return Response(body, media_type="text/html; charset=utf-8", headers=HTML_HEADERS)

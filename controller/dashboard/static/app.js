@@ -114,6 +114,12 @@ function fmtOf(o) { return o.unit === "ms" ? fmt.ms : fmt.mb; }
 
 function heading(o) { return `${o.label} (${o.unit})`; }
 
+// Plotly renders a subset of HTML in its texts (links among them): a name an agent reported
+// must reach a chart as plain text.
+function plotText(s) {
+  return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 // A candidate with a successful measurement (statuses: done, failed, rejected).
 function isMeasured(c) {
   return Boolean(c.measurement && c.measurement.status === "done"
@@ -466,9 +472,10 @@ class SearchPage {
     const shared = [...la.keys()].filter((id) => lb.has(id));
     const onA = new Set(fa.members.map((m) => m.arch_id));
     const onB = new Set(fb.members.map((m) => m.arch_id));
+    const [nameA, nameB] = [plotText(deviceName(da)), plotText(deviceName(db))];
     const group = (id) => (onA.has(id) && onB.has(id) ? "on both frontiers"
-      : onA.has(id) ? `on ${deviceName(da)}'s frontier`
-        : onB.has(id) ? `on ${deviceName(db)}'s frontier` : "on neither frontier");
+      : onA.has(id) ? `on ${nameA}'s frontier`
+        : onB.has(id) ? `on ${nameB}'s frontier` : "on neither frontier");
     const groups = new Map();
     for (const id of shared) {
       const g = group(id);
@@ -476,8 +483,8 @@ class SearchPage {
       groups.get(g).push(id);
     }
     const colours = { "on both frontiers": "#1b7f3b", "on neither frontier": "#aab4c3",
-                      [`on ${deviceName(da)}'s frontier`]: "#2357c6",
-                      [`on ${deviceName(db)}'s frontier`]: "#d9822b" };
+                      [`on ${nameA}'s frontier`]: "#2357c6",
+                      [`on ${nameB}'s frontier`]: "#d9822b" };
     const traces = [...groups].map(([g, ids]) => ({
       type: "scatter", mode: "markers", name: g,
       marker: { size: g === "on neither frontier" ? 5 : 8, color: colours[g] },
@@ -491,9 +498,9 @@ class SearchPage {
                     line: { color: "#c4cad4", dash: "dot" }, hoverinfo: "skip" });
     }
     plot(this.compare.chart, traces, {
-      title: { text: `${first.label}: ${deviceName(da)} vs ${deviceName(db)}` },
-      xaxis: { title: { text: `${deviceName(da)} ${heading(first)}` }, type: "log" },
-      yaxis: { title: { text: `${deviceName(db)} ${heading(first)}` }, type: "log" },
+      title: { text: `${first.label}: ${nameA} vs ${nameB}` },
+      xaxis: { title: { text: `${nameA} ${heading(first)}` }, type: "log" },
+      yaxis: { title: { text: `${nameB} ${heading(first)}` }, type: "log" },
     });
     const both = groups.get("on both frontiers") || [];
     this.compare.summary.textContent = `${shared.length} architectures measured on both; `

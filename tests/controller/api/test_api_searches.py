@@ -59,13 +59,28 @@ def test_a_server_without_a_token_refuses_mutations(filled: Filled) -> None:
         ({"resume": 1, "iterations": 5}, 422, "resume", "drop iterations"),
         ({"resume": 999}, 404, None, "no search with id 999"),
         ({"resume": 1}, 409, None, "search 1 is done"),
+        ({"agents": [AGENT_NAME], "max_params": 1000}, 422, "max_params",
+         "below the smallest architecture of the space"),
     ],
-)
+)  # fmt: skip
 def test_bad_bodies_are_refused_with_the_field(
     api: httpx.Client, body: dict, status: int, field: str | None, message: str
 ) -> None:
     answer = error(api.post("/searches", json=body), status)
     assert answer["field"] == field and message in answer["detail"]
+
+
+def test_a_search_whose_agent_does_not_answer_is_refused_with_nothing_stored(
+    api: httpx.Client, filled: Filled
+) -> None:
+    """Pre-flight: an agent down (or refusing its token) is named at once, in one line."""
+    with Store.open(filled.db) as store:
+        before = store.count_searches()
+    answer = error(api.post("/searches", json={"agents": [AGENT_NAME, "down"], **FAST}), 422)
+    assert answer["field"] == "agents" and "agent down: cannot reach" in answer["detail"]
+    assert answer["detail"].endswith("nothing was stored") and "\n" not in answer["detail"]
+    with Store.open(filled.db) as store:
+        assert store.count_searches() == before
 
 
 def test_invalid_json_and_stopping_what_does_not_run(api: httpx.Client, filled: Filled) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from lts.controller.api.deps import cookie_value
 from lts.controller.api.main import create_app
 from lts.controller.api.settings import Settings
 from lts.shared.swagger import swagger_ui_dir
@@ -90,7 +91,8 @@ def test_the_sign_in_sets_an_httponly_cookie_that_reads_accept_and_writes_do_not
     r = locked.post("/ui/login", data={"token": TOKEN, "next": "/ui/devices"})
     assert r.status_code == 303 and r.headers["location"] == "/ui/devices"
     cookie = r.headers["set-cookie"]
-    assert cookie.startswith(f"lts_token={TOKEN};")
+    assert cookie.startswith(f"lts_token={cookie_value(TOKEN)};")
+    assert TOKEN not in cookie  # a value derived from the token, which cannot write
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     assert TOKEN not in r.headers["location"]
     # the client keeps the cookie: pages and reads pass
@@ -141,3 +143,49 @@ def test_the_agent_docs_are_served_offline() -> None:
     assert "cdn" not in page.text.lower()
     assert agent.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert agent.get("/redoc").status_code == 404
+
+
+def test_the_cookie_value_cannot_write_or_stand_for_the_token(locked: TestClient) -> None:
+    derived = cookie_value(TOKEN)
+    as_bearer = {"Authorization": f"Bearer {derived}"}
+    assert locked.post("/searches/1/stop", headers=as_bearer).status_code == 401
+    assert locked.get("/searches", headers=as_bearer).status_code == 401
+    locked.cookies.set("lts_token", TOKEN)  # the raw token is not what the cookie holds
+    assert locked.get("/searches").status_code == 401
+    locked.cookies.set("lts_token", derived)
+    assert locked.get("/searches").status_code == 200
+
+
+def test_wrong_tokens_back_off_per_address(locked: TestClient) -> None:
+    """After 10 wrong tokens each one blocks the address for longer; while it is blocked even
+    the right token is not compared (429 with Retry-After), so guessing gains nothing."""
+    wrong = {"Authorization": "Bearer not-the-token-0123"}
+    codes = [locked.get("/searches", headers=wrong).status_code for _ in range(11)]
+    assert codes == [401] * 11
+    blocked = locked.get("/searches", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+    assert "too many wrong tokens" in blocked.json()["detail"]
+    form = locked.post("/ui/login", data={"token": TOKEN, "next": "/ui/"})
+    assert form.status_code == 429 and "set-cookie" not in form.headers
+    assert locked.get("/health").status_code == 200  # what needs no token still answers
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "http://localhost:18950"}, {"Origin": "null"},
+])  # fmt: skip
+def test_no_page_of_another_site_can_write_even_without_auth(
+    tmp_path: Path, headers: dict[str, str]
+) -> None:
+    """CSRF: a form on another site posted through the browser of someone on this machine
+    (it stopped a running search of a --no-auth controller) is refused before anything."""
+    with client(tmp_path, no_auth=True) as c:
+        forged = {**headers, "Content-Type": "text/plain"}
+        for path in ("/searches/1/stop", "/searches", "/ui/logout", "/ui/login"):
+            r = c.post(path, headers=forged, content=b"")
+            assert r.status_code == 403, (path, r.text)
+            assert r.json()["field"] == "origin" and "another site" in r.json()["detail"]
+        own = c.post("/searches/1/stop", headers={"Origin": "http://testserver",
+                                                  "Sec-Fetch-Site": "same-origin"})  # fmt: skip
+        assert own.status_code == 404  # through to the route: no such search
+        assert c.get("/searches", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
