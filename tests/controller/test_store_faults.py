@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,42 +21,51 @@ from lts.controller.store import Store
 from lts.shared.errors import StoreBusy, StoreFull
 
 
-def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
-    conn = sqlite3.connect(path, timeout=5, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")  # the write lock, as another controller's write holds it
-    locked.set()
-    time.sleep(seconds)
-    conn.execute("COMMIT")
-    conn.close()
+class _Holder:
+    """A second real connection holding the write lock from ``start()`` until ``seconds`` pass
+    or ``release()``; ``released`` is set once its COMMIT let the lock go."""
 
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.path, self.seconds = path, seconds
+        self.locked, self.released, self._release = (threading.Event() for _ in range(3))
+        self.thread = threading.Thread(target=self._hold)
 
-def _locked_for(path: Path, seconds: float) -> threading.Thread:
-    locked = threading.Event()
-    thread = threading.Thread(target=_hold_write_lock, args=(path, seconds, locked))
-    thread.start()
-    assert locked.wait(10)
-    return thread
+    def _hold(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock, as another controller's write holds it
+        self.locked.set()
+        self._release.wait(self.seconds)
+        conn.execute("COMMIT")
+        self.released.set()
+        conn.close()
+
+    def start(self) -> _Holder:
+        self.thread.start()
+        assert self.locked.wait(10)
+        return self
+
+    def release(self) -> None:
+        self._release.set()
+        self.thread.join()
 
 
 def test_a_write_lock_held_past_the_busy_timeout_is_waited_out(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
     with Store.open(db, busy_timeout_ms=200, retry_delays_s=(0.2, 0.4, 0.8)) as store:
         sid = start_search(store, _config(agents=["a"])).id
-        holder = _locked_for(db, 1.2)  # six times the busy timeout
-        t0 = time.monotonic()
+        holder = _Holder(db, 1.2).start()  # six times the busy timeout
         store.set_search_status(sid, "interrupted", "written once the lock was free")
-        waited = time.monotonic() - t0
-        holder.join()
-        assert waited >= 1.0
+        assert holder.released.is_set()  # the write waited the holder out (no clock involved)
+        holder.release()
         assert store.get_search(sid).message == "written once the lock was free"
 
-        # Held past every retry: a clear, bounded failure (not a hang, not a traceback).
-        holder = _locked_for(db, 6.0)
-        t0 = time.monotonic()
+        # Held past every retry: a clear, bounded failure (not a hang, not a traceback), while
+        # the lock is still held (the holder would hold it for a minute).
+        holder = _Holder(db, 60.0).start()
         with pytest.raises(StoreBusy, match=r"database is locked.*after 4 attempts"):
             store.set_search_status(sid, "running")
-        assert time.monotonic() - t0 < 5.0
-        holder.join()
+        assert not holder.released.is_set()
+        holder.release()
 
 
 def test_a_full_store_stops_the_search_as_interrupted_and_resume_completes_it(
@@ -111,9 +119,9 @@ def test_a_search_goes_on_through_a_lock_held_past_the_busy_timeout(
             task = asyncio.create_task(runner.run())
             while sum(agent.measured.values()) < 5:
                 await asyncio.sleep(0.001)
-            holder = _locked_for(db, 1.5)  # fifteen times the busy timeout
+            holder = _Holder(db, 1.5).start()  # fifteen times the busy timeout
             outcome = await task
-            holder.join()
+            holder.thread.join()
             return outcome
 
         outcome = asyncio.run(run_with_a_lock_midway())
