@@ -29,9 +29,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``--shuffle SEED``: modules in a seeded random order, and the tests of each module
-    (their fixtures shared per module stay valid: a module's tests stay together)."""
+    (their fixtures shared per module stay valid: a module's tests stay together). First of
+    the hooks, so that pytest's own reordering then groups the tests of each parameter of a
+    parametrized session or module fixture (e.g. ``filled``: SQLite, then PostgreSQL), which
+    is set up once per parameter instead of at every switch."""
     seed = config.getoption("--shuffle")
     if seed is None:
         return
