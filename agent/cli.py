@@ -112,9 +112,10 @@ def serve(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from lts.agent.main import create_app
+    from lts.shared.boundary import LoopbackHosts
     from lts.shared.connections import raise_open_files_limit
     from lts.shared.tokens import is_loopback
-    from lts.shared.web import LoopbackHosts, run_server
+    from lts.shared.web import run_server
 
     soft, hard = raise_open_files_limit()  # idle clients must not exhaust a low soft limit
     logger.debug("open files limit: %d (hard %d)", soft, hard)

@@ -20,11 +20,11 @@ from lts.agent.measure import Measurer as RealMeasurer
 from lts.agent.measure import estimate_memory_mb as default_estimate
 from lts.agent.settings import Settings
 from lts.shared import __version__
+from lts.shared.boundary import BodyGuard, SameOriginWrites
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasureSettings
 from lts.shared.swagger import install_offline_docs
 from lts.shared.tokens import AuthBackoff
-from lts.shared.web import BodyGuard, SameOriginWrites
 
 logger = logging.getLogger(__name__)
 
