@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    create_model,
+    model_serializer,
+)
 
 Runtime = Literal["torch", "onnxruntime"]
 DeviceKind = Literal["cpu", "cuda"]
@@ -47,8 +54,10 @@ class MeasureSettings(_Strict):
     ``metric``: ``prefill`` times one forward pass over ``seq_len`` tokens (the paper's measure);
     ``decode`` times generating token number ``seq_len`` after a cached context of
     ``seq_len - 1`` tokens (``seq_len`` is the total sequence length for both metrics).
-    ``output``: ``last`` computes the softmax for the last position only (what generating the
-    next token needs), ``all`` for every position. Latency: at least ``warmup_runs`` runs and
+    ``decode`` (with ``metric`` ``prefill``): also time one decode step on the same build,
+    reported as ``decode_latency_ms`` (the time per generated token beside the time to the
+    first token). ``output``: ``last`` computes the softmax for the last position only (what
+    generating the next token needs), ``all`` for every position. Latency: at least ``warmup_runs`` runs and
     ``warmup_s`` seconds of warm-up, then at least ``min_runs`` runs and ``min_time_s`` seconds,
     stopping once the median is known to ``target_rel_ci`` (relative half-width of its 95%
     confidence interval) or when ``time_budget_s`` is spent.
@@ -69,10 +78,27 @@ class MeasureSettings(_Strict):
     target_rel_ci: float = Field(0.02, gt=0, le=1)
     measure_memory: bool = True
     seed: int = Field(0, ge=0)
+    decode: bool = False
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unchanged_extensions(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Fields added since the first release are written only where they differ from
+        their defaults: keys stored before them still match, and an older agent or
+        controller (which refuses unknown fields) still reads settings that do not use them."""
+        data = handler(self)
+        for name, default in SETTINGS_EXTENSIONS.items():
+            if isinstance(data, dict) and data.get(name, default) == default:
+                data.pop(name, None)
+        return data
 
     def cache_key(self) -> str:
         """Canonical JSON of the settings: equal settings give equal keys."""
         return self.model_dump_json()
+
+
+#: Settings added after the first release, with their defaults (left out of the settings'
+#: JSON while at them: see ``MeasureSettings._leave_out_unchanged_extensions``).
+SETTINGS_EXTENSIONS: dict[str, Any] = {"decode": False}
 
 
 class _Overrides(_Strict):
@@ -130,6 +156,9 @@ class MeasurementResult(BaseModel):
         None, description="peak resident memory of build + run minus the worker's baseline (MB)"
     )
     memory: dict[str, Any] = Field(default_factory=dict, description="how memory was measured")
+    decode_latency_ms: LatencyStats | None = Field(
+        None, description="one decode step's latency statistics (settings.decode)"
+    )
     settings: MeasureSettings
     context: dict[str, Any] = Field(default_factory=dict, description="run context")
 

@@ -1,4 +1,4 @@
-"""The operators of the LTS search (:mod:`controller.search.algorithm`): random sampling,
+"""The operators of the search algorithms (:mod:`lts.controller.search.algorithms`): random sampling,
 parent selection from the frontier, mutation and crossover, each child checked before it is
 proposed. No I/O; all randomness comes from the injected ``numpy.random.Generator``, drawn
 in a fixed order (the same generator state gives the same proposals)."""
@@ -18,7 +18,7 @@ from lts.shared.params import decoder_params
 from lts.shared.space import SearchSpace
 
 if TYPE_CHECKING:
-    from lts.controller.search.algorithm import Bounds, SearchParams
+    from lts.controller.search.algorithms.base import Bounds, SearchParams
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,58 @@
+"""Search algorithms behind one ask/tell interface (:class:`SearchAlgorithm`), by name.
+
+:data:`ALGORITHMS` maps each ``--algorithm`` name to its class; :func:`get_algorithm` is the
+one lookup (an unknown name is a :class:`ConfigError` naming the choices). Adding an
+algorithm is a module with a :class:`SearchAlgorithm` subclass and its line here.
+"""
+
+from __future__ import annotations
+
+from lts.controller.search.algorithms.base import (
+    Bounds,
+    History,
+    IterationReport,
+    Outcome,
+    Point,
+    ProxyLike,
+    SearchAlgorithm,
+    SearchParams,
+)
+from lts.controller.search.algorithms.lts import LTSSearch
+from lts.controller.search.algorithms.random_search import RandomSearch
+from lts.controller.search.breeding import Proposal
+from lts.shared.errors import ConfigError
+
+#: Every algorithm by its ``--algorithm`` name.
+ALGORITHMS: dict[str, type[SearchAlgorithm]] = {
+    cls.name: cls for cls in (LTSSearch, RandomSearch)
+}
+
+#: The algorithm a search uses unless told otherwise.
+DEFAULT_ALGORITHM = "lts"
+
+
+def get_algorithm(name: str) -> type[SearchAlgorithm]:
+    """The algorithm class named ``name``."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        choices = ", ".join(ALGORITHMS)
+        raise ConfigError("algorithm", f"unknown algorithm {name!r}; choose from {choices}") from None
+
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "Bounds",
+    "History",
+    "IterationReport",
+    "LTSSearch",
+    "Outcome",
+    "Point",
+    "Proposal",
+    "ProxyLike",
+    "RandomSearch",
+    "SearchAlgorithm",
+    "SearchParams",
+    "get_algorithm",
+]
