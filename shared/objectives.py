@@ -164,7 +164,8 @@ def get(name: str) -> Objective:
         return OBJECTIVES[name]
     except KeyError:
         known = ", ".join(OBJECTIVES)
-        raise ConfigError("objectives", f"unknown objective {name!r}; choose from {known}") from None
+        message = f"unknown objective {name!r}; choose from {known}"
+        raise ConfigError("objectives", message) from None
 
 
 def measured() -> list[Objective]:

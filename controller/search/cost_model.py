@@ -35,11 +35,13 @@ import numpy as np
 from scipy.optimize import nnls
 
 from lts.shared.config import ArchConfig
-from lts.shared.params import count_params
+from lts.shared.costs import (
+    LATENCY_FEATURES,
+    MEMORY_FEATURES,
+    latency_features,
+    memory_features,
+)
 from lts.shared.schemas import MeasureSettings
-
-BYTES = 4  # float32
-MB = float(2**20)
 
 #: Fewest measurements a model is fitted on (below it, it predicts nothing).
 MIN_FIT = 12
@@ -55,71 +57,6 @@ KEEP_SCORES = 400
 LATENCY_FEATURES = ("const", "layers", "heads", "linear_macs", "attn_macs", "output_macs",
                     "weight_bytes")  # fmt: skip
 MEMORY_FEATURES = ("const", "weight_bytes", "activation_bytes", "output_bytes", "cache_bytes")
-
-
-def _positions(settings: MeasureSettings) -> tuple[int, int, int]:
-    """(new positions per sequence, positions attended, softmax rows per sequence)."""
-    t = settings.seq_len
-    if settings.metric == "decode":
-        return 1, t, 1
-    return t, t, t if settings.output == "all" else 1
-
-
-def _output_macs_per_row(cfg: ArchConfig) -> int:
-    """Multiply-accumulates of the adaptive softmax for one position: every cluster's table
-    and projection (the embedding's parameters less GPT-2's position table)."""
-    counts = count_params(cfg)
-    positions = cfg.tgt_len * cfg.d_model if cfg.backbone == "gpt2" else 0
-    return counts.embedding - positions
-
-
-def latency_features(cfg: ArchConfig, settings: MeasureSettings) -> np.ndarray:
-    """The latency features of ``cfg`` measured under ``settings`` (see the module doc)."""
-    new, keys, rows = _positions(settings)
-    b = settings.batch_size
-    d = cfg.d_model
-    linear = attn = 0
-    for layer in range(cfg.n_layer):
-        width = cfg.attn_dim(layer)
-        linear += 4 * d * width + 2 * d * cfg.d_inner[layer]
-        attn += 2 * keys * width
-    counts = count_params(cfg)
-    return np.array(
-        [
-            1.0,
-            float(cfg.n_layer),
-            float(sum(cfg.n_head)),
-            float(b * new * linear),
-            float(b * new * attn),
-            float(b * rows * _output_macs_per_row(cfg)),
-            float(BYTES * counts.total),
-        ]
-    )
-
-
-def memory_features(cfg: ArchConfig, settings: MeasureSettings) -> np.ndarray:
-    """The peak-memory features of ``cfg`` under ``settings``, in MiB."""
-    new, keys, rows = _positions(settings)
-    b = settings.batch_size
-    d = cfg.d_model
-    widest = 0
-    for layer in range(cfg.n_layer):
-        width = cfg.attn_dim(layer)
-        per_position = 6 * d + 6 * width + 2 * cfg.d_inner[layer]
-        scores = cfg.n_head[layer] * new * keys
-        widest = max(widest, per_position * max(new, keys) + scores)
-    cache = 0
-    if settings.metric == "decode":
-        cache = sum(2 * cfg.attn_dim(i) for i in range(cfg.n_layer)) * keys
-    return np.array(
-        [
-            1.0,
-            BYTES * count_params(cfg).total / MB,
-            BYTES * b * widest / MB,
-            BYTES * b * rows * cfg.n_token / MB,
-            BYTES * b * cache / MB,
-        ]
-    )
 
 
 @dataclass

@@ -37,7 +37,8 @@ def get_algorithm(name: str) -> type[SearchAlgorithm]:
         return ALGORITHMS[name]
     except KeyError:
         choices = ", ".join(ALGORITHMS)
-        raise ConfigError("algorithm", f"unknown algorithm {name!r}; choose from {choices}") from None
+        message = f"unknown algorithm {name!r}; choose from {choices}"
+        raise ConfigError("algorithm", message) from None
 
 
 __all__ = [

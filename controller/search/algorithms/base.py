@@ -224,11 +224,14 @@ class SearchAlgorithm(abc.ABC):
         """What this algorithm keeps besides the told history and the generator (JSON)."""
         return {}
 
-    def load_own(self, state: Mapping[str, Any], history: list[tuple[int, Proposal, Outcome | None]]
-                 ) -> None:  # fmt: skip
+    def load_own(  # noqa: B027 (optional: most algorithms keep nothing more)
+        self, state: Mapping[str, Any], history: list[tuple[int, Proposal, Outcome | None]]
+    ) -> None:
         """Restore :meth:`own_state` (``history``: what was told before, in order)."""
 
-    def observe(self, iteration: int, told: list[tuple[Proposal, Point | None]]) -> None:
+    def observe(  # noqa: B027 (optional: most algorithms learn from the frontier alone)
+        self, iteration: int, told: list[tuple[Proposal, Point | None]]
+    ) -> None:
         """Called by :meth:`tell` (and on resume, per told iteration, in order) with each
         proposal and its point (None: failed or screened). It must not read the frontier
         (on resume that is updated once, after every iteration is replayed)."""
