@@ -57,10 +57,10 @@ class MeasureSettings(_Strict):
     ``decode`` (with ``metric`` ``prefill``): also time one decode step on the same build,
     reported as ``decode_latency_ms`` (the time per generated token beside the time to the
     first token). ``output``: ``last`` computes the softmax for the last position only (what
-    generating the next token needs), ``all`` for every position. Latency: at least ``warmup_runs`` runs and
-    ``warmup_s`` seconds of warm-up, then at least ``min_runs`` runs and ``min_time_s`` seconds,
-    stopping once the median is known to ``target_rel_ci`` (relative half-width of its 95%
-    confidence interval) or when ``time_budget_s`` is spent.
+    generating the next token needs), ``all`` for every position. Latency: at least
+    ``warmup_runs`` runs and ``warmup_s`` seconds of warm-up, then at least ``min_runs`` runs
+    and ``min_time_s`` seconds, stopping once the median is known to ``target_rel_ci``
+    (relative half-width of its 95% confidence interval) or when ``time_budget_s`` is spent.
     """
 
     runtime: Runtime = "torch"

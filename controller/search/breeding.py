@@ -1,7 +1,8 @@
-"""The operators of the search algorithms (:mod:`lts.controller.search.algorithms`): random sampling,
-parent selection from the frontier, mutation and crossover, each child checked before it is
-proposed. No I/O; all randomness comes from the injected ``numpy.random.Generator``, drawn
-in a fixed order (the same generator state gives the same proposals)."""
+"""The operators of the search algorithms (:mod:`lts.controller.search.algorithms`): random
+sampling, parent selection from the frontier, mutation and crossover, each child checked
+before it is proposed. No I/O; all randomness comes from the injected
+``numpy.random.Generator``, drawn in a fixed order (the same generator state gives the same
+proposals)."""
 
 from __future__ import annotations
 

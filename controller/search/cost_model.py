@@ -54,9 +54,6 @@ MARGIN_CAP = 0.5
 #: Held-out errors kept (the most recent): the model improves as it sees more data.
 KEEP_SCORES = 400
 
-LATENCY_FEATURES = ("const", "layers", "heads", "linear_macs", "attn_macs", "output_macs",
-                    "weight_bytes")  # fmt: skip
-MEMORY_FEATURES = ("const", "weight_bytes", "activation_bytes", "output_bytes", "cache_bytes")
 
 
 @dataclass
