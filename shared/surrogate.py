@@ -1,0 +1,203 @@
+"""A surrogate device: latency and peak memory predicted from an architecture's analytic cost
+features (:mod:`lts.shared.costs`), with seeded measurement noise. No torch.
+
+What a simulated agent (``agent serve --simulate FILE``) answers and what the search-quality
+benchmark evaluates against. Per quantity (``prefill`` and ``decode`` latency in ms, ``memory``
+peak memory in MiB) it holds a non-negative linear model over that kind's features (fitted to
+real measurements by :func:`fit_surrogate`, on relative error) and ``sigma``, the standard
+deviation of a multiplicative log-normal noise: a noisy answer is ``prediction * exp(sigma * z)``
+with ``z`` standard normal, drawn from a generator seeded by the measurement settings' ``seed``
+and the architecture's id, so the same request always gets the same answer.
+
+The file (JSON, :meth:`Surrogate.to_dict`)::
+
+    {"format": "lts-surrogate/1", "name": "...",
+     "quantities": {"prefill": {"coefficients": {"const": 1.2, "linear_macs": 3.1e-08, ...},
+                                "sigma": 0.1}, "decode": {...}, "memory": {...}},
+     "meta": {...}}
+
+Coefficients are per unit of each feature (ms or MiB per feature unit); features a quantity
+does not list count 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lts.shared.config import ArchConfig
+from lts.shared.costs import FEATURES, features
+from lts.shared.errors import ConfigError
+from lts.shared.schemas import MeasureSettings
+
+FORMAT = "lts-surrogate/1"
+#: The predicted quantities (each a feature kind of :data:`lts.shared.costs.FEATURES`).
+QUANTITIES: tuple[str, ...] = ("prefill", "decode", "memory")
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A surrogate device (see the module doc). Immutable; thread-safe."""
+
+    coefficients: Mapping[str, Mapping[str, float]]
+    sigma: Mapping[str, float]
+    name: str = "surrogate"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for q in QUANTITIES:
+            if q not in self.coefficients:
+                raise ConfigError(f"quantities.{q}", "missing")
+            for feature, c in self.coefficients[q].items():
+                if feature not in FEATURES[q]:
+                    raise ConfigError(f"quantities.{q}.coefficients.{feature}",
+                                      f"unknown feature; allowed: {', '.join(FEATURES[q])}")
+                if not (math.isfinite(c) and c >= 0):
+                    raise ConfigError(f"quantities.{q}.coefficients.{feature}",
+                                      f"must be finite and >= 0, got {c}")  # fmt: skip
+            s = self.sigma.get(q, 0.0)
+            if not (math.isfinite(s) and 0 <= s <= 2):
+                raise ConfigError(f"quantities.{q}.sigma", f"must be in [0, 2], got {s}")
+
+    def _vector(self, quantity: str) -> np.ndarray:
+        coef = self.coefficients[quantity]
+        return np.array([coef.get(f, 0.0) for f in FEATURES[quantity]])
+
+    def predict(self, quantity: str, cfg: ArchConfig, settings: MeasureSettings) -> float:
+        """The noise-free prediction of ``quantity`` (ms or MiB) for ``cfg`` under
+        ``settings`` (``prefill``/``decode`` time that metric whatever ``settings.metric``)."""
+        return float(features(quantity, cfg, settings) @ self._vector(quantity))
+
+    def answer(
+        self, cfg: ArchConfig, settings: MeasureSettings, *, noise: bool = True
+    ) -> dict[str, float]:
+        """Every quantity for ``cfg`` under ``settings``, each times its log-normal noise
+        (``noise``), drawn from a generator seeded by ``settings.seed`` and the arch id."""
+        z = noise_draws(settings.seed, cfg.arch_id) if noise else np.zeros(len(QUANTITIES))
+        return {
+            q: self.predict(q, cfg, settings) * math.exp(self.sigma.get(q, 0.0) * float(z[i]))
+            for i, q in enumerate(QUANTITIES)
+        }
+
+    # ---------------------------------------------------------------------------- files
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "quantities": {
+                q: {"coefficients": dict(self.coefficients[q]), "sigma": self.sigma.get(q, 0.0)}
+                for q in QUANTITIES
+            },
+            "meta": dict(self.meta),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Surrogate:
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            raise ConfigError("simulate", f"not a surrogate file (format {FORMAT!r} expected)")
+        quantities = data.get("quantities")
+        if not isinstance(quantities, Mapping):
+            raise ConfigError("quantities", "missing")
+        try:
+            coef = {q: {str(k): float(v) for k, v in quantities[q]["coefficients"].items()}
+                    for q in QUANTITIES}  # fmt: skip
+            sigma = {q: float(quantities[q].get("sigma", 0.0)) for q in QUANTITIES}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError("quantities", f"malformed: {exc!r}") from exc
+        return cls(coef, sigma, str(data.get("name", "surrogate")), dict(data.get("meta", {})))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Surrogate:
+        """Read a surrogate file; ConfigError (field ``simulate``) if it is not one."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError("simulate", f"{path}: {exc}") from exc
+        return cls.from_dict(data)
+
+    def with_sigma(self, sigma: float | Mapping[str, float]) -> Surrogate:
+        """The same device with another noise (one value for every quantity, or per one)."""
+        if not isinstance(sigma, Mapping):
+            sigma = dict.fromkeys(QUANTITIES, float(sigma))
+        return Surrogate(self.coefficients, {**self.sigma, **sigma}, self.name, self.meta)
+
+
+def noise_draws(seed: int, arch_id: str) -> np.ndarray:
+    """The standard normal draws (one per quantity, in :data:`QUANTITIES` order) of the
+    measurement of ``arch_id`` under settings seed ``seed``."""
+    return np.random.default_rng([int(seed), int(arch_id, 16)]).standard_normal(len(QUANTITIES))
+
+
+# ------------------------------------------------------------------------------------ fit
+def _rows(data: Mapping[str, Any], quantity: str) -> tuple[np.ndarray, np.ndarray]:
+    """The features and measured values of ``quantity`` in collected ``data`` (see
+    ``benchmarks/collect_surrogate.py``)."""
+    key = {"prefill": "prefill_ms", "decode": "decode_ms", "memory": "peak_memory_mb"}[quantity]
+    settings_key = "decode_settings" if quantity == "decode" else "prefill_settings"
+    x, y = [], []
+    for row in data["rows"]:
+        value = row.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("median")
+        if value is None or not value > 0 or row.get(settings_key) is None:
+            continue
+        cfg = ArchConfig.from_dict(row["arch"])
+        settings = MeasureSettings.model_validate(row[settings_key])
+        x.append(features(quantity, cfg, settings))
+        y.append(float(value))
+    return np.array(x), np.array(y)
+
+
+def _nnls_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative coefficients minimising the squared relative error of ``x @ c`` on ``y``."""
+    from scipy.optimize import nnls
+
+    scale = np.abs(x).max(axis=0)
+    scale[scale == 0] = 1.0
+    coef, _ = nnls((x / scale) / y[:, None], np.ones(len(y)), maxiter=50 * x.shape[1])
+    return coef / scale
+
+
+def _held_out(x: np.ndarray, y: np.ndarray, seed: int, repeats: int = 10) -> np.ndarray:
+    """Held-out log ratios (measured / predicted) of repeated 5-fold cross-validation."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(repeats):
+        folds = np.array_split(rng.permutation(len(y)), 5)
+        for test in folds:
+            train = np.setdiff1d(np.arange(len(y)), test)
+            pred = x[test] @ _nnls_relative(x[train], y[train])
+            out += list(np.log(y[test] / np.maximum(pred, 1e-12)))
+    return np.array(out)
+
+
+def fit_surrogate(
+    data: Mapping[str, Any], *, sigma: float | None = None, seed: int = 0, name: str = "cpu"
+) -> tuple[Surrogate, dict[str, dict[str, float]]]:
+    """Fit a surrogate to collected measurements; also return each quantity's held-out error
+    (repeated 5-fold: ``mdape``, ``p90ape``, ``n``). ``sigma`` None: each quantity's noise is
+    its robust held-out spread (1.4826 x the median absolute log ratio; an upper bound of the
+    device's own noise, since model error is in it too)."""
+    coefficients: dict[str, dict[str, float]] = {}
+    sigmas: dict[str, float] = {}
+    report: dict[str, dict[str, float]] = {}
+    for q in QUANTITIES:
+        x, y = _rows(data, q)
+        if len(y) < 12:
+            raise ConfigError(q, f"needs at least 12 measurements to fit, got {len(y)}")
+        coef = _nnls_relative(x, y)
+        coefficients[q] = {f: float(c) for f, c in zip(FEATURES[q], coef, strict=True)}
+        log_ratio = _held_out(x, y, seed)
+        ape = np.abs(np.exp(log_ratio) - 1.0)
+        report[q] = {"n": len(y), "mdape": float(np.median(ape)),
+                     "p90ape": float(np.quantile(ape, 0.9))}  # fmt: skip
+        spread = 1.4826 * float(np.median(np.abs(log_ratio - np.median(log_ratio))))
+        sigmas[q] = round(spread if sigma is None else sigma, 4)
+    meta = {"fitted_on": dict(data.get("meta", {})), "held_out": report}
+    return Surrogate(coefficients, sigmas, name, meta), report
