@@ -9,15 +9,18 @@ deviation of a multiplicative log-normal noise: a noisy answer is ``prediction *
 with ``z`` standard normal, drawn from a generator seeded by the measurement settings' ``seed``
 and the architecture's id, so the same request always gets the same answer.
 
-The file (JSON, :meth:`Surrogate.to_dict`)::
+The file (JSON, :meth:`Surrogate.to_dict`) holds one model per backbone (the backbones differ
+in ways the features do not capture: Transformer-XL's relative positions and segment memory)::
 
-    {"format": "lts-surrogate/1", "name": "...",
-     "quantities": {"prefill": {"coefficients": {"const": 1.2, "linear_macs": 3.1e-08, ...},
-                                "sigma": 0.1}, "decode": {...}, "memory": {...}},
+    {"format": "lts-surrogate/2", "name": "...",
+     "backbones": {"gpt2": {"prefill": {"coefficients": {"const": 1.2, "linear_macs": 3.1e-08,
+                                                         ...}, "sigma": 0.1},
+                            "decode": {...}, "memory": {...}},
+                   "transxl": {...}},
      "meta": {...}}
 
 Coefficients are per unit of each feature (ms or MiB per feature unit); features a quantity
-does not list count 0.
+does not list count 0. Asking for a backbone the file has no model of is a ConfigError.
 """
 
 from __future__ import annotations
@@ -36,43 +39,54 @@ from lts.shared.costs import FEATURES, features
 from lts.shared.errors import ConfigError
 from lts.shared.schemas import MeasureSettings
 
-FORMAT = "lts-surrogate/1"
+FORMAT = "lts-surrogate/2"
 #: The predicted quantities (each a feature kind of :data:`lts.shared.costs.FEATURES`).
 QUANTITIES: tuple[str, ...] = ("prefill", "decode", "memory")
 
 
 @dataclass(frozen=True)
 class Surrogate:
-    """A surrogate device (see the module doc). Immutable; thread-safe."""
+    """A surrogate device (see the module doc). Immutable; thread-safe. ``coefficients`` and
+    ``sigma`` are keyed by backbone, then quantity."""
 
-    coefficients: Mapping[str, Mapping[str, float]]
-    sigma: Mapping[str, float]
+    coefficients: Mapping[str, Mapping[str, Mapping[str, float]]]
+    sigma: Mapping[str, Mapping[str, float]]
     name: str = "surrogate"
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for q in QUANTITIES:
-            if q not in self.coefficients:
-                raise ConfigError(f"quantities.{q}", "missing")
-            for feature, c in self.coefficients[q].items():
-                if feature not in FEATURES[q]:
-                    raise ConfigError(f"quantities.{q}.coefficients.{feature}",
-                                      f"unknown feature; allowed: {', '.join(FEATURES[q])}")
-                if not (math.isfinite(c) and c >= 0):
-                    raise ConfigError(f"quantities.{q}.coefficients.{feature}",
-                                      f"must be finite and >= 0, got {c}")  # fmt: skip
-            s = self.sigma.get(q, 0.0)
-            if not (math.isfinite(s) and 0 <= s <= 2):
-                raise ConfigError(f"quantities.{q}.sigma", f"must be in [0, 2], got {s}")
+        if not self.coefficients:
+            raise ConfigError("backbones", "at least one backbone's model is needed")
+        for backbone, per in self.coefficients.items():
+            for q in QUANTITIES:
+                where = f"backbones.{backbone}.{q}"
+                if q not in per:
+                    raise ConfigError(where, "missing")
+                for feature, c in per[q].items():
+                    if feature not in FEATURES[q]:
+                        raise ConfigError(f"{where}.coefficients.{feature}",
+                                          f"unknown feature; allowed: {', '.join(FEATURES[q])}")
+                    if not (math.isfinite(c) and c >= 0):
+                        raise ConfigError(f"{where}.coefficients.{feature}",
+                                          f"must be finite and >= 0, got {c}")  # fmt: skip
+                s = self.sigma.get(backbone, {}).get(q, 0.0)
+                if not (math.isfinite(s) and 0 <= s <= 2):
+                    raise ConfigError(f"{where}.sigma", f"must be in [0, 2], got {s}")
 
-    def _vector(self, quantity: str) -> np.ndarray:
-        coef = self.coefficients[quantity]
-        return np.array([coef.get(f, 0.0) for f in FEATURES[quantity]])
+    def _model(self, backbone: str) -> Mapping[str, Mapping[str, float]]:
+        try:
+            return self.coefficients[backbone]
+        except KeyError:
+            have = ", ".join(self.coefficients)
+            raise ConfigError("backbone", f"the surrogate {self.name!r} has no model of "
+                                          f"{backbone!r} (it has {have})") from None  # fmt: skip
 
     def predict(self, quantity: str, cfg: ArchConfig, settings: MeasureSettings) -> float:
         """The noise-free prediction of ``quantity`` (ms or MiB) for ``cfg`` under
         ``settings`` (``prefill``/``decode`` time that metric whatever ``settings.metric``)."""
-        return float(features(quantity, cfg, settings) @ self._vector(quantity))
+        coef = self._model(cfg.backbone)[quantity]
+        vector = np.array([coef.get(f, 0.0) for f in FEATURES[quantity]])
+        return float(features(quantity, cfg, settings) @ vector)
 
     def answer(
         self, cfg: ArchConfig, settings: MeasureSettings, *, noise: bool = True
@@ -80,8 +94,9 @@ class Surrogate:
         """Every quantity for ``cfg`` under ``settings``, each times its log-normal noise
         (``noise``), drawn from a generator seeded by ``settings.seed`` and the arch id."""
         z = noise_draws(settings.seed, cfg.arch_id) if noise else np.zeros(len(QUANTITIES))
+        sigma = self.sigma.get(cfg.backbone, {})
         return {
-            q: self.predict(q, cfg, settings) * math.exp(self.sigma.get(q, 0.0) * float(z[i]))
+            q: self.predict(q, cfg, settings) * math.exp(sigma.get(q, 0.0) * float(z[i]))
             for i, q in enumerate(QUANTITIES)
         }
 
@@ -90,26 +105,28 @@ class Surrogate:
         return {
             "format": FORMAT,
             "name": self.name,
-            "quantities": {
-                q: {"coefficients": dict(self.coefficients[q]), "sigma": self.sigma.get(q, 0.0)}
-                for q in QUANTITIES
+            "backbones": {
+                b: {q: {"coefficients": dict(per[q]), "sigma": self.sigma.get(b, {}).get(q, 0.0)}
+                    for q in QUANTITIES}
+                for b, per in self.coefficients.items()
             },
             "meta": dict(self.meta),
-        }
+        }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Surrogate:
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise ConfigError("simulate", f"not a surrogate file (format {FORMAT!r} expected)")
-        quantities = data.get("quantities")
-        if not isinstance(quantities, Mapping):
-            raise ConfigError("quantities", "missing")
+        backbones = data.get("backbones")
+        if not isinstance(backbones, Mapping):
+            raise ConfigError("backbones", "missing")
         try:
-            coef = {q: {str(k): float(v) for k, v in quantities[q]["coefficients"].items()}
-                    for q in QUANTITIES}  # fmt: skip
-            sigma = {q: float(quantities[q].get("sigma", 0.0)) for q in QUANTITIES}
+            coef = {b: {q: {str(k): float(v) for k, v in per[q]["coefficients"].items()}
+                        for q in QUANTITIES} for b, per in backbones.items()}
+            sigma = {b: {q: float(per[q].get("sigma", 0.0)) for q in QUANTITIES}
+                     for b, per in backbones.items()}  # fmt: skip
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError("quantities", f"malformed: {exc!r}") from exc
+            raise ConfigError("backbones", f"malformed: {exc!r}") from exc
         return cls(coef, sigma, str(data.get("name", "surrogate")), dict(data.get("meta", {})))
 
     @classmethod
@@ -121,11 +138,10 @@ class Surrogate:
             raise ConfigError("simulate", f"{path}: {exc}") from exc
         return cls.from_dict(data)
 
-    def with_sigma(self, sigma: float | Mapping[str, float]) -> Surrogate:
-        """The same device with another noise (one value for every quantity, or per one)."""
-        if not isinstance(sigma, Mapping):
-            sigma = dict.fromkeys(QUANTITIES, float(sigma))
-        return Surrogate(self.coefficients, {**self.sigma, **sigma}, self.name, self.meta)
+    def with_sigma(self, sigma: float) -> Surrogate:
+        """The same device with noise ``sigma`` on every quantity of every backbone."""
+        every = {b: dict.fromkeys(QUANTITIES, float(sigma)) for b in self.coefficients}
+        return Surrogate(self.coefficients, every, self.name, self.meta)
 
 
 def noise_draws(seed: int, arch_id: str) -> np.ndarray:
@@ -154,13 +170,21 @@ def _rows(data: Mapping[str, Any], quantity: str) -> tuple[np.ndarray, np.ndarra
     return np.array(x), np.array(y)
 
 
-def _nnls_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative coefficients minimising the squared relative error of ``x @ c`` on ``y``."""
+def _nnls_relative(x: np.ndarray, y: np.ndarray, rounds: int = 8) -> np.ndarray:
+    """Non-negative coefficients minimising the squared error of ``x @ c`` relative to the
+    prediction (iteratively reweighted NNLS: relative to the measurement first, then to the last
+    prediction). Relative to the measurement alone, a noisy device biases the fit low (an
+    overestimate costs without bound, an underestimate at most 1)."""
     from scipy.optimize import nnls
 
     scale = np.abs(x).max(axis=0)
     scale[scale == 0] = 1.0
-    coef, _ = nnls((x / scale) / y[:, None], np.ones(len(y)), maxiter=50 * x.shape[1])
+    xs = x / scale
+    w = 1.0 / y
+    coef = np.zeros(x.shape[1])
+    for _ in range(rounds):
+        coef, _ = nnls(xs * w[:, None], y * w, maxiter=50 * x.shape[1])
+        w = 1.0 / np.maximum(xs @ coef, 1e-9 * float(y.max()))
     return coef / scale
 
 
@@ -179,25 +203,34 @@ def _held_out(x: np.ndarray, y: np.ndarray, seed: int, repeats: int = 10) -> np.
 
 def fit_surrogate(
     data: Mapping[str, Any], *, sigma: float | None = None, seed: int = 0, name: str = "cpu"
-) -> tuple[Surrogate, dict[str, dict[str, float]]]:
-    """Fit a surrogate to collected measurements; also return each quantity's held-out error
-    (repeated 5-fold: ``mdape``, ``p90ape``, ``n``). ``sigma`` None: each quantity's noise is
-    its robust held-out spread (1.4826 x the median absolute log ratio; an upper bound of the
-    device's own noise, since model error is in it too)."""
-    coefficients: dict[str, dict[str, float]] = {}
-    sigmas: dict[str, float] = {}
-    report: dict[str, dict[str, float]] = {}
-    for q in QUANTITIES:
-        x, y = _rows(data, q)
-        if len(y) < 12:
-            raise ConfigError(q, f"needs at least 12 measurements to fit, got {len(y)}")
-        coef = _nnls_relative(x, y)
-        coefficients[q] = {f: float(c) for f, c in zip(FEATURES[q], coef, strict=True)}
-        log_ratio = _held_out(x, y, seed)
-        ape = np.abs(np.exp(log_ratio) - 1.0)
-        report[q] = {"n": len(y), "mdape": float(np.median(ape)),
-                     "p90ape": float(np.quantile(ape, 0.9))}  # fmt: skip
-        spread = 1.4826 * float(np.median(np.abs(log_ratio - np.median(log_ratio))))
-        sigmas[q] = round(spread if sigma is None else sigma, 4)
+) -> tuple[Surrogate, dict[str, dict[str, dict[str, float]]]]:
+    """Fit a surrogate to collected measurements, one model per backbone present; also return
+    each model's held-out error (repeated 5-fold: ``mdape``, ``p90ape``, ``n``, ``spread``:
+    1.4826 x the median absolute deviation of the log ratios). The latencies' noise is
+    ``sigma``, or (None) their ``spread``; the memory's is always its ``spread``. A spread is
+    an upper bound of the device's own noise: the model's error is in it too."""
+    coefficients: dict[str, dict[str, dict[str, float]]] = {}
+    sigmas: dict[str, dict[str, float]] = {}
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    backbones = sorted({row["arch"]["backbone"] for row in data["rows"]})
+    for backbone in backbones:
+        rows = {"rows": [r for r in data["rows"] if r["arch"]["backbone"] == backbone]}
+        coefficients[backbone], sigmas[backbone], report[backbone] = {}, {}, {}
+        for q in QUANTITIES:
+            x, y = _rows(rows, q)
+            if len(y) < 12:
+                raise ConfigError(q, f"{backbone}: needs at least 12 measurements, got {len(y)}")
+            coef = _nnls_relative(x, y)
+            coefficients[backbone][q] = {f: float(c) for f, c in zip(FEATURES[q], coef,
+                                                                     strict=True)}  # fmt: skip
+            log_ratio = _held_out(x, y, seed)
+            ape = np.abs(np.exp(log_ratio) - 1.0)
+            spread = 1.4826 * float(np.median(np.abs(log_ratio - np.median(log_ratio))))
+            report[backbone][q] = {"n": len(y), "mdape": float(np.median(ape)),
+                                   "p90ape": float(np.quantile(ape, 0.9)),
+                                   "spread": spread}  # fmt: skip
+            latency = q != "memory"
+            sigmas[backbone][q] = round(sigma if latency and sigma is not None
+                                        else min(spread, 2.0), 4)  # fmt: skip
     meta = {"fitted_on": dict(data.get("meta", {})), "held_out": report}
     return Surrogate(coefficients, sigmas, name, meta), report

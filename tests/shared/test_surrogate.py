@@ -17,7 +17,8 @@ from lts.shared.surrogate import QUANTITIES, Surrogate, fit_surrogate, noise_dra
 COEF = {"prefill": {"heads": 0.5, "linear_macs": 4e-8, "output_macs": 5e-7},
         "decode": {"const": 2.0, "weight_bytes": 2e-9},
         "memory": {"weight_bytes": 1.0, "activation_bytes": 1.25}}  # fmt: skip
-SURROGATE = Surrogate(COEF, {"prefill": 0.1, "decode": 0.1, "memory": 0.02}, "test")
+SIGMA = {"prefill": 0.1, "decode": 0.1, "memory": 0.02}
+SURROGATE = Surrogate({"gpt2": COEF, "transxl": COEF}, {"gpt2": SIGMA, "transxl": SIGMA}, "test")
 CFG = default_space("gpt2").middle()
 
 
@@ -40,7 +41,7 @@ def test_noise_is_log_normal_and_seeded_by_the_settings_seed_and_the_arch_id() -
     z = noise_draws(1, CFG.arch_id)
     for i, q in enumerate(QUANTITIES):
         free = SURROGATE.predict(q, CFG, MeasureSettings(seed=1))
-        assert a[q] == pytest.approx(free * math.exp(SURROGATE.sigma[q] * z[i]))
+        assert a[q] == pytest.approx(free * math.exp(SURROGATE.sigma["gpt2"][q] * z[i]))
     assert SURROGATE.answer(CFG, MeasureSettings(), noise=False)["memory"] == pytest.approx(
         SURROGATE.predict("memory", CFG, MeasureSettings())
     )
@@ -51,7 +52,7 @@ def test_a_file_round_trips_and_a_bad_one_is_refused(tmp_path) -> None:
     path.write_text(json.dumps(SURROGATE.to_dict()))
     assert Surrogate.load(path) == SURROGATE
     bad = SURROGATE.to_dict()
-    bad["quantities"]["prefill"]["coefficients"]["heads"] = -1.0
+    bad["backbones"]["gpt2"]["prefill"]["coefficients"]["heads"] = -1.0
     path.write_text(json.dumps(bad))
     with pytest.raises(ConfigError, match="must be finite and >= 0"):
         Surrogate.load(path)
@@ -80,9 +81,9 @@ def test_the_fit_recovers_a_noise_free_device() -> None:
                      "decode_settings": decode})  # fmt: skip
     fitted, report = fit_surrogate({"meta": {}, "rows": rows})
     for q in QUANTITIES:
-        assert report[q]["n"] == 40
-        assert report[q]["mdape"] < 1e-3
-        assert fitted.sigma[q] < 1e-3
+        assert report["gpt2"][q]["n"] == 40
+        assert report["gpt2"][q]["mdape"] < 1e-3
+        assert fitted.sigma["gpt2"][q] < 1e-3
     cfg = space.largest()
     for q in QUANTITIES:
         assert fitted.predict(q, cfg, MeasureSettings()) == pytest.approx(
