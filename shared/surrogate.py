@@ -4,7 +4,7 @@ features (:mod:`lts.shared.costs`), with seeded measurement noise. No torch.
 What a simulated agent (``agent serve --simulate FILE``) answers and what the search-quality
 benchmark evaluates against. Per quantity (``prefill`` and ``decode`` latency in ms, ``memory``
 peak memory in MiB) it holds a non-negative linear model over that kind's features (fitted to
-real measurements by :func:`fit_surrogate`, on relative error) and ``sigma``, the standard
+real measurements by :func:`fit_surrogate`, on the log ratio) and ``sigma``, the standard
 deviation of a multiplicative log-normal noise: a noisy answer is ``prediction * exp(sigma * z)``
 with ``z`` standard normal, drawn from a generator seeded by the measurement settings' ``seed``
 and the architecture's id, so the same request always gets the same answer.
@@ -170,22 +170,25 @@ def _rows(data: Mapping[str, Any], quantity: str) -> tuple[np.ndarray, np.ndarra
     return np.array(x), np.array(y)
 
 
-def _nnls_relative(x: np.ndarray, y: np.ndarray, rounds: int = 8) -> np.ndarray:
-    """Non-negative coefficients minimising the squared error of ``x @ c`` relative to the
-    prediction (iteratively reweighted NNLS: relative to the measurement first, then to the last
-    prediction). Relative to the measurement alone, a noisy device biases the fit low (an
-    overestimate costs without bound, an underestimate at most 1)."""
-    from scipy.optimize import nnls
+def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative coefficients minimising the squared log ratio of measurement and
+    prediction (``scipy.optimize.least_squares`` with bounds, started from the non-negative
+    least squares on relative error). On a noisy device the log ratio is the unbiased choice:
+    an error relative to the measurement biases the fit low (an overestimate costs without
+    bound, an underestimate at most 1), one relative to the prediction biases it high."""
+    from scipy.optimize import least_squares, nnls
 
     scale = np.abs(x).max(axis=0)
     scale[scale == 0] = 1.0
     xs = x / scale
-    w = 1.0 / y
-    coef = np.zeros(x.shape[1])
-    for _ in range(rounds):
-        coef, _ = nnls(xs * w[:, None], y * w, maxiter=50 * x.shape[1])
-        w = 1.0 / np.maximum(xs @ coef, 1e-9 * float(y.max()))
-    return coef / scale
+    start, _ = nnls(xs / y[:, None], np.ones(len(y)), maxiter=50 * x.shape[1])
+    start = np.maximum(start, 1e-6 * max(float(start.max()), 1e-12))
+    log_y = np.log(y)
+
+    def residuals(c: np.ndarray) -> np.ndarray:
+        return np.log(np.maximum(xs @ c, 1e-300)) - log_y
+
+    return least_squares(residuals, start, bounds=(0.0, np.inf)).x / scale
 
 
 def _held_out(x: np.ndarray, y: np.ndarray, seed: int, repeats: int = 10) -> np.ndarray:
@@ -196,7 +199,7 @@ def _held_out(x: np.ndarray, y: np.ndarray, seed: int, repeats: int = 10) -> np.
         folds = np.array_split(rng.permutation(len(y)), 5)
         for test in folds:
             train = np.setdiff1d(np.arange(len(y)), test)
-            pred = x[test] @ _nnls_relative(x[train], y[train])
+            pred = x[test] @ _fit(x[train], y[train])
             out += list(np.log(y[test] / np.maximum(pred, 1e-12)))
     return np.array(out)
 
@@ -220,7 +223,7 @@ def fit_surrogate(
             x, y = _rows(rows, q)
             if len(y) < 12:
                 raise ConfigError(q, f"{backbone}: needs at least 12 measurements, got {len(y)}")
-            coef = _nnls_relative(x, y)
+            coef = _fit(x, y)
             coefficients[backbone][q] = {f: float(c) for f, c in zip(FEATURES[q], coef,
                                                                      strict=True)}  # fmt: skip
             log_ratio = _held_out(x, y, seed)
