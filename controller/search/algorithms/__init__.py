@@ -30,8 +30,9 @@ ALGORITHMS: dict[str, type[SearchAlgorithm]] = {
     for cls in (LTSSearch, LTSElitistSearch, NSGA2Search, SMSEMOASearch, TPESearch, RandomSearch)
 }
 
-#: The algorithm a search uses unless told otherwise.
-DEFAULT_ALGORITHM = "lts"
+#: The algorithm a search uses unless told otherwise: the winner of benchmarks/search_quality.py
+#: at the budgets users run (docs/algorithms.md).
+DEFAULT_ALGORITHM = "smsemoa"
 
 
 def get_algorithm(name: str) -> type[SearchAlgorithm]:
