@@ -77,6 +77,16 @@ Budget = Annotated[
 MaxQueue = Annotated[int | None, _opt("Most unfinished items queued (default: 1000).", "MAX_QUEUE")]
 MaxItems = Annotated[int | None, _opt("Most items in one job (default: 256).", "MAX_ITEMS_PER_JOB")]
 Slots = Annotated[int | None, _opt("Measurements at once, own cores each (default: 1).", "SLOTS")]
+Simulate = Annotated[
+    Path | None,
+    _opt("Answer from this surrogate device file instead of measuring (see docs/agent.md).",
+         "SIMULATE"),
+]
+SimulateSpeed = Annotated[
+    float | None,
+    _opt("With --simulate: sleep this fraction of a real measurement's time (default: 0).",
+         "SIMULATE_SPEED"),
+]
 LogLevel = Annotated[
     str | None, _opt("debug, info, warning or error (default: info).", "LOG_LEVEL")
 ]
@@ -97,6 +107,8 @@ def serve(
     max_queue: MaxQueue = None,
     max_items: MaxItems = None,
     slots: Slots = None,
+    simulate: Simulate = None,
+    simulate_speed: SimulateSpeed = None,
     log_level: LogLevel = None,
 ) -> None:
     """Start the agent's REST API (OpenAPI at /docs)."""
@@ -106,15 +118,17 @@ def serve(
         "threads": threads, "runtime": runtime, "device": device,
         "memory_budget_mb": memory_budget_mb, "max_queue": max_queue,
         "max_items_per_job": max_items, "slots": slots, "log_level": log_level,
+        "simulate": simulate, "simulate_speed": simulate_speed,
     }  # fmt: skip
     settings = _settings({k: v for k, v in given.items() if v is not None})
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from lts.agent.main import create_app
+    from lts.shared.boundary import LoopbackHosts
     from lts.shared.connections import raise_open_files_limit
     from lts.shared.tokens import is_loopback
-    from lts.shared.web import LoopbackHosts, run_server
+    from lts.shared.web import run_server
 
     soft, hard = raise_open_files_limit()  # idle clients must not exhaust a low soft limit
     logger.debug("open files limit: %d (hard %d)", soft, hard)

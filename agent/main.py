@@ -10,7 +10,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from lts.agent import device
+from lts.agent import device, simulate
 from lts.agent.api.deps import AgentState, TokenFirst
 from lts.agent.api.errors import install_error_handlers
 from lts.agent.api.main import api_router
@@ -20,11 +20,11 @@ from lts.agent.measure import Measurer as RealMeasurer
 from lts.agent.measure import estimate_memory_mb as default_estimate
 from lts.agent.settings import Settings
 from lts.shared import __version__
+from lts.shared.boundary import BodyGuard, SameOriginWrites
 from lts.shared.config import ArchConfig
-from lts.shared.schemas import MeasureSettings
+from lts.shared.schemas import DeviceInfo, MeasureSettings
 from lts.shared.swagger import install_offline_docs
 from lts.shared.tokens import AuthBackoff
-from lts.shared.web import BodyGuard, SameOriginWrites
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,18 @@ def create_app(
     """The agent's app. Checks the settings now (raises :class:`ConfigError`: token, slots,
     runtime, device); the lifespan starts one measurer per slot (or uses ``measurers``, which
     the caller then owns and closes, or makes them with ``measurer_factory``; default: real
-    measurers with the settings' helper time-outs) and the queue, and stops them at shutdown."""
+    measurers with the settings' helper time-outs; with ``settings.simulate``, simulated ones
+    answering from that surrogate file, :mod:`agent.simulate`) and the queue, and stops them at
+    shutdown."""
     token = load_token(settings)
     slot_cpus, caps = device.check_machine(settings)
+    mark: Callable[[DeviceInfo], DeviceInfo] = lambda info: info  # noqa: E731
+    if settings.simulate is not None and measurers is None and measurer_factory is None:
+        surrogate, digest = simulate.load(settings.simulate)
+        measurer_factory = lambda cpus: simulate.SimulatedMeasurer(  # noqa: E731
+            surrogate, digest, settings.simulate_speed
+        )
+        mark = partial(simulate.simulated_device, surrogate=surrogate, digest=digest)
     if measurers is not None and len(measurers) != len(slot_cpus):
         raise ValueError(f"{len(measurers)} measurers for {len(slot_cpus)} slots")
     budget_mb = settings.memory_budget_mb or device.default_memory_budget_mb(settings.slots)
@@ -87,6 +96,7 @@ def create_app(
                 )
             )
         info = await asyncio.to_thread(device.device_info, settings.name, defaults, len(started))
+        info = mark(info)
         queue = JobQueue(
             started,
             estimate_memory_mb=estimate_memory_mb,

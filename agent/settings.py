@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     (importing the runtimes, warm-up); ``item_allowance_s`` replaces the seconds an item may
     take beyond its ``time_budget_s`` (``None``: a base plus a term per parameter, see
     :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated devices raise both.
+    ``simulate``: a surrogate device file; the agent then answers every item from it instead
+    of measuring (:mod:`agent.simulate`), sleeping ``simulate_speed`` times the protocol's
+    time (0: answer at once).
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_AGENT_", extra="ignore", frozen=True)
@@ -63,6 +66,8 @@ class Settings(BaseSettings):
     helper_start_timeout_s: float = Field(180.0, gt=0)
     item_allowance_s: float | None = Field(None, gt=0)
     log_level: LogLevel = "INFO"
+    simulate: Path | None = None
+    simulate_speed: float = Field(0.0, ge=0, le=100)
 
     _insecure_is_no_auth = model_validator(mode="before")(insecure_implies_no_auth)
 

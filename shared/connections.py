@@ -12,7 +12,7 @@ a traceback for every failed accept (over 100,000 in a few seconds). Three defen
   bytes trickling in do not push back) and a *connection limit* (past ``max_connections``
   open connections, the longest-open idle ones are closed to make room; a new connection is
   refused only when none is idle). A request body has a deadline of its own, and the requests
-  reading one are counted (:class:`shared.web.BodyGuard`), so that they cannot hold every
+  reading one are counted (:class:`lts.shared.boundary.BodyGuard`), so that they cannot hold every
   connection either; of a body refused before it was read, at most :data:`DISCARD_LIMIT`
   bytes are read (and dropped);
 * :func:`raise_open_files_limit`: the soft RLIMIT_NOFILE raised to the hard limit at start;

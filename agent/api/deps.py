@@ -12,9 +12,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from lts.agent.device import Capabilities
 from lts.agent.jobs import JobQueue
 from lts.agent.settings import Settings
+from lts.shared.boundary import bearer_of, declares_body
 from lts.shared.schemas import DeviceInfo, MeasureSettings
 from lts.shared.tokens import AuthBackoff, retry_after, token_matches
-from lts.shared.web import bearer_of, declares_body, error_response
+from lts.shared.web import error_response
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from lts.controller.api.export_runs import ExportRuns
 from lts.controller.api.runs import SearchRuns
 from lts.controller.api.settings import Settings
 from lts.controller.store import MAX_ID, Store
+from lts.shared.boundary import bearer_of
 from lts.shared.tokens import AuthBackoff, derived_secret, retry_after, token_matches
-from lts.shared.web import bearer_of, error_response
+from lts.shared.web import error_response
 
 #: A search id in a path; larger than any stored id is a 422 (the database cannot hold it).
 SearchId = Annotated[int, Path(ge=1, le=MAX_ID, description="the search's id")]
@@ -159,7 +160,7 @@ class TokenFirst:
     without the token can make the server read, buffer or parse a body. The route's own
     ``WriteAuth`` stays (it documents the route and checks again). The dashboard's sign-in
     and sign-out forms (:data:`OPEN_POSTS`) are what a visitor without the token posts: their
-    routes check what they read, and :class:`shared.web.BodyGuard` caps them at
+    routes check what they read, and :class:`lts.shared.boundary.BodyGuard` caps them at
     :data:`FORM_LIMITS`."""
 
     def __init__(self, app: ASGIApp) -> None:

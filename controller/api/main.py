@@ -40,10 +40,10 @@ from lts.controller.api.settings import Settings
 from lts.controller.search.runner import ClientFactory
 from lts.controller.store import Store, database_url
 from lts.shared import __version__
+from lts.shared.boundary import BodyGuard, SameOriginWrites
 from lts.shared.errors import ConfigError
 from lts.shared.swagger import install_offline_docs
 from lts.shared.tokens import AuthBackoff
-from lts.shared.web import BodyGuard, SameOriginWrites
 
 logger = logging.getLogger(__name__)
 

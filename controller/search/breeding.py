@@ -58,7 +58,7 @@ class Breeder:
             if len(out) >= n:
                 break
             cfg = operators.sample(self.space, self.rng)
-            if self._acceptable(cfg, taken, seen):
+            if self.acceptable(cfg, taken, seen):
                 taken.add(cfg.arch_id)
                 out.append(Proposal(cfg, "random"))
         if len(out) < n:
@@ -88,15 +88,16 @@ class Breeder:
         want_mut, want_cross = self.params.mutations, self.params.crossovers
         out: list[Proposal] = []
         if parents:
-            out += self._breed(want_mut, taken, seen, lambda: self._mutant(parents))
+            out += self.breed(want_mut, taken, seen, lambda: self._mutant(parents))
         if len(parents) >= 2:
-            out += self._breed(want_cross, taken, seen, lambda: self._cross(parents))
+            out += self.breed(want_cross, taken, seen, lambda: self._cross(parents))
         shortfall = want_mut + want_cross - len(out)
         if shortfall > 0:
             out += self.random(shortfall, taken, seen)
         return out
 
-    def _acceptable(self, cfg: ArchConfig, taken: set[str], seen: set[str]) -> bool:
+    def acceptable(self, cfg: ArchConfig, taken: set[str], seen: set[str]) -> bool:
+        """Whether ``cfg`` is new (in neither set), in the space and within the bounds."""
         arch_id = cfg.arch_id
         if arch_id in taken or arch_id in seen:
             return False
@@ -104,15 +105,16 @@ class Breeder:
             return False
         return self.bounds.params_ok(decoder_params(cfg))
 
-    def _breed(
+    def breed(
         self, n: int, taken: set[str], seen: set[str], make: Callable[[], Proposal]
     ) -> list[Proposal]:
+        """Up to ``n`` acceptable proposals from ``make()`` (``tries_per_child`` tries each)."""
         out: list[Proposal] = []
         for _ in range(n * self.params.tries_per_child):
             if len(out) >= n:
                 break
             proposal = make()
-            if self._acceptable(proposal.cfg, taken, seen):
+            if self.acceptable(proposal.cfg, taken, seen):
                 taken.add(proposal.arch_id)
                 out.append(proposal)
         return out

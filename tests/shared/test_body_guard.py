@@ -1,6 +1,6 @@
 """Request bodies and heads have deadlines and budgets that trickling bytes cannot stretch
 (reliability review 2026-12-07, F1 and F11), on a real uvicorn server on 127.0.0.1 serving
-a small app through :class:`shared.web.BodyGuard` and the guarded h11 protocol, as both
+a small app through :class:`lts.shared.boundary.BodyGuard` and the guarded h11 protocol, as both
 services do.
 
 The deadlines here are 1 s; each test asserts what the server answers and that it closes the
@@ -18,8 +18,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
+from lts.shared.boundary import BodyGuard, SameOriginWrites
 from lts.shared.connections import guarded_protocol
-from lts.shared.web import BodyGuard, SameOriginWrites
 
 DEADLINE_S = 1.0
 READERS = 2
@@ -258,6 +258,6 @@ def test_the_guard_is_pure_asgi_and_never_reads_a_refused_body() -> None:
 
 
 def test_the_guard_and_the_protocol_name_the_same_scope_key() -> None:
-    from lts.shared import connections, web
+    from lts.shared import boundary, connections
 
-    assert web.DISCARD_KEY == connections.DISCARD_KEY
+    assert boundary.DISCARD_KEY == connections.DISCARD_KEY

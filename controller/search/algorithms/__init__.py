@@ -17,18 +17,22 @@ from lts.controller.search.algorithms.base import (
     SearchAlgorithm,
     SearchParams,
 )
-from lts.controller.search.algorithms.lts import LTSSearch
+from lts.controller.search.algorithms.evolutionary import NSGA2Search, SMSEMOASearch
+from lts.controller.search.algorithms.lts import LTSElitistSearch, LTSSearch
 from lts.controller.search.algorithms.random_search import RandomSearch
+from lts.controller.search.algorithms.tpe import TPESearch
 from lts.controller.search.breeding import Proposal
 from lts.shared.errors import ConfigError
 
 #: Every algorithm by its ``--algorithm`` name.
 ALGORITHMS: dict[str, type[SearchAlgorithm]] = {
-    cls.name: cls for cls in (LTSSearch, RandomSearch)
+    cls.name: cls
+    for cls in (LTSSearch, LTSElitistSearch, NSGA2Search, SMSEMOASearch, TPESearch, RandomSearch)
 }
 
-#: The algorithm a search uses unless told otherwise.
-DEFAULT_ALGORITHM = "lts"
+#: The algorithm a search uses unless told otherwise: the winner of benchmarks/search_quality.py
+#: at the budgets users run (docs/algorithms.md).
+DEFAULT_ALGORITHM = "smsemoa"
 
 
 def get_algorithm(name: str) -> type[SearchAlgorithm]:
@@ -47,13 +51,17 @@ __all__ = [
     "Bounds",
     "History",
     "IterationReport",
+    "LTSElitistSearch",
     "LTSSearch",
+    "NSGA2Search",
     "Outcome",
     "Point",
     "Proposal",
     "ProxyLike",
     "RandomSearch",
+    "SMSEMOASearch",
     "SearchAlgorithm",
     "SearchParams",
+    "TPESearch",
     "get_algorithm",
 ]

@@ -50,3 +50,22 @@ class LTSSearch(SearchAlgorithm):
         self, state: Mapping[str, Any], history: list[tuple[int, Proposal, Outcome | None]]
     ) -> None:
         self.chosen = {str(k): int(v) for k, v in state.get("chosen", {}).items()}
+
+
+class LTSElitistSearch(LTSSearch):
+    """A measured variant of Algorithm 1 (``lts-elitist``): the same operators and counts, but
+    the parents are the ``population`` survivors of every measured in-space point by NSGA-II's
+    rank and crowding survival (bounded, elitist, the ends of the front always kept) instead of
+    up to ``parents`` members drawn nearly uniformly from the whole frontier, which grows
+    without bound (the review's ``lts-survivors``). Every child's parents are drawn uniformly
+    from the survivors; ``chosen`` is not used. The survivors are recomputed from the told
+    points each iteration (one non-dominated sort of them), so there is no state to keep."""
+
+    name = "lts-elitist"
+
+    def propose(self, taken: set[str]) -> list[Proposal]:
+        from lts.controller.search.algorithms.evolutionary import rank_and_crowding
+
+        pool = [p for p in self._points if self.space.contains(p.cfg)]
+        parents = [p.cfg for p in rank_and_crowding(self, pool, self.params.population)]
+        return self.breeder.children(parents, taken, self.seen)
