@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -50,6 +51,18 @@ def _default_measurer(
     return measurer
 
 
+def memory_budget_mb(settings: Settings) -> float:
+    """The most memory one item may need by the estimate (MB): ``--memory-budget-mb`` where
+    given; else, simulating, no limit (nothing is built here, so this host's memory is not
+    the simulated device's); else the host's default share
+    (:func:`lts.agent.device.default_memory_budget_mb`)."""
+    if settings.memory_budget_mb is not None:
+        return settings.memory_budget_mb
+    if settings.simulate is not None:
+        return math.inf
+    return device.default_memory_budget_mb(settings.slots)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -74,7 +87,7 @@ def create_app(
         mark = partial(simulate.simulated_device, surrogate=surrogate, digest=digest)
     if measurers is not None and len(measurers) != len(slot_cpus):
         raise ValueError(f"{len(measurers)} measurers for {len(slot_cpus)} slots")
-    budget_mb = settings.memory_budget_mb or device.default_memory_budget_mb(settings.slots)
+    budget_mb = memory_budget_mb(settings)
     gpu_budget_mb = device.default_gpu_budget_mb(settings.slots)
     defaults = settings.measure_defaults()
     factory = measurer_factory or partial(

@@ -92,3 +92,18 @@ def test_serve_refuses_a_file_that_is_not_a_surrogate(tmp_path: Path) -> None:
                           timeout=120)  # fmt: skip
     assert done.returncode == 1
     assert "not a surrogate file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_simulating_agent_has_no_host_memory_budget_unless_given(monkeypatch, tmp_path):
+    """Simulating builds nothing, so the host's free memory (here: almost none) must not
+    reject the simulated device's items; a budget given on the command line still holds."""
+    from lts.agent import device
+    from lts.agent.main import memory_budget_mb
+    from lts.agent.settings import Settings
+
+    monkeypatch.setattr(device, "available_memory_mb", lambda: 10.0)
+    path = tmp_path / "device.json"
+    path.write_text(json.dumps(SURROGATE.to_dict()))
+    assert memory_budget_mb(Settings(simulate=path, no_auth=True)) == float("inf")
+    assert memory_budget_mb(Settings(simulate=path, no_auth=True, memory_budget_mb=300)) == 300
+    assert memory_budget_mb(Settings(no_auth=True)) == pytest.approx(5.0)  # half of 10, 1 slot
