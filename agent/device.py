@@ -234,7 +234,8 @@ def check_machine(settings: Settings) -> tuple[list[list[int] | None], Capabilit
     """
     slot_cpus = split_cpus(settings.slots)
     runtimes = frozenset(r for r in ("torch", "onnxruntime") if runtime_installed(r))
-    max_threads = min(len(c) for c in slot_cpus) if slot_cpus[0] else len(usable_cpus())
+    pinned = [c for c in slot_cpus if c is not None]  # none when one slot takes every CPU
+    max_threads = min(len(c) for c in pinned) if pinned else len(usable_cpus())
     caps = Capabilities(runtimes=runtimes, cuda=bool(detect_gpus()), max_threads=max_threads)
     if settings.runtime not in runtimes:
         raise ConfigError("runtime", f"{settings.runtime} is not installed")
@@ -300,7 +301,7 @@ def device_info(name: str, defaults: MeasureSettings, slots: int) -> DeviceInfo:
     return DeviceInfo(
         name=name,
         fingerprint=fingerprint(facts, defaults, slots),
-        **facts,  # type: ignore[arg-type]
+        **facts,
         versions=installed_versions(),
         defaults=defaults,
         slots=slots,

@@ -51,7 +51,7 @@ class ProcessTimeout(Exception):
 CRASH_SIGNALS = frozenset(
     {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
 )
-_CRASH_HINTS = {
+_CRASH_HINTS: dict[int, str] = {
     signal.SIGABRT: ": aborted",
     signal.SIGSEGV: ": segmentation fault",
     signal.SIGBUS: ": bus error",

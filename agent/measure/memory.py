@@ -311,7 +311,7 @@ def _fork_and_measure(msg: MemoryRequest, conn: Connection) -> MemoryDone | Fail
         try:
             os.close(read_fd)
             conn.close()
-            answer = {"memory": _child(msg)}
+            answer: dict[str, Any] = {"memory": _child(msg)}
         except BaseException as exc:  # everything goes back as a reason
             answer = {"kind": _failure_kind(exc), "message": _reason(exc)}
             code = 1
@@ -342,7 +342,7 @@ def _fork_and_measure(msg: MemoryRequest, conn: Connection) -> MemoryDone | Fail
 def _read_until(fd: int, pid: int, timeout_s: float) -> tuple[bytes, bool]:
     """Read the child's answer until EOF; kill it at the deadline. (data, timed_out)."""
     deadline = time.monotonic() + timeout_s
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:

@@ -159,7 +159,9 @@ class Measurer:
             weakref.finalize(self, shutil.rmtree, str(self._export_dir), ignore_errors=True)
         return self._export_dir
 
-    def _ensure(self, *, memory: bool) -> None:
+    def _ensure(self, *, memory: bool) -> Helper:
+        """Start the worker (and with ``memory`` the fork server) where it is not running;
+        returns the worker."""
         if self._closed:
             raise InfrastructureFault("the measurer is closed (the agent is shutting down)")
         if self._worker is not None and not self._worker.alive():
@@ -172,6 +174,7 @@ class Measurer:
         if self._worker is None:
             self._worker = Helper("worker", self.cpus, log_level=self.log_level)
             started.append("_worker")
+        worker = self._worker
         if memory and self._forkserver is None:
             self._forkserver = Helper("forkserver", self.cpus, log_level=self.log_level)
             started.append("_forkserver")
@@ -181,6 +184,7 @@ class Measurer:
             except (ProcessDied, ProcessTimeout) as exc:
                 setattr(self, attr, None)
                 raise InfrastructureFault(f"could not start the {attr[1:]}: {exc}") from exc
+        return worker
 
     # ---------------------------------------------------------------------------- limits
     def allowance_s(self, cfg: ArchConfig, settings: MeasureSettings) -> float:
@@ -216,12 +220,12 @@ class Measurer:
         with self._lock:
             t0 = time.monotonic()
             cpu_memory = settings.measure_memory and settings.device == "cpu"
-            self._ensure(memory=cpu_memory)
-            if settings.device == "cuda" and not self._worker.info.get("cuda"):
+            worker = self._ensure(memory=cpu_memory)
+            if settings.device == "cuda" and not worker.info.get("cuda"):
                 raise MeasurementError(
                     "not supported: device 'cuda' requested but CUDA is not available"
                 )
-            reused = self._worker.info.get("items", 0) > 0
+            reused = worker.info.get("items", 0) > 0
             answer = self._run_latency(cfg, settings)
             try:
                 memory = answer.memory

@@ -139,7 +139,7 @@ class ExportRuns:
 def sweep_stale(root: str) -> list[str]:
     """Remove the export folders under ``root`` that processes no longer running left behind
     (a server killed mid-export); return their names."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(root))
     except OSError:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from lts.controller.api.schemas import (
     ArchitecturePublic,
     CandidateMeasurement,
@@ -256,6 +258,6 @@ def _shallow(record: Any) -> dict[str, Any]:
     return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
-def _fields(record: Any, model: type) -> dict[str, Any]:
+def _fields(record: Any, model: type[BaseModel]) -> dict[str, Any]:
     """The dataclass ``record``'s fields that ``model`` declares."""
     return {k: v for k, v in _shallow(record).items() if k in model.model_fields}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -126,7 +127,7 @@ def _evaluate(
     with progress:
         for proxy in proxies:
             task = progress.add_task(proxy.name, total=len(rows))
-            results.append(evaluate_proxy(proxy, rows, on_row=lambda t=task: progress.advance(t)))
+            results.append(evaluate_proxy(proxy, rows, on_row=partial(progress.advance, task)))
     return results
 
 

@@ -27,11 +27,12 @@ from lts.controller.proxies._torch import (
     random_inputs,
 )
 from lts.shared.config import ArchConfig
+from lts.shared.models.base import LanguageModel
 
 
 def _loss_and_weights(
     cfg: ArchConfig, batch_size: int, seq_len: int, seed: int, device: str
-) -> tuple[torch.Tensor, list[torch.Tensor], list[nn.Linear], nn.Module]:
+) -> tuple[torch.Tensor, list[torch.Tensor], list[nn.Linear], LanguageModel]:
     model, layers = build_for_scoring(cfg, seed, device)
     inputs = random_inputs(cfg, batch_size, seq_len, seed, device)
     loss = model(inputs.idx, inputs.targets)  # scalar mean NLL
@@ -89,7 +90,8 @@ def grasp(
     with sdpa_kernel(SDPBackend.MATH):  # the fused CPU attention has no double backward
         loss, weights, _, _ = _loss_and_weights(cfg, batch_size, seq_len, seed, device)
     grads = torch.autograd.grad(loss, weights, create_graph=True)
-    z = sum((g.detach() * g).sum() for g in grads)
+    products = [(g.detach() * g).sum() for g in grads]  # g . g, one term per weight
+    z = sum(products[1:], products[0])
     hess_grads = torch.autograd.grad(z, weights)
     return float(sum((-w.detach() * hg).sum() for w, hg in zip(weights, hess_grads, strict=True)))
 

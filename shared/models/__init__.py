@@ -48,7 +48,7 @@ def build_model(
     init: str = "random",
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
-) -> torch.nn.Module:
+) -> LanguageModel:
     """Build the model of ``cfg`` in eval mode. Every mode first constructs it on the meta
     device (no memory, no initialisation cost), then materialises it once on ``device``.
 

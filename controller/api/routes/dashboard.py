@@ -94,7 +94,8 @@ async def create_login(request: Request, state: StateDep) -> Response:
             return HTMLResponse("form too large", 413)
     form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=8)
     token = (form.get("token") or [""])[0].strip()
-    target = _safe_next((form.get("next") or [None])[0])
+    nexts = form.get("next")
+    target = _safe_next(nexts[0] if nexts else None)
     needed = state.token is not None and state.settings.reads_need_token
     error = "this server has no token"
     if state.token is not None:
