@@ -10,7 +10,7 @@ refused in one line with nothing stored.
   times; an agent that was not running cost the whole ``--fail-after-s`` wait).
 
 The cost of a space itself is bounded where the space is read
-(:data:`shared.space.MAX_SPACE_WORK`).
+(:data:`lts.shared.space_checks.MAX_SPACE_WORK`).
 """
 
 from __future__ import annotations
