@@ -25,8 +25,8 @@ from lts.controller.agents import AgentSpec
 from lts.controller.client import AgentClient
 from lts.controller.search.config import SearchConfig, load_config
 from lts.controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
-from lts.controller.search.dispatch import RetryPolicy
 from lts.controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
+from lts.controller.search.retry import RetryPolicy
 from lts.controller.store import SearchDeviceRecord, SearchRecord, Store
 from lts.shared.errors import ConfigError, LTSError, SearchConflict
 
