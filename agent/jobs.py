@@ -47,7 +47,7 @@ class JobKeyConflictError(LTSError):
 
 
 class Measurer(Protocol):
-    """What the queue needs of a measurer (:class:`agent.measure.Measurer` is one)."""
+    """What the queue needs of a measurer (:class:`lts.agent.measure.Measurer` is one)."""
 
     def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult: ...
 

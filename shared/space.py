@@ -9,12 +9,12 @@ one shared by all layers when ``homogeneous``). Two rules tie the per-layer gene
 * a layer's ``d_inner`` must be at least ``d_inner_min_factor * d_model`` (default 2.0; the
   paper's code used 1.7).
 
-Every other field of a generated :class:`~shared.config.ArchConfig` is fixed by the space
+Every other field of a generated :class:`~lts.shared.config.ArchConfig` is fixed by the space
 (``n_token``, ``cutoffs``, ``tgt_len``, ``mem_len``, ``tie_weight``, ``tie_projs``).
 :meth:`SearchSpace.size` is the exact number of distinct architectures. The checks a space
 runs when it is made (its work bound, its fixed fields) are in :mod:`lts.shared.space_checks`,
 the gene value sets in :mod:`lts.shared.space_values`; the search's operators (sampling,
-mutation, crossover) are in :mod:`controller.search.operators`.
+mutation, crossover) are in :mod:`lts.controller.search.operators`.
 """
 
 from __future__ import annotations

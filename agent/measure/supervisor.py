@@ -1,12 +1,12 @@
 """Worker isolation: :class:`Measurer` measures one architecture at a time, out of process.
 
 Two helper processes per :class:`Measurer` (started and watched through
-:mod:`agent.measure.helper_process`; what runs inside them is :mod:`agent.measure.child`):
+:mod:`lts.agent.measure.helper_process`; what runs inside them is :mod:`lts.agent.measure.child`):
 
 * the **latency worker** builds the model, exports it for ONNX Runtime when asked, and runs the
-  latency protocol (:mod:`agent.measure.latency`). It is reused from item to item while it is
+  latency protocol (:mod:`lts.agent.measure.latency`). It is reused from item to item while it is
   healthy, and replaced by a fresh one after any failure;
-* the **memory fork server** (:mod:`agent.measure.memory`) forks one child per item for the
+* the **memory fork server** (:mod:`lts.agent.measure.memory`) forks one child per item for the
   peak-memory pass (on CPU; on CUDA the worker runs the memory pass itself).
 
 A crash (SIGSEGV, SIGABRT, ...; SIGKILL from the kernel's out-of-memory killer), a
@@ -14,7 +14,7 @@ A crash (SIGSEGV, SIGABRT, ...; SIGKILL from the kernel's out-of-memory killer),
 and a reason; the Measurer stays usable and the next item gets a fresh worker. A failure
 outside the model (a helper killed from outside, out of files or disk, the Measurer closed
 by a shutting-down agent, a helper that cannot start) raises
-:class:`~shared.errors.InfrastructureFault` instead: measuring again may work.
+:class:`~lts.shared.errors.InfrastructureFault` instead: measuring again may work.
 """
 
 from __future__ import annotations

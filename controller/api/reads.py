@@ -1,7 +1,7 @@
 """What the results API reads: plain functions over a :class:`Store` that return the API's
-schemas (:mod:`controller.api.schemas`). No HTTP here: the routes call these, and so do tests.
+schemas (:mod:`lts.controller.api.schemas`). No HTTP here: the routes call these, and so do tests.
 
-The frontier and the baseline comparison come from :mod:`controller.report` (the
+The frontier and the baseline comparison come from :mod:`lts.controller.report` (the
 figures ``controller results`` prints); this module adds what a client needs around them
 (parameter counts, the measurements behind each figure) and reads only what a request needs:
 a finished device's frontier is read from the stored report, without loading its candidates.

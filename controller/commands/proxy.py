@@ -1,11 +1,11 @@
 """``controller proxy-eval``: how well each proxy ranks a table of trained models.
 
-Reads a table in the project's JSON-lines format (:mod:`controller.tables`), computes every chosen
-proxy for every row and reports, per proxy, the Spearman rank correlation with ``valid_ppl``
+Reads a table in the project's JSON-lines format (:mod:`lts.controller.tables`), computes every
+chosen proxy for every row and reports, per proxy, the Spearman rank correlation with ``valid_ppl``
 (+1 = perfect), the common ratio for the top 10%, 20%, ..., 100% and the time spent
-(:mod:`controller.proxies.evaluate`). Rows that cannot be scored (invalid architecture, no
-perplexity, a proxy that fails) are counted per proxy and listed with their reason on stderr;
-they never vanish silently.
+(:mod:`lts.controller.proxies.evaluate`). Rows that cannot be scored (invalid architecture, no
+perplexity, a proxy that fails) are counted per proxy and listed with their reason on stderr; they
+never vanish silently.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ layers, and the decoder output. Imports torch (only imported when a low-cost pro
 
 Conventions every low-cost proxy follows:
 
-* The model is built by :func:`shared.models.build_model` with ``init="random"`` under a fixed
+* The model is built by :func:`lts.shared.models.build_model` with ``init="random"`` under a fixed
   seed (the caller's torch RNG state is left untouched) and kept in eval mode (no dropout: the
   models have none, and eval mode makes every score deterministic).
 * Inputs are random token ids from a seeded generator, no dataset, all distinct (when the

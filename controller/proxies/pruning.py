@@ -1,13 +1,13 @@
 """Pruning-at-initialisation saliencies summed into architecture scores (Abdelfattah et al.,
 "Zero-Cost Proxies for Lightweight NAS", ICLR 2021): grad_norm, snip, grasp, fisher, synflow.
 
-Every function builds ``cfg`` with random initialisation and scores it on seeded random tokens
-(see :mod:`controller.proxies._torch` for the conventions: what is scored, how the embedding and the
-softmax are treated). The loss ``L`` is the model's mean next-token NLL of random targets over
-all ``batch_size x seq_len`` positions. Higher is better for all five (as in the reference
-implementation, which correlates the raw scores with accuracy). Each call is deterministic for
-given arguments and leaves the caller's torch RNG state untouched; not thread-safe with other
-code that changes torch's global settings mid-call.
+Every function builds ``cfg`` with random initialisation and scores it on seeded random tokens (see
+:mod:`lts.controller.proxies._torch` for the conventions: what is scored, how the embedding and the
+softmax are treated). The loss ``L`` is the model's mean next-token NLL of random targets over all
+``batch_size x seq_len`` positions. Higher is better for all five (as in the reference
+implementation, which correlates the raw scores with accuracy). Each call is deterministic for given
+arguments and leaves the caller's torch RNG state untouched; not thread-safe with other code that
+changes torch's global settings mid-call.
 """
 
 from __future__ import annotations

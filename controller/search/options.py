@@ -2,7 +2,7 @@
 
 :class:`SearchOptions` holds every option that defines a search: its type with its bounds,
 and in an :class:`Option` beside the type its help text and where it goes. From it come the
-flags of ``controller search`` (:mod:`controller.commands.search`), the body of ``POST
+flags of ``controller search`` (:mod:`lts.controller.commands.search`), the body of ``POST
 /searches`` (``SearchCreate`` extends it), the help's defaults (read from :class:`SearchConfig`
 and :class:`MeasureSettings`, where they are used), the one builder of a :class:`SearchConfig`
 from the options given (:func:`build_config`) and the one check of a resume

@@ -1,7 +1,7 @@
 """Run a stored search on its agents: one concurrent task per device (asyncio).
 
 :func:`start_search` stores a new search; :class:`SearchRunner` runs (or resumes) it. Each
-device's task (:mod:`controller.search.device_search`) measures its baselines, runs the
+device's task (:mod:`lts.controller.search.device_search`) measures its baselines, runs the
 algorithm and measures the final figures. Devices never wait for each other; a device whose
 agent fails hard ends with its message while the others finish.
 
@@ -11,7 +11,7 @@ as they arrive; the jobs in flight are recorded so that a restarted controller c
 the agent measured meanwhile. A resumed device starts from its last complete iteration with
 the generator state saved there, so it proposes the same candidates again and finds those
 already measured in the cache. A runner holds the search's lease
-(:mod:`controller.search.lease`) while it runs, so no two processes ever run one search.
+(:mod:`lts.controller.search.lease`) while it runs, so no two processes ever run one search.
 """
 
 from __future__ import annotations

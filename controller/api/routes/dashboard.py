@@ -3,9 +3,9 @@ an architecture, devices), their assets, and a sign-in form.
 
 Access follows the API's: where reads are open (loopback), so are the pages. Where reads need
 the token, ``GET /ui/...`` redirects to ``/ui/login``, whose form (``POST``) checks the token
-and keeps a value derived from it (:func:`controller.api.deps.cookie_value`, not the token)
+and keeps a value derived from it (:func:`lts.controller.api.deps.cookie_value`, not the token)
 in an HttpOnly, SameSite=Strict cookie that the API accepts for reads
-(:data:`controller.api.deps.TOKEN_COOKIE`); the token never travels in a URL, no script can
+(:data:`lts.controller.api.deps.TOKEN_COOKIE`); the token never travels in a URL, no script can
 read the cookie, and whoever reads it anyway can read but not write. Wrong tokens count
 towards the address's backoff, as on the API. The assets hold no data and are served to
 anyone.
