@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds allowed on top of ``time_budget_s`` for start-up of an item, build and warm caches.
 BASE_ALLOWANCE_S = 60.0
-#: Build (and, for ONNX Runtime, export and session) seconds per million parameters; generous
-#: (5-10x what the ONNX export takes, 30x the torch build of the largest default model, both
-#: timed on a loaded 2-core x86-64 CPU) so that a slower device is not cut off.
+#: Build (and, for ONNX Runtime, export and session) seconds per million parameters: several
+#: times what a desktop CPU needs (docs/agent.md gives the figures), so that a slower device is
+#: not cut off.
 ALLOWANCE_S_PER_MPARAM = {"torch": 0.2, "onnxruntime": 1.0}
 
 

@@ -7,7 +7,7 @@ next job goes out as soon as the jobs in flight hold no more pending (not yet st
 than the agent has slots, so a slot that finishes the last item of one job finds the first
 of the next one waiting instead of idling until the rest of the job ends (the agent takes
 the next pending item of the oldest job that has one). With ``max_jobs=1`` it sends one job
-at a time, as it once did.
+at a time.
 
 Every request to the agent goes through a :class:`~lts.controller.search.retry.Retrier`:
 while the agent cannot be reached the dispatcher waits (reporting the device as *waiting*)

@@ -18,7 +18,7 @@
    point's membership (:func:`lts.controller.search.racing.to_refine`), is measured again with
    the full settings, in rounds until none is left open; the others are settled on their
    quick figures (dominated for sure, or members for sure). With ``full`` every candidate
-   gets the full settings (the protocol before this module).
+   gets the full settings.
 
 Why ``quick`` is the default: where a device's speed drifts over seconds, two measurements of
 a model differ by several per cent whatever their length, so racing with that uncertainty

@@ -215,7 +215,7 @@ def build_config(agents: list[str], given: dict[str, Any]) -> SearchConfig:
         values["baseline_layers"] = parse_layers(values["baseline_layers"])
     if values.get("objectives") is not None:
         values["objectives"] = list(parse_objectives(values["objectives"]))
-    elif measure.get("metric") == "decode":  # what --metric decode optimised before
+    elif measure.get("metric") == "decode":  # no --objectives: decode latency, not prefill
         values["objectives"] = [PROXY, "decode_latency", "memory"]
     try:
         return SearchConfig.build(agents=agents, space=space.to_dict(), measure=measure, **values)

@@ -94,8 +94,8 @@ _init_saved: dict[str, Callable[..., Any]] = {}
 def _skip_meta_init() -> Iterator[None]:
     """Make torch.nn.init a no-op on meta tensors while a model is constructed.
 
-    Meta tensors hold no data, so initialising them has no effect, but each call costs about
-    0.1 ms through torch's meta kernels: it was most of the time of a meta build. build_model
+    Meta tensors hold no data, so initialising them has no effect, but each call still goes
+    through torch's meta kernels, which would be most of the time of a meta build. build_model
     writes every parameter itself. Tensors on real devices are initialised as usual, so the
     (process-wide) patch changes nothing that another thread could observe; nested and
     concurrent uses are counted and the original functions restored by the last one out.
