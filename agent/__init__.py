@@ -1,7 +1,7 @@
 """The LTS agent: the on-device profiling service.
 
-``agent serve`` starts a REST API (:mod:`agent.main`) that queues measurement requests
-(:mod:`agent.jobs`) and measures them with :mod:`agent.measure`, each build isolated in a
+``agent serve`` starts a REST API (:mod:`lts.agent.main`) that queues measurement requests
+(:mod:`lts.agent.jobs`) and measures them with :mod:`lts.agent.measure`, each build isolated in a
 worker process. Importing this package never imports torch.
 """
 

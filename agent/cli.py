@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from lts.shared import __version__
 from lts.shared.errors import LTSError, option_error
+
+if TYPE_CHECKING:
+    from lts.agent.settings import Settings
 
 logger = logging.getLogger("agent")
 
@@ -154,8 +157,8 @@ def serve(
     )
 
 
-def _settings(values: dict[str, object]):  # -> Settings (imported late: a fast --help)
-    from lts.agent.settings import Settings
+def _settings(values: dict[str, Any]) -> Settings:
+    from lts.agent.settings import Settings  # imported here: a fast --help
 
     try:
         return Settings(**values)
@@ -163,7 +166,7 @@ def _settings(values: dict[str, object]):  # -> Settings (imported late: a fast 
         _fail(str(option_error(exc)))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 

@@ -2,8 +2,8 @@
 
 Everything here reads the machine (``/proc``, ``/sys``, cgroups, psutil) and never imports torch
 or onnxruntime into the server process: their versions come from the installed packages'
-metadata and the GPUs from a short-lived child process, asked only where a GPU driver is
-present (about 2 s, once, at start-up).
+metadata and the GPUs from a short-lived child process (a torch import), asked only where a GPU
+driver is present, once, at start-up.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def _has_gpu_driver() -> bool:
 def detect_gpus() -> tuple[GpuInfo, ...]:
     """The GPUs torch.cuda sees (name, memory), asked in a child process; () without a driver.
 
-    Cached: the first call costs a torch import in the child (about 2 s), later calls nothing.
+    Cached: the first call costs a torch import in the child, later calls nothing.
     """
     if not _has_gpu_driver() or "torch" not in _installed():
         return ()
@@ -234,7 +234,8 @@ def check_machine(settings: Settings) -> tuple[list[list[int] | None], Capabilit
     """
     slot_cpus = split_cpus(settings.slots)
     runtimes = frozenset(r for r in ("torch", "onnxruntime") if runtime_installed(r))
-    max_threads = min(len(c) for c in slot_cpus) if slot_cpus[0] else len(usable_cpus())
+    pinned = [c for c in slot_cpus if c is not None]  # none when one slot takes every CPU
+    max_threads = min(len(c) for c in pinned) if pinned else len(usable_cpus())
     caps = Capabilities(runtimes=runtimes, cuda=bool(detect_gpus()), max_threads=max_threads)
     if settings.runtime not in runtimes:
         raise ConfigError("runtime", f"{settings.runtime} is not installed")
@@ -284,8 +285,8 @@ def fingerprint(
 
 
 def device_info(name: str, defaults: MeasureSettings, slots: int) -> DeviceInfo:
-    """Describe this device (``GET /device``). Reads the machine; takes about 2 s where a GPU
-    driver is present the first time (see :func:`detect_gpus`), milliseconds otherwise."""
+    """Describe this device (``GET /device``). Reads the machine; the first call where a GPU
+    driver is present also imports torch in a child (see :func:`detect_gpus`)."""
     gpus = detect_gpus()
     facts: dict[str, object] = {
         "hostname": socket.gethostname(),
@@ -300,7 +301,7 @@ def device_info(name: str, defaults: MeasureSettings, slots: int) -> DeviceInfo:
     return DeviceInfo(
         name=name,
         fingerprint=fingerprint(facts, defaults, slots),
-        **facts,  # type: ignore[arg-type]
+        **facts,
         versions=installed_versions(),
         defaults=defaults,
         slots=slots,

@@ -1,6 +1,6 @@
 """The state of one job on the agent: its items, their status and results, and its version.
 
-:class:`Job` and :class:`Item` are plain records owned by :class:`agent.jobs.JobQueue`, which
+:class:`Job` and :class:`Item` are plain records owned by :class:`lts.agent.jobs.JobQueue`, which
 changes them under its lock only. Every change of an item goes through :meth:`Job.touch`,
 which advances the job's ``version`` and stamps the item with it, so that a client can ask for
 what changed after the version it last saw (``GET /jobs/{id}?since=``).

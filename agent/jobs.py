@@ -47,7 +47,7 @@ class JobKeyConflictError(LTSError):
 
 
 class Measurer(Protocol):
-    """What the queue needs of a measurer (:class:`agent.measure.Measurer` is one)."""
+    """What the queue needs of a measurer (:class:`lts.agent.measure.Measurer` is one)."""
 
     def measure(self, cfg: ArchConfig, settings: MeasureSettings) -> MeasurementResult: ...
 
@@ -257,7 +257,9 @@ class JobQueue:
                     return
                 job, item = taken
             started_at, t0 = utc_now(), time.monotonic()
-            result, error, fault = None, None, None
+            result: MeasurementResult | None = None
+            error: str | None = None
+            fault: Fault | None = None
             try:
                 result = measurer.measure(item.request.arch, item.request.settings)
             except InfrastructureFault as exc:  # killed from outside, out of files, closing
@@ -328,8 +330,9 @@ class JobQueue:
         except Exception:  # an estimate that fails must not refuse a valid item
             logger.exception("memory estimate failed for %s", request.arch.arch_id)
             return
-        on_gpu = request.settings.device == "cuda" and self.gpu_memory_budget_mb is not None
-        budget = self.gpu_memory_budget_mb if on_gpu else self.memory_budget_mb
+        gpu_budget_mb = self.gpu_memory_budget_mb if request.settings.device == "cuda" else None
+        on_gpu = gpu_budget_mb is not None
+        budget = gpu_budget_mb if gpu_budget_mb is not None else self.memory_budget_mb
         if need_mb > budget:
             need = f"about {need_mb:.0f} MB" if math.isfinite(need_mb) else "more memory than"
             item.status, item.fault = "rejected", "model"
@@ -387,10 +390,10 @@ class JobQueue:
     def _prune(self) -> None:
         """Under the lock: forget finished jobs past the age limit or beyond the count."""
         now = time.monotonic()
-        finished = [j for j in self._jobs.values() if j.finished is not None]
+        finished = [(j, j.finished) for j in self._jobs.values() if j.finished is not None]
         excess = len(finished) - self._keep_jobs
-        for i, job in enumerate(finished):
-            if i < excess or now - job.finished > self._keep_jobs_s:
+        for i, (job, finished_s) in enumerate(finished):
+            if i < excess or now - finished_s > self._keep_jobs_s:
                 del self._jobs[job.id]
                 if job.key is not None:
                     del self._keys[job.key]

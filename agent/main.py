@@ -43,7 +43,7 @@ def _default_measurer(
     allowance_s: float | None = None,
     log_level: str = "WARNING",
 ) -> Measurer:
-    """A started :class:`agent.measure.Measurer` (its helper processes warm and waiting)."""
+    """A started :class:`lts.agent.measure.Measurer` (its helper processes warm and waiting)."""
     measurer = RealMeasurer(
         cpus=cpus, start_timeout_s=start_timeout_s, allowance_s=allowance_s, log_level=log_level
     )
@@ -74,7 +74,7 @@ def create_app(
     runtime, device); the lifespan starts one measurer per slot (or uses ``measurers``, which
     the caller then owns and closes, or makes them with ``measurer_factory``; default: real
     measurers with the settings' helper time-outs; with ``settings.simulate``, simulated ones
-    answering from that surrogate file, :mod:`agent.simulate`) and the queue, and stops them at
+    answering from that surrogate file, :mod:`lts.agent.simulate`) and the queue, and stops them at
     shutdown."""
     token = load_token(settings)
     slot_cpus, caps = device.check_machine(settings)

@@ -1,7 +1,7 @@
 """The agent's settings: one pydantic-settings class, from CLI options and ``LTS_AGENT_*``.
 
 Precedence: explicit values (the CLI passes its options) over environment variables over the
-defaults below. Nothing here touches the machine; :mod:`agent.device` resolves the defaults
+defaults below. Nothing here touches the machine; :mod:`lts.agent.device` resolves the defaults
 that depend on it (the memory budget, the cores of each slot).
 """
 
@@ -21,22 +21,21 @@ class Settings(BaseSettings):
     """Everything ``agent serve`` can be told (env var = ``LTS_AGENT_`` + the upper-case name).
 
     ``threads``, ``runtime`` and ``device`` are the defaults of every measurement that does not
-    override them. ``memory_budget_mb`` is the most memory one measurement may need by the
-    estimate (``None``: half of the memory available at start-up, divided among the slots).
-    ``max_queue`` bounds the unfinished items of all jobs together, ``max_items_per_job`` one
-    request's batch, ``max_body_bytes`` a request body, which must arrive whole within
-    ``body_timeout_s`` (408), at most ``max_body_connections`` of them being read at once
-    (503 beyond). Finished jobs are kept for ``keep_jobs_s`` seconds, at most ``keep_jobs``
-    of them. Connections: closed when idle ``keep_alive_s`` after a response or without a
-    complete request head ``header_timeout_s`` after opening (or after the last response,
-    however slowly its bytes arrive); past ``max_connections`` the longest-idle are closed
-    (see :mod:`shared.connections`). ``helper_start_timeout_s`` bounds a measurement helper's start
-    (importing the runtimes, warm-up); ``item_allowance_s`` replaces the seconds an item may
-    take beyond its ``time_budget_s`` (``None``: a base plus a term per parameter, see
-    :meth:`agent.measure.Measurer.allowance_s`). Slow or emulated devices raise both.
-    ``simulate``: a surrogate device file; the agent then answers every item from it instead
-    of measuring (:mod:`agent.simulate`), sleeping ``simulate_speed`` times the protocol's
-    time (0: answer at once).
+    override them. ``memory_budget_mb`` is the most memory one measurement may need by the estimate
+    (``None``: half of the memory available at start-up, divided among the slots). ``max_queue``
+    bounds the unfinished items of all jobs together, ``max_items_per_job`` one request's batch,
+    ``max_body_bytes`` a request body, which must arrive whole within ``body_timeout_s`` (408), at
+    most ``max_body_connections`` of them being read at once (503 beyond). Finished jobs are kept
+    for ``keep_jobs_s`` seconds, at most ``keep_jobs`` of them. Connections: closed when idle
+    ``keep_alive_s`` after a response or without a complete request head ``header_timeout_s`` after
+    opening (or after the last response, however slowly its bytes arrive); past ``max_connections``
+    the longest-idle are closed (see :mod:`lts.shared.connections`). ``helper_start_timeout_s``
+    bounds a measurement helper's start (importing the runtimes, warm-up); ``item_allowance_s``
+    replaces the seconds an item may take beyond its ``time_budget_s`` (``None``: a base plus a term
+    per parameter, see :meth:`lts.agent.measure.Measurer.allowance_s`). Slow or emulated devices
+    raise both. ``simulate``: a surrogate device file; the agent then answers every item from it
+    instead of measuring (:mod:`lts.agent.simulate`), sleeping ``simulate_speed`` times the
+    protocol's time (0: answer at once).
     """
 
     model_config = SettingsConfigDict(env_prefix="LTS_AGENT_", extra="ignore", frozen=True)

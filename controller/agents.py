@@ -111,13 +111,14 @@ class AgentsFile:
 
     def add(self, spec: AgentSpec, *, replace: bool = False) -> None:
         """Add (or with ``replace``, overwrite) the agent ``spec.name``."""
-        if spec.name is None:
+        name = spec.name
+        if name is None:
             raise ConfigError("name", "an agent in the file needs a name")
-        check_name(spec.name)
+        check_name(name)
         check_url(spec.url)
-        if spec.name in self.load() and not replace:
+        if name in self.load() and not replace:
             raise ConfigError(
-                "name", f"{spec.name!r} is already in {self.path} (use --replace to overwrite)"
+                "name", f"{name!r} is already in {self.path} (use --replace to overwrite)"
             )
         entry = tomlkit.table()
         entry["url"] = spec.url
@@ -125,7 +126,7 @@ class AgentsFile:
             entry["token_file"] = spec.token_file
         if spec.token:
             entry["token"] = spec.token
-        self._edit(lambda tables: tables | {spec.name: entry})
+        self._edit(lambda tables: tables | {name: entry})
 
     def remove(self, name: str) -> None:
         if name not in self.load():

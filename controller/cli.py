@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Command modules under controller.commands; each defines register(app: typer.Typer).
+# Command modules under lts.controller.commands; each defines register(app: typer.Typer).
 COMMAND_MODULES: tuple[str, ...] = (
     "space", "params", "search", "report", "agents", "proxy", "plot", "export", "serve", "db",
 )  # fmt: skip

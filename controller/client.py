@@ -1,4 +1,4 @@
-"""Asynchronous HTTP client of one agent (httpx), speaking the contract of ``shared.schemas``.
+"""Asynchronous HTTP client of one agent (httpx), speaking the contract of ``lts.shared.schemas``.
 
 Errors are sorted by what the caller should do about them:
 
@@ -8,7 +8,7 @@ Errors are sorted by what the caller should do about them:
 * :class:`AgentRefused`: the agent answered and said no (401 bad token, 413, 422 invalid
   input, or an answer that does not fit the contract); ``status`` and ``field`` say why.
 
-All three are :class:`shared.errors.AgentError`. One client per agent; it may be shared by
+All three are :class:`lts.shared.errors.AgentError`. One client per agent; it may be shared by
 the tasks of one event loop.
 
 An agent is a remote party: its answers are bounded before they are believed. Each answer is
@@ -84,7 +84,7 @@ PARSE_INLINE_BYTES = 64 * 1024
 def answer_limit(items: int, *, samples: bool = True, jobs: int = 1) -> int:
     """The most bytes an answer holding ``jobs`` jobs of ``items`` items each may take: with
     ``samples``, every item may carry its result's raw samples (at most
-    :data:`shared.schemas.MAX_SAMPLES`)."""
+    :data:`lts.shared.schemas.MAX_SAMPLES`)."""
     per_item = ITEM_BYTES + (SAMPLE_BYTES * MAX_SAMPLES if samples else 0)
     return jobs * (JOB_BYTES + items * per_item)
 

@@ -13,7 +13,7 @@ Formats (one file per architecture unless said otherwise):
       model.load_state_dict(ckpt["state_dict"])
 
 * ``onnx``: ``{arch_id}.onnx``, the same untrained weights exported with the agent's exporter
-  (:func:`shared.models.onnx_export.export_onnx`) as the graph the search measured: input
+  (:func:`lts.shared.models.onnx_export.export_onnx`) as the graph the search measured: input
   ``idx`` (batch, seq_len) int64, output ``logp`` (log-probabilities of the last position, or of
   all positions if the search measured ``output=all``), static shapes from the search's
   measurement settings.
@@ -25,7 +25,7 @@ Formats (one file per architecture unless said otherwise):
   (``..._stand_in``: a quick measurement that did not measure it).
 
 The weights of ``pt`` and ``onnx`` are the GPT-2-style random initialisation of
-:func:`shared.models.build_model` drawn after seeding torch with ``seed`` (torch's global
+:func:`lts.shared.models.build_model` drawn after seeding torch with ``seed`` (torch's global
 generator is restored afterwards): the same seed gives the same weights in both formats.
 ``pt`` and ``onnx`` need PyTorch (the ``agent`` extra) and import it only when called;
 ``json`` and ``csv`` do not.
@@ -341,7 +341,7 @@ def require_torch(fmt: str) -> None:
 
 
 def build_untrained(cfg: ArchConfig, seed: int = 0) -> torch.nn.Module:
-    """The model of ``cfg`` with :func:`shared.models.build_model`'s random initialisation,
+    """The model of ``cfg`` with :func:`lts.shared.models.build_model`'s random initialisation,
     drawn from ``seed`` (torch's global generator is left as it was)."""
     import torch
 

@@ -154,15 +154,12 @@ def slice_figure(data: DevicePlotData, y: str) -> Figure:
         raise ConfigError("plot", f"no 2-D slice {y!r}; choose from {', '.join(data.measured)}")
     o = objective(y)
     fig, ax = _new_figure()
-    cand = [(p.decoder_params, p.value(y)) for p in data.candidates]
-    front = [(r.decoder_params, r.value(y)) for r in data.frontier]
+    cand = [(p.decoder_params, v) for p in data.candidates if (v := p.value(y)) is not None]
+    front = [(r.decoder_params, v) for r in data.frontier if (v := r.value(y)) is not None]
     base = sorted(
-        ((r.decoder_params, r.value(y), r.n_layer) for r in data.baselines),
+        ((r.decoder_params, v, r.n_layer) for r in data.baselines if (v := r.value(y)) is not None),
         key=lambda t: t[0],
     )
-    cand = [(x, v) for x, v in cand if v is not None]
-    front = [(x, v) for x, v in front if v is not None]
-    base = [(x, v, n) for x, v, n in base if v is not None]
     if cand:
         ax.scatter(*_mxy(cand), s=14, color="0.65", alpha=0.7, label=SERIES[0], zorder=2)
     if front:
@@ -253,8 +250,8 @@ def frontier3d_figure(data: DevicePlotData) -> Any:
         (SERIES[2], sorted(data.baselines, key=lambda r: r.decoder_params),
          {"size": 5, "color": "#1f77b4", "symbol": "square"}, "lines+markers"),
     )  # fmt: skip
-    for label, rows, marker, mode in groups:
-        rows = [r for r in rows if r.value(y) is not None and r.value(z) is not None]
+    for label, series, marker, mode in groups:
+        rows = [r for r in series if r.value(y) is not None and r.value(z) is not None]
         if not rows:
             continue
         fig.add_trace(

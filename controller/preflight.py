@@ -3,14 +3,15 @@ be known before measuring anything is checked first, and a search that cannot su
 refused in one line with nothing stored.
 
 * :func:`check_bounds`: the decoder-parameter bounds leave at least the space's smallest or
-  largest architecture in reach (``--max-params 1000`` under a smallest architecture of
-  265,216 used to measure every baseline, propose nothing, and end with an empty frontier).
+  largest architecture in reach (otherwise, e.g. ``--max-params 1000`` under a smallest
+  architecture of 265,216, the search would measure every baseline, propose nothing, and end
+  with an empty frontier).
 * :func:`check_agents`: every agent answers ``GET /device`` with its token, all at once,
-  each within ``timeout_s`` (a wrong token stored a failed search and printed its error four
-  times; an agent that was not running cost the whole ``--fail-after-s`` wait).
+  each within ``timeout_s`` (otherwise a wrong token would store a failed search, and an agent
+  that is not running would cost the whole ``--fail-after-s`` wait).
 
 The cost of a space itself is bounded where the space is read
-(:data:`shared.space.MAX_SPACE_WORK`).
+(:data:`lts.shared.space_checks.MAX_SPACE_WORK`).
 """
 
 from __future__ import annotations

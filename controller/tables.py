@@ -1,7 +1,7 @@
 """Tables of trained models in the JSON-lines format of the published LTS tables.
 
-One JSON object per line: ``id``, ``backbone`` (a registered backbone, :mod:`shared.backbones`:
-``gpt2`` | ``transxl``), ``arch`` (an architecture as :meth:`shared.config.ArchConfig.from_dict`
+One JSON object per line: ``id``, ``backbone`` (a registered backbone, :mod:`lts.shared.backbones`:
+``gpt2`` | ``transxl``), ``arch`` (an architecture as :meth:`lts.shared.config.ArchConfig.from_dict`
 reads it), and optionally ``dataset``, ``params`` (counts as the source reported them),
 ``valid_ppl`` and ``test_ppl``. This is the
 project's own input format for trained-model tables (see README, "Tables of trained models").

@@ -1,6 +1,6 @@
 """What the agent and the controller share: configs, the backbones' declarations
-(:mod:`shared.backbones`), search space, parameter accounting, wire schemas and errors.
-Importing this package never imports torch (the builders in :mod:`shared.models` import it
+(:mod:`lts.shared.backbones`), search space, parameter accounting, wire schemas and errors.
+Importing this package never imports torch (the builders in :mod:`lts.shared.models` import it
 lazily)."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class BodyGuard:
       every connection the server has.
 
     A refused body is never read: the server discards what still arrives, and closes the
-    connection if no new request head follows in time (:mod:`shared.connections`). Place it
+    connection if no new request head follows in time (:mod:`lts.shared.connections`). Place it
     inside the token check, so that nobody without the token gets this far with a body."""
 
     def __init__(

@@ -1,7 +1,7 @@
 """The architecture config: one validated, immutable description of a candidate model.
 
-:class:`ArchConfig` describes a model of a registered backbone (:mod:`shared.backbones`: GPT-2 or
-Transformer-XL) with per-layer attention heads and feed-forward widths and an adaptive input
+:class:`ArchConfig` describes a model of a registered backbone (:mod:`lts.shared.backbones`: GPT-2
+or Transformer-XL) with per-layer attention heads and feed-forward widths and an adaptive input
 embedding / adaptive softmax. It is frozen and hashable; :meth:`ArchConfig.arch_id` is a stable
 content id: the same architecture gives the same id whatever the key order or the scalar/list
 spelling of homogeneous per-layer values.
@@ -17,7 +17,7 @@ above it ignored, as the source code did); the stored form is canonical:
 * ``tie_projs`` has one flag per softmax cluster (``len(cutoffs) + 1``);
 * ``mem_len`` is 0 for a backbone without segment memory (GPT-2).
 
-Invalid input raises :class:`shared.errors.ConfigError` naming the field and what is allowed.
+Invalid input raises :class:`lts.shared.errors.ConfigError` naming the field and what is allowed.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ _SOURCE_FLAGS: dict[str, Any] = {
 class ArchConfig:
     """An immutable, validated architecture (construct through :meth:`from_dict` or directly).
 
-    ``backbone`` names a registered backbone (:func:`shared.backbones.get_backbone`). Sizes are
+    ``backbone`` names a registered backbone (:func:`lts.shared.backbones.get_backbone`). Sizes are
     in elements. ``tie_weight``: the softmax cluster weights share the embedding tables.
     ``tie_projs[i]``: the softmax projection of cluster ``i`` shares the embedding's.
     ``tgt_len`` is the sequence length (GPT-2: the size of the learned position table);

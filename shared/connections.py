@@ -20,7 +20,7 @@ a traceback for every failed accept (over 100,000 in a few seconds). Three defen
   "socket.accept() out of system resource") once per ``window_s``, in one line with a count of
   the repeats, instead of a traceback per occurrence.
 
-This module imports uvicorn (so only the services import it, through :mod:`shared.web`).
+This module imports uvicorn (so only the services import it, through :mod:`lts.shared.web`).
 """
 
 from __future__ import annotations

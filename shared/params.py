@@ -1,9 +1,9 @@
 """Exact parameter accounting from the config alone (no torch).
 
-Definitions (the one place they are written down; the builders in :mod:`shared.models` follow
+Definitions (the one place they are written down; the builders in :mod:`lts.shared.models` follow
 them and a test checks ``sum(p.numel())`` of the matching modules against these counts). The
 formulas of the parts that differ between backbones are written once each, in the backbone's
-declaration (:mod:`shared.backbones.gpt2`, :mod:`shared.backbones.transxl`); this module
+declaration (:mod:`lts.shared.backbones.gpt2`, :mod:`lts.shared.backbones.transxl`); this module
 composes them:
 
 * ``attention``: per block, the query/key/value and output projections and whatever else the

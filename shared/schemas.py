@@ -88,7 +88,7 @@ Text = Annotated[str, clip(MAX_TEXT), Field(max_length=MAX_TEXT)]
 ErrorText = Annotated[str, clip(MAX_ERROR), Field(max_length=MAX_ERROR)]
 #: A free-form note (``memory``, ``context``): at most :data:`MAX_NOTES_BYTES` as JSON.
 Notes = Annotated[dict[str, Any], AfterValidator(_small_notes)]
-#: An architecture's content id (a hex digest; see :mod:`shared.config`).
+#: An architecture's content id (a hex digest; see :mod:`lts.shared.config`).
 ArchId = Annotated[str, Field(max_length=64)]
 
 
@@ -212,7 +212,7 @@ class MeasurementResult(BaseModel):
 
 
 class JobItemCreate(_Strict):
-    """One measurement request: an architecture config (as in shared.config) and overrides."""
+    """One measurement request: an architecture config (as in lts.shared.config) and overrides."""
 
     arch: dict[str, Any]
     settings: MeasureSettingsIn = Field(default_factory=MeasureSettingsIn)

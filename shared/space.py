@@ -9,10 +9,12 @@ one shared by all layers when ``homogeneous``). Two rules tie the per-layer gene
 * a layer's ``d_inner`` must be at least ``d_inner_min_factor * d_model`` (default 2.0; the
   paper's code used 1.7).
 
-Every other field of a generated :class:`~shared.config.ArchConfig` is fixed by the space
+Every other field of a generated :class:`~lts.shared.config.ArchConfig` is fixed by the space
 (``n_token``, ``cutoffs``, ``tgt_len``, ``mem_len``, ``tie_weight``, ``tie_projs``).
-:meth:`SearchSpace.size` is the exact number of distinct architectures. The search's
-operators (sampling, mutation, crossover) are in :mod:`controller.search.operators`.
+:meth:`SearchSpace.size` is the exact number of distinct architectures. The checks a space
+runs when it is made (its work bound, its fixed fields) are in :mod:`lts.shared.space_checks`,
+the gene value sets in :mod:`lts.shared.space_values`; the search's operators (sampling,
+mutation, crossover) are in :mod:`lts.controller.search.operators`.
 """
 
 from __future__ import annotations
@@ -29,20 +31,13 @@ from lts.shared.backbones import backbone_names, get_backbone
 from lts.shared.config import DEFAULT_CUTOFFS, GPT2_VOCAB, MAX_LAYERS, ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.params import count_params
-from lts.shared.space_values import MAX_WIDTH, encode_values, is_int, parse_values, value_set
+from lts.shared.space_checks import check_fixed, check_work
+from lts.shared.space_values import encode_values, parse_values, value_set
 
 #: Genes with one value per architecture, then the per-layer genes.
 SCALAR_GENES: tuple[str, ...] = ("n_layer", "d_model", "d_embed", "div_val")
 LAYER_GENES: tuple[str, ...] = ("n_head", "d_inner")
 GENES: tuple[str, ...] = SCALAR_GENES + LAYER_GENES
-
-#: The most work a space may ask of the checks and reference points that every search and
-#: every ``controller space`` runs: for each ``d_model`` value, its per-layer values (n_head,
-#: d_inner), its layer counts (the size) and its embedding choices (d_embed x div_val, the
-#: smallest and largest architectures). Each gene may have 65,536 values; this bounds their
-#: product, which took a 400-byte space to minutes and gigabytes.
-MAX_SPACE_WORK = 1 << 22
-
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -82,8 +77,8 @@ class SearchSpace:
             object.__setattr__(self, name, value_set(name, getattr(self, name)))
         if self.n_layer[-1] > MAX_LAYERS:
             raise ConfigError("n_layer", f"at most {MAX_LAYERS} layers, got {self.n_layer[-1]}")
-        _check_work(self)
-        _check_fixed(self)
+        check_work(self)
+        check_fixed(self)
         factor = self.d_inner_min_factor
         if isinstance(factor, bool) or not isinstance(factor, int | float):
             raise ConfigError("d_inner_min_factor", f"must be a number, got {factor!r}")
@@ -366,59 +361,5 @@ def load_space(path: str | Path, *, backbone: str | None = None) -> SearchSpace:
 
 
 # -------------------------------------------------------------------------------- helpers
-def space_work(space: SearchSpace) -> int:
-    """The work :data:`MAX_SPACE_WORK` bounds, from the sizes of the value sets alone."""
-    per_model = len(space.n_head) + len(space.d_inner) + len(space.n_layer)
-    return len(space.d_model) * (per_model + len(space.d_embed) * len(space.div_val))
-
-
-def _check_work(space: SearchSpace) -> None:
-    work = space_work(space)
-    if work > MAX_SPACE_WORK:
-        raise ConfigError(
-            "space",
-            f"too large to check: {len(space.d_model):,} d_model values x ({len(space.n_head)} "
-            f"n_head + {len(space.d_inner):,} d_inner + {len(space.n_layer)} n_layer + "
-            f"{len(space.d_embed)} d_embed x {len(space.div_val)} div_val values) = {work:,}; "
-            f"at most {MAX_SPACE_WORK:,} (use a coarser step for d_model or d_inner)",
-        )
-
-
 def _median(values: tuple[int, ...]) -> int:
     return values[(len(values) - 1) // 2]
-
-
-def _check_fixed(space: SearchSpace) -> None:
-    """Type-check and resolve the fixed fields of generated configs (in place)."""
-    for name in ("n_token", "tgt_len"):
-        if not is_int(getattr(space, name)) or not 1 <= getattr(space, name) <= MAX_WIDTH:
-            raise ConfigError(
-                name, f"must be an integer from 1 to {MAX_WIDTH}, got {getattr(space, name)!r}"
-            )
-    if not isinstance(space.homogeneous, bool):
-        raise ConfigError("homogeneous", f"must be a boolean, got {space.homogeneous!r}")
-    if not isinstance(space.tie_weight, bool):
-        raise ConfigError("tie_weight", f"must be a boolean, got {space.tie_weight!r}")
-    cutoffs = space.cutoffs
-    if not isinstance(cutoffs, list | tuple) or not all(is_int(c) for c in cutoffs):
-        raise ConfigError("cutoffs", f"must be a list of integers, got {cutoffs!r}")
-    if len(cutoffs) > MAX_LAYERS:
-        raise ConfigError("cutoffs", f"at most {MAX_LAYERS} cluster boundaries")
-    object.__setattr__(space, "cutoffs", tuple(cutoffs))
-    backbone = get_backbone(space.backbone)
-    mem_len = backbone.default_mem_len if space.mem_len is None else space.mem_len
-    if not is_int(mem_len) or not 0 <= mem_len <= MAX_WIDTH:
-        raise ConfigError("mem_len", f"must be an integer from 0 to {MAX_WIDTH}, got {mem_len!r}")
-    backbone.check_mem_len(mem_len)
-    object.__setattr__(space, "mem_len", mem_len)
-    n_clusters = len(cutoffs) + 1
-    tie = space.tie_projs
-    if tie is None:
-        tie = (False,) + (True,) * (n_clusters - 1)
-    if not isinstance(tie, list | tuple) or not all(isinstance(t, bool) for t in tie):
-        raise ConfigError("tie_projs", f"must be a list of booleans, got {tie!r}")
-    if len(tie) != n_clusters:
-        raise ConfigError(
-            "tie_projs", f"has {len(tie)} flags; needs one per cluster ({n_clusters})"
-        )
-    object.__setattr__(space, "tie_projs", tuple(tie))

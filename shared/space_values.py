@@ -1,5 +1,5 @@
 """The value sets of a search space's genes: their checks and their file forms (a list, one
-integer or a ``{min, max, step}`` range), for :mod:`shared.space`."""
+integer or a ``{min, max, step}`` range), for :mod:`lts.shared.space`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Swagger UI at ``/docs`` for both services, served from the ``swagger-ui-bundle-v2`` package
 instead of a CDN, so the page works on a lab network with no way out.
 
-Like :mod:`shared.web`, this module imports FastAPI, so :mod:`shared` does not import it:
+Like :mod:`lts.shared.web`, this module imports FastAPI, so :mod:`lts.shared` does not import it:
 only the services do. Build the app with ``docs_url=None, redoc_url=None`` and call
 :func:`install_offline_docs` on it.
 """

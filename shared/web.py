@@ -1,12 +1,12 @@
 """What the agent's and the controller's HTTP APIs share: every error answer is an
-:class:`~shared.schemas.ErrorBody`.
+:class:`~lts.shared.schemas.ErrorBody`.
 
 :func:`install_error_handlers` registers the handlers both services use (HTTP errors with
 their own status, request validation and :class:`ConfigError` 422 with ``field`` naming the
 input, anything unexpected 500, logged and never the answer to bad input); each service
 passes the mapping of its own error classes (built with :func:`status_handler`).
 
-This module imports FastAPI, so :mod:`shared` does not import it: only the services do.
+This module imports FastAPI, so :mod:`lts.shared` does not import it: only the services do.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def run_server(
     """Serve ``app`` with uvicorn until interrupted. The process's logging configuration
     applies (uvicorn installs none); ``log_level`` is a logging level name (``INFO``).
 
-    Idle sockets cannot starve real requests (see :mod:`shared.connections`): a connection
+    Idle sockets cannot starve real requests (see :mod:`lts.shared.connections`): a connection
     idle ``keep_alive_s`` after a response, or without a complete request head
     ``header_timeout_s`` after it opened, is closed; past ``max_connections`` open connections
     (lowered to what the file limit allows) the longest-open idle ones are closed to make

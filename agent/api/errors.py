@@ -4,7 +4,7 @@ The mapping (the only place besides the routes where status codes are chosen):
 ``ConfigError`` 422 (with the field), ``TooManyItemsError`` 413, ``QueueFullError`` 429,
 ``JobNotFoundError`` 404, ``JobKeyConflictError`` 409, request validation 422 (the field as
 ``items[0].settings.threads``), anything unexpected 500 (logged; never the answer to bad
-input). The handlers common to the agent and the controller live in :mod:`shared.web`.
+input). The handlers common to the agent and the controller live in :mod:`lts.shared.web`.
 """
 
 from __future__ import annotations

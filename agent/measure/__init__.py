@@ -7,8 +7,8 @@ Public API (importing this package does not import torch; the helper processes d
 * :func:`estimate_memory_mb` -- a conservative memory estimate made before building, for
   refusing candidates above a memory budget.
 * :func:`check_settings` -- raises before any build when settings cannot apply to a config.
-* :mod:`agent.measure.latency` -- the latency protocol (pure), :mod:`agent.measure.context`
-  -- the run context, :mod:`agent.measure.memory` -- the peak-memory pass.
+* :mod:`lts.agent.measure.latency` -- the latency protocol (pure), :mod:`lts.agent.measure.context`
+  -- the run context, :mod:`lts.agent.measure.memory` -- the peak-memory pass.
 """
 
 from __future__ import annotations

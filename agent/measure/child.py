@@ -1,16 +1,16 @@
 """The helper processes' side: their entry point, and the latency worker's loop.
 
-``python -m agent.measure.child ROLE FD [--cpus CPU,CPU,...] [--log-level LEVEL]`` is how
-:class:`agent.measure.helper_process.Helper` starts a helper: ROLE is ``worker`` (the latency
+``python -m lts.agent.measure.child ROLE FD [--cpus CPU,CPU,...] [--log-level LEVEL]`` is how
+:class:`lts.agent.measure.helper_process.Helper` starts a helper: ROLE is ``worker`` (the latency
 worker, :func:`serve_worker`) or ``forkserver`` (the memory fork server,
-:func:`agent.measure.memory.serve_forkserver`); FD is the helper's end of a socket pair;
+:func:`lts.agent.measure.memory.serve_forkserver`); FD is the helper's end of a socket pair;
 ``--cpus`` pins the process (``os.sched_setaffinity``); ``--log-level`` is its logging level
 (default WARNING). Helpers (and the memory children they fork) raise their own out-of-memory
 score to the maximum, so that when a candidate exhausts the machine's memory the kernel kills
 the helper measuring it, not the service.
 
 :func:`measure_latency_local` builds, exports (ONNX Runtime) and times one architecture in the
-current process: what the worker does with each :class:`~agent.measure.messages.MeasureRequest`.
+current process: what the worker does with each :class:`~lts.agent.measure.messages.MeasureRequest`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent.measure.child")
+    parser = argparse.ArgumentParser(prog="python -m lts.agent.measure.child")
     parser.add_argument("role", choices=["worker", "forkserver"])
     parser.add_argument("fd", type=int)
     parser.add_argument("--cpus", default="")
@@ -130,7 +130,7 @@ def measure_latency_local(
     )
     if settings.device == "cuda":
         run_ctx.extra["cuda_device"] = torch.cuda.get_device_name()
-    # Plain JSON types only (see agent.measure.messages): torch's version string in the
+    # Plain JSON types only (see lts.agent.measure.messages): torch's version string in the
     # context is a str subclass of torch's own.
     return LatencyDone(
         latency=outcome.stats.model_dump(),

@@ -1,10 +1,10 @@
 """The measurer's side of its helper processes: start one, talk to it, tell why it ended.
 
 Each helper (the latency worker, the memory fork server) is a new interpreter started with
-``python -m agent.measure.child ROLE FD ...`` (:mod:`agent.measure.child`, the helper's side):
-a fresh process, not a fork of the service, so it inherits none of the service's threads or
-state, and the service's ``__main__`` is not imported again (as ``multiprocessing``'s spawn
-would). The messages (:mod:`agent.measure.messages`) go pickled through a
+``python -m lts.agent.measure.child ROLE FD ...`` (:mod:`lts.agent.measure.child`, the helper's
+side): a fresh process, not a fork of the service, so it inherits none of the service's threads
+or state, and the service's ``__main__`` is not imported again (as ``multiprocessing``'s spawn
+would). The messages (:mod:`lts.agent.measure.messages`) go pickled through a
 :class:`multiprocessing.connection.Connection` over a ``socketpair``.
 """
 
@@ -51,7 +51,7 @@ class ProcessTimeout(Exception):
 CRASH_SIGNALS = frozenset(
     {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
 )
-_CRASH_HINTS = {
+_CRASH_HINTS: dict[int, str] = {
     signal.SIGABRT: ": aborted",
     signal.SIGSEGV: ": segmentation fault",
     signal.SIGBUS: ": bus error",

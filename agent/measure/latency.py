@@ -4,7 +4,7 @@ Pure and deterministic given its inputs: it calls a *timed function* (one infere
 its own duration in seconds) and reads a *clock* (seconds, monotonic) to keep track of the
 time spent. Tests drive it with a fake timed function that advances a fake clock.
 
-Protocol (the defaults are in :class:`shared.schemas.MeasureSettings`):
+Protocol (the defaults are in :class:`lts.shared.schemas.MeasureSettings`):
 
 1. Warm-up: runs until at least ``warmup_runs`` runs *and* ``warmup_s`` seconds are done. The
    warm-up never takes more than a third of ``time_budget_s`` (the timed samples matter more:

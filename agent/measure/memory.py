@@ -2,8 +2,8 @@
 
 **CPU** (Linux): the fork server is a fresh interpreter that imports torch, onnxruntime and
 the model builders and runs a tiny model once with ONE thread, so that one-time library set-up
-(about 80 MB here) is already in its memory and no OpenMP/intra-op thread pool exists when it
-forks. It never runs anything else; for each request it ``fork()``s a child that
+is already in its memory and no OpenMP/intra-op thread pool exists when it forks. It never runs
+anything else; for each request it ``fork()``s a child that
 
 1. sets the requested thread count (the child may start its own thread pools: the parent
    never had any, so fork-with-threads deadlocks cannot happen),
@@ -16,7 +16,7 @@ forks. It never runs anything else; for each request it ``fork()``s a child that
 4. reads ``VmHWM`` and ``RssFile``: ``peak_memory_mb = ((VmHWM - RssFile) - (VmRSS_0 -
    RssFile_0)) / 2**20`` (MB means MiB). File-backed pages are left out on purpose: a forked
    child does not inherit the page-table entries of the libraries' code, so the code its run
-   executes faults in again (about 20 MB of libtorch here, whatever the model) -- one-time
+   executes faults in again (libtorch's code, the same whatever the model) -- one-time
    library set-up, not the model's memory. The raw growth ``VmHWM - VmRSS_0``
    (``rss_growth_mb``) and the file pages faulted in (``file_pages_mb``) are recorded too.
    Caveat: weights that a runtime *mmaps* from a file would be file-backed and left out; the
@@ -311,7 +311,7 @@ def _fork_and_measure(msg: MemoryRequest, conn: Connection) -> MemoryDone | Fail
         try:
             os.close(read_fd)
             conn.close()
-            answer = {"memory": _child(msg)}
+            answer: dict[str, Any] = {"memory": _child(msg)}
         except BaseException as exc:  # everything goes back as a reason
             answer = {"kind": _failure_kind(exc), "message": _reason(exc)}
             code = 1
@@ -342,7 +342,7 @@ def _fork_and_measure(msg: MemoryRequest, conn: Connection) -> MemoryDone | Fail
 def _read_until(fd: int, pid: int, timeout_s: float) -> tuple[bytes, bool]:
     """Read the child's answer until EOF; kill it at the deadline. (data, timed_out)."""
     deadline = time.monotonic() + timeout_s
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:

@@ -1,7 +1,7 @@
 """The messages between the measurer (the agent's side) and its helper processes.
 
 One class per kind of message; they travel pickled through a
-:class:`multiprocessing.connection.Connection` (:mod:`agent.measure.helper_process`). Their
+:class:`multiprocessing.connection.Connection` (:mod:`lts.agent.measure.helper_process`). Their
 fields hold plain JSON types only (dicts of str, numbers, lists): unpickling them in the agent
 imports this module and nothing else (a library's own type, torch's version string say,
 would import that library into the service).

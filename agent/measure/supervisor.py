@@ -1,12 +1,12 @@
 """Worker isolation: :class:`Measurer` measures one architecture at a time, out of process.
 
 Two helper processes per :class:`Measurer` (started and watched through
-:mod:`agent.measure.helper_process`; what runs inside them is :mod:`agent.measure.child`):
+:mod:`lts.agent.measure.helper_process`; what runs inside them is :mod:`lts.agent.measure.child`):
 
 * the **latency worker** builds the model, exports it for ONNX Runtime when asked, and runs the
-  latency protocol (:mod:`agent.measure.latency`). It is reused from item to item while it is
+  latency protocol (:mod:`lts.agent.measure.latency`). It is reused from item to item while it is
   healthy, and replaced by a fresh one after any failure;
-* the **memory fork server** (:mod:`agent.measure.memory`) forks one child per item for the
+* the **memory fork server** (:mod:`lts.agent.measure.memory`) forks one child per item for the
   peak-memory pass (on CPU; on CUDA the worker runs the memory pass itself).
 
 A crash (SIGSEGV, SIGABRT, ...; SIGKILL from the kernel's out-of-memory killer), a
@@ -14,7 +14,7 @@ A crash (SIGSEGV, SIGABRT, ...; SIGKILL from the kernel's out-of-memory killer),
 and a reason; the Measurer stays usable and the next item gets a fresh worker. A failure
 outside the model (a helper killed from outside, out of files or disk, the Measurer closed
 by a shutting-down agent, a helper that cannot start) raises
-:class:`~shared.errors.InfrastructureFault` instead: measuring again may work.
+:class:`~lts.shared.errors.InfrastructureFault` instead: measuring again may work.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds allowed on top of ``time_budget_s`` for start-up of an item, build and warm caches.
 BASE_ALLOWANCE_S = 60.0
-#: Build (and, for ONNX Runtime, export and session) seconds per million parameters; generous
-#: (5-10x what the ONNX export takes, 30x the torch build of the largest default model, both
-#: timed on a loaded 2-core x86-64 CPU) so that a slower device is not cut off.
+#: Build (and, for ONNX Runtime, export and session) seconds per million parameters: several
+#: times what a desktop CPU needs (docs/agent.md gives the figures), so that a slower device is
+#: not cut off.
 ALLOWANCE_S_PER_MPARAM = {"torch": 0.2, "onnxruntime": 1.0}
 
 
@@ -159,7 +159,9 @@ class Measurer:
             weakref.finalize(self, shutil.rmtree, str(self._export_dir), ignore_errors=True)
         return self._export_dir
 
-    def _ensure(self, *, memory: bool) -> None:
+    def _ensure(self, *, memory: bool) -> Helper:
+        """Start the worker (and with ``memory`` the fork server) where it is not running;
+        returns the worker."""
         if self._closed:
             raise InfrastructureFault("the measurer is closed (the agent is shutting down)")
         if self._worker is not None and not self._worker.alive():
@@ -172,6 +174,7 @@ class Measurer:
         if self._worker is None:
             self._worker = Helper("worker", self.cpus, log_level=self.log_level)
             started.append("_worker")
+        worker = self._worker
         if memory and self._forkserver is None:
             self._forkserver = Helper("forkserver", self.cpus, log_level=self.log_level)
             started.append("_forkserver")
@@ -181,6 +184,7 @@ class Measurer:
             except (ProcessDied, ProcessTimeout) as exc:
                 setattr(self, attr, None)
                 raise InfrastructureFault(f"could not start the {attr[1:]}: {exc}") from exc
+        return worker
 
     # ---------------------------------------------------------------------------- limits
     def allowance_s(self, cfg: ArchConfig, settings: MeasureSettings) -> float:
@@ -216,12 +220,12 @@ class Measurer:
         with self._lock:
             t0 = time.monotonic()
             cpu_memory = settings.measure_memory and settings.device == "cpu"
-            self._ensure(memory=cpu_memory)
-            if settings.device == "cuda" and not self._worker.info.get("cuda"):
+            worker = self._ensure(memory=cpu_memory)
+            if settings.device == "cuda" and not worker.info.get("cuda"):
                 raise MeasurementError(
                     "not supported: device 'cuda' requested but CUDA is not available"
                 )
-            reused = self._worker.info.get("items", 0) > 0
+            reused = worker.info.get("items", 0) > 0
             answer = self._run_latency(cfg, settings)
             try:
                 memory = answer.memory

@@ -1,5 +1,5 @@
 """The controller token: where it comes from (requests are checked with
-:func:`shared.tokens.token_matches`)."""
+:func:`lts.shared.tokens.token_matches`)."""
 
 from __future__ import annotations
 

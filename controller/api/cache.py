@@ -5,7 +5,7 @@ of its search; reading the frontier of a large search, however, costs a read of 
 member's architecture and measurements. :class:`FrontierCache` keeps the rendered JSON per
 (search, device filter) together with the search's version (:func:`reads.search_version`,
 two small queries) and serves it again while the version is the same. (Clients that accept
-gzip get it compressed by the app's ``GZipMiddleware``, :mod:`controller.api.main`.)
+gzip get it compressed by the app's ``GZipMiddleware``, :mod:`lts.controller.api.main`.)
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Route modules use: ``StoreDep`` (the controller's one :class:`Store`, shared by the requests),
 ``StateDep`` (the settings, the background searches), ``WriteAuth`` (on every mutating route),
 ``SearchId`` (a search id in a path). :class:`TokenFirst` applies the write check before any
-body is read. Read authorisation is applied by :mod:`controller.api.main` to every router it
+body is read. Read authorisation is applied by :mod:`lts.controller.api.main` to every router it
 includes, so a route module need not (and must not) add it.
 """
 
@@ -95,7 +95,7 @@ def check_token(
 ) -> None:
     """401 unless ``presented`` is the controller token (or, with ``cookie``, the dashboard
     cookie's value for it); 429 while ``client`` is blocked for wrong tokens (its token is
-    then not even compared: see :class:`shared.tokens.AuthBackoff`)."""
+    then not even compared: see :class:`lts.shared.tokens.AuthBackoff`)."""
     assert state.token is not None
     wait = state.backoff.blocked_for(client)
     if wait > 0:

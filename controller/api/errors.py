@@ -7,7 +7,7 @@ request validation and ``ConfigError`` 422 (``field`` names the input: ``limit``
 (the database could not be read: not the client's fault), ``ExportsBusy`` 429 (an export is
 being built: retry), ``DiskTooSmall`` 507, anything unexpected 500 (logged; never the answer
 to bad input). The handlers common to the agent and the controller live in
-:mod:`shared.web`.
+:mod:`lts.shared.web`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ An export of model files costs what the models weigh (an untrained 200 M-paramet
 * refuses an export over the server's parameter budget (``export_max_params``; 422 naming
   ``ids``) or over the free disk (507), before building anything;
 * builds at most ``max_exports`` at once (one more is a 429 with Retry-After), in a worker
-  thread, one model at a time (:func:`controller.exports.bundle`);
+  thread, one model at a time (:func:`lts.controller.exports.bundle`);
 * stops between two models once the client has gone or the server stops (the thread checks);
 * builds each export in a folder of its own (``lts-export-<pid>-...`` under the temporary
   folder), removed when the answer has been sent, when the export fails or stops, and, for a
@@ -139,7 +139,7 @@ class ExportRuns:
 def sweep_stale(root: str) -> list[str]:
     """Remove the export folders under ``root`` that processes no longer running left behind
     (a server killed mid-export); return their names."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(root))
     except OSError:

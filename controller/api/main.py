@@ -2,7 +2,7 @@
 
 To add a resource: write ``controller/api/routes/<name>.py`` with a module-level
 ``router = APIRouter(...)`` and add the module to :data:`ROUTE_MODULES` (one line). Every
-router listed there gets the read authorisation (:func:`controller.api.deps.require_read`);
+router listed there gets the read authorisation (:func:`lts.controller.api.deps.require_read`);
 mutating routes add ``dependencies=[WriteAuth]`` themselves.
 """
 

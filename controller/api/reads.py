@@ -1,7 +1,7 @@
 """What the results API reads: plain functions over a :class:`Store` that return the API's
-schemas (:mod:`controller.api.schemas`). No HTTP here: the routes call these, and so do tests.
+schemas (:mod:`lts.controller.api.schemas`). No HTTP here: the routes call these, and so do tests.
 
-The frontier and the baseline comparison come from :mod:`controller.report` (the
+The frontier and the baseline comparison come from :mod:`lts.controller.report` (the
 figures ``controller results`` prints); this module adds what a client needs around them
 (parameter counts, the measurements behind each figure) and reads only what a request needs:
 a finished device's frontier is read from the stored report, without loading its candidates.
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any
+
+from pydantic import BaseModel
 
 from lts.controller.api.schemas import (
     ArchitecturePublic,
@@ -256,6 +258,6 @@ def _shallow(record: Any) -> dict[str, Any]:
     return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
-def _fields(record: Any, model: type) -> dict[str, Any]:
+def _fields(record: Any, model: type[BaseModel]) -> dict[str, Any]:
     """The dataclass ``record``'s fields that ``model`` declares."""
     return {k: v for k, v in _shallow(record).items() if k in model.model_fields}

@@ -3,7 +3,7 @@ and its own :class:`Store` (a Store is used by one thread only).
 
 :meth:`SearchRuns.start` checks a ``POST /searches`` body the way ``controller search``
 checks its options (same names, same errors), stores the new search (or finds the one to
-resume) and starts :class:`~controller.search.runner.SearchRunner` on it. :meth:`stop`
+resume) and starts :class:`~lts.controller.search.runner.SearchRunner` on it. :meth:`stop`
 cancels the runner's task: the runner's own cancellation path then marks the search
 ``interrupted`` (nothing measured is lost; ``POST /searches {"resume": id}`` or ``controller
 search --resume id`` continues it), exactly as Ctrl-C does for the CLI.

@@ -1,8 +1,8 @@
 """``controller params FILE``: the exact parameter breakdown of every architecture in FILE.
 
 FILE is one config as a JSON object, a JSON list of configs, or a table in the benchmarks'
-JSON-lines format (:mod:`controller.tables`; rows carry ``id``, ``backbone`` and ``arch``). Every
-architecture is reported; invalid ones are shown with their error and make the exit code 1
+JSON-lines format (:mod:`lts.controller.tables`; rows carry ``id``, ``backbone`` and ``arch``).
+Every architecture is reported; invalid ones are shown with their error and make the exit code 1
 after all of them are printed. A file that cannot be read or parsed is a one-line error.
 """
 

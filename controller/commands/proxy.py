@@ -1,17 +1,18 @@
 """``controller proxy-eval``: how well each proxy ranks a table of trained models.
 
-Reads a table in the project's JSON-lines format (:mod:`controller.tables`), computes every chosen
-proxy for every row and reports, per proxy, the Spearman rank correlation with ``valid_ppl``
+Reads a table in the project's JSON-lines format (:mod:`lts.controller.tables`), computes every
+chosen proxy for every row and reports, per proxy, the Spearman rank correlation with ``valid_ppl``
 (+1 = perfect), the common ratio for the top 10%, 20%, ..., 100% and the time spent
-(:mod:`controller.proxies.evaluate`). Rows that cannot be scored (invalid architecture, no
-perplexity, a proxy that fails) are counted per proxy and listed with their reason on stderr;
-they never vanish silently.
+(:mod:`lts.controller.proxies.evaluate`). Rows that cannot be scored (invalid architecture, no
+perplexity, a proxy that fails) are counted per proxy and listed with their reason on stderr; they
+never vanish silently.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -126,7 +127,7 @@ def _evaluate(
     with progress:
         for proxy in proxies:
             task = progress.add_task(proxy.name, total=len(rows))
-            results.append(evaluate_proxy(proxy, rows, on_row=lambda t=task: progress.advance(t)))
+            results.append(evaluate_proxy(proxy, rows, on_row=partial(progress.advance, task)))
     return results
 
 

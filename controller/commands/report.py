@@ -1,5 +1,5 @@
 """``controller results`` and ``controller searches`` (their output: the search report of
-:mod:`controller.report`, the list of stored searches)."""
+:mod:`lts.controller.report`, the list of stored searches)."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def _cli_annotation(name: str, option: Option) -> Any:
 
 def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
     """An enum of ``values`` (typer lists its members as the choices)."""
-    return StrEnum(name, {v: v for v in values})  # type: ignore[misc,return-value]
+    return StrEnum(name, {v: v for v in values})  # type: ignore[return-value]
 
 
 def _plain_type(annotation: Any) -> Any:

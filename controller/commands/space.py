@@ -38,7 +38,9 @@ def space(
     ] = False,
     space_file: Annotated[
         Path | None,
-        typer.Option("--space", help="A space file (TOML or JSON; see shared.space.load_space)."),
+        typer.Option(
+            "--space", help="A space file (TOML or JSON; see lts.shared.space.load_space)."
+        ),
     ] = None,
     samples: Annotated[int, typer.Option(min=0, help="How many random samples to show.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the sampling generator.")] = 0,

@@ -2,7 +2,7 @@
 plotly.js from the installed ``plotly`` package. Nothing is fetched from elsewhere and
 nothing is built: :class:`Assets` reads each file once and keeps it.
 
-Served by :mod:`controller.api.routes.dashboard`; the pages call the REST API from the
+Served by :mod:`lts.controller.api.routes.dashboard`; the pages call the REST API from the
 browser (``static/app.js``), so every number they show is the API's.
 """
 

@@ -1,12 +1,12 @@
 """Perplexity proxies: a registry of name -> function of an architecture.
 
-A proxy scores an :class:`~shared.config.ArchConfig` without training it; the search ranks
+A proxy scores an :class:`~lts.shared.config.ArchConfig` without training it; the search ranks
 candidates by it and ``controller proxy-eval`` checks it against tables of trained models.
 
 Built in (see ``docs/proxies.md`` for definitions, inputs and cost):
 
 * ``decoder_params`` (the default, the paper's proxy) and ``total_params``: exact counts from
-  the config alone (:mod:`shared.params`); microseconds, no torch.
+  the config alone (:mod:`lts.shared.params`); microseconds, no torch.
 * the low-cost proxies the paper compared against, computed on the PyTorch model built with
   random initialisation and fed seeded random token ids (no dataset): ``grad_norm``, ``snip``,
   ``grasp``, ``fisher``, ``synflow`` (Abdelfattah et al., 2021), ``jacob_cov`` and
@@ -80,7 +80,8 @@ def list_proxies() -> list[Proxy]:
 
 
 def _lazy(module: str, func: str) -> ProxyFn:
-    """A proxy function that imports ``controller.proxies.<module>`` (and so torch) when called."""
+    """A proxy function that imports ``lts.controller.proxies.<module>`` (and so torch) when
+    called."""
 
     def run(cfg: ArchConfig, **opts: Any) -> float:
         impl = importlib.import_module(f"lts.controller.proxies.{module}")
@@ -88,7 +89,7 @@ def _lazy(module: str, func: str) -> ProxyFn:
 
     run.__name__ = func
     run.__qualname__ = func
-    run.__doc__ = f"Lazily calls :func:`controller.proxies.{module}.{func}`."
+    run.__doc__ = f"Lazily calls :func:`lts.controller.proxies.{module}.{func}`."
     return run
 
 

@@ -3,7 +3,7 @@ layers, and the decoder output. Imports torch (only imported when a low-cost pro
 
 Conventions every low-cost proxy follows:
 
-* The model is built by :func:`shared.models.build_model` with ``init="random"`` under a fixed
+* The model is built by :func:`lts.shared.models.build_model` with ``init="random"`` under a fixed
   seed (the caller's torch RNG state is left untouched) and kept in eval mode (no dropout: the
   models have none, and eval mode makes every score deterministic).
 * Inputs are random token ids from a seeded generator, no dataset, all distinct (when the
@@ -36,6 +36,7 @@ from torch import nn
 
 from lts.shared.config import ArchConfig
 from lts.shared.models import build_model
+from lts.shared.models.base import LanguageModel
 
 ForwardHook = Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]
 
@@ -77,7 +78,7 @@ def build_for_scoring(
     seed: int,
     device: str | torch.device,
     dtype: torch.dtype | None = None,
-) -> tuple[nn.Module, list[nn.Linear]]:
+) -> tuple[LanguageModel, list[nn.Linear]]:
     """The randomly initialised model (seeded, eval mode) and its scored linear layers.
 
     Only the scored layers' weights require a gradient; every other parameter (embedding,
@@ -95,7 +96,7 @@ def build_for_scoring(
     return model, layers
 
 
-def scored_linears(model: nn.Module) -> list[nn.Linear]:
+def scored_linears(model: LanguageModel) -> list[nn.Linear]:
     """The ``nn.Linear`` layers of the decoder's attention and feed-forward modules."""
     groups = model.param_groups()
     return [
@@ -107,7 +108,7 @@ def scored_linears(model: nn.Module) -> list[nn.Linear]:
     ]
 
 
-def feed_forward_inputs(model: nn.Module) -> list[nn.Linear]:
+def feed_forward_inputs(model: LanguageModel) -> list[nn.Linear]:
     """The first linear layer of every feed-forward module (its output is the activation's
     input: ``c_fc``)."""
     layers = []
@@ -125,7 +126,7 @@ class _Captured(Exception):
         self.hidden = hidden
 
 
-def decoder_output(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+def decoder_output(model: LanguageModel, idx: torch.Tensor) -> torch.Tensor:
     """The final hidden states (B, T, d_model) that the softmax reads, without running it."""
 
     def stop(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
@@ -141,7 +142,7 @@ def decoder_output(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
     raise RuntimeError("the model never called its softmax")  # pragma: no cover
 
 
-def logits_sum(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+def logits_sum(model: LanguageModel, hidden: torch.Tensor) -> torch.Tensor:
     """Sum of the adaptive softmax's logits (head, cluster and tail logits, before the
     log-softmax) over every row of ``hidden`` (N, d_model): the scalar network output."""
     head, tails = model.crit._logits(hidden)  # (N, b[1] + n_tail), [(N, size_i)]

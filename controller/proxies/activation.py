@@ -3,7 +3,7 @@
 (the second version, the log-determinant of the activation-pattern kernel).
 
 Both build ``cfg`` with random initialisation and run seeded random tokens through it (see
-:mod:`controller.proxies._torch` for the shared conventions). Higher is better for both. Each
+:mod:`lts.controller.proxies._torch` for the shared conventions). Higher is better for both. Each
 call is deterministic for given arguments and leaves the caller's torch RNG state untouched.
 """
 

@@ -11,7 +11,7 @@ from lts.shared.params import count_params, decoder_params
 def decoder_params_proxy(cfg: ArchConfig, **_opts: Any) -> float:
     """Decoder (non-embedding) parameters, the paper's perplexity proxy (higher is better).
 
-    Equals the published tables' ``params.nonembedding`` (see :mod:`shared.params`). Options
+    Equals the published tables' ``params.nonembedding`` (see :mod:`lts.shared.params`). Options
     are accepted and ignored, so every proxy can be called the same way.
     """
     return float(decoder_params(cfg))

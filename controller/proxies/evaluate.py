@@ -189,7 +189,8 @@ def evaluate_proxy(
             logger.info("row %s (%s): %s", row.index, row.id, problem)
             failures.append((row.id, problem))
         scores.append(score)
-        ppls.append(float(row.valid_ppl) if score is not None else None)
+        ppl = row.valid_ppl if score is not None else None  # set (and finite) where scored
+        ppls.append(None if ppl is None else float(ppl))
         if on_row is not None:
             on_row()
     return ProxyEvaluation(proxy.name, proxy.higher_is_better, scores, ppls, seconds, failures)

@@ -1,13 +1,13 @@
 """Pruning-at-initialisation saliencies summed into architecture scores (Abdelfattah et al.,
 "Zero-Cost Proxies for Lightweight NAS", ICLR 2021): grad_norm, snip, grasp, fisher, synflow.
 
-Every function builds ``cfg`` with random initialisation and scores it on seeded random tokens
-(see :mod:`controller.proxies._torch` for the conventions: what is scored, how the embedding and the
-softmax are treated). The loss ``L`` is the model's mean next-token NLL of random targets over
-all ``batch_size x seq_len`` positions. Higher is better for all five (as in the reference
-implementation, which correlates the raw scores with accuracy). Each call is deterministic for
-given arguments and leaves the caller's torch RNG state untouched; not thread-safe with other
-code that changes torch's global settings mid-call.
+Every function builds ``cfg`` with random initialisation and scores it on seeded random tokens (see
+:mod:`lts.controller.proxies._torch` for the conventions: what is scored, how the embedding and the
+softmax are treated). The loss ``L`` is the model's mean next-token NLL of random targets over all
+``batch_size x seq_len`` positions. Higher is better for all five (as in the reference
+implementation, which correlates the raw scores with accuracy). Each call is deterministic for given
+arguments and leaves the caller's torch RNG state untouched; not thread-safe with other code that
+changes torch's global settings mid-call.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from lts.controller.proxies._torch import (
     random_inputs,
 )
 from lts.shared.config import ArchConfig
+from lts.shared.models.base import LanguageModel
 
 
 def _loss_and_weights(
     cfg: ArchConfig, batch_size: int, seq_len: int, seed: int, device: str
-) -> tuple[torch.Tensor, list[torch.Tensor], list[nn.Linear], nn.Module]:
+) -> tuple[torch.Tensor, list[torch.Tensor], list[nn.Linear], LanguageModel]:
     model, layers = build_for_scoring(cfg, seed, device)
     inputs = random_inputs(cfg, batch_size, seq_len, seed, device)
     loss = model(inputs.idx, inputs.targets)  # scalar mean NLL
@@ -89,7 +90,8 @@ def grasp(
     with sdpa_kernel(SDPBackend.MATH):  # the fused CPU attention has no double backward
         loss, weights, _, _ = _loss_and_weights(cfg, batch_size, seq_len, seed, device)
     grads = torch.autograd.grad(loss, weights, create_graph=True)
-    z = sum((g.detach() * g).sum() for g in grads)
+    products = [(g.detach() * g).sum() for g in grads]  # g . g, one term per weight
+    z = sum(products[1:], products[0])
     hess_grads = torch.autograd.grad(z, weights)
     return float(sum((-w.detach() * hg).sum() for w, hg in zip(weights, hess_grads, strict=True)))
 

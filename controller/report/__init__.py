@@ -1,7 +1,7 @@
 """What a search reports, read back from the store: per device, the frontier and the
 comparison with each layer-scaled baseline. :func:`device_frontier` builds it for one device;
 ``controller results``, the search command's final table, the API's frontier
-(:mod:`controller.api.reads`), plots and exports all show what it builds.
+(:mod:`lts.controller.api.reads`), plots and exports all show what it builds.
 
 Every row carries one :class:`Figure` per measured objective of the search (its
 :class:`~lts.shared.objectives.ObjectiveSet`): the value (a latency's median, the peak

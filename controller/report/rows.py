@@ -63,7 +63,7 @@ class ModelRow:
         figure = self.values.get(name)
         return None if figure is None else figure.value
 
-    # The paper's objectives by their old names (the API's flat fields).
+    # The paper's objectives under the API's flat field names.
     @property
     def latency_ms(self) -> float | None:
         return self.value("latency")

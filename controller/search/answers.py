@@ -3,7 +3,7 @@
 An agent is a remote party: a bug, a version skew or a hostile process on its port could report
 a result of another architecture, under other settings, or figures no device can measure. Every
 finished item is checked against what was sent (:func:`check_item`); a violation is an
-:class:`~controller.search.dispatch.AgentProtocolError`, which ends that device's work with one
+:class:`~lts.controller.search.dispatch.AgentProtocolError`, which ends that device's work with one
 line (the other devices go on) and stores nothing of the item.
 """
 

@@ -2,11 +2,11 @@
 
 The paper compares its frontier with the hand-designed backbone scaled in depth. ``paper``
 sizes are those of its baselines (the published baseline configs), declared with each backbone
-(``paper_baseline`` in :mod:`shared.backbones.gpt2` and :mod:`shared.backbones.transxl`); a
+(``paper_baseline`` in :mod:`lts.shared.backbones.gpt2` and :mod:`lts.shared.backbones.transxl`); a
 backbone without them has only ``space`` sizes.
 
 ``space`` sizes take the genes of the search space's middle architecture
-(:meth:`shared.space.SearchSpace.middle`), for small spaces (demos, tests) where the paper's
+(:meth:`lts.shared.space.SearchSpace.middle`), for small spaces (demos, tests) where the paper's
 sizes would dwarf every candidate. Either way the fields the space fixes (vocabulary, cutoffs,
 sequence and memory length, tying) are the space's, so that baselines and candidates differ
 only in their decoder.

@@ -27,7 +27,7 @@ MAX_BUDGET_S = 600.0
 # any real search (the paper's: 30 iterations of 100 candidates), low enough that no request
 # can make the controller expand, store or loop over more than it can hold. Each bound lives
 # in its field's type below; the options of a search
-# (:class:`controller.search.options.SearchOptions`) reuse these types.
+# (:class:`lts.controller.search.options.SearchOptions`) reuse these types.
 MAX_ITERATIONS = 10_000
 MAX_POPULATION = 10_000
 #: Seeds and ids are SQL integers (signed 64 bits).
@@ -101,11 +101,11 @@ class SearchConfig(BaseModel):
     baseline_layers: Layers = Field(default_factory=lambda: list(PAPER_LAYERS))
     batch_size: BatchSize = 16
     fail_after_s: FailAfter = 300.0
-    #: Skip candidates the cost model predicts dominated (controller.search.economy).
+    #: Skip candidates the cost model predicts dominated (lts.controller.search.economy).
     screen: bool = True
     #: ``quick``: decide on a quick measurement; ``race``: a quick measurement first, the full
     #: protocol for those whose frontier membership it leaves open; ``full``: the full
-    #: protocol for every candidate (controller.search.economy).
+    #: protocol for every candidate (lts.controller.search.economy).
     measure_mode: MeasureMode = "quick"
 
     @model_validator(mode="before")

@@ -1,4 +1,4 @@
-"""Dispatch to one agent: jobs in flight, retries with backoff, waiting and hard failure.
+"""Dispatch to one agent: jobs in flight, each finished item delivered once, jobs found again.
 
 A :class:`Dispatcher` sends a list of measurement requests to its agent in jobs of at most
 ``batch_size`` items and hands every finished item to a callback as soon as it is seen, so
@@ -7,17 +7,15 @@ next job goes out as soon as the jobs in flight hold no more pending (not yet st
 than the agent has slots, so a slot that finishes the last item of one job finds the first
 of the next one waiting instead of idling until the rest of the job ends (the agent takes
 the next pending item of the oldest job that has one). With ``max_jobs=1`` it sends one job
-at a time, as it once did.
+at a time.
 
-While the agent cannot be reached (connection refused, timeouts, 5xx, 429) the dispatcher
-retries with exponential backoff and reports the device as *waiting*; once it answers
-again the work continues where it was (a job the agent forgot, because it restarted, is
-sent again without the items already received). If the agent stays unreachable for
-``fail_after_s``, :class:`AgentGone` ends this device's work with a clear message: the time
-counts from the start of the first request that got no answer, and no request may outlast
-what is left of it, so an agent that answers too slowly, or never stops answering, fails the
-device as surely as one that does not answer at all. An item the agent reports under an index
-that was not sent is a protocol error (:class:`AgentProtocolError`): the device fails.
+Every request to the agent goes through a :class:`~lts.controller.search.retry.Retrier`:
+while the agent cannot be reached the dispatcher waits (reporting the device as *waiting*)
+and, once it answers again, the work continues where it was (a job the agent forgot, because
+it restarted, is sent again without the items already received); an agent unreachable for
+``fail_after_s`` ends this device's work (:class:`~lts.controller.search.retry.AgentGone`).
+An item the agent reports under an index that was not sent is a protocol error
+(:class:`AgentProtocolError`): the device fails.
 
 Every job is submitted with a fresh idempotency key, reported through ``on_jobs`` *before* the
 request goes out: a retried submission (the answer was lost) gets the same job back, and a
@@ -39,14 +37,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lts.controller.client import (
-    AgentClient,
-    AgentRefused,
-    AgentUnavailable,
-    JobNotFound,
-)
+from lts.controller.client import AgentClient, AgentRefused, JobNotFound
+from lts.controller.search.retry import AgentGone, Retrier, RetryPolicy
 from lts.shared.errors import AgentError
 from lts.shared.schemas import JobItemCreate, JobItemPublic, JobPublic
+
+# AgentGone and RetryPolicy (lts.controller.search.retry) are part of the dispatcher's API.
+__all__ = [
+    "AgentGone",
+    "AgentProtocolError",
+    "Dispatcher",
+    "InFlight",
+    "ItemCallback",
+    "JobsCallback",
+    "RetryPolicy",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,27 +59,9 @@ T = TypeVar("T")
 _ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.arch\b")
 
 
-class AgentGone(AgentError):
-    """The agent stayed unreachable for longer than the configured time."""
-
-
 class AgentProtocolError(AgentRefused):
     """The agent answered something no LTS agent says (an item it was not sent, a result of
     another architecture, figures no device measures): the device's work ends."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff from ``first_delay_s`` doubling up to ``max_delay_s``; give up after
-    ``fail_after_s`` of continuous unavailability; poll a running job every ``poll_s``."""
-
-    first_delay_s: float = 0.5
-    max_delay_s: float = 10.0
-    fail_after_s: float = 300.0
-    poll_s: float = 0.1
-    #: An item that fails this many times for reasons outside the model (the agent's
-    #: ``fault: infrastructure``) ends the device's work instead of being sent again.
-    max_infrastructure_faults: int = 3
 
 
 #: Called with each finished item: (index into the request list, the agent's item).
@@ -158,10 +145,9 @@ class Dispatcher:
         self.batch_size = batch_size
         self.slots = slots
         self.max_jobs = max_jobs
-        self._on_waiting = on_waiting or (lambda reason: None)
         self._on_jobs = on_jobs or (lambda jobs: None)
         self._clock = clock
-        self._waiting = False
+        self._retrier = Retrier(client.label, self.policy, on_waiting, clock)
         self._flights: list[_Flight] = []  # followed now: what cancel_current() cancels
         self.infrastructure_faults: Counter[tuple[str | None, str]] = Counter()
 
@@ -171,41 +157,9 @@ class Dispatcher:
         return [f.job.id for f in self._flights]
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """``await fn()``, retrying while the agent is unavailable (see the module doc)."""
-        down_since: float | None = None
-        delay = self.policy.first_delay_s
-        while True:
-            started = self._clock()
-            left = self.policy.fail_after_s - (started - (down_since or started))
-            try:
-                try:
-                    async with asyncio.timeout(max(left, 0.0)):
-                        result = await fn()
-                except TimeoutError:
-                    raise AgentUnavailable(
-                        f"agent {self.client.label}: no complete answer within {left:.0f} s"
-                    ) from None
-            except AgentUnavailable as exc:
-                now = self._clock()
-                down_since = started if down_since is None else down_since
-                down_for = now - down_since
-                if down_for >= self.policy.fail_after_s:
-                    raise AgentGone(
-                        f"{exc}; gave up after {down_for:.0f} s without an answer"
-                    ) from None
-                if not self._waiting:
-                    self._waiting = True
-                    self._on_waiting(str(exc))
-                pause = max(delay, exc.retry_after_s or 0.0)
-                pause = min(pause, self.policy.max_delay_s, self.policy.fail_after_s - down_for)
-                logger.info("%s; retrying in %.1f s", exc, pause)
-                await asyncio.sleep(max(pause, 0.0))
-                delay = min(delay * 2, self.policy.max_delay_s)
-                continue
-            if self._waiting:
-                self._waiting = False
-                self._on_waiting(None)
-            return result
+        """``await fn()``, retrying while the agent is unavailable (see
+        :class:`~lts.controller.search.retry.Retrier`)."""
+        return await self._retrier.call(fn)
 
     async def run(self, items: Sequence[JobItemCreate], on_item: ItemCallback) -> None:
         """Measure every item; each finished one (done, failed or rejected) goes to

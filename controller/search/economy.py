@@ -12,13 +12,13 @@
    and timed runs within half a second, plus the memory pass). With ``measure_mode``
    ``quick`` (the default) the search decides on it. With ``race`` its timed objectives
    (latencies) are taken as known to the quick protocol's uncertainty (the
-   :data:`~controller.search.cost_model.MARGIN_QUANTILE` of the differences between quick
+   :data:`~lts.controller.search.cost_model.MARGIN_QUANTILE` of the differences between quick
    and full medians seen so far; :data:`QUICK_PRIOR` until enough are seen), and a candidate
    whose frontier membership that uncertainty leaves open, or that could decide another
-   point's membership (:func:`controller.search.racing.to_refine`), is measured again with
+   point's membership (:func:`lts.controller.search.racing.to_refine`), is measured again with
    the full settings, in rounds until none is left open; the others are settled on their
    quick figures (dominated for sure, or members for sure). With ``full`` every candidate
-   gets the full settings (the protocol before this module).
+   gets the full settings.
 
 Why ``quick`` is the default: where a device's speed drifts over seconds, two measurements of
 a model differ by several per cent whatever their length, so racing with that uncertainty

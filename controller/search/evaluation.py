@@ -2,7 +2,7 @@
 
 :class:`DeviceEvaluator` answers "how does each of these architectures measure on this device
 under these settings": what the store already holds is returned as a cache hit, the rest is
-sent to the agent (:class:`~controller.search.dispatch.Dispatcher`) and each result is stored
+sent to the agent (:class:`~lts.controller.search.dispatch.Dispatcher`) and each result is stored
 the moment it arrives. A measurement (architecture + device + settings) is therefore taken at
 most once, across iterations, searches and restarts.
 

@@ -1,4 +1,4 @@
-"""One runner per search: the lease a :class:`~controller.search.runner.SearchRunner` holds.
+"""One runner per search: the lease a :class:`~lts.controller.search.runner.SearchRunner` holds.
 
 Two controllers running one search (a ``controller search --resume`` while ``controller serve``
 runs it, or two terminals) would measure the same candidates twice and overwrite each other's

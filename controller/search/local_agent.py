@@ -1,6 +1,6 @@
 """A local agent as a subprocess on a free loopback port (for ``controller demo`` and tests).
 
-The agent runs in its own interpreter (``python -m agent.cli serve``), so the controller
+The agent runs in its own interpreter (``python -m lts.agent.cli serve``), so the controller
 process never imports torch. :class:`LocalAgent` starts it, waits for ``GET /health``, and
 stops it (SIGTERM, then SIGKILL after a grace period) when the ``with`` block ends.
 """

@@ -1,8 +1,8 @@
-"""The search's variation operators on a :class:`~shared.space.SearchSpace`: random sampling,
+"""The search's variation operators on a :class:`~lts.shared.space.SearchSpace`: random sampling,
 mutation and uniform crossover.
 
 Promises: every config that :func:`sample`, :func:`mutate` and :func:`crossover` return is
-valid and the space :meth:`~shared.space.SearchSpace.contains` it; all their randomness comes
+valid and the space :meth:`~lts.shared.space.SearchSpace.contains` it; all their randomness comes
 from the ``numpy.random.Generator`` passed in (same generator state, same result).
 """
 

@@ -2,7 +2,7 @@
 
 :class:`SearchOptions` holds every option that defines a search: its type with its bounds,
 and in an :class:`Option` beside the type its help text and where it goes. From it come the
-flags of ``controller search`` (:mod:`controller.commands.search`), the body of ``POST
+flags of ``controller search`` (:mod:`lts.controller.commands.search`), the body of ``POST
 /searches`` (``SearchCreate`` extends it), the help's defaults (read from :class:`SearchConfig`
 and :class:`MeasureSettings`, where they are used), the one builder of a :class:`SearchConfig`
 from the options given (:func:`build_config`) and the one check of a resume
@@ -215,7 +215,7 @@ def build_config(agents: list[str], given: dict[str, Any]) -> SearchConfig:
         values["baseline_layers"] = parse_layers(values["baseline_layers"])
     if values.get("objectives") is not None:
         values["objectives"] = list(parse_objectives(values["objectives"]))
-    elif measure.get("metric") == "decode":  # what --metric decode optimised before
+    elif measure.get("metric") == "decode":  # no --objectives: decode latency, not prefill
         values["objectives"] = [PROXY, "decode_latency", "memory"]
     try:
         return SearchConfig.build(agents=agents, space=space.to_dict(), measure=measure, **values)

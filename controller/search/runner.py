@@ -1,7 +1,7 @@
 """Run a stored search on its agents: one concurrent task per device (asyncio).
 
 :func:`start_search` stores a new search; :class:`SearchRunner` runs (or resumes) it. Each
-device's task (:mod:`controller.search.device_search`) measures its baselines, runs the
+device's task (:mod:`lts.controller.search.device_search`) measures its baselines, runs the
 algorithm and measures the final figures. Devices never wait for each other; a device whose
 agent fails hard ends with its message while the others finish.
 
@@ -11,7 +11,7 @@ as they arrive; the jobs in flight are recorded so that a restarted controller c
 the agent measured meanwhile. A resumed device starts from its last complete iteration with
 the generator state saved there, so it proposes the same candidates again and finds those
 already measured in the cache. A runner holds the search's lease
-(:mod:`controller.search.lease`) while it runs, so no two processes ever run one search.
+(:mod:`lts.controller.search.lease`) while it runs, so no two processes ever run one search.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from lts.controller.agents import AgentSpec
 from lts.controller.client import AgentClient
 from lts.controller.search.config import SearchConfig, load_config
 from lts.controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
-from lts.controller.search.dispatch import RetryPolicy
 from lts.controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
+from lts.controller.search.retry import RetryPolicy
 from lts.controller.store import SearchDeviceRecord, SearchRecord, Store
 from lts.shared.errors import ConfigError, LTSError, SearchConflict
 

@@ -8,7 +8,7 @@ has; :func:`load_state` reads any stored shape through the upgrade steps in :dat
 the state only ever sees the current shape. A release that changes the shape adds a step and
 bumps :data:`STATE_VERSION`.
 
-The versions: 0 (unversioned, before this module) held ``inflight`` as one dict or a list
+The versions: 0 (no ``version`` key) held ``inflight`` as one dict or a list
 and the cost model's held-out scores as ``latency_scores``/``memory_scores``; 1 holds
 ``inflight`` as a list and the scores by objective name (``cost_scores.scores``), and the
 algorithm's state names its algorithm.

@@ -23,12 +23,13 @@ from lts.shared.params import count_params
 
 
 class StoreBase(ABC):
-    """The base of :class:`controller.store.Store` and its query mixins: it names the one
+    """The base of :class:`lts.controller.store.Store` and its query mixins: it names the one
     thing the mixins need from the Store, a transaction."""
 
     @abstractmethod
     def _session(self) -> AbstractContextManager[Session]:
-        """One transaction (commit or roll back); :class:`controller.store.Store` provides it."""
+        """One transaction (commit or roll back); :class:`lts.controller.store.Store` provides
+        it."""
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

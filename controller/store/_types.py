@@ -120,7 +120,7 @@ def _untag_floats(value: Any) -> Any:
 class BoundedString(TypeDecorator[str]):
     """A ``VARCHAR(length)`` whose limit holds on every engine: PostgreSQL refuses a longer
     value and SQLite would keep it, so a longer value is refused here, before either sees it,
-    with the same ``ValueError`` (a :class:`~shared.errors.StoreError` from the Store)."""
+    with the same ``ValueError`` (a :class:`~lts.shared.errors.StoreError` from the Store)."""
 
     impl = String
     cache_ok = True

@@ -100,7 +100,7 @@ class CandidatesMixin(StoreBase):
     ) -> None:
         """Set ``(arch_id, measure, predicted values by objective)`` on candidates of one
         iteration (as :meth:`link_candidates` does their measurements): how each was measured
-        (one of :data:`~controller.store.records.MEASURES`, or None: not decided yet) and the
+        (one of :data:`~lts.controller.store.records.MEASURES`, or None: not decided yet) and the
         cost model's predictions made when it was proposed (a None value: not predicted).
         Candidates not named are left alone."""
         for _, measure, _ in rows:

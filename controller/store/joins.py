@@ -1,5 +1,5 @@
 """Candidates with their architecture and measurement, read in one SQL join (a method of
-:class:`controller.store.Store`): what the report, the API's candidate pages, plots and
+:class:`lts.controller.store.Store`): what the report, the API's candidate pages, plots and
 exports read, instead of reading candidates, then architectures, then measurements."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """ORM models of the result store (SQLAlchemy 2.x typed declarative mapping).
 
-These rows never leave :mod:`controller.store`: reads return the frozen records of
-:mod:`controller.store.records`. Unique constraints carry the invariants:
+These rows never leave :mod:`lts.controller.store`: reads return the frozen records of
+:mod:`lts.controller.store.records`. Unique constraints carry the invariants:
 
 * one device per (agent name, fingerprint);
 * one architecture per content id;
@@ -12,7 +12,7 @@ These rows never leave :mod:`controller.store`: reads return the frozen records 
 * one hypervolume per (search, device, iteration);
 * one reported (final) figure per (search, device, architecture, role).
 
-The column types are the portable ones of :mod:`controller.store._types`: time stamps in UTC,
+The column types are the portable ones of :mod:`lts.controller.store._types`: time stamps in UTC,
 floats and JSON that keep ``NaN`` and infinities, string limits enforced on SQLite too; the
 same schema is created on SQLite and PostgreSQL (integer ids are ``SERIAL`` there).
 """
@@ -52,7 +52,7 @@ class Base(DeclarativeBase):
 
 
 class SchemaVersionRow(Base):
-    """One row: the schema version of this database (see :mod:`controller.store.schema`)."""
+    """One row: the schema version of this database (see :mod:`lts.controller.store.schema`)."""
 
     __tablename__ = "lts_schema"
 

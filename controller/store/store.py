@@ -1,17 +1,17 @@
 """The result store: its engine, its transactions and the :class:`Store` that joins the
-catalog (devices, architectures, measurement cache; :mod:`controller.store.catalog`) and the
-searches (:mod:`controller.store.searches`).
+catalog (devices, architectures, measurement cache; :mod:`lts.controller.store.catalog`) and the
+searches (:mod:`lts.controller.store.searches`).
 
 One engine per database URL per process (:class:`_Engines`): every :class:`Store` opened on a
 URL shares it, and it is disposed when the last of them closes. Every public method runs in a
 session of its own, one transaction, through :meth:`Store._session` (commit on success,
 rollback on error) and turns database errors into
-:class:`shared.errors.StoreError`: :class:`~shared.errors.StoreBusy` for a database that is
-locked or busy (another writer), :class:`~shared.errors.StoreFull` for a full disk. Because
+:class:`lts.shared.errors.StoreError`: :class:`~lts.shared.errors.StoreBusy` for a database that is
+locked or busy (another writer), :class:`~lts.shared.errors.StoreFull` for a full disk. Because
 each public method is one transaction, a method that meets a busy database is run again, with
 backoff (:data:`RETRY_DELAYS_S`, on top of SQLite's own busy timeout), before StoreBusy is
 raised; a full disk is not retried (the caller stops cleanly and resumes later). Reads
-return the frozen records of :mod:`controller.store.records`.
+return the frozen records of :mod:`lts.controller.store.records`.
 
 Engines: SQLite (a file; the default) and PostgreSQL (``postgresql+psycopg://...``, the
 ``postgres`` extra), both tested against the real engine. What is SQLite-only is confined to
@@ -19,8 +19,8 @@ Engines: SQLite (a file; the default) and PostgreSQL (``postgresql+psycopg://...
 block the writer), foreign keys switched on, and a shared connection for ``sqlite://``. A
 server database gets pre-pinged pooled connections (a connection the server closed is replaced
 instead of failing a request). Everything else (the lease, the candidate cursor, the column
-types) is written to be correct on both; see :mod:`controller.store.leases`,
-:meth:`Store.candidate_joins` and :mod:`controller.store._types`.
+types) is written to be correct on both; see :mod:`lts.controller.store.leases`,
+:meth:`Store.candidate_joins` and :mod:`lts.controller.store._types`.
 
 Thread-safe: a Store holds no connection and no session between calls, only the engine,
 whose pool lends each call its own connection, so one Store may serve many threads at once
@@ -160,7 +160,7 @@ class Store(CatalogMixin, SearchesMixin, CandidatesMixin, LeasesMixin, JoinsMixi
     """The result store at ``url`` (any SQLAlchemy URL; see :func:`database_url`).
 
     Opening creates the schema in a new database and checks an existing one's version
-    (:func:`controller.store.schema.check_schema`: an older one needs :func:`upgrade`).
+    (:func:`lts.controller.store.schema.check_schema`: an older one needs :func:`upgrade`).
     Thread-safe (see the module docstring); :meth:`close` gives the shared engine back.
     The queries come from :class:`CatalogMixin`, :class:`SearchesMixin`,
     :class:`CandidatesMixin`, :class:`LeasesMixin`
@@ -241,7 +241,7 @@ def upgrade(
     value: str | os.PathLike[str] | None, *, retry_delays_s: Sequence[float] = RETRY_DELAYS_S
 ) -> tuple[int, int]:
     """Upgrade the existing store named by a URL or a path (None: the default file) to this
-    release's schema version (:func:`controller.store.schema.upgrade_schema`); return the
+    release's schema version (:func:`lts.controller.store.schema.upgrade_schema`); return the
     versions before and after. Creates nothing. Raises :class:`StoreError`."""
     url = database_url(value)
     if url in _MEMORY_URLS:

@@ -2,8 +2,8 @@
 :func:`build_model` or :func:`module_param_counts` does.
 
 The model of a config is its backbone's (:meth:`lts.shared.backbones.Backbone.model_class`:
-:class:`shared.models.gpt2.GPT2`, :class:`shared.models.transxl.TransXL`), a
-:class:`shared.models.base.LanguageModel`. They share one API:
+:class:`lts.shared.models.gpt2.GPT2`, :class:`lts.shared.models.transxl.TransXL`), a
+:class:`lts.shared.models.base.LanguageModel`. They share one API:
 
 * ``model(idx, targets=None, *, output="last")``: ``idx`` (B, T) int64 token ids. Returns
   log-probabilities (B, 1, V) of the last position (``output="last"``, the default: only that
@@ -12,8 +12,8 @@ The model of a config is its backbone's (:meth:`lts.shared.backbones.Backbone.mo
 * ``logp, cache = model.decode_step(idx, cache=None)``: appends ``idx`` (B, t) to the cache and
   returns the log-probabilities (B, 1, V) of the last position and a *new* cache; the cache
   passed in is never changed, so one prefilled cache can be decoded from repeatedly.
-* ``model.cfg``: the :class:`shared.config.ArchConfig` it was built from.
-* ``model.param_groups()``: the modules of each parameter group (see :mod:`shared.params`).
+* ``model.cfg``: the :class:`lts.shared.config.ArchConfig` it was built from.
+* ``model.param_groups()``: the modules of each parameter group (see :mod:`lts.shared.params`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def build_model(
     init: str = "random",
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
-) -> torch.nn.Module:
+) -> LanguageModel:
     """Build the model of ``cfg`` in eval mode. Every mode first constructs it on the meta
     device (no memory, no initialisation cost), then materialises it once on ``device``.
 
@@ -94,8 +94,8 @@ _init_saved: dict[str, Callable[..., Any]] = {}
 def _skip_meta_init() -> Iterator[None]:
     """Make torch.nn.init a no-op on meta tensors while a model is constructed.
 
-    Meta tensors hold no data, so initialising them has no effect, but each call costs about
-    0.1 ms through torch's meta kernels: it was most of the time of a meta build. build_model
+    Meta tensors hold no data, so initialising them has no effect, but each call still goes
+    through torch's meta kernels, which would be most of the time of a meta build. build_model
     writes every parameter itself. Tensors on real devices are initialised as usual, so the
     (process-wide) patch changes nothing that another thread could observe; nested and
     concurrent uses are counted and the original functions restored by the last one out.
@@ -150,7 +150,7 @@ def _write_parameters(model: LanguageModel, init: str) -> None:
 
 def module_param_counts(model: LanguageModel) -> dict[str, int]:
     """Parameter counts of a built model by group, with the keys of
-    :class:`shared.params.ParamCounts`, from its modules (``model.param_groups()``).
+    :class:`lts.shared.params.ParamCounts`, from its modules (``model.param_groups()``).
 
     Each unique Parameter is counted once: a tied one in the first group that holds it
     (embedding before softmax). ``total`` counts every unique parameter of the model, so a

@@ -3,7 +3,7 @@
 The vocabulary is split into clusters ``[b[i], b[i+1])`` with ``b = cfg.cluster_bounds``;
 cluster ``i`` has embedding width ``cfg.cluster_widths()[i]`` (``d_embed // div_val**i``).
 
-Parameters (exactly those that :mod:`shared.params` counts):
+Parameters (exactly those that :mod:`lts.shared.params` counts):
 
 * :class:`AdaptiveEmbedding`. ``div_val == 1``: one table ``emb_layers.0.weight``
   (n_token, d_embed) and, only when ``d_embed != d_model``, one projection ``emb_projs.0``

@@ -14,18 +14,23 @@ import torch
 from torch import nn
 
 from lts.shared.config import ArchConfig
+from lts.shared.models.adaptive import AdaptiveEmbedding, ProjectedAdaptiveLogSoftmax
 
 
 class LanguageModel(nn.Module, abc.ABC):
     """A language model over token ids, built from ``cfg`` (the API: :mod:`lts.shared.models`).
 
-    ``residual_out``: the name endings of the layers that write into the residual stream (their
-    weights are scaled at random initialisation). ``cache_class``: the type of its decode cache,
-    immutable, with ``length`` (positions held), ``flatten()`` (its tensors in the order of the
-    ONNX decode graph's cache inputs) and the classmethod ``unflatten(tensors)``, the inverse.
+    ``word_emb``: the token embedding (the decoder's input); ``crit``: the adaptive softmax
+    over the decoder's output, tied to ``word_emb``. ``residual_out``: the name endings of the
+    layers that write into the residual stream (their weights are scaled at random
+    initialisation). ``cache_class``: the type of its decode cache, immutable, with ``length``
+    (positions held), ``flatten()`` (its tensors in the order of the ONNX decode graph's cache
+    inputs) and the classmethod ``unflatten(tensors)``, the inverse.
     """
 
     cfg: ArchConfig
+    word_emb: AdaptiveEmbedding
+    crit: ProjectedAdaptiveLogSoftmax
     residual_out: ClassVar[tuple[str, ...]]
     cache_class: ClassVar[Any]
 

@@ -4,10 +4,10 @@ Pre-LN blocks as in GPT-2 (``x + attn(ln_1(x))``, ``x + mlp(ln_2(x))``), learned
 (``wpe``: tgt_len x d_model), a final layer norm ``ln_f``. Layer ``i`` attends with
 ``n_head[i]`` heads of ``head_dim(i)`` (width ``attn_dim(i)``, which need not be d_model) and
 has a feed-forward width ``d_inner[i]``. The input embedding and the output softmax are
-:mod:`shared.models.adaptive`'s; the softmax weights are tied to the embedding tables when
+:mod:`lts.shared.models.adaptive`'s; the softmax weights are tied to the embedding tables when
 ``tie_weight`` and projection ``i`` to the embedding's when ``tie_projs[i]``.
 
-Build it with :func:`shared.models.build_model`, which materialises and initialises it.
+Build it with :func:`lts.shared.models.build_model`, which materialises and initialises it.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class GPT2(LanguageModel):
         self.crit.tie_to(self.word_emb)
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
-        """The modules of each parameter group of :class:`shared.params.ParamCounts`."""
+        """The modules of each parameter group of :class:`lts.shared.params.ParamCounts`."""
         blocks = cast("list[Block]", list(self.h))
         return {
             "embedding": [self.word_emb, self.wpe],

@@ -6,10 +6,10 @@ Relative positional attention (Dai et al. 2019, the ``attn_type 0`` of the origi
 Post-LN blocks (``ln_1(x + attn(x))``, ``ln_2(x + ff(x))``, the feed-forward with ReLU); no
 final layer norm. A segment memory keeps the last ``mem_len`` inputs of every layer across
 :meth:`TransXL.decode_step` calls. The input embedding and the output softmax are
-:mod:`shared.models.adaptive`'s; the softmax weights are tied to the embedding tables when
+:mod:`lts.shared.models.adaptive`'s; the softmax weights are tied to the embedding tables when
 ``tie_weight`` and projection ``i`` to the embedding's when ``tie_projs[i]``.
 
-Build it with :func:`shared.models.build_model`, which materialises and initialises it.
+Build it with :func:`lts.shared.models.build_model`, which materialises and initialises it.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class TransXL(LanguageModel):
         self.crit.tie_to(self.word_emb)
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
-        """The modules of each parameter group of :class:`shared.params.ParamCounts`."""
+        """The modules of each parameter group of :class:`lts.shared.params.ParamCounts`."""
         blocks = cast("list[Block]", list(self.layers))
         return {
             "embedding": [self.word_emb],

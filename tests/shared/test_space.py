@@ -13,13 +13,8 @@ from lts.controller.search.operators import crossover, mutate, sample
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.params import decoder_params
-from lts.shared.space import (
-    MAX_SPACE_WORK,
-    SearchSpace,
-    default_space,
-    load_space,
-    space_work,
-)
+from lts.shared.space import SearchSpace, default_space, load_space
+from lts.shared.space_checks import MAX_SPACE_WORK, space_work
 
 SPACES = {
     f"{backbone}-{'homo' if homogeneous else 'hetero'}": default_space(backbone, homogeneous)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -13,7 +13,7 @@ from lts.shared.schemas import JOB_KEY_PATTERN, ErrorBody, JobCreate, JobPublic,
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[TokenDep])
 
-_NOT_FOUND = {
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     401: ERROR_RESPONSES[401],
     404: {"model": ErrorBody, "description": "No such job"},
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
@@ -14,7 +15,7 @@ from lts.shared.schemas import ErrorBody, JobItemCreate, MeasurementResult
 
 router = APIRouter(tags=["measure"], dependencies=[TokenDep])
 
-_RESPONSES = {
+_RESPONSES: dict[int | str, dict[str, Any]] = {
     **{code: ERROR_RESPONSES[code] for code in (401, 413, 422, 429)},
     409: {"model": ErrorBody, "description": "Cancelled (DELETE /jobs/{id}) before it started"},
     502: {"model": ErrorBody, "description": "The measurement failed (worker crash, timeout)"},

@@ -1,1 +1,1 @@
-"""One router per resource (see :data:`controller.api.main.ROUTE_MODULES`)."""
+"""One router per resource (see :data:`lts.controller.api.main.ROUTE_MODULES`)."""

@@ -20,7 +20,7 @@ ArchId = Annotated[
 
 @router.get("/{arch_id}", response_model=ArchitecturePublic, responses=responses(401, 404))
 def read_architecture(arch_id: ArchId, store: StoreDep) -> ArchitecturePublic:
-    """The config (loadable by ``shared.config.ArchConfig.from_dict``), its parameter counts
+    """The config (loadable by ``lts.shared.config.ArchConfig.from_dict``), its parameter counts
     and how many measurements the store holds of it."""
     return reads.read_architecture(store, arch_id)
 

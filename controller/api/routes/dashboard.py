@@ -3,9 +3,9 @@ an architecture, devices), their assets, and a sign-in form.
 
 Access follows the API's: where reads are open (loopback), so are the pages. Where reads need
 the token, ``GET /ui/...`` redirects to ``/ui/login``, whose form (``POST``) checks the token
-and keeps a value derived from it (:func:`controller.api.deps.cookie_value`, not the token)
+and keeps a value derived from it (:func:`lts.controller.api.deps.cookie_value`, not the token)
 in an HttpOnly, SameSite=Strict cookie that the API accepts for reads
-(:data:`controller.api.deps.TOKEN_COOKIE`); the token never travels in a URL, no script can
+(:data:`lts.controller.api.deps.TOKEN_COOKIE`); the token never travels in a URL, no script can
 read the cookie, and whoever reads it anyway can read but not write. Wrong tokens count
 towards the address's backoff, as on the API. The assets hold no data and are served to
 anyone.
@@ -94,7 +94,8 @@ async def create_login(request: Request, state: StateDep) -> Response:
             return HTMLResponse("form too large", 413)
     form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=8)
     token = (form.get("token") or [""])[0].strip()
-    target = _safe_next((form.get("next") or [None])[0])
+    nexts = form.get("next")
+    target = _safe_next(nexts[0] if nexts else None)
     needed = state.token is not None and state.settings.reads_need_token
     error = "this server has no token"
     if state.token is not None:

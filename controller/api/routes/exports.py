@@ -18,8 +18,9 @@ from lts.shared.errors import BuildError
 
 router = APIRouter(prefix="/searches", tags=["exports"])
 
-_CONTENT = {t: {} for t in ("application/json", "text/csv", "application/octet-stream",
-                            "application/zip")}  # fmt: skip
+_CONTENT: dict[str, dict[str, object]] = {
+    t: {} for t in ("application/json", "text/csv", "application/octet-stream", "application/zip")
+}
 
 
 @router.get(

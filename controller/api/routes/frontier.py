@@ -28,6 +28,6 @@ def read_frontier(
     finished there, search-time figures otherwise) with their parameter counts and
     measurements, and each layer-scaled baseline with the frontier model that beats it.
     (Served from memory while the search has not changed, gzip-compressed for clients that
-    accept it: see controller.api.cache.)"""
+    accept it: see lts.controller.api.cache.)"""
     body = state.frontiers.frontier_json(store, search_id, device)
     return Response(body, media_type="application/json")

@@ -14,8 +14,8 @@ union back to ``population`` by pymoo's survival, then proposes ``population`` c
 
 The space's own operators keep every child valid: variable-length per-layer genes, heads that
 divide ``d_model`` and ``d_inner`` above its bound are repaired exactly as the paper's search
-repairs them, never encoded as a fixed-length vector. What pymoo does is the part the review
-found decisive (`search-quality-2026-12-07`, 3.4): which points survive and which are parents.
+repairs them, never encoded as a fixed-length vector. What pymoo does is the part that decides
+the search's quality (docs/algorithms.md): which points survive and which are parents.
 
 * ``nsga2``: :class:`pymoo...RankAndCrowding` survival (non-dominated rank, then crowding
   distance; the ends of each front kept), parents by pymoo's NSGA-II ``binary_tournament``

@@ -16,7 +16,7 @@ from lts.shared.objectives import PROXY
 
 
 class ProxyLike(Protocol):
-    """A perplexity proxy (``controller.proxies.get_proxy(name)`` returns one)."""
+    """A perplexity proxy (``lts.controller.proxies.get_proxy(name)`` returns one)."""
 
     @property
     def higher_is_better(self) -> bool: ...
