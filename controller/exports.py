@@ -143,11 +143,13 @@ def select(
         known = {r.arch_id: (r, role) for r, role in rows}
         for c in d.comparisons:
             known.setdefault(c.baseline.arch_id, (c.baseline, "baseline"))
+        for r in d.cross:  # another device's frontier member, measured here at the end
+            known.setdefault(r.arch_id, (r, "cross"))
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise ConfigError(
-                "ids", f"not on the frontier or baselines of search {search_id} on {name}: "
-                       f"{', '.join(unknown)}"
+                "ids", f"not on the frontier, baselines or cross figures of search "
+                       f"{search_id} on {name}: {', '.join(unknown)}"
             )  # fmt: skip
         rows = [known[i] for i in ids]
     archs = store.architectures(r.arch_id for r, _ in rows)

@@ -30,7 +30,16 @@ from lts.controller.api.schemas import (
     SearchPublic,
 )
 from lts.controller.report import build_report, device_headers, select_devices
-from lts.controller.report.views import device_public, header_public
+from lts.controller.report.joint import joint_report
+from lts.controller.report.pick import parse_budgets, pick
+from lts.controller.report.views import (
+    JointPublic,
+    PickPublic,
+    device_public,
+    header_public,
+    joint_public,
+    pick_public,
+)
 from lts.controller.search.config import load_config
 from lts.controller.search.lease import LIVE_STATUSES, live_search, shown_status
 from lts.controller.store import CandidateJoin, MeasurementRecord, SearchRecord, Store
@@ -126,6 +135,23 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
     data = [device_public(d) for d in report.devices]
     return FrontierPublic(search_id=report.search.id, status=report.search.status, data=data,
                           count=len(data))  # fmt: skip
+
+
+# ------------------------------------------------------------------- across devices
+def read_joint(store: Store, search_id: int, devices: list[str] | None = None) -> JointPublic:
+    """The models with figures on every device named (all of the search's when None): the
+    joint report of :mod:`lts.controller.report.joint`, as ``controller results`` shows it."""
+    require_search(store, search_id)
+    return joint_public(joint_report(build_report(store, search_id), devices))
+
+
+def read_pick(
+    store: Store, search_id: int, devices: list[str], caps: dict[str, list[str]], by: str
+) -> PickPublic:
+    """The model to ship within the budgets (:func:`lts.controller.report.pick.pick`)."""
+    require_search(store, search_id)
+    budgets = parse_budgets(devices, caps)
+    return pick_public(pick(build_report(store, search_id), budgets, by))
 
 
 # --------------------------------------------------------------------------- candidates

@@ -232,6 +232,11 @@ def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
     return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios]
 
 
+def size_text(n: int) -> str:
+    """A size in bytes as MB (10^6 bytes) or GB."""
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
 def _params(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 100_000 else f"{n:,}"
 

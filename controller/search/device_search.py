@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from lts.controller.agents import AgentSpec
+from lts.controller.client import AgentClient
 from lts.controller.proxies import get_proxy
 from lts.controller.search.algorithms import (
     History,
@@ -110,12 +111,21 @@ class DeviceSearch:
     # ---------------------------------------------------------------------------- flow
     async def run(self) -> None:
         try:
-            client = self.runner.client_factory(self.spec)
+            client = self._open()
         except LTSError as exc:  # e.g. its token file cannot be read: this device cannot start
             message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
             self._set_status("failed", message)
             self._emit(phase="failed", message=message)
             return
+        try:
+            await self.guarded(self._search)
+        finally:
+            await client.aclose()
+
+    def _open(self) -> AgentClient:
+        """The agent's client, and the dispatcher that uses it (raises LTSError when the
+        client cannot be made, e.g. an unreadable token file)."""
+        client = self.runner.client_factory(self.spec)
         self.dispatcher = Dispatcher(
             client,
             self.runner.policy,
@@ -123,8 +133,24 @@ class DeviceSearch:
             on_waiting=self._on_waiting,
             on_jobs=self._on_jobs,
         )
+        return client
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[None]:
+        """The agent's client and the dispatcher for the ``with`` block (the joint search's
+        and the cross step's sessions; raises LTSError as :meth:`_open` does)."""
+        client = self._open()
         try:
-            await self._search()
+            yield
+        finally:
+            await client.aclose()
+
+    async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` (on an open session), recording how it ends: an agent that fails
+        fails this device (the others go on); a cancel interrupts it (the jobs in flight
+        cancelled on the agent); any other error is recorded and raised."""
+        try:
+            await work()
         except AgentError as exc:
             message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
             logger.error("device %s failed: %s", self.spec.label, message)
@@ -141,11 +167,12 @@ class DeviceSearch:
             with contextlib.suppress(Exception):
                 self._set_status(*stopped_by(exc, self.sd.search_id))
             raise
-        finally:
-            await client.aclose()
 
-    async def _search(self) -> None:
-        device, settings = await self._connect()
+    async def prepare(self, *, status: str | None = "running") -> MeasureSettings:
+        """Connect to the device (``status``: the device's status once connected; None
+        leaves it), set up its evaluator and measurement economy, and collect the jobs a
+        previous run left in flight; return the search's measurement settings there."""
+        device, settings = await self._connect(status)
         self.evaluator = DeviceEvaluator(
             self.store, device, self.dispatcher, on_measured=self._on_measured,
             retry_failed=self.runner.retry_failed,
@@ -163,6 +190,11 @@ class DeviceSearch:
             self._save_state(inflight=[])
         if self.runner.retry_failed:
             await self._retry_failed()
+        self.settings = settings
+        return settings
+
+    async def _search(self) -> None:
+        settings = await self.prepare()
         baselines = await self._baselines(settings) if self.config.baselines else {}
         algo = self._algorithm()
         while not algo.done:
@@ -171,7 +203,9 @@ class DeviceSearch:
         self._set_status("done", None)
         self._emit(phase="done", waiting=None)
 
-    async def _connect(self) -> tuple[DeviceRecord, MeasureSettings]:
+    async def _connect(
+        self, status: str | None = "running"
+    ) -> tuple[DeviceRecord, MeasureSettings]:
         self._emit(phase="connecting")
         info = await self.dispatcher.call(self.dispatcher.client.device)
         self.dispatcher.slots = info.slots
@@ -185,7 +219,7 @@ class DeviceSearch:
                 "search measured on; restart it with the same settings"
             )
         self.sd = self.store.update_search_device(
-            self.sd.id, device_id=device.id, status="running", clear_message=True
+            self.sd.id, device_id=device.id, status=status, clear_message=status is not None
         )
         for other in self.store.search_devices(self.sd.search_id):
             if other.device_id == device.id and other.position < self.sd.position:
@@ -346,7 +380,7 @@ class DeviceSearch:
 
     def _on_measured(self, evaluation: Evaluation) -> None:
         p = self.progress
-        final = p.final_done + (p.phase == "final")
+        final = p.final_done + (p.phase in ("final", "cross"))
         self._emit(measured=p.measured + 1, final_done=min(final, p.final_total))
 
     def _on_waiting(self, reason: str | None) -> None:

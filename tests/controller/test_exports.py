@@ -73,7 +73,7 @@ def test_select_the_frontier_or_ids(store: Store) -> None:
         (front[-1].arch_id, "frontier"), (base, role)
     ]  # fmt: skip
     assert exports.parse_ids(" a, b,,a ") == ["a", "b"] and exports.parse_ids(" ") is None
-    with pytest.raises(ConfigError, match=r"ids: not on the frontier or baselines .*: nope$"):
+    with pytest.raises(ConfigError, match=r"ids: not on the frontier, .*: nope$"):
         exports.select(store, 1, DEVICES[0], [front[0].arch_id, "nope"])
     with pytest.raises(ConfigError, match="several devices; name one of: plots-one, plots-two"):
         exports.select(store, 1)
@@ -184,7 +184,8 @@ def test_export_cli(searched: Path, tmp_path: Path, store: Store) -> None:
     ("args", "message"),
     [
         (["1", "--device", DEVICES[0], "--ids", "0123456789abcdef,zz"],
-         f"error: ids: not on the frontier or baselines of search 1 on {DEVICES[0]}: "
+         "error: ids: not on the frontier, baselines or cross figures of search 1 on "
+         f"{DEVICES[0]}: "
          "0123456789abcdef, zz"),
         (["1"], "error: device: search 1 ran on several devices; name one of: plots-one, "
                 "plots-two"),
