@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from lts.controller.commands._edge import check_range, user_errors
+from lts.controller.commands._tables import Col, fitted
 from lts.controller.commands.report import DbOption, JsonOption, output_console, size_text
 from lts.controller.report import build_report
 from lts.controller.report.pick import parse_budgets, pick
@@ -94,11 +94,10 @@ def render_pick(console: Console, p: PickPublic) -> None:
         f"{size_text(c.onnx_bytes)}); {p.within} of {p.candidates} models meet the budget",
         soft_wrap=True,
     )
-    table = Table(title="its figures (median, p10-p90)")
-    table.add_column("device", no_wrap=True)
-    for name in p.objectives:
-        table.add_column(f"{OBJECTIVES[name].label} {OBJECTIVES[name].unit}", justify="right")
-    table.add_column("figures")
+    cols = [Col("device")]
+    cols += [Col(f"{OBJECTIVES[n].label} {OBJECTIVES[n].unit}", "right") for n in p.objectives]
+    cols += [Col("figures", drop=1)]
+    rows = []
     for label, row in c.devices.items():
         cells = [label]
         for name in p.objectives:
@@ -108,8 +107,8 @@ def render_pick(console: Console, p: PickPublic) -> None:
                 text += f" ({f.p10:.1f}-{f.p90:.1f})"
             cells.append(text)
         cells.append(row.figures)
-        table.add_row(*cells)
-    console.print(table)
+        rows.append(cells)
+    console.print(fitted(console, cols, rows, title="its figures (median, p10-p90)"))
     for note in p.notes:
         console.print(f"[yellow]note[/]: {note}", soft_wrap=True)
     console.print(f"export it: [bold]{p.export}[/]", soft_wrap=True)
