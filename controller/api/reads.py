@@ -27,9 +27,11 @@ from lts.controller.api.schemas import (
     Prediction,
     SearchDetailPublic,
     SearchesPublic,
+    SearchListedPublic,
     SearchPublic,
 )
-from lts.controller.report import build_report, device_headers, select_devices
+from lts.controller.report import DeviceHeader, build_report, device_headers, select_devices
+from lts.controller.report.compact import search_view
 from lts.controller.report.joint import joint_report
 from lts.controller.report.pick import parse_budgets, pick
 from lts.controller.report.views import (
@@ -44,7 +46,7 @@ from lts.controller.search.config import load_config
 from lts.controller.search.lease import LIVE_STATUSES, live_search, shown_status
 from lts.controller.store import CandidateJoin, MeasurementRecord, SearchRecord, Store
 from lts.controller.store.records import stand_ins
-from lts.shared.errors import NotFoundError
+from lts.shared.errors import ConfigError, NotFoundError
 from lts.shared.objectives import measured as measured_objectives
 
 #: Device statuses of a search that is still measuring there.
@@ -71,8 +73,21 @@ def list_searches(
         replace(s, status=shown_status(s.status, leases.get(s.id), here=s.id in running))
         for s in page
     ]
-    data = [search_public(s, s.id in running) for s in shown]
+    data = [
+        SearchListedPublic(**search_public(s, s.id in running).model_dump(),
+                           devices=[header_public(h) for h in _headers(store, s)])
+        for s in shown
+    ]  # fmt: skip
     return SearchesPublic(data=data, count=store.count_searches())
+
+
+def _headers(store: Store, search: SearchRecord) -> list[DeviceHeader]:
+    """The device headers of a listed search (none when its settings cannot be read: the
+    list still shows it)."""
+    try:
+        return device_headers(store, search, load_config(store, search.id))
+    except ConfigError:
+        return []
 
 
 def search_public(search: SearchRecord, background: bool = False) -> SearchPublic:
@@ -135,6 +150,12 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
     data = [device_public(d) for d in report.devices]
     return FrontierPublic(search_id=report.search.id, status=report.search.status, data=data,
                           count=len(data))  # fmt: skip
+
+
+def read_view(store: Store, search_id: int) -> dict[str, Any]:
+    """The dashboard's compact view of a search (:mod:`lts.controller.report.compact`)."""
+    require_search(store, search_id)
+    return search_view(store, search_id)
 
 
 # ------------------------------------------------------------------- across devices

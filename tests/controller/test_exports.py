@@ -129,6 +129,11 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
     assert model.cfg.arch_id == member.arch_id and not model.training
     assert sum(p.numel() for p in model.parameters()) == member.total_params
 
+    # the sizes every view shows before an export: the weights, and the ONNX file's estimate
+    assert member.row.weight_bytes == 4 * member.total_params
+    assert abs(onnx.stat().st_size - member.row.onnx_bytes) <= 0.03 * onnx.stat().st_size
+    assert abs(pt.stat().st_size - member.row.weight_bytes) <= 0.03 * pt.stat().st_size
+
     session = make_session(onnx, threads=1)
     (inp,) = session.get_inputs()
     assert (inp.name, inp.shape) == ("idx", [1, SEQ_LEN])

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,3 +231,146 @@ def test_pick_refuses_bad_input_naming_the_field(decided: Decided, api: httpx.Cl
     none = api.get(f"/searches/{sid}/pick", params={"device": AGENTS[0],
                                                     "max_latency_ms": "1e-9"}).json()
     assert none["choice"] is None and none["within"] == 0 and none["candidates"] > 0
+
+
+# ------------------------------------------------------------------------- the dashboard
+@pytest.fixture(scope="module")
+def browser(decided: Decided, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from browser import Browser, chromium_or_skip
+
+    chromium_or_skip()
+    folder = os.environ.get("LTS_SCREENSHOTS_DIR")
+    shots = Path(folder) if folder else tmp_path_factory.mktemp("decide-screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    b = Browser(decided.server.url, shots)
+    yield b
+    b.close()
+
+
+def fill_budget(
+    browser: Any, devices: list[str], caps: dict[str, dict[str, float]], by: str
+) -> str:
+    """Tick ``devices``, type ``caps`` (device -> option -> value) into the budget form, choose
+    ``by``, submit it and return the arch id it shows ("" for none)."""
+    driver = browser.driver
+    driver.execute_script("""
+        const [devices, caps, by] = arguments;
+        document.querySelector('#pick-result').removeAttribute('data-arch');
+        for (const box of document.querySelectorAll('[data-pick-device]'))
+            box.checked = devices.includes(box.dataset.pickDevice);
+        for (const input of document.querySelectorAll('#budget-form input[data-cap]'))
+            input.value = (caps[input.dataset.device] || {})[input.dataset.cap] ?? '';
+        document.querySelector('#pick-by').value = by;
+        document.querySelector('#pick-submit').click();
+    """, devices, caps, by)  # fmt: skip
+    return browser.wait_for(
+        "const r = document.querySelector('#pick-result');"
+        "return r.hasAttribute('data-arch') ? r.dataset.arch || 'NONE' : null", 60, "the pick"
+    ).replace("NONE", "")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("which", ["joint", "cross"])
+def test_dashboard_budget_form_picks_what_a_brute_force_choice_picks(
+    decided: Decided, api: httpx.Client, browser: Any, which: str
+) -> None:
+    sid = getattr(decided, which)
+    load = browser.open(f"/ui/searches/{sid}")
+    load.assert_clean()
+    frontier = api.get(f"/searches/{sid}/frontier").json()["data"]
+    joint = api.get(f"/searches/{sid}/joint").json()
+    names = joint["devices"]
+    rows = [r["devices"] for r in joint["data"]]
+    # one device: its frontier
+    d = frontier[0]
+    lat = [m["objectives"]["latency"]["value"] for m in d["members"]]
+    for cap in budgets(lat)[1:4]:
+        caps = {d["device"]: {"max_latency_ms": cap}}
+        want = brute_force([{d["device"]: m} for m in d["members"]],
+                           {d["device"]: {"latency": cap}}, "median")  # fmt: skip
+        assert fill_budget(browser, [d["device"]], caps, "median") == (want or "")
+    # both devices, p90
+    lat_b = [r[names[1]]["objectives"]["latency"]["value"] for r in rows]
+    for cap in budgets(lat_b)[2:5]:
+        caps = {names[1]: {"max_latency_ms": cap}}
+        want = brute_force(rows, {names[0]: {}, names[1]: {"latency": cap}}, "p90")
+        assert fill_budget(browser, names, caps, "p90") == (want or "")
+    # the choice's figures and size are the API's
+    got = fill_budget(browser, names, {}, "median")
+    answer = api.get(f"/searches/{sid}/pick", params={"device": names}).json()
+    assert got == answer["choice"]["arch_id"]
+    size = browser.texts("#pick-size")[0]
+    assert f"{answer['choice']['total_params']:,} parameters in all" in size
+    # the joint frontier is listed as the API lists it, and the warnings are shown
+    members = [r["arch_id"] for r in joint["data"] if r["member"]]
+    assert browser.attrs("#joint-table tr[data-joint]", "data-joint") == members
+    for i, device in enumerate(frontier):
+        shown = browser.texts(f'section.device[data-position="{i}"] [data-warning]')
+        assert shown == device["reliability"]["warnings"]
+    assert browser.texts('[data-hv="note"]')[0].startswith("Hypervolume: the share of the box")
+    # a budget both devices' figures split, for the screenshots
+    lat_a = sorted(r[names[0]]["objectives"]["latency"]["value"] for r in rows)
+    cap = round(lat_a[len(lat_a) // 2] * 1.05, 1)
+    want = brute_force(rows, {names[0]: {"latency": cap}, names[1]: {}}, "median")
+    shown = fill_budget(browser, names, {names[0]: {"max_latency_ms": cap}}, "median")
+    assert shown == (want or "")
+    browser.driver.execute_script("window.scrollTo(0, 0)")
+    if which == "joint" and "://" not in decided.db:
+        browser.screenshot("search-joint")
+        budget = browser.driver.find_element("css selector", "#budget")
+        browser.driver.execute_script("arguments[0].scrollIntoView()", budget)
+        budget.screenshot(str(browser.screenshots / "budget-pick.png"))
+        joint_card = browser.driver.find_element("css selector", "#joint")
+        browser.driver.execute_script("arguments[0].scrollIntoView()", joint_card)
+        joint_card.screenshot(str(browser.screenshots / "joint-frontier.png"))
+    load = browser.report(browser.driver.current_url)
+    load.assert_clean()
+
+
+def items_measured(spec: AgentSpec, since: set[str]) -> tuple[set[str], Counter[tuple[str, str]]]:
+    """The agent's job ids, and how often it measured each (arch, settings) in jobs not in
+    ``since``."""
+    headers = {"Authorization": f"Bearer {spec.resolve_token()}"}
+    jobs = httpx.get(f"{spec.url}/jobs", params={"limit": 1000}, headers=headers).json()["data"]
+    out: Counter[tuple[str, str]] = Counter()
+    for job in jobs:
+        if job["id"] in since:
+            continue
+        for item in job["items"]:
+            if item["status"] in ("done", "failed"):
+                out[(item["arch_id"], json.dumps(item["settings"], sort_keys=True))] += 1
+    return {j["id"] for j in jobs}, out
+
+
+def test_a_joint_search_resumes_and_measures_nothing_twice(
+    decided: Decided, agents_file: Path
+) -> None:
+    registry = AgentsFile(agents_file)
+    specs = [registry.get(a) for a in AGENTS]
+    before = [items_measured(s, set())[0] for s in specs]
+    config = SearchConfig.build(agents=list(AGENTS), iterations=3, seed=11, baseline_layers=[1],
+                                measure=MEASURE, **{**SMALL, "joint": True})  # fmt: skip
+    with Store.open(decided.db) as store:
+        sid = start_search(store, config).id
+        holder: list[SearchRunner] = []
+
+        def stop_after_the_first_iteration(p: Any) -> None:
+            if p.iteration >= 1 and holder:
+                holder[0].stop("a test")
+
+        holder.append(SearchRunner(store, sid, specs, observer=stop_after_the_first_iteration))
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(holder[0].run())
+        assert store.get_search(sid).status == "interrupted"
+        done = {sd.iteration_done for sd in store.search_devices(sid)}
+        assert len(done) == 1 and done.pop() >= 0  # one iteration, stored on both at once
+        outcome = asyncio.run(SearchRunner(store, sid, specs).run())
+        assert outcome.status == "done"
+        sds = store.search_devices(sid)
+        assert {sd.iteration_done for sd in sds} == {2}
+        cands = [sorted((c.iteration, c.arch_id) for c in store.candidates(sid, sd.device_id))
+                 for sd in sds]  # fmt: skip
+        assert cands[0] == cands[1] and len(set(cands[0])) == len(cands[0])
+    for spec, since in zip(specs, before, strict=True):
+        _, counts = items_measured(spec, since)
+        assert counts and max(counts.values()) == 1, counts.most_common(3)
