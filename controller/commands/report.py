@@ -180,7 +180,7 @@ def _frontier_table(console: Console, d: DeviceReport) -> Table:
     measured = [get(n) for n in d.objectives if get(n).measured]
     caption = (f"Pareto frontier ({which}; latencies: median, p10-p90); more decoder params: "
                "lower perplexity (the proxy); fp32 MB: the weights, as an ONNX or .pt file "
-               "(+0.3%)")  # fmt: skip
+               "(within 2%)")  # fmt: skip
     if any(f.stand_in for r in d.frontier for f in r.values.values()):
         caption += "\n~: predicted by the cost model (a quick measurement did not measure it)"
     if d.message and d.status != "done":
