@@ -18,7 +18,9 @@ Formats (one file per architecture unless said otherwise):
   all positions if the search measured ``output=all``), static shapes from the search's
   measurement settings.
 * ``csv``: ``frontier.csv``, one row per model (see :func:`csv_columns`): its architecture,
-  how the search measured it (``measure``: full or quick; empty when not recorded) and per
+  its sizes (``weight_bytes``: float32 weights; ``onnx_bytes``: the ONNX file's estimate,
+  :mod:`lts.controller.report.deploy`), how the search measured it (``measure``: full or
+  quick; empty when not recorded) and per
   measured objective of the search (by its column name: ``latency_ms``,
   ``decode_latency_ms``, ``peak_memory_mb``) its value, p10 and p90, the cost model's
   prediction (``..._predicted``, empty when none) and whether the value is that prediction
@@ -53,6 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lts.controller.report import ModelRow, build_report
+from lts.controller.report.deploy import BYTES_PER_PARAM
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import BuildError, ConfigError, LTSError
@@ -70,15 +73,15 @@ CSV_NAME = "frontier.csv"
 #: The CSV's columns before and after those of the objectives (:func:`csv_columns`).
 CSV_HEAD: tuple[str, ...] = (
     "arch_id", "role", "device", "backbone", "n_layer", "d_model", "d_embed", "div_val",
-    "n_head", "d_inner", "decoder_params", "total_params", "figures", "measure",
+    "n_head", "d_inner", "decoder_params", "total_params", "weight_bytes", "onnx_bytes",
+    "figures", "measure",
 )  # fmt: skip
 CSV_TAIL: tuple[str, ...] = ("config",)
 #: Measurement settings that shape the ONNX graph when the store has none.
 _DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
 _MEDIA = {"json": "application/json", "csv": "text/csv", "onnx": "application/octet-stream",
           "pt": "application/octet-stream", "zip": "application/zip"}  # fmt: skip
-#: Bytes of a model file per parameter (float32 weights) and what a file adds besides.
-BYTES_PER_PARAM = 4
+#: What a model file adds besides its float32 weights (BYTES_PER_PARAM a parameter), at most.
 FILE_OVERHEAD_BYTES = 1 << 20
 
 
@@ -112,6 +115,8 @@ class Selection:
     members: list[Member]
     shape: dict[str, Any]
     objectives: tuple[str, ...] = ()
+    #: What makes the device's figures doubtful (the report's reliability warnings).
+    warnings: tuple[str, ...] = ()
 
 
 def parse_ids(text: str | None) -> list[str] | None:
@@ -158,7 +163,8 @@ def select(
         for r, role in rows
     ]
     shape = _shape(store, search_id, d.device_id)
-    return Selection(search_id, name, d.status, members, shape, d.objectives)
+    return Selection(search_id, name, d.status, members, shape, d.objectives,
+                     d.reliability.warnings)  # fmt: skip
 
 
 def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any]:
@@ -186,7 +192,8 @@ def manifest(sel: Selection) -> dict[str, Any]:
         for m in sel.members
     ]
     return {"search_id": sel.search_id, "device": sel.device, "status": sel.status,
-            "shape": sel.shape, "data": data, "count": len(data)}  # fmt: skip
+            "shape": sel.shape, "warnings": list(sel.warnings), "data": data,
+            "count": len(data)}  # fmt: skip
 
 
 def csv_columns(objectives: tuple[str, ...]) -> list[str]:
@@ -218,6 +225,7 @@ def _csv_row(sel: Selection, m: Member) -> dict[str, Any]:
         "n_layer": c.n_layer, "d_model": c.d_model, "d_embed": c.d_embed, "div_val": c.div_val,
         "n_head": json.dumps(list(c.n_head)), "d_inner": json.dumps(list(c.d_inner)),
         "decoder_params": r.decoder_params, "total_params": m.total_params,
+        "weight_bytes": r.weight_bytes, "onnx_bytes": r.onnx_bytes,
         "figures": r.figures, "measure": r.measure,
     }  # fmt: skip
     for name, f in r.values.items():

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from lts.controller import exports
 from lts.controller.cli import app
-from lts.controller.report import build_report
+from lts.controller.report import build_report, deploy
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
@@ -88,6 +88,8 @@ def test_json_configs_round_trip_to_the_same_id(store: Store, tmp_path: Path) ->
         assert cfg.arch_id == p.stem
     doc = exports.manifest(sel)
     assert doc["count"] == len(sel.members)
+    (device,) = [d for d in build_report(store, 1).devices if DEVICES[1] in (d.agent, d.device)]
+    assert doc["warnings"] == list(device.reliability.warnings)  # the report's, as the API's
     for row in doc["data"]:
         assert ArchConfig.from_dict(row["config"]).arch_id == row["arch_id"]
     json.dumps(doc, allow_nan=False)  # strict JSON
@@ -99,12 +101,14 @@ def test_csv_has_the_frontier_rows(store: Store, tmp_path: Path) -> None:
     assert path.name == "frontier.csv"
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert list(rows[0]) == exports.csv_columns(("params", "latency", "memory"))
-    assert list(rows[0])[14:19] == ["latency_ms", "latency_ms_p10", "latency_ms_p90",
+    assert list(rows[0])[16:21] == ["latency_ms", "latency_ms_p10", "latency_ms_p90",
                                     "latency_ms_predicted", "latency_ms_stand_in"]  # fmt: skip
     assert [r["arch_id"] for r in rows] == [r.arch_id for r in front]
     for row, model in zip(rows, front, strict=True):
         assert int(row["n_layer"]) == model.n_layer and int(row["d_model"]) == model.d_model
         assert int(row["decoder_params"]) == model.decoder_params
+        assert int(row["weight_bytes"]) == 4 * int(row["total_params"])
+        assert int(row["onnx_bytes"]) == deploy.onnx_bytes(int(row["total_params"]))
         assert float(row["latency_ms"]) == pytest.approx(model.latency_ms)
         assert float(row["peak_memory_mb"]) == pytest.approx(model.peak_memory_mb)
         assert row["device"] == DEVICES[0] and row["figures"] == model.figures
