@@ -34,13 +34,11 @@ from lts.controller.report.rows import (
     Figure,
     Loaded,
     ModelRow,
-    Reliability,
     _fraction,
     device_frontier,
-    hypervolume_ratio,
     joint_live_members,
-    reliability,
 )
+from lts.controller.report.trust import Reliability, hypervolume_ratio, reliability
 from lts.controller.search.config import SearchConfig, load_config
 from lts.controller.search.lease import live_devices, live_search
 from lts.controller.store import (
