@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING
 
 from lts.controller.proxies import get_proxy
 from lts.controller.search.algorithms import Outcome, Proposal, SearchAlgorithm, get_algorithm
-from lts.controller.search.device_search import DeviceSearch, stopped_by
+from lts.controller.search.device_search import DeviceSearch
 from lts.controller.search.economy import QUICK_PRIOR, Judged
 from lts.controller.search.evaluation import Evaluation
 from lts.controller.search.final import Figure, reported_frontier, to_remeasure
+from lts.controller.search.progress import stopped_by
 from lts.shared.config import ArchConfig
 from lts.shared.errors import AgentError
 from lts.shared.objectives import qualified, split
@@ -274,8 +275,9 @@ class JointFinal:
         for cfg in cfgs:
             a = cfg.arch_id
             found = [e.get(a) for e in evals]
-            outcome = self.joint.joined(a, [e.outcome() if e is not None
-                                            else Outcome(None, "not measured") for e in found])
+            outcome = self.joint.joined(
+                a, [e.outcome() if e is not None else Outcome(None, "not measured") for e in found]
+            )
             point = (self.algo.point_of(cfg, outcome.values) if outcome.values is not None
                      else None)  # fmt: skip
             if point is not None and a in figures:

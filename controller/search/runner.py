@@ -25,10 +25,11 @@ from lts.controller.agents import AgentSpec
 from lts.controller.client import AgentClient
 from lts.controller.search.config import SearchConfig, load_config
 from lts.controller.search.cross import cross_measure
-from lts.controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
+from lts.controller.search.device_search import DeviceSearch
 from lts.controller.search.dispatch import RetryPolicy
 from lts.controller.search.joint import JointSearch
 from lts.controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
+from lts.controller.search.progress import DeviceProgress, stopped_by
 from lts.controller.store import SearchDeviceRecord, SearchRecord, Store
 from lts.shared.errors import AgentError, ConfigError, LTSError, SearchConflict
 
@@ -52,8 +53,6 @@ def start_search(store: Store, config: SearchConfig, name: str | None = None) ->
     for position, agent in enumerate(config.agents):
         store.add_search_device(search.id, position, agent)
     return search
-
-
 
 
 def default_client(spec: AgentSpec) -> AgentClient:

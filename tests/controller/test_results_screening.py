@@ -24,7 +24,7 @@ from lts.controller.report import (
     build_report,
     cost_model_summary,
 )
-from lts.controller.search.device_search import DeviceProgress
+from lts.controller.search.progress import DeviceProgress
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import LatencyStats, MeasurementResult, MeasureSettings
