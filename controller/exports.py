@@ -5,8 +5,9 @@ Formats (one file per architecture unless said otherwise):
 * ``json``: ``{arch_id}.json``, the canonical config; ``ArchConfig.from_json(text)`` reads it
   back with the same content id.
 * ``pt``: ``{arch_id}.pt``, an *untrained* PyTorch model: a dict with ``format``
-  (:data:`PT_FORMAT`), ``arch_id``, ``config`` (the canonical config as a dict), ``init``,
-  ``seed`` and ``state_dict``. Load it with :func:`load_model` or by hand::
+  (``PT_FORMAT``), ``arch_id``, ``config`` (the canonical config as a dict), ``init``,
+  ``seed`` and ``state_dict``. Load it with ``load_model`` (both from
+  :mod:`lts.controller.model_files`, where the model files are written) or by hand::
 
       ckpt = torch.load(path, map_location="cpu", weights_only=True)
       model = build_model(ArchConfig.from_dict(ckpt["config"]), init="constant")
@@ -52,8 +53,9 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lts.controller.model_files import DEFAULT_SHAPE, require_torch, write_onnx, write_pt
 from lts.controller.report import ModelRow, build_report
 from lts.controller.report.deploy import BYTES_PER_PARAM
 from lts.controller.store import Store
@@ -61,14 +63,9 @@ from lts.shared.config import ArchConfig
 from lts.shared.errors import BuildError, ConfigError, LTSError
 from lts.shared.objectives import get as objective
 
-if TYPE_CHECKING:
-    import torch
-
 logger = logging.getLogger(__name__)
 
 FORMATS: tuple[str, ...] = ("json", "onnx", "pt", "csv")
-#: The ``format`` tag of a ``.pt`` file.
-PT_FORMAT = "lts-model/1"
 CSV_NAME = "frontier.csv"
 #: The CSV's columns before and after those of the objectives (:func:`csv_columns`).
 CSV_HEAD: tuple[str, ...] = (
@@ -77,8 +74,6 @@ CSV_HEAD: tuple[str, ...] = (
     "figures", "measure",
 )  # fmt: skip
 CSV_TAIL: tuple[str, ...] = ("config",)
-#: Measurement settings that shape the ONNX graph when the store has none.
-_DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
 _MEDIA = {"json": "application/json", "csv": "text/csv", "onnx": "application/octet-stream",
           "pt": "application/octet-stream", "zip": "application/zip"}  # fmt: skip
 #: What a model file adds besides its float32 weights (BYTES_PER_PARAM a parameter), at most.
@@ -175,8 +170,8 @@ def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any
                if c.measurement_id is not None]  # fmt: skip
         for m in store.get_measurements(ids[:1]).values():
             if m.settings:
-                return {k: m.settings.get(k, v) for k, v in _DEFAULT_SHAPE.items()}
-    return dict(_DEFAULT_SHAPE)
+                return {k: m.settings.get(k, v) for k, v in DEFAULT_SHAPE.items()}
+    return dict(DEFAULT_SHAPE)
 
 
 # ---------------------------------------------------------------------------- documents
@@ -337,72 +332,3 @@ def bundle(
             zf.write(one, arcname=one.name)
             one.unlink()
     return path, _MEDIA["zip"]
-
-
-def require_torch(fmt: str) -> None:
-    """Raise BuildError (one line: what to install) when ``fmt`` needs PyTorch and it is
-    missing."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BuildError(
-            f"--format {fmt} needs PyTorch (and ONNX for onnx): pip install 'lts[agent]'"
-        ) from None
-
-
-def build_untrained(cfg: ArchConfig, seed: int = 0) -> torch.nn.Module:
-    """The model of ``cfg`` with :func:`shared.models.build_model`'s random initialisation,
-    drawn from ``seed`` (torch's global generator is left as it was)."""
-    import torch
-
-    from lts.shared.models import build_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(cfg, init="random")
-
-
-def write_pt(cfg: ArchConfig, path: Path, *, seed: int = 0, **_: Any) -> None:
-    """Save the untrained model of ``cfg`` as a ``.pt`` file (see the module docstring)."""
-    import torch
-
-    model = build_untrained(cfg, seed)
-    torch.save(
-        {"format": PT_FORMAT, "arch_id": cfg.arch_id, "config": cfg.to_dict(),
-         "init": "random", "seed": seed, "state_dict": model.state_dict()},
-        path,
-    )  # fmt: skip
-
-
-def write_onnx(
-    cfg: ArchConfig, path: Path, *, seed: int = 0, shape: dict[str, Any] | None = None
-) -> None:
-    """Export the untrained model of ``cfg`` to ONNX with the agent's exporter (prefill graph,
-    static ``shape``: ``batch_size``, ``seq_len``, ``output``)."""
-    import torch
-
-    from lts.shared.models.onnx_export import export_onnx
-
-    shape = {**_DEFAULT_SHAPE, **(shape or {})}
-    model = build_untrained(cfg, seed)
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randint(0, cfg.n_token, (shape["batch_size"], shape["seq_len"]), generator=gen)
-    try:
-        export_onnx(model, path, metric="prefill", output=shape["output"], idx=idx)
-    except RuntimeError as exc:
-        raise BuildError(f"{cfg.arch_id}: {exc}") from exc
-
-
-def load_model(path: str | Path) -> torch.nn.Module:
-    """The model saved by :func:`write_pt`, in eval mode (its config is ``model.cfg``)."""
-    import torch
-
-    from lts.shared.models import build_model
-
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != PT_FORMAT:
-        raise ConfigError("pt", f"{path} is not an LTS model file ({PT_FORMAT})")
-    cfg = ArchConfig.from_dict(ckpt["config"])
-    model = build_model(cfg, init="constant")
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()

@@ -20,7 +20,7 @@ from test_plots import DEVICES, SEQ_LEN, real_search  # tests/controller is on s
 from testkit import assert_fp32_close
 from typer.testing import CliRunner
 
-from lts.controller import exports
+from lts.controller import exports, model_files
 from lts.controller.cli import app
 from lts.controller.report import build_report, deploy
 from lts.controller.store import Store
@@ -127,9 +127,9 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
     (pt,) = exports.write(sel, "pt", tmp_path, seed=3)
     (onnx,) = exports.write(sel, "onnx", tmp_path, seed=3)
     raw = torch.load(pt, map_location="cpu", weights_only=True)  # plain tensors and types only
-    assert raw["format"] == exports.PT_FORMAT and raw["seed"] == 3
+    assert raw["format"] == model_files.PT_FORMAT and raw["seed"] == 3
     assert ArchConfig.from_dict(raw["config"]).arch_id == member.arch_id
-    model = exports.load_model(pt)
+    model = model_files.load_model(pt)
     assert model.cfg.arch_id == member.arch_id and not model.training
     assert sum(p.numel() for p in model.parameters()) == member.total_params
 
@@ -148,8 +148,8 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
     assert logp.shape == want.shape == (1, 1, member.config.n_token)
     assert_fp32_close(logp, want, "ONNX Runtime vs torch")
     # The same seed gives the same weights; another seed other weights.
-    again = exports.build_untrained(member.config, seed=3).state_dict()
-    other = exports.build_untrained(member.config, seed=4).state_dict()
+    again = model_files.build_untrained(member.config, seed=3).state_dict()
+    other = model_files.build_untrained(member.config, seed=4).state_dict()
     key = next(k for k in again if k.endswith("c_fc.weight"))
     assert torch.equal(again[key], model.state_dict()[key])
     assert not torch.equal(other[key], again[key])
