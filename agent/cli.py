@@ -114,7 +114,8 @@ def serve(
     from lts.agent.main import create_app
     from lts.shared.connections import raise_open_files_limit
     from lts.shared.tokens import is_loopback
-    from lts.shared.web import LoopbackHosts, run_server
+    from lts.shared.web import run_server
+    from lts.shared.web_origin import LoopbackHosts
 
     soft, hard = raise_open_files_limit()  # idle clients must not exhaust a low soft limit
     logger.debug("open files limit: %d (hard %d)", soft, hard)

@@ -24,7 +24,8 @@ from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasureSettings
 from lts.shared.swagger import install_offline_docs
 from lts.shared.tokens import AuthBackoff
-from lts.shared.web import BodyGuard, SameOriginWrites
+from lts.shared.web import BodyGuard
+from lts.shared.web_origin import SameOriginWrites
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,8 @@ from lts.shared import __version__
 from lts.shared.errors import ConfigError
 from lts.shared.swagger import install_offline_docs
 from lts.shared.tokens import AuthBackoff
-from lts.shared.web import BodyGuard, SameOriginWrites
+from lts.shared.web import BodyGuard
+from lts.shared.web_origin import SameOriginWrites
 
 logger = logging.getLogger(__name__)
 

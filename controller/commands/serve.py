@@ -96,7 +96,8 @@ def serve(
         "log_level": log_level,
     }  # fmt: skip
     from lts.controller.api.main import create_app
-    from lts.shared.web import LoopbackHosts, run_server
+    from lts.shared.web import run_server
+    from lts.shared.web_origin import LoopbackHosts
 
     with user_errors():
         settings = _settings({k: v for k, v in given.items() if v is not None})

@@ -19,7 +19,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 from lts.shared.connections import guarded_protocol
-from lts.shared.web import BodyGuard, SameOriginWrites
+from lts.shared.web import BodyGuard
+from lts.shared.web_origin import SameOriginWrites
 
 DEADLINE_S = 1.0
 READERS = 2
