@@ -163,9 +163,12 @@ class Browser:
     def timing(self) -> dict[str, float]:
         """Navigation timing of the current page, and the dashboard's marks (ms): for a
         search, ``first_view`` (frontier drawn) and ``data`` (every candidate fetched); for
-        every page ``ready`` (all drawn)."""
+        every page ``ready`` (all drawn); ``api_requests`` and ``api_kb``: the requests to the
+        API (not the page or its assets) and the bytes of their answers (decoded)."""
         return self.driver.execute_script("""
             const nav = performance.getEntriesByType('navigation')[0];
+            const api = performance.getEntriesByType('resource')
+                .filter((r) => !new URL(r.name).pathname.startsWith('/ui/'));
             const mark = (name) => {
                 const m = performance.getEntriesByName(name)[0];
                 return m ? m.startTime : null;
@@ -174,7 +177,9 @@ class Browser:
                     load: nav.loadEventEnd, first_view: mark('lts-first-view'),
                     data: mark('lts-data'), ready: mark('lts-ready'),
                     transfer_kb: performance.getEntriesByType('resource')
-                        .reduce((n, r) => n + r.transferSize, nav.transferSize) / 1024};
+                        .reduce((n, r) => n + r.transferSize, nav.transferSize) / 1024,
+                    api_requests: api.length,
+                    api_kb: api.reduce((n, r) => n + r.decodedBodySize, 0) / 1024};
         """)  # fmt: skip
 
     def wait_for(self, script: str, timeout_s: float, what: str) -> Any:
