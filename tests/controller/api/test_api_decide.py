@@ -1,8 +1,8 @@
 """From a frontier to a decision, on real searches: two real agents, a joint search whose every
 member is measured on both devices, a search per device with the cross step, and the pick
-(``controller pick``, ``GET /searches/{id}/pick``, the dashboard's budget form: tested in
-test_dashboard_decide.py) checked against a brute-force choice over the stored figures. On a
-SQLite file and on a PostgreSQL database (``ENGINES``)."""
+(``controller pick``, ``GET /searches/{id}/pick``, the dashboard's budget form in a real
+browser) checked against a brute-force choice over the stored figures. On a SQLite file and on
+a PostgreSQL database (``ENGINES``)."""
 
 from __future__ import annotations
 

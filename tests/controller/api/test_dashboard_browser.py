@@ -154,6 +154,10 @@ def test_searches_page_lists_the_searches_newest_first(
                                    for d in detail["devices"])  # fmt: skip
             assert browser.texts(f'{row} [data-col="iterations"]') == [iterations]
     assert "page 1 of 1" in browser.texts("#page-info")[0]
+    # one request for the page of searches, none per search (the list carries their devices)
+    fetched = browser.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)")
+    assert [u for u in fetched if u.startswith("/searches")] == ["/searches", "/searches"]
     browser.screenshot("searches")
 
 
@@ -200,6 +204,11 @@ def test_search_page_shows_the_api_frontier_baselines_and_candidates(
         assert charts == [f"{c}:true" for c in ("hypervolume", "latency", "memory", "frontier3d")]
     candidates = all_candidates(api, sid)
     assert browser.attrs("#candidates-note", "data-count") == [str(len(candidates))]
+    # two requests draw the page: the search and its compact view (no candidate cursor)
+    fetched = browser.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)")
+    assert sorted(u for u in fetched if u.startswith("/searches")) == [
+        f"/searches/{sid}", f"/searches/{sid}/view"]
     measured = [c for c in candidates if c["iteration"] >= 0 and c["measurement"]
                 and c["measurement"]["status"] == "done" and not c["cache_hit"]]  # fmt: skip
     assert browser.texts('[data-stat="measured"]') == [str(len(measured))]
