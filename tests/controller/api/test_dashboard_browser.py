@@ -154,7 +154,7 @@ def test_searches_page_lists_the_searches_newest_first(
                                    for d in detail["devices"])  # fmt: skip
             assert browser.texts(f'{row} [data-col="iterations"]') == [iterations]
     assert "page 1 of 1" in browser.texts("#page-info")[0]
-    # one request for the page of searches, none per search (the list carries their devices)
+    # two requests (the count, the page), none per search (the list carries their devices)
     fetched = browser.driver.execute_script(
         "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)")
     assert [u for u in fetched if u.startswith("/searches")] == ["/searches", "/searches"]
