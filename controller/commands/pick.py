@@ -11,18 +11,25 @@ from rich.console import Console
 
 from lts.controller.commands._edge import check_range, user_errors
 from lts.controller.commands._tables import Col, fitted
-from lts.controller.commands.report import DbOption, JsonOption, output_console, size_text
+from lts.controller.commands.report import (
+    DbOption,
+    JsonOption,
+    SearchArg,
+    output_console,
+    search_or_latest,
+    size_text,
+)
 from lts.controller.report import build_report
 from lts.controller.report.pick import parse_budgets, pick
 from lts.controller.report.views import PickPublic, pick_public
 from lts.controller.store import Store
-from lts.shared.errors import ConfigError
 from lts.shared.objectives import OBJECTIVES
 
 Caps = Annotated[
     list[str] | None,
-    typer.Option(help="X (on every --device) or DEVICE=X (on that device); repeatable.",
-                 show_default=False),
+    typer.Option(
+        help="X (on every --device) or DEVICE=X (on that device); repeatable.", show_default=False
+    ),
 ]
 
 
@@ -31,20 +38,24 @@ def register(app: typer.Typer) -> None:
 
 
 def pick_command(
-    search_id: Annotated[
-        int | None, typer.Argument(help="The search (default: the latest).", show_default=False)
-    ] = None,
+    search_id: SearchArg = None,
     device: Annotated[
         list[str] | None,
-        typer.Option("--device", help="A device (agent or device name); repeat for several: "
-                     "the model must meet every device's budget.", show_default=False),
+        typer.Option(
+            "--device",
+            help="A device (agent or device name); repeat for several: "
+            "the model must meet every device's budget.",
+            show_default=False,
+        ),
     ] = None,
     max_latency_ms: Caps = None,
     max_decode_latency_ms: Caps = None,
     max_memory_mb: Caps = None,
     by: Annotated[
-        str, typer.Option("--by", help="The figure read against a cap: median | p90 (nine runs "
-                                       "in ten within it).")
+        str,
+        typer.Option(
+            "--by", help="The figure read against a cap: median | p90 (nine runs in ten within it)."
+        ),
     ] = "median",
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -58,12 +69,8 @@ def pick_command(
         check_range("search_id", search_id)
         budgets = parse_budgets(device or [], {k: v for k, v in given.items() if v})
     with user_errors(), Store.open(db, create=False) as store:
-        if search_id is None:
-            latest = store.latest_search()
-            if latest is None:
-                raise ConfigError("search", f"no search in {store.url}")
-            search_id = latest.id
-        answer = pick_public(pick(build_report(store, search_id), budgets, by))
+        report = build_report(store, search_or_latest(store, search_id))
+        answer = pick_public(pick(report, budgets, by))
     if answer.export is not None and db is not None:
         answer = answer.model_copy(update={"export": f"{answer.export} --db {shlex.quote(db)}"})
     if as_json:
@@ -83,8 +90,10 @@ def render_pick(console: Console, p: PickPublic) -> None:
     console.print(f"[bold]Search {p.search_id}[/], budget ({p.by}): {budget or 'none'}",
                   soft_wrap=True)  # fmt: skip
     if p.choice is None:
-        console.print(f"[red]no model meets the budget[/]: {p.candidates} considered "
-                      f"({'the frontier' if len(p.devices) == 1 else 'measured on every device'})")
+        console.print(
+            f"[red]no model meets the budget[/]: {p.candidates} considered "
+            f"({'the frontier' if len(p.devices) == 1 else 'measured on every device'})"
+        )
         return
     c = p.choice
     console.print(

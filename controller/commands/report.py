@@ -36,6 +36,19 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+SearchArg = Annotated[
+    int | None, typer.Argument(help="The search (default: the latest).", show_default=False)
+]
+
+
+def search_or_latest(store: Store, search_id: int | None) -> int:
+    """``search_id``, or the latest search's id when None (ConfigError when there is none)."""
+    if search_id is not None:
+        return search_id
+    latest = store.latest_search()
+    if latest is None:
+        raise ConfigError("search", f"no search in {store.url}")
+    return latest.id
 
 
 def register(app: typer.Typer) -> None:
@@ -45,9 +58,7 @@ def register(app: typer.Typer) -> None:
 
 
 def results(
-    search_id: Annotated[
-        int | None, typer.Argument(help="The search (default: the latest).", show_default=False)
-    ] = None,
+    search_id: SearchArg = None,
     device: Annotated[
         str | None, typer.Option("--device", help="Only this device (agent or device name).")
     ] = None,
@@ -58,12 +69,7 @@ def results(
     with user_errors():
         check_range("search_id", search_id)
     with user_errors(), Store.open(db, create=False) as store:
-        if search_id is None:
-            latest = store.latest_search()
-            if latest is None:
-                raise ConfigError("search", f"no search in {store.url}")
-            search_id = latest.id
-        report = build_report(store, search_id, device)
+        report = build_report(store, search_or_latest(store, search_id), device)
     if as_json:
         typer.echo(json.dumps(report.to_json()))
         return
@@ -217,7 +223,10 @@ def _comparison_table(console: Console, d: DeviceReport) -> Table:
     cols += [Col(f"{o.label} ratio", "right") for o in measured]
     rows = [_comparison_cells(c, [o.name for o in measured]) for c in d.comparisons]
     return fitted(
-        console, cols, rows, title=f"{d.device or d.agent}: layer-scaled baselines",
+        console,
+        cols,
+        rows,
+        title=f"{d.device or d.agent}: layer-scaled baselines",
         caption="match: the fastest frontier model with at least the baseline's decoder params; "
         "ratios: baseline / match (above 1: the match is faster, smaller)",
     )
@@ -237,7 +246,10 @@ def _joint_table(console: Console, j: JointReport) -> Table:
            "each device's frontier and baselines, and each frontier measured on the other "
            "devices (--cross-measure)")  # fmt: skip
     return fitted(
-        console, cols, rows, title=f"Good on every device: {len(members)} of the {len(j.rows)} "
+        console,
+        cols,
+        rows,
+        title=f"Good on every device: {len(members)} of the {len(j.rows)} "
         "models measured on all of them",
         caption=f"the joint frontier ({how}): no other model is better on the proxy and on every "
         "device at once; controller pick chooses one for a budget",
