@@ -33,11 +33,7 @@ def search_view(store: Store, search_id: int) -> dict[str, Any]:
         j = joint_report(report)
         joint = {
             "joint": j.joint, "devices": j.devices, "objectives": list(j.objectives),
-            "arch_id": [r.arch_id for r in j.rows],
-            "n_layer": [r.n_layer for r in j.rows],
-            "decoder_params": [r.decoder_params for r in j.rows],
-            "total_params": [r.total_params for r in j.rows],
-            "member": [r.member for r in j.rows],
+            **_columns(j.rows, "arch_id", "n_layer", "decoder_params", "total_params", "member"),
             "values": {qualified(n, d): [_num(r.devices[d].value(n)) for r in j.rows]
                        for d in j.devices for n in j.objectives},
             "p90": {qualified(n, d): [_num(_p90(r.devices[d], n)) for r in j.rows]
@@ -54,8 +50,12 @@ def _device(
     header = json.loads(header_public(d).model_dump_json())
     return {
         **header,
-        "reliability": {"measurements": d.reliability.measurements, "busy": d.reliability.busy,
-                        "wide": d.reliability.wide, "warnings": list(d.reliability.warnings)},
+        "reliability": {
+            "measurements": d.reliability.measurements,
+            "busy": d.reliability.busy,
+            "wide": d.reliability.wide,
+            "warnings": list(d.reliability.warnings),
+        },
         "hypervolume_ratio": _num(d.hypervolume_ratio),
         "baselines": [json.loads(comparison_public(c).model_dump_json()) for c in d.comparisons],
         "frontier": rows_columns(d.frontier, names),
@@ -68,14 +68,10 @@ def rows_columns(rows: Sequence[ModelRow], names: Iterable[str]) -> dict[str, An
     """Model rows as columns: what the frontier table and charts draw."""
     names = list(names)
     return {
-        "arch_id": [r.arch_id for r in rows],
-        "n_layer": [r.n_layer for r in rows],
-        "d_model": [r.d_model for r in rows],
-        "decoder_params": [r.decoder_params for r in rows],
-        "total_params": [r.total_params for r in rows],
+        **_columns(rows, "arch_id", "n_layer", "d_model", "decoder_params", "total_params"),
         "weight_bytes": [deploy.weight_bytes(r.total_params) for r in rows],
         "onnx_bytes": [deploy.onnx_bytes(r.total_params) for r in rows],
-        "figures": [r.figures for r in rows],
+        **_columns(rows, "figures"),
         "objectives": {n: {
             "value": [_num(r.values[n].value if n in r.values else None) for r in rows],
             "p10": [_num(r.values[n].p10 if n in r.values else None) for r in rows],
@@ -95,16 +91,16 @@ def _points(
     status = [c.status if c.status else ("screened" if c.measure == "screened" else "pending")
               for c in cands]  # fmt: skip
     return {
-        "seq": [c.seq for c in cands],
-        "arch_id": [c.arch_id for c in cands],
-        "iteration": [c.iteration for c in cands],
-        "origin": [c.origin for c in cands],
-        "n_layer": [c.n_layer for c in cands],
-        "decoder_params": [c.decoder_params for c in cands],
+        **_columns(cands, "seq", "arch_id", "iteration", "origin", "n_layer", "decoder_params"),
         "status": status,
-        "cache_hit": [c.cache_hit for c in cands],
+        **_columns(cands, "cache_hit"),
         "values": {n: [_num(v.get(n)) for v in filled] for n in names},
     }
+
+
+def _columns(items: Sequence[Any], *fields: str) -> dict[str, list[Any]]:
+    """``fields`` of ``items`` as columns: one list per field, in the items' order."""
+    return {f: [getattr(x, f) for x in items] for f in fields}
 
 
 def _p90(row: ModelRow, name: str) -> float | None:
