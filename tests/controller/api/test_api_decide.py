@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from apiserver import MEASURE, SMALL, Server, launch_server
-from testkit import ENGINES
+from testkit import ENGINES, agent_items
 
 from lts.controller.agents import AgentsFile, AgentSpec
 from lts.controller.search.config import SearchConfig
@@ -39,9 +39,7 @@ class Decided:
 
 
 @pytest.fixture(scope="module")
-def agents_file(
-    start_agent: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def agents_file(start_agent: Callable[..., Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("decide-agents")
     registry = AgentsFile(home / "agents.toml")
     for name, threads in zip(AGENTS, ("1", "2"), strict=True):
@@ -143,6 +141,7 @@ def brute_force(
     """The arch id a user would choose by hand: of ``rows`` (per device name, a model's
     public figures), those within every cap, the most decoder parameters, then the lowest
     latency on the first device, then the arch id."""
+
     def figure(m: dict[str, Any], name: str) -> float | None:
         f = m["objectives"][name]
         return f["p90"] if by == "p90" and f["p90"] is not None else f["value"]
@@ -153,8 +152,14 @@ def brute_force(
     if not ok:
         return None
     first = next(iter(caps))
-    best = min(ok, key=lambda r: (-r[first]["decoder_params"],
-                                  r[first]["objectives"]["latency"]["value"], r[first]["arch_id"]))
+    best = min(
+        ok,
+        key=lambda r: (
+            -r[first]["decoder_params"],
+            r[first]["objectives"]["latency"]["value"],
+            r[first]["arch_id"],
+        ),
+    )
     return best[first]["arch_id"]
 
 
@@ -209,8 +214,9 @@ def test_pick_agrees_with_a_brute_force_choice(
         "max_latency_ms": [f"{names[0]}=1e9", f"{names[1]}=1e9"]}).json()  # fmt: skip
     got = json.loads(cli.stdout)
     assert got["choice"] == api_answer["choice"]
-    assert got["choice"]["arch_id"] == brute_force([r["devices"] for r in joint],
-                                                   {n: {} for n in names}, "median")
+    assert got["choice"]["arch_id"] == brute_force(
+        [r["devices"] for r in joint], {n: {} for n in names}, "median"
+    )
 
 
 def test_pick_refuses_bad_input_naming_the_field(decided: Decided, api: httpx.Client) -> None:
@@ -228,8 +234,9 @@ def test_pick_refuses_bad_input_naming_the_field(decided: Decided, api: httpx.Cl
         r = api.get(f"/searches/{sid}/pick", params=params)
         assert r.status_code == 422, (params, r.text)
         assert r.json()["field"] == field, (params, r.json())
-    none = api.get(f"/searches/{sid}/pick", params={"device": AGENTS[0],
-                                                    "max_latency_ms": "1e-9"}).json()
+    none = api.get(
+        f"/searches/{sid}/pick", params={"device": AGENTS[0], "max_latency_ms": "1e-9"}
+    ).json()
     assert none["choice"] is None and none["within"] == 0 and none["candidates"] > 0
 
 
@@ -265,7 +272,9 @@ def fill_budget(
     """, devices, caps, by)  # fmt: skip
     return browser.wait_for(
         "const r = document.querySelector('#pick-result');"
-        "return r.hasAttribute('data-arch') ? r.dataset.arch || 'NONE' : null", 60, "the pick"
+        "return r.hasAttribute('data-arch') ? r.dataset.arch || 'NONE' : null",
+        60,
+        "the pick",
     ).replace("NONE", "")
 
 
@@ -330,16 +339,7 @@ def test_dashboard_budget_form_picks_what_a_brute_force_choice_picks(
 def items_measured(spec: AgentSpec, since: set[str]) -> tuple[set[str], Counter[tuple[str, str]]]:
     """The agent's job ids, and how often it measured each (arch, settings) in jobs not in
     ``since``."""
-    headers = {"Authorization": f"Bearer {spec.resolve_token()}"}
-    jobs = httpx.get(f"{spec.url}/jobs", params={"limit": 1000}, headers=headers).json()["data"]
-    out: Counter[tuple[str, str]] = Counter()
-    for job in jobs:
-        if job["id"] in since:
-            continue
-        for item in job["items"]:
-            if item["status"] in ("done", "failed"):
-                out[(item["arch_id"], json.dumps(item["settings"], sort_keys=True))] += 1
-    return {j["id"] for j in jobs}, out
+    return agent_items(spec.url, since, spec.resolve_token())
 
 
 def test_a_joint_search_resumes_and_measures_nothing_twice(
