@@ -34,14 +34,8 @@ from lts.controller.report import DeviceHeader, build_report, device_headers, se
 from lts.controller.report.compact import search_view
 from lts.controller.report.joint import joint_report
 from lts.controller.report.pick import parse_budgets, pick
-from lts.controller.report.views import (
-    JointPublic,
-    PickPublic,
-    device_public,
-    header_public,
-    joint_public,
-    pick_public,
-)
+from lts.controller.report.views import device_public, header_public
+from lts.controller.report.views_across import JointPublic, PickPublic, joint_public, pick_public
 from lts.controller.search.config import load_config
 from lts.controller.search.lease import LIVE_STATUSES, live_search, shown_status
 from lts.controller.store import CandidateJoin, MeasurementRecord, SearchRecord, Store

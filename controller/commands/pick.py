@@ -21,7 +21,7 @@ from lts.controller.commands.report import (
 )
 from lts.controller.report import build_report
 from lts.controller.report.pick import parse_budgets, pick
-from lts.controller.report.views import PickPublic, pick_public
+from lts.controller.report.views_across import PickPublic, pick_public
 from lts.controller.store import Store
 from lts.shared.objectives import OBJECTIVES
 

@@ -11,13 +11,14 @@ and (through the API) the dashboard.
 * :class:`DeviceFrontierPublic`: a header with the frontier's members and the baseline
   comparisons.
 
+Across devices (the joint report, the pick): :mod:`lts.controller.report.views_across`.
+
 Every float that may be infinite or NaN is written as ``null`` (strict JSON).
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +31,7 @@ from lts.controller.report import (
     DeviceReport,
     Figure,
     ModelRow,
-    deploy,
 )
-from lts.controller.report.joint import JointReport, JointRow
-from lts.controller.report.pick import Pick
 
 
 class _Public(BaseModel):
@@ -65,8 +63,10 @@ class ModelPublic(_Public):
     decoder_params: int
     total_params: int = Field(description="every parameter, the embedding and softmax included")
     weight_bytes: int = Field(description="its float32 weights: 4 bytes per parameter")
-    onnx_bytes: int = Field(description="the estimated size of its ONNX export (the weights "
-                                        "plus the graph, calibrated on real exports)")
+    onnx_bytes: int = Field(
+        description="the estimated size of its ONNX export (the weights "
+        "plus the graph, calibrated on real exports)"
+    )
     proxy: float
     figures: str
     error: str | None = None
@@ -125,10 +125,13 @@ class DeviceHeaderPublic(_Public):
         "is 6 %); null when the search has none"
     )
     hypervolume: float | None = Field(
-        description="of the frontier, in the box hypervolume_box (1: the whole box)")
+        description="of the frontier, in the box hypervolume_box (1: the whole box)"
+    )
     hypervolume_box: dict[str, dict[str, float]] | None = Field(
-        None, description="per objective, the ideal (0) and reference (1) values the "
-        "hypervolume is normalised by, in the objective's unit; fixed by the first iteration")
+        None,
+        description="per objective, the ideal (0) and reference (1) values the "
+        "hypervolume is normalised by, in the objective's unit; fixed by the first iteration",
+    )
     frontier_size: int
     objectives: list[str]
     updated_at: datetime | None = None
@@ -166,14 +169,19 @@ class DeviceFrontierPublic(DeviceHeaderPublic):
     members: list[FrontierMemberPublic] = Field(default_factory=list)
     baselines: list[ComparisonPublic] = Field(default_factory=list)
     cross: list[ModelPublic] = Field(
-        default_factory=list, description="models of the other devices' frontiers measured "
-        "here at the end of the search (--cross-measure)")
+        default_factory=list,
+        description="models of the other devices' frontiers measured "
+        "here at the end of the search (--cross-measure)",
+    )
     reliability: ReliabilityPublic = Field(
-        default_factory=lambda: ReliabilityPublic(measurements=0, busy=0, wide=0, warnings=[]))
+        default_factory=lambda: ReliabilityPublic(measurements=0, busy=0, wide=0, warnings=[])
+    )
     hypervolume_ratio: float | None = Field(
-        None, description="the frontier's hypervolume over the layer-scaled baselines', on "
+        None,
+        description="the frontier's hypervolume over the layer-scaled baselines', on "
         "one box (each objective from the best to the worst of both, +10%); above 1: better "
-        "than scaling a standard model")
+        "than scaling a standard model",
+    )
 
 
 def figure_public(f: Figure) -> FigurePublic:
@@ -249,8 +257,11 @@ def device_frontier_public(
         baselines=[comparison_public(c) for c in d.comparisons],
         cross=[model_public(r) for r in d.cross],
         reliability=ReliabilityPublic(
-            measurements=d.reliability.measurements, busy=d.reliability.busy,
-            wide=d.reliability.wide, warnings=list(d.reliability.warnings)),
+            measurements=d.reliability.measurements,
+            busy=d.reliability.busy,
+            wide=d.reliability.wide,
+            warnings=list(d.reliability.warnings),
+        ),
         hypervolume_ratio=d.hypervolume_ratio,
     )
 
@@ -289,96 +300,3 @@ def device_public(d: DeviceReport) -> DeviceFrontierPublic:
 def device_json(d: DeviceReport) -> dict[str, Any]:
     """:func:`device_public` as plain JSON (non-finite floats as null)."""
     return json.loads(device_public(d).model_dump_json())
-
-
-# ---------------------------------------------------------------------- across devices
-class JointModelPublic(_Public):
-    """A model with its figures on every device (``devices``: by device name, each as a
-    model on that device); ``member``: on the joint frontier."""
-
-    arch_id: str
-    n_layer: int
-    d_model: int
-    decoder_params: int
-    total_params: int
-    weight_bytes: int
-    onnx_bytes: int
-    proxy: float
-    member: bool
-    devices: dict[str, ModelPublic]
-
-
-class JointPublic(_Public):
-    """The models with figures on every device of ``devices`` (by decoder parameters):
-    ``joint`` true for a joint search (its frontier is ``member``s), else each device's
-    frontier and baselines and, after the cross step, the other devices' frontier members
-    measured there; ``objectives``: the measured objectives each device's figures hold."""
-
-    search_id: int
-    joint: bool
-    devices: list[str]
-    objectives: list[str]
-    data: list[JointModelPublic]
-    count: int
-    members: int = Field(description="rows on the joint frontier")
-
-
-def joint_row_public(r: JointRow) -> JointModelPublic:
-    return JointModelPublic(
-        arch_id=r.arch_id, n_layer=r.n_layer, d_model=r.d_model,
-        decoder_params=r.decoder_params, total_params=r.total_params,
-        weight_bytes=deploy.weight_bytes(r.total_params),
-        onnx_bytes=deploy.onnx_bytes(r.total_params), proxy=r.proxy, member=r.member,
-        devices={k: model_public(v) for k, v in r.devices.items()},
-    )  # fmt: skip
-
-
-def joint_public(j: JointReport) -> JointPublic:
-    data = [joint_row_public(r) for r in j.rows]
-    return JointPublic(search_id=j.search_id, joint=j.joint, devices=j.devices,
-                       objectives=list(j.objectives), data=data, count=len(data),
-                       members=sum(r.member for r in j.rows))  # fmt: skip
-
-
-class BudgetPublic(_Public):
-    device: str
-    caps: dict[str, float] = Field(description="objective name -> the most allowed (its unit)")
-
-
-class PickPublic(_Public):
-    """What ``controller pick`` and ``GET /searches/{id}/pick`` answer: the ``choice`` (null:
-    no model meets the budgets) among ``candidates`` models, ``within`` of which met every
-    budget; its deployment figures (``weight_bytes``, ``onnx_bytes`` in the choice) and the
-    command that exports it; ``notes``: what its figures leave open."""
-
-    search_id: int
-    by: str = Field(description="median: each figure's median is read against its cap; p90: "
-                                "its p90 where it has one")
-    budgets: list[BudgetPublic]
-    devices: list[str]
-    objectives: list[str]
-    candidates: int
-    within: int
-    choice: JointModelPublic | None
-    export: str | None = Field(description="the command that exports the choice (ONNX)")
-    notes: list[str]
-
-
-def pick_public(p: Pick) -> PickPublic:
-    choice = joint_row_public(p.choice) if p.choice is not None else None
-    return PickPublic(
-        search_id=p.search_id, by=p.by,
-        budgets=[BudgetPublic(device=b.device, caps=dict(b.caps)) for b in p.budgets],
-        devices=p.devices, objectives=list(p.objectives), candidates=p.candidates,
-        within=p.within, choice=choice, export=export_command(p), notes=list(p.notes),
-    )  # fmt: skip
-
-
-def export_command(p: Pick) -> str | None:
-    """The command that exports the chosen model as ONNX (from the first device's search
-    figures: the same model on any device)."""
-    if p.choice is None:
-        return None
-    device = shlex.quote(p.devices[0])
-    return (f"controller export {p.search_id} --device {device} --ids {p.choice.arch_id} "
-            "--format onnx --out models/")

@@ -10,7 +10,7 @@ from lts.controller.api import reads
 from lts.controller.api.deps import SearchId, StoreDep
 from lts.controller.api.errors import responses
 from lts.controller.report.pick import MAX_DEVICES
-from lts.controller.report.views import JointPublic
+from lts.controller.report.views_across import JointPublic
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 

@@ -11,7 +11,7 @@ from lts.controller.api.deps import SearchId, StoreDep
 from lts.controller.api.errors import responses
 from lts.controller.api.routes.joint import DeviceNames
 from lts.controller.report.pick import MAX_DEVICES
-from lts.controller.report.views import PickPublic
+from lts.controller.report.views_across import PickPublic
 
 router = APIRouter(prefix="/searches", tags=["searches"])
 
@@ -29,8 +29,9 @@ def read_pick(
     max_latency_ms: Caps = None,
     max_decode_latency_ms: Caps = None,
     max_memory_mb: Caps = None,
-    by: Annotated[Literal["median", "p90"], Query(description="the figure read against a cap")]
-    = "median",
+    by: Annotated[
+        Literal["median", "p90"], Query(description="the figure read against a cap")
+    ] = "median",
 ) -> PickPublic:
     """The frontier model with the best proxy within every cap on every device named (on
     several devices: among the models measured on all of them), with its figures there,
