@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,12 @@ class Browser:
                     api_kb: api.reduce((n, r) => n + r.decodedBodySize, 0) / 1024};
         """)  # fmt: skip
 
+    def fetched_paths(self) -> list[str]:
+        """The paths of every resource the current page fetched, in order."""
+        return self.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)"
+        )
+
     def wait_for(self, script: str, timeout_s: float, what: str) -> Any:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -211,3 +218,19 @@ class Browser:
         self.driver.save_screenshot(str(path))
         self.driver.set_window_size(1400, 1000)
         return path
+
+
+# ------------------------------------------------------------- numbers as the page writes them
+def js_fixed(v: float, digits: int) -> str:
+    """What JavaScript's ``toFixed(digits)`` shows: the nearest value, a tie (a float exactly
+    between two, such as 3.25 or a peak memory of whole 4 KiB pages) to the larger one, where
+    Python's format rounds a tie to even (3.2)."""
+    return str(Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else js_fixed(v, 2)
+
+
+def mb(v: float | None) -> str:
+    return "-" if v is None else js_fixed(v, 1)
