@@ -34,8 +34,12 @@ class FrontierCache:
 
     def view_json(self, store: Store, search_id: int) -> bytes:
         """The JSON of :func:`reads.read_view` (the dashboard's compact view)."""
-        return self._kept(store, search_id, ("view", None),
-                          lambda: json.dumps(reads.read_view(store, search_id)).encode())
+        return self._kept(
+            store,
+            search_id,
+            ("view", None),
+            lambda: json.dumps(reads.read_view(store, search_id)).encode(),
+        )
 
     def _kept(
         self, store: Store, search_id: int, what: tuple[str, str | None],

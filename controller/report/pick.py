@@ -184,9 +184,13 @@ def _notes(choice: JointRow, caps: Mapping[str, Mapping[str, float]], by: str) -
             if f is None:
                 continue
             if by == "median" and f.p90 is not None and f.p90 > cap:
-                out.append(f"{label}: its {name} p90 ({f.p90:.4g}) is over the cap ({cap:g}): "
-                           "one run in ten or more exceeds it (--by p90 picks within it)")
+                out.append(
+                    f"{label}: its {name} p90 ({f.p90:.4g}) is over the cap ({cap:g}): "
+                    "one run in ten or more exceeds it (--by p90 picks within it)"
+                )
             if f.stand_in:
-                out.append(f"{label}: its {name} is the cost model's prediction (a quick "
-                           "measurement did not measure it)")
+                out.append(
+                    f"{label}: its {name} is the cost model's prediction (a quick "
+                    "measurement did not measure it)"
+                )
     return out

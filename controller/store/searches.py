@@ -230,7 +230,8 @@ class SearchesMixin(StoreBase):
             archs = {a.arch_id: a for a in _arch_rows(s, [e[0] for e in entries])}
             old = s.scalars(
                 select(ReportedRow).where(
-                    ReportedRow.search_id == search_id, ReportedRow.device_id == device_id,
+                    ReportedRow.search_id == search_id,
+                    ReportedRow.device_id == device_id,
                     ReportedRow.role.in_(list(roles)),
                 )
             )

@@ -183,11 +183,14 @@ def test_a_joint_objective_set_qualifies_each_measured_objective_by_device() -> 
     assert joint.is_joint and not base.is_joint
     assert joint.measured_names == joint.names[1:]
     assert [o.name for o in joint.objectives] == ["params", "latency", "memory"] * 1 + [
-        "latency", "memory"]
+        "latency",
+        "memory",
+    ]
     assert joint.signs == (-1.0, 1.0, 1.0, 1.0, 1.0)
     assert joint.minimised([10, 1, 2, 3, 4]) == [-10.0, 1.0, 2.0, 3.0, 4.0]
-    assert joint.vector(5, {"latency@pi": 1, "memory@pi": 2, "latency@laptop": 3,
-                            "memory@laptop": 4}) == (5.0, 1.0, 2.0, 3.0, 4.0)
+    assert joint.vector(
+        5, {"latency@pi": 1, "memory@pi": 2, "latency@laptop": 3, "memory@laptop": 4}
+    ) == (5.0, 1.0, 2.0, 3.0, 4.0)
     assert joint.vector(5, {"latency": 1, "memory": 2}) is None  # values are per device
     assert split("latency@pi") == ("latency", "pi") and split("memory") == ("memory", None)
     with pytest.raises(ConfigError, match="two or more distinct devices"):

@@ -12,9 +12,15 @@ from lts.shared.web import QuietReads
 
 def access(method: str, status: int) -> logging.LogRecord:
     """A record as uvicorn's access logger makes it."""
-    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
-                             '%s - "%s %s HTTP/%s" %d',
-                             ("127.0.0.1:5000", method, "/jobs/1?since=3", "1.1", status), None)
+    return logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", method, "/jobs/1?since=3", "1.1", status),
+        None,
+    )
 
 
 @pytest.mark.parametrize(("level", "shown"), [(logging.INFO, False), (logging.DEBUG, True)])
