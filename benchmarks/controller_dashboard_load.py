@@ -7,10 +7,11 @@ candidate). A real ``controller serve`` answers on 127.0.0.1; Debian's Chromium,
 (selenium, the options of the dashboard's tests), opens each page. Reported per page, from
 the browser's navigation timing, in ms from the start of the navigation: DOMContentLoaded,
 the load event, and the page's own marks: for a search, "first view" (the search and its
-frontier fetched and drawn: progress, charts, baseline and frontier tables) and "data" (every
-candidate fetched through the cursor, 1,000 a request); for every page "ready" (everything
-fetched and drawn: for a search, the candidates in the charts and the table too); and the
-kilobytes transferred. "cold": the first visit after the server started (nothing cached in
+compact view fetched, the page built) and "data" (every device, chart and table drawn, the
+candidates included); for every page "ready" (everything fetched and drawn); the kilobytes
+transferred (compressed), and the requests to the API with the size of their answers
+(decoded). Run against another checkout's package (PYTHONPATH) it measures that one's pages:
+the "before" of a change. "cold": the first visit after the server started (nothing cached in
 the browser or the server); "warm": the median of the next visits.
 
     python benchmarks/controller_dashboard_load.py [--candidates 10000] [--visits 3] [--db F]
@@ -52,7 +53,8 @@ def row(label: str, timings: list[dict[str, float]]) -> str:
 
     return (f"{label:<18} DOMContentLoaded {med('dom_content_loaded')}  load {med('load')}  "
             f"first view {med('first_view')}  data {med('data')}  ready {med('ready')}  "
-            f"sent {med('transfer_kb')} kB")  # fmt: skip
+            f"sent {med('transfer_kb')} kB  API requests {med('api_requests')}  "
+            f"API answers {med('api_kb')} kB")  # fmt: skip
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ app = typer.Typer(
 
 # Command modules under lts.controller.commands; each defines register(app: typer.Typer).
 COMMAND_MODULES: tuple[str, ...] = (
-    "space", "params", "search", "report", "agents", "proxy", "plot", "export", "serve", "db",
+    "space", "params", "search", "report", "pick", "agents", "proxy", "plot", "export", "serve",
+    "db",
 )  # fmt: skip
 
 

@@ -5,8 +5,9 @@ Formats (one file per architecture unless said otherwise):
 * ``json``: ``{arch_id}.json``, the canonical config; ``ArchConfig.from_json(text)`` reads it
   back with the same content id.
 * ``pt``: ``{arch_id}.pt``, an *untrained* PyTorch model: a dict with ``format``
-  (:data:`PT_FORMAT`), ``arch_id``, ``config`` (the canonical config as a dict), ``init``,
-  ``seed`` and ``state_dict``. Load it with :func:`load_model` or by hand::
+  (``PT_FORMAT``), ``arch_id``, ``config`` (the canonical config as a dict), ``init``,
+  ``seed`` and ``state_dict``. Load it with ``load_model`` (both from
+  :mod:`lts.controller.model_files`, where the model files are written) or by hand::
 
       ckpt = torch.load(path, map_location="cpu", weights_only=True)
       model = build_model(ArchConfig.from_dict(ckpt["config"]), init="constant")
@@ -18,7 +19,9 @@ Formats (one file per architecture unless said otherwise):
   all positions if the search measured ``output=all``), static shapes from the search's
   measurement settings.
 * ``csv``: ``frontier.csv``, one row per model (see :func:`csv_columns`): its architecture,
-  how the search measured it (``measure``: full or quick; empty when not recorded) and per
+  its sizes (``weight_bytes``: float32 weights; ``onnx_bytes``: the ONNX file's estimate,
+  :mod:`lts.controller.report.deploy`), how the search measured it (``measure``: full or
+  quick; empty when not recorded) and per
   measured objective of the search (by its column name: ``latency_ms``,
   ``decode_latency_ms``, ``peak_memory_mb``) its value, p10 and p90, the cost model's
   prediction (``..._predicted``, empty when none) and whether the value is that prediction
@@ -50,35 +53,30 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lts.controller.model_files import DEFAULT_SHAPE, require_torch, write_onnx, write_pt
 from lts.controller.report import ModelRow, build_report
+from lts.controller.report.deploy import BYTES_PER_PARAM
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import BuildError, ConfigError, LTSError
 from lts.shared.objectives import get as objective
 
-if TYPE_CHECKING:
-    import torch
-
 logger = logging.getLogger(__name__)
 
 FORMATS: tuple[str, ...] = ("json", "onnx", "pt", "csv")
-#: The ``format`` tag of a ``.pt`` file.
-PT_FORMAT = "lts-model/1"
 CSV_NAME = "frontier.csv"
 #: The CSV's columns before and after those of the objectives (:func:`csv_columns`).
 CSV_HEAD: tuple[str, ...] = (
     "arch_id", "role", "device", "backbone", "n_layer", "d_model", "d_embed", "div_val",
-    "n_head", "d_inner", "decoder_params", "total_params", "figures", "measure",
+    "n_head", "d_inner", "decoder_params", "total_params", "weight_bytes", "onnx_bytes",
+    "figures", "measure",
 )  # fmt: skip
 CSV_TAIL: tuple[str, ...] = ("config",)
-#: Measurement settings that shape the ONNX graph when the store has none.
-_DEFAULT_SHAPE = {"batch_size": 1, "seq_len": 192, "output": "last"}
 _MEDIA = {"json": "application/json", "csv": "text/csv", "onnx": "application/octet-stream",
           "pt": "application/octet-stream", "zip": "application/zip"}  # fmt: skip
-#: Bytes of a model file per parameter (float32 weights) and what a file adds besides.
-BYTES_PER_PARAM = 4
+#: What a model file adds besides its float32 weights (BYTES_PER_PARAM a parameter), at most.
 FILE_OVERHEAD_BYTES = 1 << 20
 
 
@@ -112,6 +110,8 @@ class Selection:
     members: list[Member]
     shape: dict[str, Any]
     objectives: tuple[str, ...] = ()
+    #: What makes the device's figures doubtful (the report's reliability warnings).
+    warnings: tuple[str, ...] = ()
 
 
 def parse_ids(text: str | None) -> list[str] | None:
@@ -143,11 +143,13 @@ def select(
         known = {r.arch_id: (r, role) for r, role in rows}
         for c in d.comparisons:
             known.setdefault(c.baseline.arch_id, (c.baseline, "baseline"))
+        for r in d.cross:  # another device's frontier member, measured here at the end
+            known.setdefault(r.arch_id, (r, "cross"))
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise ConfigError(
-                "ids", f"not on the frontier or baselines of search {search_id} on {name}: "
-                       f"{', '.join(unknown)}"
+                "ids", f"not on the frontier, baselines or cross figures of search "
+                       f"{search_id} on {name}: {', '.join(unknown)}"
             )  # fmt: skip
         rows = [known[i] for i in ids]
     archs = store.architectures(r.arch_id for r, _ in rows)
@@ -156,7 +158,8 @@ def select(
         for r, role in rows
     ]
     shape = _shape(store, search_id, d.device_id)
-    return Selection(search_id, name, d.status, members, shape, d.objectives)
+    return Selection(search_id, name, d.status, members, shape, d.objectives,
+                     d.reliability.warnings)  # fmt: skip
 
 
 def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any]:
@@ -167,8 +170,8 @@ def _shape(store: Store, search_id: int, device_id: int | None) -> dict[str, Any
                if c.measurement_id is not None]  # fmt: skip
         for m in store.get_measurements(ids[:1]).values():
             if m.settings:
-                return {k: m.settings.get(k, v) for k, v in _DEFAULT_SHAPE.items()}
-    return dict(_DEFAULT_SHAPE)
+                return {k: m.settings.get(k, v) for k, v in DEFAULT_SHAPE.items()}
+    return dict(DEFAULT_SHAPE)
 
 
 # ---------------------------------------------------------------------------- documents
@@ -184,7 +187,8 @@ def manifest(sel: Selection) -> dict[str, Any]:
         for m in sel.members
     ]
     return {"search_id": sel.search_id, "device": sel.device, "status": sel.status,
-            "shape": sel.shape, "data": data, "count": len(data)}  # fmt: skip
+            "shape": sel.shape, "warnings": list(sel.warnings), "data": data,
+            "count": len(data)}  # fmt: skip
 
 
 def csv_columns(objectives: tuple[str, ...]) -> list[str]:
@@ -216,6 +220,7 @@ def _csv_row(sel: Selection, m: Member) -> dict[str, Any]:
         "n_layer": c.n_layer, "d_model": c.d_model, "d_embed": c.d_embed, "div_val": c.div_val,
         "n_head": json.dumps(list(c.n_head)), "d_inner": json.dumps(list(c.d_inner)),
         "decoder_params": r.decoder_params, "total_params": m.total_params,
+        "weight_bytes": r.weight_bytes, "onnx_bytes": r.onnx_bytes,
         "figures": r.figures, "measure": r.measure,
     }  # fmt: skip
     for name, f in r.values.items():
@@ -327,72 +332,3 @@ def bundle(
             zf.write(one, arcname=one.name)
             one.unlink()
     return path, _MEDIA["zip"]
-
-
-def require_torch(fmt: str) -> None:
-    """Raise BuildError (one line: what to install) when ``fmt`` needs PyTorch and it is
-    missing."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BuildError(
-            f"--format {fmt} needs PyTorch (and ONNX for onnx): pip install 'lts[agent]'"
-        ) from None
-
-
-def build_untrained(cfg: ArchConfig, seed: int = 0) -> torch.nn.Module:
-    """The model of ``cfg`` with :func:`lts.shared.models.build_model`'s random initialisation,
-    drawn from ``seed`` (torch's global generator is left as it was)."""
-    import torch
-
-    from lts.shared.models import build_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_model(cfg, init="random")
-
-
-def write_pt(cfg: ArchConfig, path: Path, *, seed: int = 0, **_: Any) -> None:
-    """Save the untrained model of ``cfg`` as a ``.pt`` file (see the module docstring)."""
-    import torch
-
-    model = build_untrained(cfg, seed)
-    torch.save(
-        {"format": PT_FORMAT, "arch_id": cfg.arch_id, "config": cfg.to_dict(),
-         "init": "random", "seed": seed, "state_dict": model.state_dict()},
-        path,
-    )  # fmt: skip
-
-
-def write_onnx(
-    cfg: ArchConfig, path: Path, *, seed: int = 0, shape: dict[str, Any] | None = None
-) -> None:
-    """Export the untrained model of ``cfg`` to ONNX with the agent's exporter (prefill graph,
-    static ``shape``: ``batch_size``, ``seq_len``, ``output``)."""
-    import torch
-
-    from lts.shared.models.onnx_export import export_onnx
-
-    shape = {**_DEFAULT_SHAPE, **(shape or {})}
-    model = build_untrained(cfg, seed)
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randint(0, cfg.n_token, (shape["batch_size"], shape["seq_len"]), generator=gen)
-    try:
-        export_onnx(model, path, metric="prefill", output=shape["output"], idx=idx)
-    except RuntimeError as exc:
-        raise BuildError(f"{cfg.arch_id}: {exc}") from exc
-
-
-def load_model(path: str | Path) -> torch.nn.Module:
-    """The model saved by :func:`write_pt`, in eval mode (its config is ``model.cfg``)."""
-    import torch
-
-    from lts.shared.models import build_model
-
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != PT_FORMAT:
-        raise ConfigError("pt", f"{path} is not an LTS model file ({PT_FORMAT})")
-    cfg = ArchConfig.from_dict(ckpt["config"])
-    model = build_model(cfg, init="constant")
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()

@@ -32,6 +32,9 @@ Source = Literal["computed", "measured"]
 
 #: The objective a search's perplexity proxy fills (decoder parameters by default).
 PROXY = "params"
+#: Joins a measured objective's name and a device's in a joint search's objectives
+#: (``latency@pi``: the prefill latency measured on the agent ``pi``).
+AT = "@"
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,17 @@ def get(name: str) -> Objective:
         raise ConfigError("objectives", message) from None
 
 
+def split(name: str) -> tuple[str, str | None]:
+    """``latency@pi`` as ``("latency", "pi")``; a plain name as ``(name, None)``."""
+    base, at, device = name.partition(AT)
+    return base, (device if at else None)
+
+
+def qualified(name: str, device: str) -> str:
+    """The name of objective ``name`` measured on ``device`` in a joint search."""
+    return f"{name}{AT}{device}"
+
+
 def measured() -> list[Objective]:
     """Every measured objective, in declaration order (what a result is read for)."""
     return [o for o in OBJECTIVES.values() if o.measured]
@@ -196,17 +210,42 @@ def parse(text: str | Sequence[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class ObjectiveSet:
     """A search's objectives, in order (the proxy first), with the proxy's sense: a vector of
-    values (one per objective, in its unit) is what the search carries for each candidate."""
+    values (one per objective, in its unit) is what the search carries for each candidate.
+
+    A joint search (one population measured on several devices, :meth:`joint`) has each
+    measured objective once per device, qualified by the device (``latency@pi``); every
+    query below answers by position, so the algorithms need not know which kind they get."""
 
     names: tuple[str, ...] = DEFAULT_OBJECTIVES
     proxy_higher_is_better: bool = True
 
     def __post_init__(self) -> None:
-        parse(self.names)
+        bases = [split(n)[0] for n in self.names]
+        if any(split(n)[1] == "" for n in self.names):
+            raise ConfigError("objectives", "a qualified objective names its device: latency@pi")
+        if len(set(self.names)) != len(self.names):
+            raise ConfigError("objectives", f"an objective is named twice: {','.join(self.names)}")
+        parse(list(dict.fromkeys(bases)))
+
+    @classmethod
+    def joint(cls, base: ObjectiveSet, devices: Sequence[str]) -> ObjectiveSet:
+        """``base``'s objectives for a joint search on ``devices``: the proxy, then each
+        measured objective of ``base`` per device (``latency@a``, ``memory@a``, ``latency@b``,
+        ...)."""
+        if len(set(devices)) != len(devices) or len(devices) < 2:
+            raise ConfigError("agents", "a joint search needs two or more distinct devices")
+        names = [base.names[0]]
+        names += [qualified(n, d) for d in devices for n in base.names[1:]]
+        return cls(tuple(names), base.proxy_higher_is_better)
+
+    @property
+    def is_joint(self) -> bool:
+        return any(split(n)[1] is not None for n in self.names)
 
     @property
     def objectives(self) -> list[Objective]:
-        return [get(n) for n in self.names]
+        """The declared objective of each name (a qualified one's base), in order."""
+        return [get(split(n)[0]) for n in self.names]
 
     @property
     def measured(self) -> list[Objective]:
@@ -214,7 +253,8 @@ class ObjectiveSet:
 
     @property
     def measured_names(self) -> tuple[str, ...]:
-        return tuple(o.name for o in self.measured)
+        """The names of the measured objectives, in order (qualified in a joint search)."""
+        return tuple(n for n, o in zip(self.names, self.objectives, strict=True) if o.measured)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -222,7 +262,7 @@ class ObjectiveSet:
     def sense(self, name: str) -> Sense:
         if name == PROXY:
             return "max" if self.proxy_higher_is_better else "min"
-        return get(name).sense
+        return get(split(name)[0]).sense
 
     @property
     def signs(self) -> tuple[float, ...]:

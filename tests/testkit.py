@@ -5,9 +5,11 @@ subprocess to answer ``/health``."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -209,3 +211,20 @@ def assert_fp32_close(got: Any, want: Any, what: object = "", *, rel: float = FP
     largest magnitude in ``want`` (at least 1, so values near zero get ``rel`` absolute)."""
     diff = max_scaled_diff(got, want)
     assert diff <= rel, f"{what}: max |diff| is {diff:.2e} of the largest value (bound {rel:.0e})"
+
+
+def agent_items(
+    url: str, since: set[str], token: str | None = None
+) -> tuple[set[str], Counter[tuple[str, str]]]:
+    """The job ids of the agent at ``url``, and how often it measured (or tried to: failed)
+    each (arch_id, settings as canonical JSON) in its jobs not in ``since``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    jobs = httpx.get(f"{url}/jobs", params={"limit": 1000}, headers=headers).json()["data"]
+    out: Counter[tuple[str, str]] = Counter()
+    for job in jobs:
+        if job["id"] in since:
+            continue
+        for item in job["items"]:
+            if item["status"] in ("done", "failed"):
+                out[(item["arch_id"], json.dumps(item["settings"], sort_keys=True))] += 1
+    return {j["id"] for j in jobs}, out

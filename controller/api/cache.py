@@ -10,9 +10,10 @@ gzip get it compressed by the app's ``GZipMiddleware``, :mod:`lts.controller.api
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from lts.controller.api import reads
 from lts.controller.store import Store
@@ -23,19 +24,35 @@ class FrontierCache:
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[int, str | None], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str, str | None], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def frontier_json(self, store: Store, search_id: int, device: str | None) -> bytes:
         """The JSON of :func:`reads.read_frontier` (raises what it raises)."""
+        return self._kept(store, search_id, ("frontier", device), lambda: reads.read_frontier(
+            store, search_id, device).model_dump_json().encode())  # fmt: skip
+
+    def view_json(self, store: Store, search_id: int) -> bytes:
+        """The JSON of :func:`reads.read_view` (the dashboard's compact view)."""
+        return self._kept(
+            store,
+            search_id,
+            ("view", None),
+            lambda: json.dumps(reads.read_view(store, search_id)).encode(),
+        )
+
+    def _kept(
+        self, store: Store, search_id: int, what: tuple[str, str | None],
+        render: Callable[[], bytes],
+    ) -> bytes:  # fmt: skip
         version = reads.search_version(store, search_id)
-        key = (search_id, device)
+        key = (search_id, *what)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(key)
                 return entry[1]
-        body = reads.read_frontier(store, search_id, device).model_dump_json().encode()
+        body = render()
         entry = (version, body)
         with self._lock:
             self._entries[key] = entry

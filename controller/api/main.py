@@ -30,7 +30,9 @@ from lts.controller.api.routes import (
     devices,
     frontier,
     health,
+    joint,
     objectives,
+    pick,
 )
 from lts.controller.api.routes import exports as export_routes
 from lts.controller.api.routes import plots as plot_routes
@@ -52,6 +54,8 @@ logger = logging.getLogger(__name__)
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     searches_routes,
     frontier,
+    joint,
+    pick,
     candidates,
     architectures,
     devices,

@@ -29,15 +29,20 @@ from lts.controller.api.schemas import (
     Prediction,
     SearchDetailPublic,
     SearchesPublic,
+    SearchListedPublic,
     SearchPublic,
 )
-from lts.controller.report import build_report, device_headers, select_devices
+from lts.controller.report import DeviceHeader, build_report, device_headers, select_devices
+from lts.controller.report.compact import search_view
+from lts.controller.report.joint import joint_report
+from lts.controller.report.pick import parse_budgets, pick
 from lts.controller.report.views import device_public, header_public
+from lts.controller.report.views_across import JointPublic, PickPublic, joint_public, pick_public
 from lts.controller.search.config import load_config
 from lts.controller.search.lease import LIVE_STATUSES, live_search, shown_status
 from lts.controller.store import CandidateJoin, MeasurementRecord, SearchRecord, Store
 from lts.controller.store.records import stand_ins
-from lts.shared.errors import NotFoundError
+from lts.shared.errors import ConfigError, NotFoundError
 from lts.shared.objectives import measured as measured_objectives
 
 #: Device statuses of a search that is still measuring there.
@@ -64,8 +69,21 @@ def list_searches(
         replace(s, status=shown_status(s.status, leases.get(s.id), here=s.id in running))
         for s in page
     ]
-    data = [search_public(s, s.id in running) for s in shown]
+    data = [
+        SearchListedPublic(**search_public(s, s.id in running).model_dump(),
+                           devices=[header_public(h) for h in _headers(store, s)])
+        for s in shown
+    ]  # fmt: skip
     return SearchesPublic(data=data, count=store.count_searches())
+
+
+def _headers(store: Store, search: SearchRecord) -> list[DeviceHeader]:
+    """The device headers of a listed search (none when its settings cannot be read: the
+    list still shows it)."""
+    try:
+        return device_headers(store, search, load_config(store, search.id))
+    except ConfigError:
+        return []
 
 
 def search_public(search: SearchRecord, background: bool = False) -> SearchPublic:
@@ -128,6 +146,29 @@ def read_frontier(store: Store, search_id: int, device: str | None = None) -> Fr
     data = [device_public(d) for d in report.devices]
     return FrontierPublic(search_id=report.search.id, status=report.search.status, data=data,
                           count=len(data))  # fmt: skip
+
+
+def read_view(store: Store, search_id: int) -> dict[str, Any]:
+    """The dashboard's compact view of a search (:mod:`lts.controller.report.compact`)."""
+    require_search(store, search_id)
+    return search_view(store, search_id)
+
+
+# ------------------------------------------------------------------- across devices
+def read_joint(store: Store, search_id: int, devices: list[str] | None = None) -> JointPublic:
+    """The models with figures on every device named (all of the search's when None): the
+    joint report of :mod:`lts.controller.report.joint`, as ``controller results`` shows it."""
+    require_search(store, search_id)
+    return joint_public(joint_report(build_report(store, search_id), devices))
+
+
+def read_pick(
+    store: Store, search_id: int, devices: list[str], caps: dict[str, list[str]], by: str
+) -> PickPublic:
+    """The model to ship within the budgets (:func:`lts.controller.report.pick.pick`)."""
+    require_search(store, search_id)
+    budgets = parse_budgets(devices, caps)
+    return pick_public(pick(build_report(store, search_id), budgets, by))
 
 
 # --------------------------------------------------------------------------- candidates

@@ -49,8 +49,15 @@ class SearchPublic(_Public):
     background: bool = False
 
 
+class SearchListedPublic(SearchPublic):
+    """A search as the list shows it: with each device's header (progress, counts,
+    hypervolume), so that a page of searches needs no request per search."""
+
+    devices: list[DeviceHeaderPublic] = Field(default_factory=list)
+
+
 class SearchesPublic(_Public):
-    data: list[SearchPublic]
+    data: list[SearchListedPublic]
     count: int = Field(description="all searches in the store (not only this page)")
 
 

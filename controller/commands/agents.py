@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from lts.controller.agents import AgentsFile, AgentSpec
 from lts.controller.commands._edge import user_errors
+from lts.controller.commands._tables import Col, fitted
 from lts.shared.schemas import DeviceInfo
 
 agents_app = typer.Typer(
@@ -92,16 +92,16 @@ def list_agents(
         ]
         typer.echo(json.dumps({"data": rows, "count": len(rows), "file": str(registry.path)}))
         return
-    table = Table(title=f"{len(specs)} agents in {registry.path}")
-    for col in ("name", "url", "auth", "status", "device", "defaults", "fingerprint"):
-        table.add_column(col, no_wrap=col in ("name", "url", "fingerprint"))
+    cols = [Col("name"), Col("url"), Col("auth", drop=1), Col("status"), Col("device", drop=2),
+            Col("defaults", drop=3), Col("fingerprint", drop=4)]  # fmt: skip
+    cells: list[list[str]] = []
     for s, c in zip(specs, checks, strict=True):
         status = (
             ""
             if not check
             else ("[green]up[/]" if c.get("reachable") else f"[red]{c.get('error')}[/]")
         )
-        table.add_row(
+        cells.append([
             s.name or "",
             s.url,
             "token file" if s.token_file else ("token" if s.token else "none"),
@@ -109,8 +109,9 @@ def list_agents(
             c.get("summary", ""),
             c.get("defaults", ""),
             c.get("fingerprint", ""),
-        )
-    Console().print(table)
+        ])  # fmt: skip
+    console = Console()
+    console.print(fitted(console, cols, cells, title=f"{len(specs)} agents in {registry.path}"))
 
 
 async def _check_all(specs: list[AgentSpec], timeout_s: float) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lts.controller.commands._edge import check_range, user_errors
+from lts.controller.commands._tables import Col, fitted
 from lts.controller.report import (
     Comparison,
     CostModelSummary,
@@ -19,6 +20,7 @@ from lts.controller.report import (
     SearchReport,
     build_report,
 )
+from lts.controller.report.joint import JointReport, joint_report
 from lts.controller.search.lease import live_devices, live_search
 from lts.controller.store import DEFAULT_DB, CandidateCounts, Store
 from lts.shared.errors import ConfigError
@@ -34,6 +36,19 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+SearchArg = Annotated[
+    int | None, typer.Argument(help="The search (default: the latest).", show_default=False)
+]
+
+
+def search_or_latest(store: Store, search_id: int | None) -> int:
+    """``search_id``, or the latest search's id when None (ConfigError when there is none)."""
+    if search_id is not None:
+        return search_id
+    latest = store.latest_search()
+    if latest is None:
+        raise ConfigError("search", f"no search in {store.url}")
+    return latest.id
 
 
 def register(app: typer.Typer) -> None:
@@ -43,9 +58,7 @@ def register(app: typer.Typer) -> None:
 
 
 def results(
-    search_id: Annotated[
-        int | None, typer.Argument(help="The search (default: the latest).", show_default=False)
-    ] = None,
+    search_id: SearchArg = None,
     device: Annotated[
         str | None, typer.Option("--device", help="Only this device (agent or device name).")
     ] = None,
@@ -56,12 +69,7 @@ def results(
     with user_errors():
         check_range("search_id", search_id)
     with user_errors(), Store.open(db, create=False) as store:
-        if search_id is None:
-            latest = store.latest_search()
-            if latest is None:
-                raise ConfigError("search", f"no search in {store.url}")
-            search_id = latest.id
-        report = build_report(store, search_id, device)
+        report = build_report(store, search_or_latest(store, search_id), device)
     if as_json:
         typer.echo(json.dumps(report.to_json()))
         return
@@ -96,43 +104,47 @@ def searches(db: DbOption = None, as_json: JsonOption = False) -> None:
         ]
         typer.echo(json.dumps({"data": rows, "count": len(rows)}))
         return
-    table = Table(title=f"Searches ({len(found)})")
-    for name in ("id", "name", "status", "created (UTC)", "agents", "iterations", "seed"):
-        table.add_column(name, justify="right" if name in ("id", "seed") else "left")
+    cols = [Col("id", "right"), Col("name", drop=2), Col("status"), Col("created (UTC)", drop=3),
+            Col("agents"), Col("iterations"), Col("seed", "right", 4)]  # fmt: skip
+    cells: list[list[str]] = []
     for s in found:
         devices = per_search[s.id]
         done = ", ".join(f"{d.iteration_done + 1}" for d in devices)
-        table.add_row(
-            str(s.id),
-            s.name or "",
-            _status(s.status),
-            s.created_at.strftime("%Y-%m-%d %H:%M"),
-            ", ".join(d.agent for d in devices),
-            f"{done} / {s.settings.get('iterations')}",
-            str(s.seed),
-        )
-    output_console().print(table)
+        cells.append([str(s.id), s.name or "", _status(s.status),
+                     s.created_at.strftime("%Y-%m-%d %H:%M"), ", ".join(d.agent for d in devices),
+                     f"{done} / {s.settings.get('iterations')}", str(s.seed)])  # fmt: skip
+    console = output_console()
+    console.print(fitted(console, cols, cells, title=f"Searches ({len(found)})"))
 
 
 # ---------------------------------------------------------------------------- rendering
 def render_report(console: Console, report: SearchReport) -> None:
-    """The end-of-search tables: per device, its frontier and the baseline comparison."""
+    """The end-of-search tables: per device, its frontier and the baseline comparison, what
+    makes its figures doubtful; across devices, the models good on every device."""
     s = report.search
     title = f"Search {s.id}" + (f" ({s.name})" if s.name else "")
     console.print(f"[bold]{title}[/bold]: {_status(s.status)}")
     if s.message and s.status != "done":
         console.print(f"  {s.message}")
     for d in report.devices:
-        console.print(_frontier_table(d))
+        console.print(_frontier_table(console, d))
+        for warning in d.reliability.warnings:
+            console.print(f"[yellow]warning[/]: {warning}", soft_wrap=True)
         if d.comparisons:
-            console.print(_comparison_table(d))
+            console.print(_comparison_table(console, d))
+    if len(report.devices) >= 2 and all(d.device_id is not None for d in report.devices):
+        console.print(_joint_table(console, joint_report(report)))
 
 
 def _device_title(d: DeviceReport) -> str:
     """Three lines: the device's progress; what it did with its candidates; the cost model's
     error (left out when there is none)."""
     name = d.device or d.agent
-    hv = f", hypervolume {d.hypervolume:.4f}" if d.hypervolume is not None else ""
+    hv = ""
+    if d.hypervolume is not None:
+        hv = f", hypervolume {d.hypervolume:.4f} of its box"
+        if d.hypervolume_ratio is not None:
+            hv += f" ({d.hypervolume_ratio:.2f}x the baselines')"
     lines = [
         f"{name}: {_status(d.status)}, iteration {d.iterations_done}/{d.iterations}{hv}",
         counts_text(d.counts),
@@ -161,7 +173,7 @@ def cost_model_text(model: CostModelSummary | None) -> str:
     return f"cost model MdAPE: {', '.join(parts)}" if parts else ""
 
 
-def _frontier_table(d: DeviceReport) -> Table:
+def _frontier_table(console: Console, d: DeviceReport) -> Table:
     figures = {r.figures for r in d.frontier}
     if figures == {"final"}:
         which = "final measurements"
@@ -172,50 +184,76 @@ def _frontier_table(d: DeviceReport) -> Table:
         which = "search-time figures"
     mark = len(figures) > 1
     measured = [get(n) for n in d.objectives if get(n).measured]
-    caption = f"Pareto frontier ({which}; latencies: median, p10-p90)"
+    caption = (f"Pareto frontier ({which}; latencies: median, p10-p90); more decoder params: "
+               "lower perplexity (the proxy); fp32 MB: the weights, as an ONNX or .pt file "
+               "(within 2%)")  # fmt: skip
     if any(f.stand_in for r in d.frontier for f in r.values.values()):
         caption += "\n~: predicted by the cost model (a quick measurement did not measure it)"
-    table = Table(title=_device_title(d), caption=caption)
-    table.add_column("arch_id", no_wrap=True)
-    for name in ("layers", "d_model", "decoder params", "total params"):
-        table.add_column(name, justify="right")
+    if d.message and d.status != "done":
+        caption += f"\n{d.message}"
+    cols = [Col("arch_id"), Col("layers", "right", 3), Col("d_model", "right", 5),
+            Col("decoder params", "right"), Col("total params", "right", 2),
+            Col("fp32 MB", "right", 4)]  # fmt: skip
     for o in measured:
-        table.add_column(f"{o.label} {o.unit}", justify="right")
+        cols.append(Col(f"{o.label} {o.unit}", "right"))
+        if o.timed:
+            cols.append(Col("p10-p90", "right", 6))
+    rows = []
     for r in d.frontier:
         cells = [r.arch_id, str(r.n_layer), str(r.d_model), _params(r.decoder_params),
-                 _params(r.total_params)]  # fmt: skip
+                 _params(r.total_params), f"{r.weight_bytes / 1e6:.1f}"]  # fmt: skip
         for i, o in enumerate(measured):
             f = r.values.get(o.name)
             text = "-" if f is None else ("~" if f.stand_in else "") + _num(f.value, 2)
-            if f is not None and o.timed and f.p10 is not None:
-                text += f" ({_num(f.p10, 1)}-{_num(f.p90, 1)})"
             if mark and i == 0 and r.figures == "final":
                 text += "*"
             cells.append(text)
-        table.add_row(*cells)
-    if d.message and d.status != "done":
-        table.caption = f"{table.caption}\n{d.message}"
-    return table
+            if o.timed:
+                span = f is not None and f.p10 is not None and f.p90 is not None
+                cells.append(f"{_num(f.p10, 1)}-{_num(f.p90, 1)}" if span and f else "-")
+        rows.append(cells)
+    return fitted(console, cols, rows, title=_device_title(d), caption=caption)
 
 
-def _comparison_table(d: DeviceReport) -> Table:
-    table = Table(
+def _comparison_table(console: Console, d: DeviceReport) -> Table:
+    measured = [get(n) for n in d.objectives if get(n).measured]
+    cols = [Col("baseline", "right"), Col("decoder params", "right", 2)]
+    cols += [Col(f"{o.label} {o.unit}", "right", 3) for o in measured]
+    cols += [Col("match"), Col("params", "right", 1)]
+    cols += [Col(f"{o.label} ratio", "right") for o in measured]
+    rows = [_comparison_cells(c, [o.name for o in measured]) for c in d.comparisons]
+    return fitted(
+        console,
+        cols,
+        rows,
         title=f"{d.device or d.agent}: layer-scaled baselines",
         caption="match: the fastest frontier model with at least the baseline's decoder params; "
         "ratios: baseline / match (above 1: the match is faster, smaller)",
     )
-    measured = [get(n) for n in d.objectives if get(n).measured]
-    table.add_column("baseline", justify="right")
-    table.add_column("decoder params", justify="right")
-    for o in measured:
-        table.add_column(f"{o.label} {o.unit}", justify="right")
-    table.add_column("match", no_wrap=True)
-    table.add_column("params", justify="right")
-    for o in measured:
-        table.add_column(f"{o.label} ratio", justify="right", style="bold")
-    for c in d.comparisons:
-        table.add_row(*_comparison_cells(c, [o.name for o in measured]))
-    return table
+
+
+def _joint_table(console: Console, j: JointReport) -> Table:
+    """The models on the joint frontier, with each device's figures."""
+    names = [get(n) for n in j.objectives]
+    cols = [Col("arch_id"), Col("decoder params", "right"), Col("fp32 MB", "right", 2)]
+    cols += [Col(f"{d}: {o.label} {o.unit}", "right", 1 if i else 0)
+             for d in j.devices for i, o in enumerate(names)]  # fmt: skip
+    members = [r for r in j.rows if r.member]
+    rows = [[r.arch_id, _params(r.decoder_params), f"{4 * r.total_params / 1e6:.1f}",
+             *(_num(r.devices[d].value(o.name), 2) for d in j.devices for o in names)]
+            for r in members]  # fmt: skip
+    how = ("a joint search: one population measured on every device" if j.joint else
+           "each device's frontier and baselines, and each frontier measured on the other "
+           "devices (--cross-measure)")  # fmt: skip
+    return fitted(
+        console,
+        cols,
+        rows,
+        title=f"Good on every device: {len(members)} of the {len(j.rows)} "
+        "models measured on all of them",
+        caption=f"the joint frontier ({how}): no other model is better on the proxy and on every "
+        "device at once; controller pick chooses one for a budget",
+    )
 
 
 def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
@@ -230,6 +268,11 @@ def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
         stand_in = c.match.values[n].stand_in if n in c.match.values else False
         ratios.append(("~" if stand_in else "") + (f"{ratio:.2f}x" if ratio is not None else "-"))
     return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios]
+
+
+def size_text(n: int) -> str:
+    """A size in bytes as MB (10^6 bytes) or GB."""
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 def _params(n: int) -> str:

@@ -3,7 +3,8 @@ plotly.js from the installed ``plotly`` package. Nothing is fetched from elsewhe
 nothing is built: :class:`Assets` reads each file once and keeps it.
 
 Served by :mod:`lts.controller.api.routes.dashboard`; the pages call the REST API from the
-browser (``static/app.js``), so every number they show is the API's.
+browser (``static/*.js``: :data:`SCRIPTS`, in the order the page loads them), so every
+number they show is the API's.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ def _static(name: str) -> Callable[[], bytes]:
     return lambda: (STATIC_DIR / name).read_bytes()
 
 
+#: The page's scripts, in the order it runs them (classic scripts sharing one global scope):
+#: the helpers, the search page and its decision parts, then the other pages and the router.
+SCRIPTS: tuple[str, ...] = ("common.js", "search.js", "search_decide.js", "app.js")
+
 #: The files served under ``/ui/assets/``: name -> (media type, reader).
 _SOURCES: dict[str, tuple[str, Callable[[], bytes]]] = {
-    "app.js": ("text/javascript; charset=utf-8", _static("app.js")),
+    **{name: ("text/javascript; charset=utf-8", _static(name)) for name in SCRIPTS},
     "style.css": ("text/css; charset=utf-8", _static("style.css")),
     "plotly.min.js": ("text/javascript; charset=utf-8", _plotly_js),
 }
@@ -80,7 +85,7 @@ def page_html(assets: Assets, *, auth: str) -> str:
     """The page every dashboard URL answers (the script renders the page the path names).
     ``auth``: ``open`` (reads need no token) or ``cookie`` (signed in: a sign-out button)."""
     text = (STATIC_DIR / "index.html").read_text()
-    for name in ("app.js", "style.css", "plotly.min.js"):
+    for name in (*SCRIPTS, "style.css", "plotly.min.js"):
         text = text.replace("{{" + name + "}}", assets.url(name))
     return text.replace("{{auth}}", html.escape(auth))
 

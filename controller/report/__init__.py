@@ -36,7 +36,9 @@ from lts.controller.report.rows import (
     ModelRow,
     _fraction,
     device_frontier,
+    joint_live_members,
 )
+from lts.controller.report.trust import Reliability, hypervolume_ratio, reliability
 from lts.controller.search.config import SearchConfig, load_config
 from lts.controller.search.lease import live_devices, live_search
 from lts.controller.store import (
@@ -56,6 +58,7 @@ __all__ = [
     "Figure",
     "ModelRow",
     "PredictionErrors",
+    "Reliability",
     "SearchReport",
     "build_report",
     "cost_model_summary",
@@ -151,6 +154,10 @@ class DeviceHeader:
     cost_model: CostModelSummary | None
     objectives: tuple[str, ...]
     updated_at: datetime | None = None
+    #: The box the hypervolume is measured in: per objective (a joint search's qualified
+    #: ones), the ``ideal`` (0) and ``reference`` (1) values in its unit, fixed by the
+    #: search's first iteration; None before it.
+    hypervolume_box: dict[str, dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,12 @@ class DeviceReport(DeviceHeader):
 
     frontier: list[ModelRow] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+    #: Models of the other devices' frontiers measured here at the end of the search.
+    cross: list[ModelRow] = field(default_factory=list)
+    #: How far the figures shown can be trusted (busy device, wide spans).
+    reliability: Reliability = field(default_factory=Reliability)
+    #: The frontier's hypervolume over the baselines' (on one box; None without both).
+    hypervolume_ratio: float | None = None
     #: What the rows were made of: the records read, the measurement ids of each model.
     loaded: Loaded | None = field(default=None, repr=False, compare=False)
     measurement_ids: dict[str, tuple[int | None, int | None]] = field(
@@ -199,19 +212,43 @@ def build_report(store: Store, search_id: int, device: str | None = None) -> Sea
     search = live_search(store, store.get_search(search_id))
     config = load_config(store, search_id)
     headers = device_headers(store, search, config, device)
+    members = _joint_members(store, search, config)
     reports = []
+    objectives = config.objective_set()
     for h in headers:
         front = None
         if h.device_id is not None:  # None: no device has answered for it, nothing measured
-            front = device_frontier(store, config, search_id, h.device_id)
+            front = device_frontier(store, config, search_id, h.device_id, members=members)
+        ms = list(front.loaded.measurements.values()) if front else []
+        ratio = None
+        if front:
+            ratio = hypervolume_ratio(front.frontier, [c.baseline for c in front.comparisons],
+                                      objectives)  # fmt: skip
         reports.append(DeviceReport(
             **{f.name: getattr(h, f.name) for f in fields(DeviceHeader)},
             frontier=front.frontier if front else [],
             comparisons=front.comparisons if front else [],
+            cross=front.cross if front else [],
+            reliability=reliability(h.device or h.agent, ms, objectives),
+            hypervolume_ratio=ratio,
             loaded=front.loaded if front else None,
             measurement_ids=front.measurement_ids if front else {},
         ))  # fmt: skip
     return SearchReport(search, config, reports)
+
+
+def _joint_members(store: Store, search: SearchRecord, config: SearchConfig) -> set[str] | None:
+    """A joint search's current frontier (None for any other search): what each device that
+    has not reported yet shows, with its own figures."""
+    if not config.joint:
+        return None
+    sds = store.search_devices(search.id)
+    if all(sd.status == "done" for sd in sds):  # each reports the stored joint frontier
+        return None
+    devices = {sd.agent: sd.device_id for sd in sds if sd.device_id is not None}
+    if len(devices) < len(config.agents):
+        return set()
+    return joint_live_members(store, config, search.id, devices)
 
 
 def device_headers(
@@ -243,8 +280,27 @@ def device_headers(
             cost_model=cost_model_summary(sd.state),
             objectives=tuple(config.objectives),
             updated_at=sd.updated_at,
+            hypervolume_box=_box(sd.state, config),
         ))  # fmt: skip
     return out
+
+
+def _box(state: Mapping[str, Any], config: SearchConfig) -> dict[str, dict[str, float]] | None:
+    """The hypervolume's box of a device's stored state, in the objectives' units."""
+    algorithm = state.get("algorithm")
+    ref = algorithm.get("reference") if isinstance(algorithm, dict) else None
+    if not isinstance(ref, dict):
+        return None
+    objectives = config.joint_objectives() if config.joint else config.objective_set()
+
+    def named(values: Any) -> dict[str, float]:
+        pairs = zip(objectives.names, objectives.signs, values, strict=True)
+        return {n: sign * float(v) for n, sign, v in pairs}
+
+    try:
+        return {"ideal": named(ref["ideal"]), "reference": named(ref["ref"])}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def select_devices(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lts.controller import pareto
+from lts.controller.report import deploy
 from lts.controller.search.config import SearchConfig
 from lts.controller.store import (
     ArchitectureRecord,
@@ -19,7 +20,7 @@ from lts.controller.store import (
     Store,
 )
 from lts.controller.store.records import stand_ins
-from lts.shared.objectives import PROXY, ObjectiveSet
+from lts.shared.objectives import AT, PROXY, ObjectiveSet
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class ModelRow:
             return self.proxy
         figure = self.values.get(name)
         return None if figure is None else figure.value
+
+    @property
+    def weight_bytes(self) -> int:
+        """Its float32 weights in bytes (:mod:`lts.controller.report.deploy`)."""
+        return deploy.weight_bytes(self.total_params)
+
+    @property
+    def onnx_bytes(self) -> int:
+        """The estimated size of its ONNX export in bytes."""
+        return deploy.onnx_bytes(self.total_params)
 
     # The paper's objectives under the API's flat field names.
     @property
@@ -118,6 +129,9 @@ class DeviceFrontier:
     comparisons: list[Comparison]
     measurement_ids: dict[str, tuple[int | None, int | None]]
     loaded: Loaded
+    #: Models of the other devices' frontiers measured here at the end (their ``cross``
+    #: figures; controller.search.cross), by decoder parameters.
+    cross: list[ModelRow] = field(default_factory=list)
 
 
 def device_frontier(
@@ -126,25 +140,31 @@ def device_frontier(
     search_id: int,
     device_id: int,
     cands: list[CandidateFigures] | None = None,
+    members: set[str] | None = None,
 ) -> DeviceFrontier:
     """The frontier and baseline comparison of one device of a search: from its stored report
     once it has finished, else from its candidates so far (``cands``,
-    :meth:`Store.candidate_figures`, read when not given). The one builder of what
-    ``controller results``, the API, plots, exports and the dashboard show."""
+    :meth:`Store.candidate_figures`, read when not given; ``members``: the frontier's arch
+    ids when another rule than this device's figures makes it, a joint search's). The one
+    builder of what ``controller results``, the API, plots, exports and the dashboard
+    show."""
     objectives = config.objective_set()
     reported = store.reported(search_id, device_id)
-    if reported:
-        frontier, baselines, loaded = reported_rows(store, reported, objectives, config)
-        ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported}
+    cross: list[ModelRow] = []
+    if any(r.role != "cross" for r in reported):
+        frontier, baselines, cross, loaded = reported_rows(store, reported, objectives, config)
+        ids = {r.arch_id: (r.search_measurement_id, r.final_measurement_id) for r in reported
+               if r.role != "cross"}  # fmt: skip
     else:  # still searching, stopped or failed: the current frontier
         if cands is None:
             cands = store.candidate_figures(search_id, device_id)
-        frontier, baselines, loaded = live_rows(store, config, cands)
+        frontier, baselines, loaded = live_rows(store, config, cands, members)
         ids = {c.arch_id: (c.measurement_id, None) for c in cands if c.measurement_id}
     frontier = sorted(frontier, key=lambda r: (r.decoder_params, r.arch_id))
     comparisons = [compare(b, frontier, objectives)
                    for b in sorted(baselines, key=lambda r: r.n_layer)]  # fmt: skip
-    return DeviceFrontier(frontier, comparisons, ids, loaded)
+    cross = sorted(cross, key=lambda r: (r.decoder_params, r.arch_id))
+    return DeviceFrontier(frontier, comparisons, ids, loaded, cross)
 
 
 def compare(baseline: ModelRow, frontier: list[ModelRow], objectives: ObjectiveSet) -> Comparison:
@@ -213,28 +233,28 @@ def make_row(
 
 def reported_rows(
     store: Store, reported: list[ReportedRecord], objectives: ObjectiveSet, config: SearchConfig
-) -> tuple[list[ModelRow], list[ModelRow], Loaded]:
-    """The frontier and the baselines of a finished device, from its stored report
-    (:meth:`Store.reported`), in the report's order: each with the figures of its final
-    measurement when that succeeded with every objective (``figures="final"``), else of its
-    search-time one. Reads the architectures and measurements named; no candidate is read."""
+) -> tuple[list[ModelRow], list[ModelRow], list[ModelRow], Loaded]:
+    """The frontier, the baselines and the cross figures of a finished device, from its
+    stored report (:meth:`Store.reported`), in the report's order: each with the figures of
+    its final measurement when that succeeded with every objective (``figures="final"``),
+    else of its search-time one (a cross row has only a final one). Reads the architectures
+    and measurements named; no candidate is read."""
     archs = store.architectures(r.arch_id for r in reported)
     ids = [i for r in reported for i in (r.final_measurement_id, r.search_measurement_id) if i]
     ms = store.get_measurements(ids)
     estimates = _estimates(store, reported)
-    frontier: list[ModelRow] = []
-    baselines: list[ModelRow] = []
+    out: dict[str, list[ModelRow]] = {"frontier": [], "baseline": [], "cross": []}
     names = objectives.measured_names
     for r in reported:
         final = ms.get(r.final_measurement_id) if r.final_measurement_id else None
         during = ms.get(r.search_measurement_id) if r.search_measurement_id else None
         estimate = estimates.get(r.arch_id, (None, {}))
-        if final is not None and final.covers(names):
+        if final is not None and (final.covers(names) or r.role == "cross"):
             row = make_row(archs[r.arch_id], final, "final", config, estimate)
         else:
             row = make_row(archs[r.arch_id], during, "search", config, estimate)
-        (frontier if r.role == "frontier" else baselines).append(row)
-    return frontier, baselines, Loaded(archs, ms)
+        out.setdefault(r.role, []).append(row)
+    return out["frontier"], out["baseline"], out["cross"], Loaded(archs, ms)
 
 
 def _estimates(store: Store, reported: list[ReportedRecord]) -> dict[str, Estimate]:
@@ -247,14 +267,16 @@ def _estimates(store: Store, reported: list[ReportedRecord]) -> dict[str, Estima
 
 
 def live_rows(
-    store: Store, config: SearchConfig, cands: list[CandidateFigures]
-) -> tuple[list[ModelRow], list[ModelRow], Loaded]:
+    store: Store, config: SearchConfig, cands: list[CandidateFigures],
+    members: set[str] | None = None,
+) -> tuple[list[ModelRow], list[ModelRow], Loaded]:  # fmt: skip
     """The current frontier and the baselines of a device that has not finished, from its
     candidates so far (:meth:`Store.candidate_figures`; search-time figures): the frontier is
     that of ``config`` over the feasible, successfully measured candidates with a value for
-    every objective (predictions standing in where the rule allows); baselines are the
-    candidates of negative iteration, measured or not. Full records are read for those rows
-    only (with the default proxy; another proxy needs every candidate's architecture)."""
+    every objective (predictions standing in where the rule allows), or those of ``members``
+    among them where given; baselines are the candidates of negative iteration, measured or
+    not. Full records are read for those rows only (with the default proxy; another proxy
+    needs every candidate's architecture)."""
     bounds = config.bounds()
     objectives = config.objective_set()
     names = objectives.measured_names
@@ -268,7 +290,9 @@ def live_rows(
             feasible[c.arch_id] = (c, values)
     unique = list(feasible.values())
     chosen: list[CandidateFigures] = []
-    if unique:
+    if members is not None:
+        chosen = [c for c, _ in unique if c.arch_id in members]
+    elif unique:
         if config.proxy == "decoder_params":
             scores = [float(c.decoder_params) for c, _ in unique]
         else:
@@ -287,6 +311,41 @@ def live_rows(
                         estimate)  # fmt: skip
 
     return [row(c) for c in chosen], [row(c) for c in based], Loaded(archs, ms)
+
+
+def joint_live_members(
+    store: Store, config: SearchConfig, search_id: int, devices: dict[str, int]
+) -> set[str]:
+    """The arch ids of a running joint search's current frontier: over the candidates
+    measured on every device (``devices``: device id by agent as given), by the joint
+    objectives and bounds (:meth:`SearchConfig.joint_objectives`)."""
+    objectives = config.joint_objectives()
+    bounds = config.joint_bounds()
+    base = config.objective_set().measured_names
+    joined: dict[str, dict[str, float]] = {}
+    params: dict[str, int] = {}
+    for label, device_id in devices.items():
+        for c in store.candidate_figures(search_id, device_id):
+            if c.iteration < 0 or not c.ok:
+                continue
+            values, _ = c.filled(base)
+            if len(values) != len(base):
+                continue
+            joined.setdefault(c.arch_id, {}).update(
+                {f"{n}{AT}{label}": v for n, v in values.items()})  # fmt: skip
+            params[c.arch_id] = c.decoder_params
+    ids = [a for a, v in joined.items()
+           if len(v) == len(objectives.measured_names) and bounds.feasible(v)]  # fmt: skip
+    if not ids:
+        return set()
+    if config.proxy == "decoder_params":
+        scores = {a: float(params[a]) for a in ids}
+    else:  # another proxy: from the architectures
+        archs = store.architectures(ids)
+        scores = {a: _proxy(config.proxy, archs[a]) for a in ids}
+    rows = [objectives.minimised([scores[a], *(joined[a][n] for n in objectives.names[1:])])
+            for a in ids]  # fmt: skip
+    return {ids[i] for i in pareto.frontier(rows, config.frontier)}
 
 
 def _proxy(proxy: str, arch: ArchitectureRecord) -> float:

@@ -11,6 +11,8 @@ and (through the API) the dashboard.
 * :class:`DeviceFrontierPublic`: a header with the frontier's members and the baseline
   comparisons.
 
+Across devices (the joint report, the pick): :mod:`lts.controller.report.views_across`.
+
 Every float that may be infinite or NaN is written as ``null`` (strict JSON).
 """
 
@@ -59,7 +61,12 @@ class ModelPublic(_Public):
     n_layer: int
     d_model: int
     decoder_params: int
-    total_params: int
+    total_params: int = Field(description="every parameter, the embedding and softmax included")
+    weight_bytes: int = Field(description="its float32 weights: 4 bytes per parameter")
+    onnx_bytes: int = Field(
+        description="the estimated size of its ONNX export (the weights "
+        "plus the graph, calibrated on real exports)"
+    )
     proxy: float
     figures: str
     error: str | None = None
@@ -117,10 +124,28 @@ class DeviceHeaderPublic(_Public):
         description="the cost model's error as the search last recorded it (fractions: 0.06 "
         "is 6 %); null when the search has none"
     )
-    hypervolume: float | None
+    hypervolume: float | None = Field(
+        description="of the frontier, in the box hypervolume_box (1: the whole box)"
+    )
+    hypervolume_box: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="per objective, the ideal (0) and reference (1) values the "
+        "hypervolume is normalised by, in the objective's unit; fixed by the first iteration",
+    )
     frontier_size: int
     objectives: list[str]
     updated_at: datetime | None = None
+
+
+class ReliabilityPublic(_Public):
+    """How far a device's figures can be trusted: of the ``measurements`` behind them,
+    ``busy`` were taken on a busy device and ``wide`` have a p10-p90 span wider than +-30%
+    of their median; ``warnings`` in words where most are."""
+
+    measurements: int
+    busy: int
+    wide: int
+    warnings: list[str]
 
 
 class FrontierMemberPublic(ModelPublic):
@@ -143,6 +168,20 @@ class DeviceFrontierPublic(DeviceHeaderPublic):
     )
     members: list[FrontierMemberPublic] = Field(default_factory=list)
     baselines: list[ComparisonPublic] = Field(default_factory=list)
+    cross: list[ModelPublic] = Field(
+        default_factory=list,
+        description="models of the other devices' frontiers measured "
+        "here at the end of the search (--cross-measure)",
+    )
+    reliability: ReliabilityPublic = Field(
+        default_factory=lambda: ReliabilityPublic(measurements=0, busy=0, wide=0, warnings=[])
+    )
+    hypervolume_ratio: float | None = Field(
+        None,
+        description="the frontier's hypervolume over the layer-scaled baselines', on "
+        "one box (each objective from the best to the worst of both, +10%); above 1: better "
+        "than scaling a standard model",
+    )
 
 
 def figure_public(f: Figure) -> FigurePublic:
@@ -158,7 +197,8 @@ def model_fields(row: ModelRow) -> dict[str, Any]:
     return {
         "arch_id": row.arch_id, "n_layer": row.n_layer, "d_model": row.d_model,
         "decoder_params": row.decoder_params, "total_params": row.total_params,
-        "proxy": row.proxy, "figures": row.figures, "error": row.error, "measure": row.measure,
+        "weight_bytes": row.weight_bytes, "onnx_bytes": row.onnx_bytes, "proxy": row.proxy,
+        "figures": row.figures, "error": row.error, "measure": row.measure,
         "objectives": {n: figure_public(f) for n, f in row.values.items()},
         "latency_ms": latency.value if latency else None,
         "p10_ms": latency.p10 if latency else None,
@@ -196,7 +236,7 @@ def header_fields(h: DeviceHeader) -> dict[str, Any]:
         "failed": n.failed,
         "cost_model": h.cost_model, "hypervolume": h.hypervolume,
         "frontier_size": h.frontier_size, "objectives": list(h.objectives),
-        "updated_at": h.updated_at,
+        "updated_at": h.updated_at, "hypervolume_box": h.hypervolume_box,
     }  # fmt: skip
 
 
@@ -215,6 +255,14 @@ def device_frontier_public(
         final_settings=settings[1],
         members=members,
         baselines=[comparison_public(c) for c in d.comparisons],
+        cross=[model_public(r) for r in d.cross],
+        reliability=ReliabilityPublic(
+            measurements=d.reliability.measurements,
+            busy=d.reliability.busy,
+            wide=d.reliability.wide,
+            warnings=list(d.reliability.warnings),
+        ),
+        hypervolume_ratio=d.hypervolume_ratio,
     )
 
 

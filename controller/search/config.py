@@ -107,10 +107,19 @@ class SearchConfig(BaseModel):
     #: protocol for those whose frontier membership it leaves open; ``full``: the full
     #: protocol for every candidate (lts.controller.search.economy).
     measure_mode: MeasureMode = "quick"
+    #: One population measured on every device, its objectives each device's (``latency@pi``
+    #: ...; :meth:`objective_set`), instead of one search per device.
+    joint: bool = False
+    #: At the end of a search on several devices (not joint), measure each device's frontier
+    #: on the other devices (controller.search.cross), so that devices can be compared and a
+    #: model picked for all of them on real figures.
+    cross_measure: bool = True
 
     @model_validator(mode="before")
     @classmethod
     def _resolve_parents(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("joint") and values.get("screen") is None:
+            values = {**values, "screen": False}  # screening judges one device's frontier
         if isinstance(values, dict) and values.get("parents") is None:
             population = values.get("population", 100)
             if isinstance(population, int) and not isinstance(population, bool):
@@ -128,6 +137,7 @@ class SearchConfig(BaseModel):
         get_algorithm(config.algorithm)
         config.objective_set()
         config.bounds()
+        config.check_joint()
         config.settings_for(MeasureSettings.model_validate({}))  # objectives fit the overrides
         config.search_space()
         get_proxy(config.proxy)  # an unknown name fails here, before anything is stored
@@ -142,9 +152,35 @@ class SearchConfig(BaseModel):
         return cls.model_validate(upgrade(settings))
 
     def objective_set(self) -> obj.ObjectiveSet:
-        """The objectives, with the proxy's sense (ConfigError naming ``objectives``)."""
+        """The objectives, with the proxy's sense (ConfigError naming ``objectives``): what
+        each device measures and reports (a joint search's are :meth:`joint_objectives`)."""
         names = obj.parse(self.objectives)
         return obj.ObjectiveSet(names, get_proxy(self.proxy).higher_is_better)
+
+    def joint_objectives(self) -> obj.ObjectiveSet:
+        """A joint search's objectives: the proxy, then each measured objective per agent
+        (``latency@pi``, ``memory@pi``, ``latency@laptop``, ...), agents as given."""
+        return obj.ObjectiveSet.joint(self.objective_set(), self.agents)
+
+    def joint_bounds(self) -> Bounds:
+        """:meth:`bounds` for the joint objectives: each cap applies on every device."""
+        b = self.bounds()
+        limits = {obj.qualified(n, a): cap for a in self.agents for n, cap in b.limits.items()}
+        return Bounds(limits=limits, min_params=b.min_params, max_params=b.max_params)
+
+    def check_joint(self) -> None:
+        """A joint search measures every candidate on every device: it needs two or more
+        agents, and no screening or racing (both judge a candidate on one device's
+        frontier)."""
+        if not self.joint:
+            return
+        self.joint_objectives()
+        if self.screen:
+            raise ConfigError("screen", "--joint measures every candidate on every device: "
+                                        "add --no-screen")  # fmt: skip
+        if self.measure_mode == "race":
+            raise ConfigError("measure_mode", "--joint does not race: use --measure quick or "
+                                              "full")  # fmt: skip
 
     def algorithm_params(self) -> SearchParams:
         return SearchParams(
@@ -219,6 +255,7 @@ def upgrade(settings: dict[str, Any]) -> dict[str, Any]:
         latency = "decode_latency" if metric == "decode" else "latency"
         out["objectives"] = [obj.PROXY, latency, "memory"]
     out.setdefault("algorithm", "lts")
+    out.setdefault("cross_measure", False)  # a search stored before it never measured across
     return out
 
 

@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lts.controller.agents import AgentSpec
+from lts.controller.client import AgentClient
 from lts.controller.proxies import get_proxy
 from lts.controller.search.algorithms import (
     History,
@@ -34,10 +35,11 @@ from lts.controller.search.dispatch import Dispatcher, InFlight
 from lts.controller.search.economy import Economy
 from lts.controller.search.evaluation import DeviceEvaluator, Evaluation
 from lts.controller.search.final_phase import FinalPhase
+from lts.controller.search.progress import DeviceProgress, stopped_by
 from lts.controller.search.state import DeviceState, StoredJob, load_state
 from lts.controller.store import DeviceRecord, SearchDeviceRecord
 from lts.shared.config import ArchConfig
-from lts.shared.errors import AgentError, LTSError, StoreUnavailable
+from lts.shared.errors import AgentError, LTSError
 from lts.shared.params import decoder_params
 from lts.shared.schemas import MeasureSettings
 
@@ -45,45 +47,6 @@ if TYPE_CHECKING:
     from lts.controller.search.runner import SearchRunner
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DeviceProgress:
-    """A device's progress, as shown live. ``iteration``: iterations completed;
-    ``measured``/``cache_hits``: this run's new measurements and cache hits; ``waiting``:
-    why the agent cannot be reached now (None when it can); ``screened``: this run's
-    candidates screened out by the cost model; ``cost_error``: the cost model's latency error
-    (MdAPE, a fraction; None: no model yet); ``final_done``/``final_total``: the final
-    phase's measurements done and planned; ``started_s``/``phase_s``: monotonic times the
-    search and the current phase began (for elapsed times and estimates)."""
-
-    position: int
-    agent: str
-    device: str | None = None
-    phase: str = "connecting"
-    iteration: int = 0
-    iterations: int = 0
-    measured: int = 0
-    cache_hits: int = 0
-    screened: int = 0
-    cost_error: float | None = None
-    hypervolume: float | None = None
-    frontier_size: int = 0
-    waiting: str | None = None
-    message: str | None = None
-    final_done: int = 0
-    final_total: int = 0
-    started_s: float = 0.0
-    phase_s: float = 0.0
-
-
-def stopped_by(exc: BaseException, search_id: int) -> tuple[str, str]:
-    """The status and message of a search that an error stopped: ``interrupted`` (resumable
-    as it is) for a store that cannot take writes now, else ``failed``."""
-    resume = f"resume with --resume {search_id}"
-    if isinstance(exc, StoreUnavailable):
-        return "interrupted", f"the store stopped taking writes: {exc}; {resume} once it does"
-    return "failed", f"the search stopped on an error: {type(exc).__name__}: {exc}; {resume}"
 
 
 class DeviceSearch:
@@ -110,12 +73,21 @@ class DeviceSearch:
     # ---------------------------------------------------------------------------- flow
     async def run(self) -> None:
         try:
-            client = self.runner.client_factory(self.spec)
+            client = self._open()
         except LTSError as exc:  # e.g. its token file cannot be read: this device cannot start
             message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
             self._set_status("failed", message)
             self._emit(phase="failed", message=message)
             return
+        try:
+            await self.guarded(self._search)
+        finally:
+            await client.aclose()
+
+    def _open(self) -> AgentClient:
+        """The agent's client, and the dispatcher that uses it (raises LTSError when the
+        client cannot be made, e.g. an unreadable token file)."""
+        client = self.runner.client_factory(self.spec)
         self.dispatcher = Dispatcher(
             client,
             self.runner.policy,
@@ -123,8 +95,24 @@ class DeviceSearch:
             on_waiting=self._on_waiting,
             on_jobs=self._on_jobs,
         )
+        return client
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[None]:
+        """The agent's client and the dispatcher for the ``with`` block (the joint search's
+        and the cross step's sessions; raises LTSError as :meth:`_open` does)."""
+        client = self._open()
         try:
-            await self._search()
+            yield
+        finally:
+            await client.aclose()
+
+    async def guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` (on an open session), recording how it ends: an agent that fails
+        fails this device (the others go on); a cancel interrupts it (the jobs in flight
+        cancelled on the agent); any other error is recorded and raised."""
+        try:
+            await work()
         except AgentError as exc:
             message = f"{exc} (the other devices go on; --resume {self.sd.search_id} retries)"
             logger.error("device %s failed: %s", self.spec.label, message)
@@ -141,11 +129,12 @@ class DeviceSearch:
             with contextlib.suppress(Exception):
                 self._set_status(*stopped_by(exc, self.sd.search_id))
             raise
-        finally:
-            await client.aclose()
 
-    async def _search(self) -> None:
-        device, settings = await self._connect()
+    async def prepare(self, *, status: str | None = "running") -> MeasureSettings:
+        """Connect to the device (``status``: the device's status once connected; None
+        leaves it), set up its evaluator and measurement economy, and collect the jobs a
+        previous run left in flight; return the search's measurement settings there."""
+        device, settings = await self._connect(status)
         self.evaluator = DeviceEvaluator(
             self.store, device, self.dispatcher, on_measured=self._on_measured,
             retry_failed=self.runner.retry_failed,
@@ -163,6 +152,11 @@ class DeviceSearch:
             self._save_state(inflight=[])
         if self.runner.retry_failed:
             await self._retry_failed()
+        self.settings = settings
+        return settings
+
+    async def _search(self) -> None:
+        settings = await self.prepare()
         baselines = await self._baselines(settings) if self.config.baselines else {}
         algo = self._algorithm()
         while not algo.done:
@@ -171,7 +165,9 @@ class DeviceSearch:
         self._set_status("done", None)
         self._emit(phase="done", waiting=None)
 
-    async def _connect(self) -> tuple[DeviceRecord, MeasureSettings]:
+    async def _connect(
+        self, status: str | None = "running"
+    ) -> tuple[DeviceRecord, MeasureSettings]:
         self._emit(phase="connecting")
         info = await self.dispatcher.call(self.dispatcher.client.device)
         self.dispatcher.slots = info.slots
@@ -185,7 +181,7 @@ class DeviceSearch:
                 "search measured on; restart it with the same settings"
             )
         self.sd = self.store.update_search_device(
-            self.sd.id, device_id=device.id, status="running", clear_message=True
+            self.sd.id, device_id=device.id, status=status, clear_message=status is not None
         )
         for other in self.store.search_devices(self.sd.search_id):
             if other.device_id == device.id and other.position < self.sd.position:
@@ -346,7 +342,7 @@ class DeviceSearch:
 
     def _on_measured(self, evaluation: Evaluation) -> None:
         p = self.progress
-        final = p.final_done + (p.phase == "final")
+        final = p.final_done + (p.phase in ("final", "cross"))
         self._emit(measured=p.measured + 1, final_done=min(final, p.final_total))
 
     def _on_waiting(self, reason: str | None) -> None:

@@ -168,6 +168,18 @@ class SearchOptions(BaseModel):
             flag="--measure",
         ),
     ] = None
+    joint: Annotated[
+        bool | None,
+        Option("One population measured on every agent, its objectives each device's "
+               "(latency@pi, memory@pi, latency@laptop, ...): a frontier good on all devices "
+               "at once (no screening).", flag="--joint"),
+    ] = None
+    cross_measure: Annotated[
+        bool | None,
+        Option("At the end of a search on several agents, measure each device's frontier on "
+               "the others (compare devices, pick for several).",
+               flag="--cross-measure/--no-cross-measure"),
+    ] = None
     batch_size: Annotated[c.BatchSize | None, Option("Items per job sent to an agent.")] = None
     fail_after_s: Annotated[
         c.FailAfter | None, Option("Give a device up after its agent is unreachable this long.")

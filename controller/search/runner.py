@@ -24,11 +24,14 @@ from dataclasses import dataclass
 from lts.controller.agents import AgentSpec
 from lts.controller.client import AgentClient
 from lts.controller.search.config import SearchConfig, load_config
-from lts.controller.search.device_search import DeviceProgress, DeviceSearch, stopped_by
+from lts.controller.search.cross import cross_measure
+from lts.controller.search.device_search import DeviceSearch
+from lts.controller.search.joint import JointSearch
 from lts.controller.search.lease import HEARTBEAT_S, STALE_AFTER_S, RunnerLease
+from lts.controller.search.progress import DeviceProgress, stopped_by
 from lts.controller.search.retry import RetryPolicy
 from lts.controller.store import SearchDeviceRecord, SearchRecord, Store
-from lts.shared.errors import ConfigError, LTSError, SearchConflict
+from lts.shared.errors import AgentError, ConfigError, LTSError, SearchConflict
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +53,6 @@ def start_search(store: Store, config: SearchConfig, name: str | None = None) ->
     for position, agent in enumerate(config.agents):
         store.add_search_device(search.id, position, agent)
     return search
-
-
 
 
 def default_client(spec: AgentSpec) -> AgentClient:
@@ -126,14 +127,19 @@ class SearchRunner:
     async def _run(self) -> SearchOutcome:
         sid = self.search.id
         self.store.set_search_status(sid, "running")
-        runs = [
-            DeviceSearch(self, sd, spec)
-            for sd, spec in zip(self.devices, self.agents, strict=True)
-            if sd.status != "done" or self.retry_failed  # a done device: its failures again
-        ]
-        tasks = [asyncio.ensure_future(r.run()) for r in runs]
+        if self.config.joint:
+            pending = any(sd.status != "done" for sd in self.devices) or self.retry_failed
+            tasks = [asyncio.ensure_future(JointSearch(self).run())] if pending else []
+        else:
+            runs = [
+                DeviceSearch(self, sd, spec)
+                for sd, spec in zip(self.devices, self.agents, strict=True)
+                if sd.status != "done" or self.retry_failed  # a done device: its failures again
+            ]
+            tasks = [asyncio.ensure_future(r.run()) for r in runs]
         try:
             await asyncio.gather(*tasks)
+            crossed = await self._cross()
         except asyncio.CancelledError:
             await _cancel_all(tasks)
             if self.lease.lost:  # another process runs it now: leave its records alone
@@ -150,12 +156,25 @@ class SearchRunner:
             raise
         devices = self.store.search_devices(sid)
         failed = [d for d in devices if d.status != "done"]
-        if failed:
-            message = "; ".join(f"{d.agent}: {d.message or d.status}" for d in failed)
+        if failed or crossed:
+            message = "; ".join([*(f"{d.agent}: {d.message or d.status}" for d in failed),
+                                 *([crossed] if crossed else [])])  # fmt: skip
             self.store.set_search_status(sid, "failed", message)
         else:
             self.store.set_search_status(sid, "done")
         return SearchOutcome(sid, self.store.get_search(sid).status, devices)
+
+    async def _cross(self) -> str | None:
+        """The cross step (controller.search.cross) where the search asks for it; what went
+        wrong (None: nothing)."""
+        if not self.config.cross_measure or self.config.joint:
+            return None
+        try:
+            await cross_measure(self)
+        except AgentError as exc:
+            return (f"measuring the frontiers across devices: {exc}; --resume "
+                    f"{self.search.id} measures what is missing")  # fmt: skip
+        return None
 
     def _end(self, sid: int, status: str, message: str) -> None:
         """Record how the search ended, if the store still takes writes (if not, the search

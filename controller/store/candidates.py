@@ -159,7 +159,7 @@ class CandidatesMixin(StoreBase):
                 ArchitectureRow.arch_id, CandidateRow.iteration, CandidateRow.measurement_id,
                 CandidateRow.cache_hit, ArchitectureRow.decoder_params, ArchitectureRow.n_layer,
                 ArchitectureRow.d_model, MeasurementRow.status, CandidateRow.measure,
-                CandidateRow.predicted,
+                CandidateRow.predicted, CandidateRow.id, CandidateRow.origin,
             )  # fmt: skip
             q = (
                 select(*columns)
@@ -181,9 +181,10 @@ class CandidatesMixin(StoreBase):
             return [
                 CandidateFigures(
                     arch, it, mid, hit, params, layers, width, status, dict(values.get(mid, {})),
-                    measure, _floats(predicted),
+                    measure, _floats(predicted), seq, origin,
                 )
-                for arch, it, mid, hit, params, layers, width, status, measure, predicted in rows
+                for (arch, it, mid, hit, params, layers, width, status, measure, predicted, seq,
+                     origin) in rows
             ]
 
     def count_candidates(

@@ -217,6 +217,9 @@ class CandidateFigures:
     values: dict[str, float]
     measure: str | None = None
     predicted: dict[str, float] = field(default_factory=dict)
+    #: Its sequence number (the candidate cursor's) and origin, as in :class:`CandidateRecord`.
+    seq: int = 0
+    origin: str = ""
 
     @property
     def ok(self) -> bool:

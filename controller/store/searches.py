@@ -160,28 +160,44 @@ class SearchesMixin(StoreBase):
     ) -> None:
         """Record that ``iteration`` is complete on the device (hypervolume and the algorithm's
         state after it) in one transaction: after a crash, resume starts from here."""
+        self.complete_iterations([(search_device_id, state)], iteration, hypervolume=hypervolume,
+                                 frontier_size=frontier_size, n_measured=n_measured)  # fmt: skip
+
+    def complete_iterations(
+        self,
+        states: Sequence[tuple[int, dict[str, Any]]],
+        iteration: int,
+        *,
+        hypervolume: float | None,
+        frontier_size: int,
+        n_measured: int,
+    ) -> None:
+        """:meth:`complete_iteration` for several devices of one search at once, each with
+        its ``(search device id, state)``, in one transaction (a joint search: one
+        population, one iteration on every device)."""
         with self._session() as s:
-            row = _get_search_device(s, search_device_id)
-            if row.device_id is None:
-                raise StoreError("complete_iteration before the device is known")
-            if iteration != row.iteration_done + 1:
-                raise StoreError(
-                    f"iteration {iteration} completed after {row.iteration_done}: out of order"
+            for search_device_id, state in states:
+                row = _get_search_device(s, search_device_id)
+                if row.device_id is None:
+                    raise StoreError("complete_iteration before the device is known")
+                if iteration != row.iteration_done + 1:
+                    raise StoreError(
+                        f"iteration {iteration} completed after {row.iteration_done}: out of order"
+                    )
+                s.add(
+                    HypervolumeRow(
+                        search_id=row.search_id,
+                        device_id=row.device_id,
+                        iteration=iteration,
+                        hypervolume=hypervolume,
+                        frontier_size=frontier_size,
+                        n_measured=n_measured,
+                        created_at=utcnow(),
+                    )
                 )
-            s.add(
-                HypervolumeRow(
-                    search_id=row.search_id,
-                    device_id=row.device_id,
-                    iteration=iteration,
-                    hypervolume=hypervolume,
-                    frontier_size=frontier_size,
-                    n_measured=n_measured,
-                    created_at=utcnow(),
-                )
-            )
-            row.iteration_done = iteration
-            row.state = state
-            row.updated_at = utcnow()
+                row.iteration_done = iteration
+                row.state = state
+                row.updated_at = utcnow()
 
     # ------------------------------------------------------------------------ hypervolumes
     def hypervolumes(self, search_id: int, device_id: int | None = None) -> list[HypervolumeRecord]:
@@ -201,14 +217,22 @@ class SearchesMixin(StoreBase):
         search_id: int,
         device_id: int,
         entries: Sequence[tuple[str, str, int | None, int | None]],
+        *,
+        roles: Sequence[str] = ("frontier", "baseline"),
     ) -> None:
-        """Replace the device's reported figures with ``(arch_id, role, search measurement id,
-        final measurement id)`` entries (role ``frontier`` or ``baseline``)."""
+        """Replace the device's reported figures of ``roles`` with ``(arch_id, role, search
+        measurement id, final measurement id)`` entries. Roles: ``frontier`` and ``baseline``
+        (the final phase's), ``cross`` (a model on another device's frontier, measured here
+        at the end of the search: controller.search.cross)."""
+        if any(e[1] not in roles for e in entries):
+            raise StoreError(f"a reported entry's role is not one of {', '.join(roles)}")
         with self._session() as s:
             archs = {a.arch_id: a for a in _arch_rows(s, [e[0] for e in entries])}
             old = s.scalars(
                 select(ReportedRow).where(
-                    ReportedRow.search_id == search_id, ReportedRow.device_id == device_id
+                    ReportedRow.search_id == search_id,
+                    ReportedRow.device_id == device_id,
+                    ReportedRow.role.in_(list(roles)),
                 )
             )
             for row in old:

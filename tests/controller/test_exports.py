@@ -20,9 +20,9 @@ from test_plots import DEVICES, SEQ_LEN, real_search  # tests/controller is on s
 from testkit import assert_fp32_close
 from typer.testing import CliRunner
 
-from lts.controller import exports
+from lts.controller import exports, model_files
 from lts.controller.cli import app
-from lts.controller.report import build_report
+from lts.controller.report import build_report, deploy
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
@@ -73,7 +73,7 @@ def test_select_the_frontier_or_ids(store: Store) -> None:
         (front[-1].arch_id, "frontier"), (base, role)
     ]  # fmt: skip
     assert exports.parse_ids(" a, b,,a ") == ["a", "b"] and exports.parse_ids(" ") is None
-    with pytest.raises(ConfigError, match=r"ids: not on the frontier or baselines .*: nope$"):
+    with pytest.raises(ConfigError, match=r"ids: not on the frontier, .*: nope$"):
         exports.select(store, 1, DEVICES[0], [front[0].arch_id, "nope"])
     with pytest.raises(ConfigError, match="several devices; name one of: plots-one, plots-two"):
         exports.select(store, 1)
@@ -88,6 +88,8 @@ def test_json_configs_round_trip_to_the_same_id(store: Store, tmp_path: Path) ->
         assert cfg.arch_id == p.stem
     doc = exports.manifest(sel)
     assert doc["count"] == len(sel.members)
+    (device,) = [d for d in build_report(store, 1).devices if DEVICES[1] in (d.agent, d.device)]
+    assert doc["warnings"] == list(device.reliability.warnings)  # the report's, as the API's
     for row in doc["data"]:
         assert ArchConfig.from_dict(row["config"]).arch_id == row["arch_id"]
     json.dumps(doc, allow_nan=False)  # strict JSON
@@ -99,12 +101,14 @@ def test_csv_has_the_frontier_rows(store: Store, tmp_path: Path) -> None:
     assert path.name == "frontier.csv"
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert list(rows[0]) == exports.csv_columns(("params", "latency", "memory"))
-    assert list(rows[0])[14:19] == ["latency_ms", "latency_ms_p10", "latency_ms_p90",
+    assert list(rows[0])[16:21] == ["latency_ms", "latency_ms_p10", "latency_ms_p90",
                                     "latency_ms_predicted", "latency_ms_stand_in"]  # fmt: skip
     assert [r["arch_id"] for r in rows] == [r.arch_id for r in front]
     for row, model in zip(rows, front, strict=True):
         assert int(row["n_layer"]) == model.n_layer and int(row["d_model"]) == model.d_model
         assert int(row["decoder_params"]) == model.decoder_params
+        assert int(row["weight_bytes"]) == 4 * int(row["total_params"])
+        assert int(row["onnx_bytes"]) == deploy.onnx_bytes(int(row["total_params"]))
         assert float(row["latency_ms"]) == pytest.approx(model.latency_ms)
         assert float(row["peak_memory_mb"]) == pytest.approx(model.peak_memory_mb)
         assert row["device"] == DEVICES[0] and row["figures"] == model.figures
@@ -123,11 +127,16 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
     (pt,) = exports.write(sel, "pt", tmp_path, seed=3)
     (onnx,) = exports.write(sel, "onnx", tmp_path, seed=3)
     raw = torch.load(pt, map_location="cpu", weights_only=True)  # plain tensors and types only
-    assert raw["format"] == exports.PT_FORMAT and raw["seed"] == 3
+    assert raw["format"] == model_files.PT_FORMAT and raw["seed"] == 3
     assert ArchConfig.from_dict(raw["config"]).arch_id == member.arch_id
-    model = exports.load_model(pt)
+    model = model_files.load_model(pt)
     assert model.cfg.arch_id == member.arch_id and not model.training
     assert sum(p.numel() for p in model.parameters()) == member.total_params
+
+    # the sizes every view shows before an export: the weights, and the ONNX file's estimate
+    assert member.row.weight_bytes == 4 * member.total_params
+    assert abs(onnx.stat().st_size - member.row.onnx_bytes) <= 0.03 * onnx.stat().st_size
+    assert abs(pt.stat().st_size - member.row.weight_bytes) <= 0.03 * pt.stat().st_size
 
     session = make_session(onnx, threads=1)
     (inp,) = session.get_inputs()
@@ -139,8 +148,8 @@ def test_pt_loads_and_onnx_matches_it_in_onnx_runtime(store: Store, tmp_path: Pa
     assert logp.shape == want.shape == (1, 1, member.config.n_token)
     assert_fp32_close(logp, want, "ONNX Runtime vs torch")
     # The same seed gives the same weights; another seed other weights.
-    again = exports.build_untrained(member.config, seed=3).state_dict()
-    other = exports.build_untrained(member.config, seed=4).state_dict()
+    again = model_files.build_untrained(member.config, seed=3).state_dict()
+    other = model_files.build_untrained(member.config, seed=4).state_dict()
     key = next(k for k in again if k.endswith("c_fc.weight"))
     assert torch.equal(again[key], model.state_dict()[key])
     assert not torch.equal(other[key], again[key])
@@ -184,7 +193,8 @@ def test_export_cli(searched: Path, tmp_path: Path, store: Store) -> None:
     ("args", "message"),
     [
         (["1", "--device", DEVICES[0], "--ids", "0123456789abcdef,zz"],
-         f"error: ids: not on the frontier or baselines of search 1 on {DEVICES[0]}: "
+         "error: ids: not on the frontier, baselines or cross figures of search 1 on "
+         f"{DEVICES[0]}: "
          "0123456789abcdef, zz"),
         (["1"], "error: device: search 1 ran on several devices; name one of: plots-one, "
                 "plots-two"),

@@ -89,7 +89,8 @@ def test_pt_one_file_and_onnx_zip(client: TestClient, frontier: list[str]) -> No
     ("params", "code", "detail"),
     [
         ({"ids": "0123456789abcdef"}, 422,
-         f"ids: not on the frontier or baselines of search 1 on {DEVICES[1]}: 0123456789abcdef"),
+         "ids: not on the frontier, baselines or cross figures of search 1 on "
+         f"{DEVICES[1]}: 0123456789abcdef"),
         ({"format": "xml"}, 422, None),
         ({"device": "nope"}, 422, "device: search 1 has no device named 'nope'"),
         ({"seed": "-1"}, 422, None),

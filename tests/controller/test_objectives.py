@@ -172,3 +172,54 @@ def _front(points: dict[str, tuple[float, ...]], k: int) -> set[str]:
                    for b, v in cut.items() if b != a)  # fmt: skip
 
     return {a for a in cut if not dominated(a)}
+
+
+def test_a_joint_objective_set_qualifies_each_measured_objective_by_device() -> None:
+    from lts.shared.objectives import ObjectiveSet, split
+
+    base = ObjectiveSet(("params", "latency", "memory"))
+    joint = ObjectiveSet.joint(base, ["pi", "laptop"])
+    assert joint.names == ("params", "latency@pi", "memory@pi", "latency@laptop", "memory@laptop")
+    assert joint.is_joint and not base.is_joint
+    assert joint.measured_names == joint.names[1:]
+    assert [o.name for o in joint.objectives] == ["params", "latency", "memory"] * 1 + [
+        "latency",
+        "memory",
+    ]
+    assert joint.signs == (-1.0, 1.0, 1.0, 1.0, 1.0)
+    assert joint.minimised([10, 1, 2, 3, 4]) == [-10.0, 1.0, 2.0, 3.0, 4.0]
+    assert joint.vector(
+        5, {"latency@pi": 1, "memory@pi": 2, "latency@laptop": 3, "memory@laptop": 4}
+    ) == (5.0, 1.0, 2.0, 3.0, 4.0)
+    assert joint.vector(5, {"latency": 1, "memory": 2}) is None  # values are per device
+    assert split("latency@pi") == ("latency", "pi") and split("memory") == ("memory", None)
+    with pytest.raises(ConfigError, match="two or more distinct devices"):
+        ObjectiveSet.joint(base, ["pi"])
+    with pytest.raises(ConfigError, match="unknown objective"):
+        ObjectiveSet(("params", "speed@pi"))
+    with pytest.raises(ConfigError, match="names its device"):
+        ObjectiveSet(("params", "latency@"))
+
+
+def test_a_joint_search_needs_devices_and_no_screening() -> None:
+    from lts.controller.search.config import SearchConfig
+    from lts.controller.search.small_spaces import TINY_SPACE
+
+    config = SearchConfig.build(agents=["a", "b"], space=TINY_SPACE, joint=True,
+                                max_latency_ms=30)  # fmt: skip
+    assert config.screen is False  # screening judges one device's frontier: off by default
+    assert config.joint_objectives().names[1:3] == ("latency@a", "memory@a")
+    assert dict(config.joint_bounds().limits) == {"latency@a": 30.0, "latency@b": 30.0}
+    with pytest.raises(ConfigError, match="screen: --joint"):
+        SearchConfig.build(agents=["a", "b"], space=TINY_SPACE, joint=True, screen=True)
+    with pytest.raises(ConfigError, match="measure_mode: --joint does not race"):
+        SearchConfig.build(agents=["a", "b"], space=TINY_SPACE, joint=True, measure_mode="race")
+    with pytest.raises(ConfigError, match="two or more distinct devices"):
+        SearchConfig.build(agents=["a"], space=TINY_SPACE, joint=True)
+    # a search stored before the cross step never measured across devices
+    stored = SearchConfig.from_stored({**config.model_dump(mode="json"), "joint": False}
+                                      | {"cross_measure": True})  # fmt: skip
+    assert stored.cross_measure is True
+    old = config.model_dump(mode="json")
+    del old["cross_measure"], old["joint"]
+    assert SearchConfig.from_stored(old).cross_measure is False

@@ -210,13 +210,15 @@ def test_the_dashboard_escapes_device_names_for_plotly() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the dashboard script's helper cannot be run")
-    from lts.controller.dashboard import Assets
+    from lts.controller.dashboard import SCRIPTS, Assets
 
-    script = Assets().get("app.js").body.decode()
+    script = "\n".join(Assets().get(name).body.decode() for name in SCRIPTS)
     helper = re.search(r"^function plotText\(s\) \{.*?^\}", script, re.S | re.M)
     assert helper is not None
-    compare = script[script.index("const [nameA, nameB]"):script.index("const both =")]
-    assert "deviceName(" not in compare.split("\n", 1)[1]  # every name goes through plotText
+    compare = script[script.index("updateCompare() {"):script.index("this.clickable(this.compare")]
+    shown = "\n".join(line for line in compare.splitlines() if "values[" not in line)  # not keys
+    assert "plotText(nameA)" in shown and "plotText(nameB)" in shown
+    assert not re.search(r"\$\{name[AB]\}", shown)  # every name shown goes through plotText
     code = helper[0] + '\nprocess.stdout.write(plotText("<a href=x>&</a>"));'
     out = subprocess.run([node, "-e", code], capture_output=True, text=True, check=True).stdout
     assert out == "&lt;a href=x&gt;&amp;&lt;/a&gt;"

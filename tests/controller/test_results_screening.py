@@ -16,7 +16,7 @@ from testkit import COST_MODEL, screening_search
 from typer.testing import CliRunner
 
 from lts.controller.cli import app
-from lts.controller.commands.search import LiveProgress
+from lts.controller.commands.live_progress import LiveProgress
 from lts.controller.plots import plot_data
 from lts.controller.report import (
     CostModelSummary,
@@ -24,7 +24,7 @@ from lts.controller.report import (
     build_report,
     cost_model_summary,
 )
-from lts.controller.search.device_search import DeviceProgress
+from lts.controller.search.progress import DeviceProgress
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import LatencyStats, MeasurementResult, MeasureSettings

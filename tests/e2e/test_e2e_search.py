@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from testkit import SERVER_START_S
+from testkit import SERVER_START_S, agent_items
 
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.store import Store, database_url
@@ -38,8 +38,12 @@ CONTROLLER = [sys.executable, "-c", "from lts.controller.cli import main; main()
 def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LocalAgent]]:
     logs = tmp_path_factory.mktemp("agents")
     started = {
-        name: LocalAgent(name=f"e2e-{name}", threads=threads, log_path=logs / f"{name}.log",
-                         start_timeout_s=SERVER_START_S)
+        name: LocalAgent(
+            name=f"e2e-{name}",
+            threads=threads,
+            log_path=logs / f"{name}.log",
+            start_timeout_s=SERVER_START_S,
+        )
         for name, threads in (("one", 1), ("two", 2), ("doomed", 1))
     }
     try:
@@ -68,16 +72,7 @@ def job_ids(agent: LocalAgent) -> set[str]:
 def measured_items(agent: LocalAgent, since: set[str]) -> Counter[tuple[str, str]]:
     """(arch_id, settings) of every item the agent measured (or tried to: failed) in jobs not
     in ``since``."""
-    jobs = httpx.get(f"{agent.url}/jobs?limit=1000").json()["data"]
-    out: Counter[tuple[str, str]] = Counter()
-    for job in jobs:
-        if job["id"] in since:
-            continue
-        for item in job["items"]:
-            if item["status"] in ("done", "failed"):
-                settings = json.dumps(item["settings"], sort_keys=True)
-                out[(item["arch_id"], settings)] += 1
-    return out
+    return agent_items(agent.url, since)[1]
 
 
 def twice(taken: Counter[tuple[str, str]]) -> str:

@@ -31,3 +31,15 @@ def read_frontier(
     accept it: see lts.controller.api.cache.)"""
     body = state.frontiers.frontier_json(store, search_id, device)
     return Response(body, media_type="application/json")
+
+
+@router.get("/{search_id}/view", responses={**responses(401, 404), 200: {
+    "description": "the search's devices as the dashboard draws them: headers, baselines, the "
+                   "frontier and every candidate's figures as columns, the joint report",
+    "content": {"application/json": {}}}})  # fmt: skip
+def read_view(search_id: SearchId, store: StoreDep, state: StateDep) -> Response:
+    """A search as the dashboard draws it, in one answer: per device its header, trust
+    figures, baseline comparisons, the frontier as columns (one list per field) and every
+    candidate's figures as columns; across devices, the joint report as columns. Only the
+    fields drawn; served from memory while the search is unchanged."""
+    return Response(state.frontiers.view_json(store, search_id), media_type="application/json")

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -163,9 +164,12 @@ class Browser:
     def timing(self) -> dict[str, float]:
         """Navigation timing of the current page, and the dashboard's marks (ms): for a
         search, ``first_view`` (frontier drawn) and ``data`` (every candidate fetched); for
-        every page ``ready`` (all drawn)."""
+        every page ``ready`` (all drawn); ``api_requests`` and ``api_kb``: the requests to the
+        API (not the page or its assets) and the bytes of their answers (decoded)."""
         return self.driver.execute_script("""
             const nav = performance.getEntriesByType('navigation')[0];
+            const api = performance.getEntriesByType('resource')
+                .filter((r) => !new URL(r.name).pathname.startsWith('/ui/'));
             const mark = (name) => {
                 const m = performance.getEntriesByName(name)[0];
                 return m ? m.startTime : null;
@@ -174,8 +178,16 @@ class Browser:
                     load: nav.loadEventEnd, first_view: mark('lts-first-view'),
                     data: mark('lts-data'), ready: mark('lts-ready'),
                     transfer_kb: performance.getEntriesByType('resource')
-                        .reduce((n, r) => n + r.transferSize, nav.transferSize) / 1024};
+                        .reduce((n, r) => n + r.transferSize, nav.transferSize) / 1024,
+                    api_requests: api.length,
+                    api_kb: api.reduce((n, r) => n + r.decodedBodySize, 0) / 1024};
         """)  # fmt: skip
+
+    def fetched_paths(self) -> list[str]:
+        """The paths of every resource the current page fetched, in order."""
+        return self.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)"
+        )
 
     def wait_for(self, script: str, timeout_s: float, what: str) -> Any:
         deadline = time.monotonic() + timeout_s
@@ -206,3 +218,19 @@ class Browser:
         self.driver.save_screenshot(str(path))
         self.driver.set_window_size(1400, 1000)
         return path
+
+
+# ------------------------------------------------------------- numbers as the page writes them
+def js_fixed(v: float, digits: int) -> str:
+    """What JavaScript's ``toFixed(digits)`` shows: the nearest value, a tie (a float exactly
+    between two, such as 3.25 or a peak memory of whole 4 KiB pages) to the larger one, where
+    Python's format rounds a tie to even (3.2)."""
+    return str(Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else js_fixed(v, 2)
+
+
+def mb(v: float | None) -> str:
+    return "-" if v is None else js_fixed(v, 1)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 from apiserver import AGENT_NAME, CONTROLLER_TOKEN, FAST, Filled, Server, launch_server, wait_for
-from browser import READY, Browser, PageLoad, chromium_or_skip
+from browser import READY, Browser, PageLoad, chromium_or_skip, mb, ms
 
 from lts.controller.agents import AgentsFile, AgentSpec
 from lts.controller.search.local_agent import free_port
@@ -119,21 +118,6 @@ def all_candidates(api: httpx.Client, sid: int) -> list[dict]:
             return out
 
 
-def js_fixed(v: float, digits: int) -> str:
-    """What JavaScript's ``toFixed(digits)`` shows: the nearest value, a tie (a float exactly
-    between two, such as 3.25 or a peak memory of whole 4 KiB pages) to the larger one, where
-    Python's format rounds a tie to even (3.2)."""
-    return str(Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
-
-
-def ms(v: float | None) -> str:
-    return "-" if v is None else js_fixed(v, 2)
-
-
-def mb(v: float | None) -> str:
-    return "-" if v is None else js_fixed(v, 1)
-
-
 # --------------------------------------------------------------------------------- pages
 def test_searches_page_lists_the_searches_newest_first(
     browser: Browser, api: httpx.Client, running: int
@@ -154,6 +138,9 @@ def test_searches_page_lists_the_searches_newest_first(
                                    for d in detail["devices"])  # fmt: skip
             assert browser.texts(f'{row} [data-col="iterations"]') == [iterations]
     assert "page 1 of 1" in browser.texts("#page-info")[0]
+    # two requests (the count, the page), none per search (the list carries their devices)
+    fetched = browser.fetched_paths()
+    assert [u for u in fetched if u.startswith("/searches")] == ["/searches", "/searches"]
     browser.screenshot("searches")
 
 
@@ -200,6 +187,12 @@ def test_search_page_shows_the_api_frontier_baselines_and_candidates(
         assert charts == [f"{c}:true" for c in ("hypervolume", "latency", "memory", "frontier3d")]
     candidates = all_candidates(api, sid)
     assert browser.attrs("#candidates-note", "data-count") == [str(len(candidates))]
+    # two requests draw the page: the search and its compact view (no candidate cursor)
+    fetched = browser.fetched_paths()
+    assert sorted(u for u in fetched if u.startswith("/searches")) == [
+        f"/searches/{sid}",
+        f"/searches/{sid}/view",
+    ]
     measured = [c for c in candidates if c["iteration"] >= 0 and c["measurement"]
                 and c["measurement"]["status"] == "done" and not c["cache_hit"]]  # fmt: skip
     assert browser.texts('[data-stat="measured"]') == [str(len(measured))]

@@ -3,6 +3,7 @@ and the offline /docs of both services (the real apps, in process)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from lts.controller.api.deps import cookie_value
 from lts.controller.api.main import create_app
 from lts.controller.api.settings import Settings
+from lts.controller.dashboard import SCRIPTS
 from lts.shared.swagger import swagger_ui_dir
 
 TOKEN = "dashboard-token-0123456789"
@@ -46,8 +48,10 @@ def test_root_redirects_to_the_dashboard_and_pages_are_open_on_loopback(
         assert "default-src 'self'" in r.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     page = open_reads.get("/ui/").text
-    for name in ("app.js", "style.css", "plotly.min.js"):
+    for name in (*SCRIPTS, "style.css", "plotly.min.js"):
         assert f"/ui/assets/{name}?v=" in page
+    loads = re.findall(r'<script src="/ui/assets/([^?"]+)', page)
+    assert loads == ["plotly.min.js", *SCRIPTS]  # in order: the helpers first, the router last
 
 
 def test_assets_are_served_from_the_packages_compressed_and_cached(
