@@ -14,12 +14,17 @@ per side and as a ratio (candidate / reference):
 - forward-pass equivalents per measured candidate (its agent time / its median forward time);
 - the hypervolume of the side's final frontier, both frontiers re-measured with the full
   protocol and normalised together (one ideal point, one reference point);
-- the extrapolated wall time of a 30 x 100 search on one agent with this run's concurrency.
+- the extrapolated wall time of a 30 x 100 search on one agent with this run's concurrency;
+- the wall time of the side's final phase (the measurements that can change its frontier,
+  with the full protocol: nothing for the reference, whose every figure is a full one) and
+  its share of the side's wall time.
 
-Both sides share everything but their overrides: the search's own final re-measurement is
-off (``final_budget_factor`` 1: the benchmark re-measures both frontiers itself, with one
-protocol) and so are the baselines unless ``--baselines`` (a fixed cost the same for both
-sides). The reference runs first; one warm-up job before it pays the agent's one-time costs.
+Both sides share everything but their overrides, and each runs its own final phase with the
+search's default settings (``final_budget_factor`` 1: the full protocol); the hypervolumes
+compare the two frontiers re-measured by the benchmark itself with one protocol. The
+baselines are measured only with ``--baselines`` (a fixed cost the same for both sides; what
+``controller search`` does by default). The reference runs first; one warm-up job before it
+pays the agent's one-time costs.
 
     python benchmarks/search_economy.py [--space default|demo|tiny|FILE] [--backbone gpt2]
         [--iterations 2] [--population 8] [--seed 0] [--slots 2] [--candidate default]
@@ -125,6 +130,8 @@ class Side:
     memory_mdape: float | None = None
     hypervolume: float | None = None
     extrapolated_s: float | None = None
+    final_wall_s: float | None = None
+    final_share: float | None = None
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -173,7 +180,6 @@ def side_config(args: argparse.Namespace, overrides: dict[str, Any]) -> SearchCo
         "population": args.population,
         "seed": args.seed,
         "baselines": args.baselines,
-        "final_budget_factor": 1.0,
     }
     space = SPACES.get(args.space, Path(args.space)) if args.space != "default" else None
     if space is not None:
@@ -196,14 +202,39 @@ def run_side(
     """Run one side's search into ``where/name.sqlite``; its figures and frontier configs."""
     config = side_config(args, overrides)
     db = where / f"{name}.sqlite"
+    phases = PhaseClock()
     with Store.open(db) as store:
         sid = start_search(store, config, name=f"economy {name}").id
-        runner = SearchRunner(store, sid, [spec])
+        runner = SearchRunner(store, sid, [spec], observer=phases)
         t0 = time.monotonic()
         outcome = asyncio.run(runner.run())
         wall = time.monotonic() - t0
-    (where / f"{name}.json").write_text(json.dumps({"wall_s": wall, "status": outcome.status}))
-    return side_figures(name, overrides, db, wall, outcome.status)
+    final = phases.seconds("final")
+    (where / f"{name}.json").write_text(json.dumps({"wall_s": wall, "status": outcome.status,
+                                                    "final_wall_s": final}))  # fmt: skip
+    side, cfgs = side_figures(name, overrides, db, wall, outcome.status)
+    side.final_wall_s = round(final, 2)
+    side.final_share = round(final / wall, 3) if wall > 0 else None
+    return side, cfgs
+
+
+class PhaseClock:
+    """A progress observer that times each phase (by name; every device's summed)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self._current: dict[int, tuple[str, float]] = {}
+
+    def __call__(self, p: Any) -> None:
+        now = time.monotonic()
+        before = self._current.get(p.position)
+        if before is not None and before[0] != p.phase:
+            self.spent[before[0]] = self.spent.get(before[0], 0.0) + now - before[1]
+        if before is None or before[0] != p.phase:
+            self._current[p.position] = (p.phase, now)
+
+    def seconds(self, phase: str) -> float:
+        return self.spent.get(phase, 0.0)
 
 
 def reuse_side(
@@ -226,7 +257,11 @@ def reuse_side(
     if differ:
         raise SystemExit(f"error: --reference-from: its search differs in {', '.join(differ)}")
     kept = json.loads((source / f"{name}.json").read_text())
-    return side_figures(name, overrides, db, float(kept["wall_s"]), str(kept["status"]))
+    side, cfgs = side_figures(name, overrides, db, float(kept["wall_s"]), str(kept["status"]))
+    if kept.get("final_wall_s") is not None:
+        side.final_wall_s = round(float(kept["final_wall_s"]), 2)
+        side.final_share = round(side.final_wall_s / side.wall_s, 3) if side.wall_s else None
+    return side, cfgs
 
 
 def side_figures(
@@ -248,7 +283,7 @@ def side_figures(
             "JOIN architectures a ON a.id = m.architecture_id "
             "LEFT JOIN measurement_values v ON v.measurement_id = m.id AND v.objective = 'latency'"
         ).fetchall()
-    # The search's own end-of-search measurements (its frontier's quick members measured in
+    # The final phase's measurements (what could change the frontier, measured in
     # full for the reported figures) are not search-time cost: counted apart.
     linked = {j.candidate.measurement_id for j in joins}
     final_only = {r.final_measurement_id for r in reported} - linked
@@ -301,7 +336,7 @@ def side_figures(
         fwd_equiv_median=round(statistics.median(fwd), 1) if fwd else None,
         agent_s_per_proposed=round(agent_s / proposed, 3) if proposed else None,
         agent_s_per_measured=round(agent_s / measured, 3) if measured else None,
-        # The wall time includes the end-of-search re-measurement: so does the agent time here.
+        # The wall time includes the final phase: so does the agent time here.
         concurrency=round((agent_s + final_s) / wall, 2) if wall > 0 else None,
         frontier=frontier,
         latency_mdape=_error(cost, "latency"),
@@ -444,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "extrapolation": (
                 f"{PAPER_ITERATIONS} x {PAPER_POPULATION} = {PAPER_ITERATIONS * PAPER_POPULATION}"
                 " proposed x agent-s per proposed / concurrency (this run's agent-s / wall-s, "
-                f"with --slots {args.slots}); baselines and the final re-measurement left out"
+                f"with --slots {args.slots}); baselines and the final phase left out"
             ),
             "kept": str(where) if args.keep is not None else None,
         }
@@ -459,7 +494,7 @@ def ratios(reference: Side, candidate: Side) -> dict[str, float | None]:
     """Candidate / reference of the figures that compare."""
     out: dict[str, float | None] = {}
     for name in ("agent_s", "wall_s", "agent_s_per_proposed", "fwd_equiv_mean", "hypervolume",
-                 "extrapolated_s"):  # fmt: skip
+                 "extrapolated_s", "final_wall_s"):  # fmt: skip
         ref, cand = getattr(reference, name), getattr(candidate, name)
         out[name] = round(cand / ref, 3) if ref and cand is not None else None
     return out
@@ -485,7 +520,7 @@ def print_text(result: dict[str, Any]) -> None:
         ("settled on a quick measurement", "quick", "{}"),
         ("measured with the full protocol", "full", "{}"),
         ("measurements taken", "measurements", "{}"),
-        ("end-of-search full re-measurement, agent-s", "final_agent_s", "{:.1f}"),
+        ("final phase, agent-s", "final_agent_s", "{:.1f}"),
         ("failed (of measured)", "failed", "{}"),
         ("agent-s per proposed", "agent_s_per_proposed", "{:.2f}"),
         ("agent-s per measured", "agent_s_per_measured", "{:.2f}"),
@@ -496,6 +531,8 @@ def print_text(result: dict[str, Any]) -> None:
         ("cost model memory MdAPE (held out)", "memory_mdape", "{:.3f}"),
         ("hypervolume (common normalisation)", "hypervolume", "{:.4f}"),
         ("extrapolated 30 x 100, min", "extrapolated_s", "{:.1f}"),
+        ("final phase, wall seconds", "final_wall_s", "{:.1f}"),
+        ("final phase, share of the wall time", "final_share", "{:.3f}"),
     ]
     ref, cand = result["sides"]
     print(f"{'':<40} {'reference':>12} {cand['name']:>12} {'ratio':>8}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,6 +18,39 @@ from testkit import ENGINES, SERVER_START_S, wait_healthy
 
 #: The published LTS tables, kept in the repository (see their README for source and licence).
 TABLES_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lts-neurips22"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shuffle", type=int, default=None, metavar="SEED",
+        help="run the test modules in an order shuffled by SEED, and each module's tests in "
+        "a shuffled order too (a test that needs another to run first then fails); the "
+        "session's order and seed are printed",
+    )  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--shuffle SEED``: modules in a seeded random order, and the tests of each module
+    (their fixtures shared per module stay valid: a module's tests stay together)."""
+    seed = config.getoption("--shuffle")
+    if seed is None:
+        return
+    rng = random.Random(seed)
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = list(modules)
+    rng.shuffle(order)
+    items[:] = []
+    for name in order:
+        tests = modules[name]
+        rng.shuffle(tests)
+        items.extend(tests)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = config.getoption("--shuffle")
+    return None if seed is None else f"test order shuffled with seed {seed} (--shuffle)"
 
 
 @pytest.fixture(scope="session")

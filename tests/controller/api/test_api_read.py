@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import math
+from pathlib import Path
 
 import httpx
 import pytest
@@ -218,3 +221,21 @@ def test_agents_with_live_status(api: httpx.Client, filled: Filled) -> None:
     assert up["device"]["name"] == DEVICE_NAME and up["url"] == filled.agent_url
     assert down["reachable"] is False and down["device"] is None and down["error"]
     assert "token" not in str(body).replace("token_file", "")  # no secret in the answer
+
+
+def test_docker_smoke_reads_this_api(api: httpx.Client, filled: Filled) -> None:
+    """scripts/docker-smoke checks a compose stack's frontier with ``check_frontier``: run on
+    this API's real answer, so a renamed field fails here rather than in the Docker smoke."""
+    path = Path(__file__).resolve().parents[3] / "scripts" / "docker-smoke"
+    loader = importlib.machinery.SourceFileLoader("docker_smoke", str(path))
+    spec = importlib.util.spec_from_loader("docker_smoke", loader)
+    assert spec is not None
+    smoke = importlib.util.module_from_spec(spec)
+    loader.exec_module(smoke)
+    body = api.get(f"/searches/{filled.search_id}/frontier").json()
+    summary = smoke.check_frontier(body, {AGENT_NAME})
+    (status, members, device) = summary[AGENT_NAME]
+    assert status == "done" and members == len(body["data"][0]["members"]) >= 1
+    assert device == AGENT_NAME
+    with pytest.raises(smoke.Failed, match="expected the devices"):
+        smoke.check_frontier(body, {AGENT_NAME, "agent-2"})
