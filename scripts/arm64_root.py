@@ -51,25 +51,44 @@ APT sources), TORCH_AARCH64 (lock_install.py's: a torch version in place of 2.9.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
 import os
 import platform
-import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-SKIP = 77
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by path, not as a script
+# scripts/arm64_host.py, beside this file (importable however this one was loaded)
+from arm64_host import (
+    PHASES,
+    SKIP,
+    T0,
+    Failed,
+    Mounts,
+    Skip,
+    children_cpu_s,
+    debian_mirror,
+    host_cas,
+    kill_processes_in,
+    locked,
+    phase,
+    preflight,
+    run,
+    say,
+    unmount_under,
+)
+
+__all__ = ["SKIP", "Failed", "Mounts", "Skip", "debian_mirror", "host_cas", "locked",
+           "preflight"]  # fmt: skip
+
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("LTS_ARM64_CACHE", "/var/cache/lts-arm64"))
 ROOT = CACHE / "rootfs"
@@ -89,10 +108,10 @@ PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 #: Paths in the root that belong to scripts/arm64-smoke's runs, not to the shared root: never
 #: in the Docker base made from it.
-SMOKE_ONLY = ["opt/lts-smoke", "opt/lts-src", "opt/lts-token"]
+#: (opt/lts-venv: the test's venv before this root was shared.)
+SMOKE_ONLY = ["opt/lts-smoke", "opt/lts-src", "opt/lts-token", "opt/lts-venv"]
 #: PyPI's platform tags for Debian 12 on aarch64 (glibc 2.36), newest first.
 PLATFORMS = ["manylinux_2_28_aarch64", "manylinux2014_aarch64"]
-BINFMT = Path("/proc/sys/fs/binfmt_misc")
 
 
 def _load_lock_install() -> ModuleType:
@@ -108,174 +127,6 @@ def _load_lock_install() -> ModuleType:
 #: here uses (the images' dependency layer runs the same file).
 LOCK_INSTALL = _load_lock_install()
 canonical = LOCK_INSTALL.canonical
-
-
-class Skip(Exception):
-    """This machine cannot run the emulated work (exit 77)."""
-
-
-class Failed(Exception):
-    """A step failed (exit 1)."""
-
-
-# ------------------------------------------------------------------------------ reporting
-T0 = time.monotonic()
-#: (step, wall seconds, CPU seconds of the child processes)
-PHASES: list[tuple[str, float, float]] = []
-
-
-def say(text: str) -> None:
-    print(f"[arm64-root {time.monotonic() - T0:7.1f}s] {text}", flush=True)
-
-
-def children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-@contextlib.contextmanager
-def phase(name: str) -> Iterator[None]:
-    say(f"== {name}")
-    t0, cpu0 = time.monotonic(), children_cpu_s()
-    try:
-        yield
-    finally:
-        wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
-        PHASES.append((name, wall, cpu))
-        say(f"-- {name}: {wall:.1f} s (CPU {cpu:.1f} s)")
-
-
-def run(
-    cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 5400,
-    log: Path | None = None, check: bool = True,
-) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run a command, its output captured (into ``log`` when given; its tail printed on
-    failure)."""
-    if log is None:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
-    else:
-        with log.open("w") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                  timeout=timeout, env=env, stdin=subprocess.DEVNULL)  # fmt: skip
-        proc.stdout, proc.stderr = log.read_text(errors="replace"), ""
-    if check and proc.returncode != 0:
-        print((proc.stdout + proc.stderr).rstrip()[-6000:], file=sys.stderr, flush=True)
-        raise Failed(f"{' '.join(cmd[:6])} ... exited with {proc.returncode}")
-    return proc
-
-
-# ------------------------------------------------------------------------------- preflight
-def preflight() -> None:
-    """Raise Skip (with the reason) where this machine cannot run aarch64 code in a chroot."""
-    if platform.system() != "Linux":
-        raise Skip(f"needs Linux (this is {platform.system()})")
-    if os.geteuid() != 0:
-        raise Skip("needs root (debootstrap, chroot and bind mounts)")
-    if platform.machine() == "aarch64":
-        return  # the root runs natively
-    if not (shutil.which("qemu-aarch64-static") or Path("/usr/libexec/qemu-binfmt").is_dir()):
-        raise Skip("qemu-user is not installed (apt-get install qemu-user-static binfmt-support)")
-    if not (BINFMT / "status").exists():
-        mounted = run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], check=False)
-        if mounted.returncode != 0:
-            raise Skip(f"binfmt_misc is not mounted and cannot be: {mounted.stderr.strip()}")
-    entry = BINFMT / "qemu-aarch64"
-    disabled = not entry.exists() or not entry.read_text().startswith("enabled")
-    if disabled and shutil.which("update-binfmts"):
-        run(["update-binfmts", "--enable", "qemu-aarch64"], check=False)
-    if not entry.exists() or not entry.read_text().startswith("enabled"):
-        raise Skip("qemu-aarch64 is not registered and enabled in binfmt_misc (binfmt-support)")
-    flags = re.search(r"^flags: *(\S*)", entry.read_text(), re.M)
-    if not flags or "F" not in flags.group(1):
-        raise Skip("qemu-aarch64's binfmt entry lacks the F flag: it cannot run in a chroot "
-                   "or a container")  # fmt: skip
-
-
-def debian_mirror(override: str = "LTS_ARM64_MIRROR") -> str:
-    """The Debian mirror this machine's APT uses (the variable ``override`` wins)."""
-    if os.environ.get(override):
-        return os.environ[override]
-    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        if path.suffix in (".list", ".sources", "") and path.is_file():
-            text = path.read_text(errors="replace")
-            for m in re.finditer(r"(?:^URIs:\s*|^deb\s+(?:\[[^\]]*\]\s*)?)(\S+)", text, re.M):
-                if m.group(1).rstrip("/").endswith("/debian"):
-                    return m.group(1).rstrip("/")
-    return "http://deb.debian.org/debian"
-
-
-def host_cas() -> list[Path]:
-    """This host's own CA certificates (Debian's place for them)."""
-    return sorted(Path("/usr/local/share/ca-certificates").rglob("*.crt"))
-
-
-# ---------------------------------------------------------------------------------- mounts
-class Mounts:
-    """Mounts made in the root, removed in reverse order by :meth:`clear`."""
-
-    def __init__(self) -> None:
-        self.made: list[Path] = []
-
-    def mount(self, *args: str, target: Path) -> None:
-        target.mkdir(parents=True, exist_ok=True)
-        run(["mount", *args, str(target)])
-        self.made.append(target)
-
-    def unmount(self, target: Path) -> None:
-        if target in self.made:
-            self.made.remove(target)
-            if subprocess.run(["umount", str(target)], capture_output=True).returncode:
-                subprocess.run(["umount", "-l", str(target)], capture_output=True)
-
-    def clear(self) -> None:
-        for target in reversed(list(self.made)):
-            self.unmount(target)
-
-
-def unmount_under(path: Path) -> None:
-    """Unmount whatever is still mounted at or below ``path`` (debootstrap's second stage
-    mounts /proc and /sys in the root itself, and leaves them when it is killed)."""
-    prefix = str(path.resolve())
-    with contextlib.suppress(OSError):
-        mounted = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-        for target in sorted((m for m in mounted if m == prefix or m.startswith(prefix + "/")),
-                             key=len, reverse=True):  # fmt: skip
-            if subprocess.run(["umount", target], capture_output=True).returncode:
-                subprocess.run(["umount", "-l", target], capture_output=True)
-
-
-def processes_in(root: Path) -> list[int]:
-    """PIDs whose root directory is ``root`` (only this cache's work runs there)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if os.readlink(entry / "root") == str(root):
-                    pids.append(int(entry.name))
-    return pids
-
-
-def kill_processes_in(root: Path) -> None:
-    for pid in processes_in(root):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def locked() -> Iterator[None]:
-    """Hold the cache's lock (one script at a time changes or reads the root)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / ".lock").open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"waiting for another run's lock on {CACHE}")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------------------------- chroot
@@ -355,9 +206,11 @@ def deps_inputs() -> list[Path]:
     return [REPO / "pyproject.toml", REPO / "requirements.lock", REPO / "docker/lock_install.py"]
 
 
-def deps_key(rootfs_key: str) -> str:
-    digest = hashlib.sha256(f"{rootfs_key} torch={TORCH or 'default'}".encode())
-    for path in deps_inputs():
+def deps_key(rootfs_key: str, inputs: list[Path] | None = None, torch: str = TORCH) -> str:
+    """The key of the venv's dependencies: the root's key, the torch version asked for and the
+    contents of ``inputs`` (default :func:`deps_inputs`), as Docker keys a dependency layer."""
+    digest = hashlib.sha256(f"{rootfs_key} torch={torch or 'default'}".encode())
+    for path in deps_inputs() if inputs is None else inputs:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -370,14 +223,24 @@ def lock_pins(machine: str) -> dict[str, str]:
     return pins
 
 
+def stale_wheels(files: list[str], pins: dict[str, str]) -> list[str]:
+    """The wheel files among ``files`` that are no pin of ``pins`` (another version, or a
+    package the lock no longer holds): a wheel's name and version are the first two fields of
+    its file name (PEP 427), its name compared canonically."""
+    stale = []
+    for file in files:
+        name, version = file.split("-")[:2]
+        if pins.get(canonical(name), "").partition("==")[2].strip() != version:
+            stale.append(file)
+    return stale
+
+
 def fetch_wheels(pins: dict[str, str]) -> None:
     """The pins' aarch64 wheels into WHEELS, natively (pip's own index settings); those of
     pins no longer in the lock are removed."""
     WHEELS.mkdir(parents=True, exist_ok=True)
-    for wheel in WHEELS.glob("*.whl"):
-        name, version = wheel.name.split("-")[:2]
-        if pins.get(canonical(name), "").partition("==")[2].strip() != version:
-            wheel.unlink()
+    for name in stale_wheels([w.name for w in WHEELS.glob("*.whl")], pins):
+        (WHEELS / name).unlink()
     tags = [a for p in PLATFORMS for a in ("--platform", p)]
     reqs = CACHE / "wheels.txt"
     reqs.write_text("\n".join(pins.values()) + "\n")
@@ -474,7 +337,7 @@ def main() -> int:
     try:
         with phase("preflight"):
             preflight()
-        with locked():
+        with locked(CACHE):
             key = ensure()
             versions = installed_versions()
         say(f"ready: {ROOT}, dependencies {key}: torch {versions.get('torch')}, onnxruntime "
