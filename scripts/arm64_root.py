@@ -40,7 +40,8 @@ processes, so it stays comparable when other work shares the machine):
 Every mount it makes is removed and every process left in the root is killed on exit, Ctrl-C
 and SIGTERM included; an interrupted build leaves no half-made cache behind (the stamps are
 written last). A lock file ($LTS_ARM64_CACHE/.lock) keeps two scripts from changing the root at
-once.
+once. The host side of all this (preflight, commands, mounts, processes, the lock) is
+scripts/arm64_host.py.
 
 Exit status (alone): 0 ready, 1 failed, 77 cannot run here (the reason is printed).
 
