@@ -135,7 +135,8 @@ class Mounts:
         self.made: list[Path] = []
 
     def mount(self, *args: str, target: Path) -> None:
-        target.mkdir(parents=True, exist_ok=True)
+        if not target.exists():  # a file (a bind-mounted /proc/cpuinfo) is a target too
+            target.mkdir(parents=True)
         run(["mount", *args, str(target)])
         self.made.append(target)
 
