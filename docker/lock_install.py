@@ -82,13 +82,20 @@ def pip(*args: str) -> None:
     subprocess.run(cmd, check=True)
 
 
-def install_deps(extras: list[str]) -> None:
-    reqs = requirements(extras)
+def machine_pins(machine: str) -> dict[str, str]:
+    """The lock's pins as they apply on ``machine`` (``platform.machine()``): on aarch64 torch is
+    ``torch==$TORCH_AARCH64`` (default 2.9.1) in place of the lock's pin."""
     pins = lock_pins()
-    machine = platform.machine()
-    wants_torch = any(canonical(_NAME.match(r).group(1)) == "torch" for r in reqs)
     if machine == "aarch64":
         pins["torch"] = f"torch=={os.environ.get('TORCH_AARCH64') or '2.9.1'}"
+    return pins
+
+
+def install_deps(extras: list[str]) -> None:
+    reqs = requirements(extras)
+    machine = platform.machine()
+    pins = machine_pins(machine)
+    wants_torch = any(canonical(_NAME.match(r).group(1)) == "torch" for r in reqs)
     CONSTRAINTS.write_text("\n".join(pins.values()) + "\n")
     print(f"lock_install: {machine}, extras {','.join(extras)}; constraints: requirements.lock"
           + (f" with {pins['torch']} for aarch64" if machine == "aarch64" else ""), flush=True)
