@@ -32,8 +32,8 @@ from lts.controller.store import Store
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAgent]:
-    """An agent on a port of its own, not started: the first test finds it unreachable and
-    starts it (:func:`_up`)."""
+    """An agent on a port of its own, not started; a test that needs it up calls :func:`_up`,
+    the one that needs it unreachable stops it first (any test order)."""
     logs = tmp_path_factory.mktemp("faults")
     local = LocalAgent(name="e2e-faults", port=free_port(), log_path=logs / "agent.log",
                        start_timeout_s=SERVER_START_S)
@@ -73,8 +73,9 @@ def _resume_completes_without_repeats(
 def test_an_agent_unreachable_at_start_is_refused_with_nothing_stored(
     agent: LocalAgent, env: dict[str, str]
 ) -> None:
-    """Pre-flight: it used to store a search that failed after --fail-after-s (5 minutes by
-    default); now the agent is named at once, in one line, and nothing is stored."""
+    """Pre-flight: an agent that cannot be reached is named at once, in one line, and nothing
+    is stored (not a stored search that fails after --fail-after-s)."""
+    agent.stop()  # unreachable whatever ran before
     args = ["search", "--agents", agent.url, "--space", env["SPACE"], "--iterations", "2",
             "--population", "4", "--seed", "5", "--fail-after-s", "60", *FAST]  # fmt: skip
     r = controller(env, *args)
