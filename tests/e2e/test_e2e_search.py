@@ -125,10 +125,14 @@ def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str
         records = [store.get_device(d.device_id) for d in devices]
         assert records[0].fingerprint != records[1].fingerprint
         assert [r.info["defaults"]["threads"] for r in records] == [1, 2]
+        roles: dict[int, dict[str, set[str]]] = {}
         for sd, agent in zip(devices, (one, two), strict=True):
             assert [h.iteration for h in store.hypervolumes(search.id, sd.device_id)] == [0, 1, 2]
             reported = store.reported(search.id, sd.device_id)
-            assert {r.role for r in reported} == {"frontier", "baseline"}
+            # --cross-measure (the default): the other device's frontier measured here too
+            assert {r.role for r in reported} == {"frontier", "baseline", "cross"}
+            roles[sd.device_id] = {r.role: {x.arch_id for x in reported if x.role == r.role}
+                                   for r in reported}  # fmt: skip
             finals = store.get_measurements(r.final_measurement_id for r in reported
                                             if r.final_measurement_id)  # fmt: skip
             assert finals  # the baselines at least: the final settings are not the search's
@@ -137,6 +141,8 @@ def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str
             taken = measured_items(agent, before["one" if agent is one else "two"])
             assert set(taken.values()) == {1}, twice(taken)
             assert len(taken) == store.count_measurements(sd.device_id)
+        a, b = (roles[d.device_id] for d in devices)
+        assert a["cross"] and a["cross"] <= b["frontier"] and b["cross"] <= a["frontier"]
 
     r = controller(env, "results", "--json")
     report = json.loads(r.stdout)
