@@ -228,3 +228,20 @@ def agent_items(
             if item["status"] in ("done", "failed"):
                 out[(item["arch_id"], json.dumps(item["settings"], sort_keys=True))] += 1
     return {j["id"] for j in jobs}, out
+
+
+#: The linear model of :func:`small_surrogate` (prefill on heads and MACs, decode on a constant
+#: and the weights, memory on weights and activations), the same on both backbones.
+SURROGATE_COEF = {"prefill": {"heads": 0.5, "linear_macs": 4e-8, "output_macs": 5e-7},
+                  "decode": {"const": 2.0, "weight_bytes": 2e-9},
+                  "memory": {"weight_bytes": 1.0, "activation_bytes": 1.25}}  # fmt: skip
+
+
+def small_surrogate() -> Any:
+    """A small surrogate device (:class:`lts.shared.surrogate.Surrogate`) for the simulated
+    agent's and the surrogate's tests: :data:`SURROGATE_COEF` with log-normal noise."""
+    from lts.shared.surrogate import Surrogate
+
+    sigma = {"prefill": 0.1, "decode": 0.1, "memory": 0.02}
+    return Surrogate({"gpt2": SURROGATE_COEF, "transxl": SURROGATE_COEF},
+                     {"gpt2": sigma, "transxl": sigma}, "test")  # fmt: skip

@@ -7,17 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from testkit import small_surrogate
 
 from lts.agent.simulate import SimulatedMeasurer, protocol_s
 from lts.shared.schemas import DeviceInfo, JobPublic, MeasurementResult, MeasureSettings
 from lts.shared.space import default_space
-from lts.shared.surrogate import Surrogate
 
-COEF = {"prefill": {"heads": 0.5, "linear_macs": 4e-8, "output_macs": 5e-7},
-        "decode": {"const": 2.0, "weight_bytes": 2e-9},
-        "memory": {"weight_bytes": 1.0, "activation_bytes": 1.25}}  # fmt: skip
-SIGMA = {"prefill": 0.1, "decode": 0.1, "memory": 0.02}
-SURROGATE = Surrogate({"gpt2": COEF, "transxl": COEF}, {"gpt2": SIGMA, "transxl": SIGMA}, "test")
+SURROGATE = small_surrogate()
 CFG = default_space("gpt2").middle()
 
 

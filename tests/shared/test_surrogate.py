@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from testkit import SURROGATE_COEF as COEF
+from testkit import small_surrogate
 
 from lts.shared.costs import features
 from lts.shared.errors import ConfigError
@@ -14,11 +16,7 @@ from lts.shared.schemas import MeasureSettings
 from lts.shared.space import default_space
 from lts.shared.surrogate import QUANTITIES, Surrogate, fit_surrogate, noise_draws
 
-COEF = {"prefill": {"heads": 0.5, "linear_macs": 4e-8, "output_macs": 5e-7},
-        "decode": {"const": 2.0, "weight_bytes": 2e-9},
-        "memory": {"weight_bytes": 1.0, "activation_bytes": 1.25}}  # fmt: skip
-SIGMA = {"prefill": 0.1, "decode": 0.1, "memory": 0.02}
-SURROGATE = Surrogate({"gpt2": COEF, "transxl": COEF}, {"gpt2": SIGMA, "transxl": SIGMA}, "test")
+SURROGATE = small_surrogate()
 CFG = default_space("gpt2").middle()
 
 
