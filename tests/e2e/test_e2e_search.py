@@ -106,7 +106,7 @@ def wait_for(predicate, timeout: float, what: str, pause_s: float = 0.2) -> None
 
 def test_two_agents_are_two_devices(agents: dict[str, LocalAgent], env: dict[str, str]) -> None:
     one, two = agents["one"], agents["two"]
-    before = {name: job_ids(a) for name, a in agents.items()}
+    before = {"one": job_ids(one), "two": job_ids(two)}  # not 'doomed': another test kills it
     r = controller(
         env, "search", "--agents", f"{one.url},{two.url}", "--space", env["SPACE"],
         "--iterations", "3", "--population", "6", "--seed", "1", *FAST,
