@@ -34,6 +34,7 @@ anything (:meth:`load_own` looks the points up in the told history: O(told) once
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -66,10 +67,10 @@ class ElitistSearch(SearchAlgorithm):
         self._problem = _problem(len(self.objectives))
 
     # ------------------------------------------------------------------------ to implement
+    @abc.abstractmethod
     def survive(self, pop: Any, survivors: list[Point], n: int) -> Any:
         """The pymoo Population of the ``n`` survivors of ``pop`` (``survivors``: the
         previous survivors, for normalisation)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------ search
     def propose(self, taken: set[str]) -> list[Proposal]:
