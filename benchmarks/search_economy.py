@@ -22,8 +22,10 @@ per side and as a ratio (candidate / reference):
 Both sides share everything but their overrides, and each runs its own final phase with the
 search's default settings (``final_budget_factor`` 1: the full protocol); the hypervolumes
 compare the two frontiers re-measured by the benchmark itself with one protocol. The
-baselines are measured only with ``--baselines`` (a fixed cost the same for both sides; what
-``controller search`` does by default). The reference runs first; one warm-up job before it
+baselines are measured only with ``--baselines`` (what ``controller search`` does by default),
+with each side's protocol: in full by the reference, quickly by a side that measures its
+candidates quickly (its final phase then takes the baselines' comparisons in full, within
+its time share). The reference runs first; one warm-up job before it
 pays the agent's one-time costs.
 
     python benchmarks/search_economy.py [--space default|demo|tiny|FILE] [--backbone gpt2]

@@ -51,6 +51,8 @@ Layers = Annotated[
 ]
 BudgetFactor = Annotated[float, Field(ge=1.0, le=MAX_FINAL_BUDGET_FACTOR)]
 Probability = Annotated[float, Field(ge=0, le=1)]
+#: A share of a search's wall time (1: all of it, no bound).
+Share = Annotated[float, Field(gt=0, le=1)]
 Positive = Annotated[float, Field(gt=0)]
 BatchSize = Annotated[int, Field(ge=1, le=256)]
 FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
@@ -96,6 +98,10 @@ class SearchConfig(BaseModel):
     measure: dict[str, Any] = Field(default_factory=dict)
     final_budget_factor: BudgetFactor = 1.0
     final_max_members: Members | None = 50
+    #: The final phase's time, at most this share of the device search's wall time (the
+    #: iterations' time x share / (1 - share)); 1: no time bound
+    #: (lts.controller.search.final_phase).
+    final_share: Share = 0.15
     baselines: bool = True
     baseline_sizes: str = "paper"
     baseline_layers: Layers = Field(default_factory=lambda: list(PAPER_LAYERS))

@@ -32,7 +32,7 @@ from lts.controller.search.algorithms import (
 )
 from lts.controller.search.baselines import layer_scaled_baselines
 from lts.controller.search.dispatch import Dispatcher, InFlight
-from lts.controller.search.economy import Economy
+from lts.controller.search.economy import Economy, quick_settings
 from lts.controller.search.evaluation import DeviceEvaluator, Evaluation
 from lts.controller.search.final_phase import FinalPhase
 from lts.controller.search.progress import DeviceProgress, stopped_by
@@ -161,7 +161,8 @@ class DeviceSearch:
         algo = self._algorithm()
         while not algo.done:
             await self._iterate(algo, settings)
-        await FinalPhase(self, algo, baselines, settings).run()
+        await FinalPhase(self, algo, baselines, settings,
+                         quick_baselines=self._quick_baselines).run()  # fmt: skip
         self._set_status("done", None)
         self._emit(phase="done", waiting=None)
 
@@ -205,13 +206,22 @@ class DeviceSearch:
         cfgs = self.baseline_configs()
         sid, did = self.sd.search_id, self.device.id
         self.store.add_candidates(sid, did, -1, [(c, "baseline", ()) for c in cfgs])
-        evals = await self.evaluate(cfgs, settings)
+        # Measured as the search's candidates are (quick by default): the final phase takes
+        # the comparisons' figures with the full protocol, as far as its time allows.
+        evals = await self.evaluate(cfgs, quick_settings(settings) if self._quick_baselines
+                                    else settings)  # fmt: skip
         self.store.link_candidates(
             sid, did, -1, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
         )
         for e in evals.values():  # measured anyway: the cost model learns from them
             self.economy.observe(e.cfg, e)
         return evals
+
+    @property
+    def _quick_baselines(self) -> bool:
+        """Whether the baselines are measured with the quick protocol (``measure_mode``
+        ``quick``: as every candidate is)."""
+        return self.config.measure_mode == "quick"
 
     def _algorithm(self) -> SearchAlgorithm:
         cfg = self.config

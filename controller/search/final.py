@@ -5,12 +5,13 @@ A search decides on quick measurements (:mod:`lts.controller.search.economy`); w
 reports should rest on the full protocol where that can change the answer, without measuring
 every member again (in three objectives most candidates are frontier members). So:
 
-* :func:`to_remeasure`: the points measured quickly whose uncertainty leaves the frontier's
-  membership open (theirs or a point they could dominate: the racing rule,
-  :func:`lts.controller.search.racing.to_refine`), and, first, the member each baseline's
-  comparison picks (the fastest with at least the baseline's proxy), which every speed-up
-  quotes; at most ``cap`` of them. Measured again with the final settings, one bounded
-  measurement each;
+* :func:`plan`: first each baseline's comparison (the baseline and the member it picks, the
+  fastest with at least the baseline's proxy, which its speed-up quotes), the largest
+  baseline's first, where their figures are quick; then the points measured quickly whose
+  uncertainty leaves the frontier's membership open (theirs or a point they could dominate:
+  the racing rule, :func:`lts.controller.search.racing.to_refine`), members first; at most
+  ``cap`` members. Measured again with the final settings, one bounded measurement each, as
+  far as the final phase's time allows (:mod:`lts.controller.search.final_phase`);
 * :func:`reported_frontier`: the frontier recomputed from the figures the search reports
   (each point's final figures where it has them, else its search-time ones), over every
   feasible point and the baselines: no reported member is dominated by another reported row.
@@ -46,23 +47,74 @@ def _estimate(f: Figure, objectives: ObjectiveSet, rel: tuple[float, ...]) -> Es
     return Estimate(f.arch_id, tuple(objectives.minimised(raw)), rel if f.quick else ())
 
 
+def comparisons(
+    figures: Sequence[Figure], members: Sequence[str], objectives: ObjectiveSet
+) -> list[tuple[str, str | None]]:
+    """Each baseline with the member its comparison picks (None: no member is as large): the
+    fastest (first measured objective) among ``members`` with at least the baseline's proxy
+    (in the proxy's sense). The largest baseline first (the paper's headline is the largest
+    model's)."""
+    by_id = {f.arch_id: f for f in figures}
+    first, name, sign = objectives.names[1], objectives.names[0], objectives.signs[0]
+    out: list[tuple[str, str | None]] = []
+    for b in sorted((f for f in figures if f.baseline),
+                    key=lambda f: (sign * f.values[name], f.arch_id)):  # fmt: skip
+        proxy = sign * b.values[name]
+        big = [by_id[a] for a in members if sign * by_id[a].values[name] <= proxy]
+        best = min(big, key=lambda f: (f.values[first], f.arch_id)) if big else None
+        out.append((b.arch_id, best.arch_id if best is not None else None))
+    return out
+
+
 def picks(
     figures: Sequence[Figure], members: Sequence[str], objectives: ObjectiveSet
 ) -> list[str]:
-    """For each baseline, the member its comparison picks: the fastest (first measured
-    objective) among ``members`` with at least the baseline's proxy (in the proxy's sense)."""
-    by_id = {f.arch_id: f for f in figures}
-    first, sign = objectives.names[1], objectives.signs[0]
-    chosen: list[str] = []
-    for b in (f for f in figures if f.baseline):
-        proxy = sign * b.values[objectives.names[0]]
-        big = [by_id[a] for a in members
-               if sign * by_id[a].values[objectives.names[0]] <= proxy]  # fmt: skip
-        if big:
-            best = min(big, key=lambda f: (f.values[first], f.arch_id))
-            if best.arch_id not in chosen:
-                chosen.append(best.arch_id)
-    return chosen
+    """The members the baselines' comparisons pick (:func:`comparisons`), once each."""
+    return list(dict.fromkeys(p for _, p in comparisons(figures, members, objectives) if p))
+
+
+def plan(
+    figures: Sequence[Figure],
+    objectives: ObjectiveSet,
+    quick_rel: tuple[float, ...],
+    cap: int | None,
+    kind: str = "pareto",
+    *,
+    all_picks: bool = False,
+) -> list[tuple[str, ...]]:
+    """What is worth a final measurement now, in the order to measure it, as groups measured
+    together: each baseline's comparison first, the largest baseline's first (its pick and the
+    baseline, each where its figures are quick; with ``all_picks``, as when the final settings
+    differ from the search's, each without final figures), then the quick points whose frontier
+    membership is open, one by one. ``cap`` bounds the members (None: no bound); the baselines
+    come on top. Called again after each round of measurements, it names what the new
+    figures made worth measuring (a new pick), until nothing is left."""
+    feasible = [f for f in figures if f.feasible]
+    members = reported_frontier(feasible, objectives, kind)
+    by_id = {f.arch_id: f for f in feasible}
+
+    def needs(a: str) -> bool:
+        return by_id[a].quick or (all_picks and not by_id[a].final)
+
+    groups: list[tuple[str, ...]] = []
+    taken: set[str] = set()
+    left = cap
+    for b, p in comparisons(feasible, members, objectives):
+        group = []
+        if p is not None and p != b and p not in taken and needs(p) and (left is None or left > 0):
+            group.append(p)
+            left = None if left is None else left - 1
+        if needs(b) and b not in taken:  # (a baseline no member beats picks itself)
+            group.append(b)
+        taken.update(group)
+        if group:
+            groups.append(tuple(group))
+    pending = [_estimate(f, objectives, quick_rel) for f in feasible if f.quick]
+    rivals = [_estimate(f, objectives, quick_rel) for f in feasible]
+    on = set(members)
+    rest = sorted(to_refine(pending, rivals) - taken, key=lambda a: (a not in on, a))
+    rest = rest if left is None else rest[:left]
+    return groups + [(a,) for a in rest]
 
 
 def to_remeasure(
@@ -74,22 +126,9 @@ def to_remeasure(
     *,
     all_picks: bool = False,
 ) -> list[str]:
-    """The points worth a final measurement now (see the module doc), the baselines' picks
-    first: a pick measured quickly (``all_picks``: any pick without final figures, as when the
-    final settings differ from the search's), then the quick points whose membership is open;
-    at most ``cap`` (None: all). Called again after each round of measurements, it names
-    what the new figures made worth measuring (a new pick), until nothing is left."""
-    feasible = [f for f in figures if f.feasible]
-    members = reported_frontier(feasible, objectives, kind)
-    by_id = {f.arch_id: f for f in feasible}
-    first = [a for a in picks(feasible, members, objectives)
-             if by_id[a].quick or (all_picks and not by_id[a].final)]  # fmt: skip
-    pending = [_estimate(f, objectives, quick_rel) for f in feasible if f.quick]
-    rivals = [_estimate(f, objectives, quick_rel) for f in feasible]
-    open_ = to_refine(pending, rivals)
-    rest = sorted(open_ - set(first))
-    chosen = first + rest
-    return chosen if cap is None else chosen[:cap]
+    """:func:`plan`, one arch id after the other."""
+    return [a for g in plan(figures, objectives, quick_rel, cap, kind, all_picks=all_picks)
+            for a in g]  # fmt: skip
 
 
 def reported_frontier(

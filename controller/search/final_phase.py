@@ -2,22 +2,35 @@
 the frontier recomputed from the figures it reports (the decisions are
 :mod:`lts.controller.search.final`'s; this module does the measuring and the storing).
 
-Its cost is bounded: at most ``final_max_members`` architectures (the baselines' picks first)
-plus, when the final settings differ from the search's, the baselines, each one measurement
-under the final settings (the protocol's own time budget bounds it). Its progress is shown as
-``final k/N``. A final measurement that fails leaves its member with the search-time figures:
-every reported member has figures.
+Its cost is bounded twice:
+
+* by count: at most ``final_max_members`` architectures (the baselines' picks first), plus the
+  baselines whose figures are quick (or, when the final settings differ from the search's,
+  all of them), each one measurement under the final settings (the protocol's own time budget
+  bounds it);
+* by time: at most ``final_share`` of the device search's wall time, that is the time its
+  iterations took x share / (1 - share) (1: no bound). The plan is measured in batches of the
+  agent's slots, in its order (the largest baseline's comparison first); a batch is sent only
+  when its estimated time (each item's search-time measurement plus the final protocol's
+  warm-up and time budget, scaled by how long this phase's batches took against their
+  estimates) fits in what is left. What does not fit keeps its search-time figures.
+
+Its progress is shown as ``final k/N``. A final measurement that fails leaves its member with
+the search-time figures: every reported member has figures.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lts.controller.search.algorithms import Point, SearchAlgorithm
 from lts.controller.search.economy import QUICK_PRIOR
 from lts.controller.search.evaluation import Evaluation
-from lts.controller.search.final import Figure, reported_frontier, to_remeasure
+from lts.controller.search.final import Figure, plan, reported_frontier
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasureSettings
 
@@ -39,17 +52,30 @@ class FinalPhase:
         algo: SearchAlgorithm,
         baselines: dict[str, Evaluation],
         settings: MeasureSettings,
+        *,
+        quick_baselines: bool = False,
     ) -> None:
         self.search = search
         self.algo = algo
         self.baselines = baselines
+        self.quick_baselines = quick_baselines
         self.settings = settings
         self.objectives = search.objectives
         self.final = search.config.final_settings(settings)
+        self.started = time.monotonic()
+        #: Seconds this phase may take (None: no bound); set by :meth:`run`.
+        self.budget_s: float | None = None
+        self._scale = 1.0  # how long batches took against their estimates (at least 1)
+        self._item_s: dict[str, float] = {}
+        self._cached: set[str] = set()
+        #: Items the time bound left out (for the log and the tests).
+        self.left_out = 0
 
     async def run(self) -> None:
         search = self.search
         figures = self._figures()
+        self._item_s, agent_s = self._search_item_s()
+        self.budget_s = self._budget(agent_s)
         rel = tuple(search.economy.cost.quick_margin(QUICK_PRIOR) if o.timed else 0.0
                     for o in self.objectives.objectives)  # fmt: skip
         cap = search.config.final_max_members
@@ -57,22 +83,79 @@ class FinalPhase:
         after: dict[str, int] = {}
         search._emit(phase="final", final_done=0, final_total=0)
         for _ in range(MAX_ROUNDS):  # a measurement may change a pick: a few rounds at most
-            left = None if cap is None else cap - len(after)
-            chosen = [a for a in to_remeasure(list(figures.values()), self.objectives, rel, left,
-                                              search.config.frontier, all_picks=differ)
-                      if a not in after]  # fmt: skip
-            if not after and differ:  # the comparisons need the baselines' final figures
-                chosen += [a for a in self.baselines if a not in chosen]
-            if not chosen:
+            left = None if cap is None else cap - len([a for a in after if a not in
+                                                       self.baselines])  # fmt: skip
+            groups = [g for g in (tuple(a for a in g if a not in after) for g in
+                                  plan(list(figures.values()), self.objectives, rel, left,
+                                       search.config.frontier, all_picks=differ)) if g]  # fmt: skip
+            if not groups or not await self._measure_within(groups, figures, after):
                 break
-            search._emit(final_total=search.progress.final_total + len(chosen))
-            await self._measure(self._configs(chosen), figures, after)
         members = reported_frontier(list(figures.values()), self.objectives,
                                     search.config.frontier)  # fmt: skip
+        if self.left_out:
+            logger.info("device %s: the final phase's time bound (%.0f s) left %d item(s) with "
+                        "their search-time figures", search.spec.label, self.budget_s or 0.0,
+                        self.left_out)  # fmt: skip
         during = self._search_measurements()
         entries = [(a, "frontier", during.get(a), after.get(a)) for a in members]
         entries += [(a, "baseline", during.get(a), after.get(a)) for a in self.baselines]
         search.store.set_reported(search.sd.search_id, search.device.id, entries)
+
+    async def _measure_within(
+        self, groups: list[tuple[str, ...]], figures: dict[str, Figure], after: dict[str, int]
+    ) -> bool:
+        """Measure ``groups`` batch by batch while each batch fits in the time left; False
+        when the time bound stopped it."""
+        search = self.search
+        slots = max(1, search.dispatcher.slots)
+        ids = [a for g in groups for a in g]
+        found = search.store.find_measurements(ids, search.device.id, self.final.cache_key())
+        self._cached = {a for a, m in found.items() if m.ok}  # already taken: no time
+        batches = pack_batches(groups, slots)
+        fits = self._fitting(batches, slots)
+        search._emit(final_total=search.progress.final_total + sum(map(len, batches[:fits])))
+        measured = 0
+        for batch in batches[:fits]:
+            estimate = self._batch_s(batch, slots)
+            if not self._fits(estimate):
+                break
+            t0 = time.monotonic()
+            await self._measure(self._configs(list(batch)), figures, after)
+            took = time.monotonic() - t0
+            if estimate > 0:
+                self._scale = max(self._scale, took / estimate)
+            measured += 1
+        if measured == len(batches):
+            return True
+        self.left_out += sum(map(len, batches[measured:]))
+        search._emit(final_total=search.progress.final_done)  # what was measured, all told
+        return False
+
+    def _fitting(self, batches: Sequence[tuple[str, ...]], slots: int) -> int:
+        """How many of ``batches``, in order, fit in the time left by their estimates."""
+        left = None if self.budget_s is None else self.budget_s - (time.monotonic() - self.started)
+        return fitting([self._batch_s(b, slots) for b in batches], left)
+
+    def _fits(self, seconds: float) -> bool:
+        if self.budget_s is None:
+            return True
+        return time.monotonic() - self.started + seconds <= self.budget_s
+
+    def _batch_s(self, batch: Sequence[str], slots: int) -> float:
+        """A batch's estimated seconds: its longest item's, once per ``slots`` items."""
+        longest = max(self._item_estimate(a) for a in batch)
+        return longest * math.ceil(len(batch) / slots) * self._scale
+
+    def _item_estimate(self, arch_id: str) -> float:
+        """One final measurement's estimated seconds: its search-time measurement's (the
+        build, the memory pass and its runs) plus the final protocol's warm-up and budget;
+        none for one the store already holds."""
+        if arch_id in self._cached:
+            return 0.0
+        base = self._item_s.get(arch_id)
+        if base is None:  # never measured on this device (a baseline of an older search)
+            base = max(self._item_s.values(), default=0.0)
+        return base + self.final.warmup_s + self.final.time_budget_s
 
     async def _measure(
         self, cfgs: list[ArchConfig], figures: dict[str, Figure], after: dict[str, int]
@@ -102,13 +185,40 @@ class FinalPhase:
             values = e.outcome().values
             point = self.algo.point_of(e.cfg, values) if values is not None else None
             if a not in out and point is not None:
-                out[a] = _figure(point, quick=False, baseline=True)
+                out[a] = _figure(point, quick=self.quick_baselines, baseline=True)
         return out
 
     def _configs(self, arch_ids: list[str]) -> list[ArchConfig]:
         known = {p.arch_id: p.cfg for p in self.algo.points}
         known.update((a, e.cfg) for a, e in self.baselines.items())
         return [known[a] for a in arch_ids if a in known]
+
+    def _budget(self, agent_s: float) -> float | None:
+        """The seconds this phase may take: ``final_share`` of the device search's wall time,
+        that is its time so far x share / (1 - share). Its time so far: this run's (from its
+        start), or for a resumed search, if more, the agent-seconds its measurements took over
+        the agent's slots (the runs before the interruption included)."""
+        share = self.search.config.final_share
+        if share >= 1:
+            return None
+        slots = max(1, self.search.dispatcher.slots)
+        elapsed = max(self.started - self.search.progress.started_s, agent_s / slots, 0.0)
+        return elapsed * share / (1 - share)
+
+    def _search_item_s(self) -> tuple[dict[str, float], float]:
+        """Each architecture's search-time measurement's seconds on the agent (its
+        ``item_s``, the last one's), and the sum over the measurements this search took
+        (cache hits left out)."""
+        search = self.search
+        out: dict[str, float] = {}
+        total = 0.0
+        for j in search.store.candidate_joins(search.sd.search_id, search.device.id):
+            m = j.measurement
+            item_s = None if m is None else m.context.get("item_s")
+            if isinstance(item_s, int | float):
+                out[j.arch.arch_id] = float(item_s)
+                total += 0.0 if j.candidate.cache_hit else float(item_s)
+        return out, total
 
     def _search_measurements(self) -> dict[str, int]:
         """Each architecture's search-time measurement: its last candidate's."""
@@ -123,3 +233,31 @@ class FinalPhase:
 def _figure(p: Point, *, quick: bool, baseline: bool, final: bool = False) -> Figure:
     return Figure(p.arch_id, dict(p.values), quick=quick, feasible=p.feasible, baseline=baseline,
                   final=final)  # fmt: skip
+
+
+def pack_batches(groups: Sequence[tuple[str, ...]], slots: int) -> list[tuple[str, ...]]:
+    """``groups`` packed in order into batches of at most ``slots`` items (a group is never
+    split: a comparison's two figures are taken together, or neither)."""
+    out: list[tuple[str, ...]] = []
+    batch: tuple[str, ...] = ()
+    for g in groups:
+        if batch and len(batch) + len(g) > slots:
+            out.append(batch)
+            batch = ()
+        batch += g
+    if batch:
+        out.append(batch)
+    return out
+
+
+def fitting(estimates: Sequence[float], left_s: float | None) -> int:
+    """How many of the batches estimated at ``estimates`` seconds, in order, fit in
+    ``left_s`` seconds (None: all)."""
+    if left_s is None:
+        return len(estimates)
+    total = 0.0
+    for n, s in enumerate(estimates):
+        total += s
+        if total > left_s:
+            return n
+    return len(estimates)

@@ -152,6 +152,11 @@ class SearchOptions(BaseModel):
         Option("Most architectures the final phase measures again (what can change the "
                "frontier, the baselines' matches first)."),
     ] = None
+    final_share: Annotated[
+        c.Share | None,
+        Option("Most share of a device search's wall time its final phase may take (1: no "
+               "bound; what does not fit keeps its search-time figures)."),
+    ] = None
     screen: Annotated[
         bool | None,
         Option(

@@ -67,7 +67,7 @@ def real_search(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config = SearchConfig.build(
             agents=[a.url for a in agents], space=TINY_SPACE, seed=1, iterations=3, population=6,
             parents=2, baseline_sizes="space", baseline_layers=[1, 3], final_budget_factor=2.0,
-            batch_size=4, fail_after_s=60.0,
+            final_share=1.0, batch_size=4, fail_after_s=60.0,
             measure={"time_budget_s": 0.3, "min_time_s": 0.1, "warmup_s": 0.02,
                      "seq_len": SEQ_LEN},
         )  # fmt: skip

@@ -60,6 +60,7 @@ def test_search_results_and_searches(env: dict[str, str]) -> None:
         "search", "--agents", "a,b", "--space", env["SPACE"], "--iterations", "2",
         "--population", "8", "--parents", "2", "--baseline-sizes", "space",
         "--baseline-layers", "1,2", "--time-budget-s", "0.5", "--seed", "1", "--name", "t",
+        "--final-share", "1",
     ]  # fmt: skip
     r = cli.invoke(app, args, env=env)
     assert r.exit_code == 0, r.output

@@ -9,11 +9,14 @@ import numpy as np
 
 from lts.controller.search.final import (
     Figure,
+    comparisons,
     dominated_rows,
     picks,
+    plan,
     reported_frontier,
     to_remeasure,
 )
+from lts.controller.search.final_phase import fitting, pack_batches
 from lts.shared.objectives import ObjectiveSet
 
 OBJ = ObjectiveSet()  # params (maximised), latency, memory
@@ -56,7 +59,30 @@ def test_each_baseline_picks_the_fastest_member_at_least_as_large() -> None:
         fig("b1", 4, 2.0, 2.0, baseline=True), fig("b2", 10, 5.0, 5.0, baseline=True),
     ]  # fmt: skip
     members = ["small", "mid", "big"]
-    assert picks(figures, members, OBJ) == ["small", "mid"]
+    assert picks(figures, members, OBJ) == ["mid", "small"]  # the largest baseline's first
+    assert comparisons(figures, members, OBJ) == [("b2", "mid"), ("b1", "small")]
+    # A baseline larger than every member has no comparison to quote.
+    figures.append(fig("b3", 99, 9.0, 9.0, baseline=True))
+    assert comparisons(figures, members, OBJ)[0] == ("b3", None)
+
+
+def test_a_comparison_measured_quickly_is_one_group_the_largest_first() -> None:
+    """Quick baselines (the default protocol measures them as every candidate): each one's
+    comparison is measured again as a group, the baseline with its pick, so that a time
+    bound takes both figures or neither; the open quick points come after, members first."""
+    figures = [
+        fig("p-small", 5, 1.0, 1.0, quick=True), fig("p-big", 12, 2.0, 2.0, quick=True),
+        fig("b-small", 4, 2.0, 2.0, baseline=True, quick=True),
+        fig("b-big", 10, 5.0, 5.0, baseline=True, quick=True),
+        fig("b-huge", 50, 9.0, 9.0, baseline=True, quick=True),  # no member is as large
+        fig("close1", 20, 3.0, 3.0, quick=True), fig("close2", 20, 3.1, 3.0, quick=True),
+    ]  # fmt: skip
+    groups = plan(figures, OBJ, QUICK, None)
+    assert groups[:3] == [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small")]
+    assert {a for g in groups[3:] for a in g} <= {"close1", "close2"} and groups[3:]
+    assert to_remeasure(figures, OBJ, QUICK, None) == [a for g in groups for a in g]
+    # The cap bounds the members; the baselines come on top.
+    assert plan(figures, OBJ, QUICK, 1) == [("b-huge",), ("p-big", "b-big"), ("b-small",)]
 
 
 def test_to_remeasure_the_picks_first_then_the_open_quick_points_within_the_cap() -> None:
@@ -73,10 +99,10 @@ def test_to_remeasure_the_picks_first_then_the_open_quick_points_within_the_cap(
     assert set(chosen) == {"pick", "close1", "close2"}
     assert to_remeasure(figures, OBJ, QUICK, 1) == ["pick"]
     # With final settings that differ from the search's, a pick measured in full is measured
-    # again too (the comparison rests on final figures).
+    # again too, with its baseline (the comparison rests on final figures).
     exact = [fig("only", 20, 1.0, 1.0), fig("b", 10, 5.0, 5.0, baseline=True)]
     assert to_remeasure(exact, OBJ, QUICK, None) == []
-    assert to_remeasure(exact, OBJ, QUICK, None, all_picks=True) == ["only"]
+    assert to_remeasure(exact, OBJ, QUICK, None, all_picks=True) == ["only", "b"]
 
 
 def test_a_pick_measured_slower_passes_its_place_to_the_next_one() -> None:
@@ -100,3 +126,17 @@ def test_four_objectives_and_a_proxy_to_minimise() -> None:
     figures = [Figure(f"r{i}", r) for i, r in enumerate(rows)]
     assert reported_frontier(figures, obj) == ["r0"]  # all ones: the best in each
     assert len(dominated_rows(rows, obj)) > 0
+
+
+def test_batches_keep_a_comparison_together_and_stop_at_the_time_left() -> None:
+    groups = [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small"), ("c1",), ("c2",)]
+    assert pack_batches(groups, 2) == [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small"),
+                                       ("c1", "c2")]  # fmt: skip
+    assert pack_batches(groups, 1) == [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small"),
+                                       ("c1",), ("c2",)]  # fmt: skip
+    assert pack_batches(groups, 8) == [("b-huge", "p-big", "b-big", "p-small", "b-small", "c1",
+                                        "c2")]  # fmt: skip
+    assert fitting([3.0, 2.0, 4.0], None) == 3
+    assert fitting([3.0, 2.0, 4.0], 5.0) == 2  # 3 + 2 fit, + 4 does not
+    assert fitting([3.0, 2.0, 4.0], 2.9) == 0
+    assert fitting([], 1.0) == 0

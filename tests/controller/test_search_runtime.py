@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -26,11 +27,13 @@ from lts.controller.client import AgentRefused, AgentUnavailable, JobNotFound
 from lts.controller.report import build_report
 from lts.controller.search.config import SearchConfig
 from lts.controller.search.dispatch import AgentGone, Dispatcher, RetryPolicy
+from lts.controller.search.final import dominated_rows
 from lts.controller.search.runner import DeviceProgress, SearchRunner, start_search
 from lts.controller.search.small_spaces import TINY_SPACE
 from lts.controller.store import Store
 from lts.shared.config import ArchConfig
 from lts.shared.errors import SearchConflict
+from lts.shared.objectives import ObjectiveSet
 from lts.shared.params import count_params
 from lts.shared.schemas import (
     DeviceInfo,
@@ -362,6 +365,7 @@ def _config(**changes: Any) -> SearchConfig:
         "baseline_sizes": "space",
         "baseline_layers": [1, 2],
         "final_budget_factor": 2.0,
+        "final_share": 1.0,  # no time bound: a fake agent's search takes no time
         "measure": {"time_budget_s": 0.5},
     }
     return SearchConfig.build(**{**values, **changes})
@@ -414,6 +418,32 @@ def test_search_on_two_devices_stores_everything(tmp_path: Path) -> None:
         for agent in agents.values():
             assert set(agent.measured.values()) == {1}
         assert store.count_measurements() == sum(len(a.measured) for a in agents.values())
+
+
+def test_the_final_phase_keeps_to_its_share_of_the_search_time(tmp_path: Path) -> None:
+    """The default share (15%) of a fake agent's search (no time at all) fits no final
+    measurement of 60 s: the search ends at once, on its search-time figures, and what it
+    reports is still a frontier of them (no row dominated)."""
+    agents = {"a": FakeAgent("a")}
+    with Store.open(tmp_path / "s.sqlite") as store:
+        config = _config(agents=["a"], final_share=0.15, measure={"time_budget_s": 60.0})
+        search = start_search(store, config)
+        seen: list[DeviceProgress] = []
+        outcome = _run(store, search.id, agents, observer=seen.append)
+        assert outcome.status == "done"
+        (sd,) = outcome.devices
+        reported = store.reported(search.id, sd.device_id)
+        assert reported and not any(r.final_measurement_id for r in reported)
+        assert all(r.search_measurement_id for r in reported)
+        final = agents["a"].measured
+        assert not any(json.loads(key)["time_budget_s"] == 120.0 for _, key in final)
+        last = seen[-1]
+        assert last.phase == "done" and last.final_total == last.final_done == 0
+        (dev,) = build_report(store, search.id, "a").devices
+        objectives = ObjectiveSet()
+        rows = [{n: m.value(n) for n in objectives.names} for m in dev.frontier]
+        assert rows and dominated_rows(rows, objectives) == []
+        assert {m.figures for m in dev.frontier} == {"search"}
 
 
 def test_resume_after_interruption_repeats_nothing(tmp_path: Path, store_url: str) -> None:

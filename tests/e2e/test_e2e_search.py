@@ -29,6 +29,7 @@ from lts.controller.store import Store, database_url
 FAST = [
     "--time-budget-s", "0.3", "--min-time-s", "0.1", "--warmup-s", "0.02",
     "--baseline-sizes", "space", "--baseline-layers", "1,3", "--final-budget-factor", "2",
+    "--final-share", "1",
     "--parents", "2", "--batch-size", "4",
 ]  # fmt: skip
 CONTROLLER = [sys.executable, "-c", "from lts.controller.cli import main; main()"]
