@@ -221,15 +221,15 @@ def _comparison_table(console: Console, d: DeviceReport) -> Table:
     cols += [Col(f"{o.label} {o.unit}", "right", 3) for o in measured]
     cols += [Col("match"), Col("params", "right", 1)]
     cols += [Col(f"{o.label} ratio", "right") for o in measured]
+    cols += [Col("protocol", "left", 2)]
     rows = [_comparison_cells(c, [o.name for o in measured]) for c in d.comparisons]
-    return fitted(
-        console,
-        cols,
-        rows,
-        title=f"{d.device or d.agent}: layer-scaled baselines",
-        caption="match: the fastest frontier model with at least the baseline's decoder params; "
-        "ratios: baseline / match (above 1: the match is faster, smaller)",
-    )
+    caption = ("match: the fastest frontier model with at least the baseline's decoder params; "
+               "ratios: baseline / match (above 1: the match is faster, smaller)")  # fmt: skip
+    if any(r[-1] == "quick" for r in rows):
+        caption += ("\nprotocol quick: the ratios rest on quick measurements (the final phase "
+                    "had no time left for them: --final-share)")  # fmt: skip
+    return fitted(console, cols, rows, title=f"{d.device or d.agent}: layer-scaled baselines",
+                  caption=caption)  # fmt: skip
 
 
 def _joint_table(console: Console, j: JointReport) -> Table:
@@ -261,13 +261,15 @@ def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
     head = [f"{b.n_layer} layer{'s' if b.n_layer != 1 else ''}", _params(b.decoder_params)]
     head += [_num(b.value(n), 2) if b.error is None else "failed" for n in names]
     if c.match is None:
-        return [*head, "none as large", "", *([""] * len(names))]
+        return [*head, "none as large", "", *([""] * len(names)), ""]
     ratios = []
     for n in names:
         ratio = c.ratios.get(n)
         stand_in = c.match.values[n].stand_in if n in c.match.values else False
         ratios.append(("~" if stand_in else "") + (f"{ratio:.2f}x" if ratio is not None else "-"))
-    return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios]
+    full = all(r.figures == "final" or r.measure != "quick" for r in (b, c.match))
+    return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios,
+            "full" if full else "quick"]  # fmt: skip
 
 
 def size_text(n: int) -> str:

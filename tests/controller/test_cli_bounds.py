@@ -23,6 +23,8 @@ URL = "http://127.0.0.1:9"
      (["search", "--agents", URL, "--parents", str(10**9)], "parents"),
      (["search", "--agents", URL, "--baseline-layers", "1-100000000"], "baseline_layers"),
      (["search", "--agents", URL, "--final-max-members", BIG], "final_max_members"),
+     (["search", "--agents", URL, "--final-share", "0"], "final_share"),
+     (["search", "--agents", URL, "--final-share", "1.5"], "final_share"),
      (["search", "--resume", BIG], "resume"),
      (["results", BIG], "search_id"), (["plot", BIG], "search_id"),
      (["export", BIG], "search_id"), (["export", "1", "--seed", str(2**64)], "seed")],

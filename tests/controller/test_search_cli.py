@@ -123,6 +123,21 @@ SMALL = ["--iterations", "2", "--population", "8", "--parents", "2", "--baseline
          "space", "--baseline-layers", "1,2", "--time-budget-s", "0.5"]  # fmt: skip
 
 
+def test_comparisons_left_to_quick_figures_say_so(env: dict[str, str]) -> None:
+    """The final phase's time bound (the default share of a search that took no time) fits
+    no measurement of 60 s: the baselines' table says its ratios rest on quick figures."""
+    cli.invoke(app, ["agents", "add", "a", "http://a:1"], env=env)
+    r = cli.invoke(app, ["search", "--agents", "a", "--space", env["SPACE"], "--iterations", "2",
+                         "--population", "8", "--parents", "2", "--baseline-sizes", "space",
+                         "--baseline-layers", "1,2", "--time-budget-s", "60"], env=env)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "protocol quick: the ratios rest on quick measurements" in " ".join(r.stdout.split())
+    r = cli.invoke(app, ["results", "--json"], env=env)
+    (dev,) = json.loads(r.stdout)["devices"]
+    matched = [b for b in dev["baselines"] if b["match"]]
+    assert matched and all(b["match"]["figures"] == "search" for b in matched)
+
+
 def test_a_wrong_token_is_one_line_and_stores_no_search(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

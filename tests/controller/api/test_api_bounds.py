@@ -40,6 +40,7 @@ def test_integers_beyond_64_bits_are_422(api: httpx.Client, path: str, field: st
      ({"baseline_layers": "1-100000000"}, "baseline_layers"),
      ({"baseline_layers": [10**9]}, "baseline_layers[0]"),
      ({"final_max_members": HUGE}, "final_max_members"), ({"max_params": HUGE}, "max_params"),
+     ({"final_share": 0}, "final_share"), ({"final_share": 2}, "final_share"),
      ({"fail_after_s": 1e300}, "fail_after_s"),
      ({"space": {"backbone": "gpt2", "n_layer": {"min": 1, "max": 10**9}}}, "space.n_layer"),
      ({"space": {"backbone": "gpt2", "d_model": {"min": 64, "max": 10**12, "step": 64}}},
