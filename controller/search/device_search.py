@@ -213,6 +213,8 @@ class DeviceSearch:
         self.store.link_candidates(
             sid, did, -1, [(a, e.measurement.id, e.cache_hit) for a, e in evals.items()]
         )
+        measure = "quick" if self._quick_baselines else "full"
+        self.store.set_candidate_measure(sid, did, -1, [(a, measure, {}) for a in evals])
         for e in evals.values():  # measured anyway: the cost model learns from them
             self.economy.observe(e.cfg, e)
         return evals
