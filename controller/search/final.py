@@ -19,7 +19,7 @@ every member again (in three objectives most candidates are frontier members). S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from lts.controller.pareto import frontier
@@ -81,6 +81,7 @@ def plan(
     kind: str = "pareto",
     *,
     all_picks: bool = False,
+    open_: Collection[str] | None = None,
 ) -> list[tuple[str, ...]]:
     """What is worth a final measurement now, in the order to measure it, as groups measured
     together: each baseline's comparison first, the largest baseline's first (its pick and the
@@ -88,7 +89,8 @@ def plan(
     differ from the search's, each without final figures), then the quick points whose frontier
     membership is open, one by one. ``cap`` bounds the members (None: no bound); the baselines
     come on top. Called again after each round of measurements, it names what the new
-    figures made worth measuring (a new pick), until nothing is left."""
+    figures made worth measuring (a new pick), until nothing is left. ``open_``: the open
+    points as :func:`open_points` found them (computed when not given: the costly part)."""
     feasible = [f for f in figures if f.feasible]
     members = reported_frontier(feasible, objectives, kind)
     by_id = {f.arch_id: f for f in feasible}
@@ -109,12 +111,23 @@ def plan(
         taken.update(group)
         if group:
             groups.append(tuple(group))
-    pending = [_estimate(f, objectives, quick_rel) for f in feasible if f.quick]
-    rivals = [_estimate(f, objectives, quick_rel) for f in feasible]
+    if open_ is None:
+        open_ = open_points(feasible, objectives, quick_rel)
     on = set(members)
-    rest = sorted(to_refine(pending, rivals) - taken, key=lambda a: (a not in on, a))
+    rest = sorted(set(open_) - taken, key=lambda a: (a not in on, a))
     rest = rest if left is None else rest[:left]
     return groups + [(a,) for a in rest]
+
+
+def open_points(
+    figures: Sequence[Figure], objectives: ObjectiveSet, quick_rel: tuple[float, ...]
+) -> set[str]:
+    """The quick feasible points whose frontier membership (theirs or that of a point they
+    could dominate) their uncertainty leaves open: the racing rule."""
+    feasible = [f for f in figures if f.feasible]
+    pending = [_estimate(f, objectives, quick_rel) for f in feasible if f.quick]
+    rivals = [_estimate(f, objectives, quick_rel) for f in feasible]
+    return to_refine(pending, rivals)
 
 
 def to_remeasure(

@@ -9,11 +9,13 @@ Its cost is bounded twice:
   all of them), each one measurement under the final settings (the protocol's own time budget
   bounds it);
 * by time: at most ``final_share`` of the device search's wall time, that is the time its
-  iterations took x share / (1 - share) (1: no bound). The plan is measured in batches of the
-  agent's slots, in its order (the largest baseline's comparison first); a batch is sent only
-  when its estimated time (each item's search-time measurement plus the final protocol's
-  warm-up and time budget, scaled by how long this phase's batches took against their
-  estimates) fits in what is left. What does not fit keeps its search-time figures.
+  iterations took x share / (1 - share) (1: no bound). The plan is measured one batch of the
+  agent's slots at a time, in its order (the largest baseline's comparison first), and
+  planned again after each batch (a pick measured slower gives way to the next one, which is
+  measured next); a batch is sent only when its estimated time (each item's search-time
+  measurement plus the final protocol's warm-up and time budget, scaled by how long this
+  phase's batches took against their estimates) fits in what is left. What does not fit
+  keeps its search-time figures.
 
 Its progress is shown as ``final k/N``. A final measurement that fails leaves its member with
 the search-time figures: every reported member has figures.
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING
 from lts.controller.search.algorithms import Point, SearchAlgorithm
 from lts.controller.search.economy import QUICK_PRIOR
 from lts.controller.search.evaluation import Evaluation
-from lts.controller.search.final import Figure, plan, reported_frontier
+from lts.controller.search.final import Figure, open_points, plan, reported_frontier
 from lts.shared.config import ArchConfig
 from lts.shared.schemas import MeasureSettings
 
@@ -38,10 +40,6 @@ if TYPE_CHECKING:
     from lts.controller.search.device_search import DeviceSearch
 
 logger = logging.getLogger(__name__)
-
-#: Rounds of final measurements at most (each measures what the last one made worth it).
-MAX_ROUNDS = 4
-
 
 class FinalPhase:
     """The final phase of ``search`` (a :class:`DeviceSearch` whose iterations are done)."""
@@ -81,15 +79,44 @@ class FinalPhase:
         cap = search.config.final_max_members
         differ = self.final != self.settings
         after: dict[str, int] = {}
+        tried: set[str] = set()
+        slots = max(1, search.dispatcher.slots)
         search._emit(phase="final", final_done=0, final_total=0)
-        for _ in range(MAX_ROUNDS):  # a measurement may change a pick: a few rounds at most
-            left = None if cap is None else cap - len([a for a in after if a not in
-                                                       self.baselines])  # fmt: skip
-            groups = [g for g in (tuple(a for a in g if a not in after) for g in
+        # One batch at a time, planned again after each: a new figure can change a pick, and
+        # the largest baseline's comparison is settled before the next one's. Each batch
+        # measures at least one architecture not tried yet, within the cap: it ends.
+        # The open points (the costly part of a plan, seconds at thousands of points) are
+        # found again only once the last ones are used up.
+        open_: set[str] | None = None
+        while True:
+            fresh = open_ is None
+            if open_ is None:
+                open_ = open_points(list(figures.values()), self.objectives, rel)
+            left = None if cap is None else cap - len(tried - set(self.baselines))
+            groups = [g for g in (tuple(a for a in g if a not in tried) for g in
                                   plan(list(figures.values()), self.objectives, rel, left,
-                                       search.config.frontier, all_picks=differ)) if g]  # fmt: skip
-            if not groups or not await self._measure_within(groups, figures, after):
+                                       search.config.frontier, all_picks=differ,
+                                       open_=open_)) if g]  # fmt: skip
+            if not groups:
+                if fresh:
+                    break
+                open_ = None  # what the new figures opened
+                continue
+            self._note_cached(groups)
+            batches = pack_batches(groups, slots)
+            fits = self._fitting(batches, slots)
+            planned = sum(map(len, batches[:fits]))
+            search._emit(final_total=search.progress.final_done + planned)
+            if not fits:
+                self.left_out = sum(map(len, batches))
                 break
+            estimate = self._batch_s(batches[0], slots)
+            tried.update(batches[0])
+            t0 = time.monotonic()
+            await self._measure(self._configs(list(batches[0])), figures, after)
+            if estimate > 0:
+                self._scale = max(self._scale, (time.monotonic() - t0) / estimate)
+        search._emit(final_total=search.progress.final_done)
         members = reported_frontier(list(figures.values()), self.objectives,
                                     search.config.frontier)  # fmt: skip
         if self.left_out:
@@ -101,35 +128,12 @@ class FinalPhase:
         entries += [(a, "baseline", during.get(a), after.get(a)) for a in self.baselines]
         search.store.set_reported(search.sd.search_id, search.device.id, entries)
 
-    async def _measure_within(
-        self, groups: list[tuple[str, ...]], figures: dict[str, Figure], after: dict[str, int]
-    ) -> bool:
-        """Measure ``groups`` batch by batch while each batch fits in the time left; False
-        when the time bound stopped it."""
+    def _note_cached(self, groups: Sequence[tuple[str, ...]]) -> None:
+        """Note which of ``groups`` the store holds with the final settings (no time)."""
         search = self.search
-        slots = max(1, search.dispatcher.slots)
         ids = [a for g in groups for a in g]
         found = search.store.find_measurements(ids, search.device.id, self.final.cache_key())
-        self._cached = {a for a, m in found.items() if m.ok}  # already taken: no time
-        batches = pack_batches(groups, slots)
-        fits = self._fitting(batches, slots)
-        search._emit(final_total=search.progress.final_total + sum(map(len, batches[:fits])))
-        measured = 0
-        for batch in batches[:fits]:
-            estimate = self._batch_s(batch, slots)
-            if not self._fits(estimate):
-                break
-            t0 = time.monotonic()
-            await self._measure(self._configs(list(batch)), figures, after)
-            took = time.monotonic() - t0
-            if estimate > 0:
-                self._scale = max(self._scale, took / estimate)
-            measured += 1
-        if measured == len(batches):
-            return True
-        self.left_out += sum(map(len, batches[measured:]))
-        search._emit(final_total=search.progress.final_done)  # what was measured, all told
-        return False
+        self._cached = {a for a, m in found.items() if m.ok}
 
     def _fitting(self, batches: Sequence[tuple[str, ...]], slots: int) -> int:
         """How many of ``batches``, in order, fit in the time left by their estimates."""
@@ -236,16 +240,21 @@ def _figure(p: Point, *, quick: bool, baseline: bool, final: bool = False) -> Fi
 
 
 def pack_batches(groups: Sequence[tuple[str, ...]], slots: int) -> list[tuple[str, ...]]:
-    """``groups`` packed in order into batches of at most ``slots`` items (a group is never
-    split: a comparison's two figures are taken together, or neither)."""
+    """``groups`` packed into batches of at most ``slots`` items, first fit: each batch opens
+    with the first group left and takes every later group that still fits (a group is never
+    split: a comparison's two figures are taken together, or neither; a group larger than
+    ``slots`` is a batch of its own)."""
+    left = list(groups)
     out: list[tuple[str, ...]] = []
-    batch: tuple[str, ...] = ()
-    for g in groups:
-        if batch and len(batch) + len(g) > slots:
-            out.append(batch)
-            batch = ()
-        batch += g
-    if batch:
+    while left:
+        batch = left.pop(0)
+        rest = []
+        for g in left:
+            if len(batch) + len(g) <= slots:
+                batch += g
+            else:
+                rest.append(g)
+        left = rest
         out.append(batch)
     return out
 

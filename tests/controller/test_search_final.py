@@ -130,13 +130,30 @@ def test_four_objectives_and_a_proxy_to_minimise() -> None:
 
 def test_batches_keep_a_comparison_together_and_stop_at_the_time_left() -> None:
     groups = [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small"), ("c1",), ("c2",)]
-    assert pack_batches(groups, 2) == [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small"),
-                                       ("c1", "c2")]  # fmt: skip
+    # First fit: a slot the next comparison cannot share goes to a later single.
+    assert pack_batches(groups, 2) == [("b-huge", "c1"), ("p-big", "b-big"),
+                                       ("p-small", "b-small"), ("c2",)]  # fmt: skip
     assert pack_batches(groups, 1) == [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small"),
                                        ("c1",), ("c2",)]  # fmt: skip
-    assert pack_batches(groups, 8) == [("b-huge", "p-big", "b-big", "p-small", "b-small", "c1",
-                                        "c2")]  # fmt: skip
+    assert pack_batches(groups, 3) == [("b-huge", "p-big", "b-big"), ("p-small", "b-small", "c1"),
+                                       ("c2",)]  # fmt: skip
     assert fitting([3.0, 2.0, 4.0], None) == 3
     assert fitting([3.0, 2.0, 4.0], 5.0) == 2  # 3 + 2 fit, + 4 does not
     assert fitting([3.0, 2.0, 4.0], 2.9) == 0
     assert fitting([], 1.0) == 0
+
+
+def test_the_largest_comparison_is_settled_before_the_next_one() -> None:
+    """Planned again after each batch: the largest baseline's pick measured slower gives way to
+    its next pick, which comes before the smaller baseline's comparison."""
+    figures = {f.arch_id: f for f in [
+        fig("p1", 12, 1.0, 1.0, quick=True), fig("p2", 15, 1.5, 1.0, quick=True),
+        fig("small", 5, 0.5, 0.5, quick=True),
+        fig("b", 10, 5.0, 5.0, baseline=True, quick=True),
+        fig("b0", 4, 2.0, 2.0, baseline=True, quick=True),
+    ]}  # fmt: skip
+    zero = (0.0, 0.0, 0.0)
+    assert plan(list(figures.values()), OBJ, zero, None)[:2] == [("p1", "b"), ("small", "b0")]
+    figures["p1"] = fig("p1", 12, 2.0, 1.0, final=True)  # slower in full
+    figures["b"] = fig("b", 10, 5.0, 5.0, baseline=True, final=True)
+    assert plan(list(figures.values()), OBJ, zero, None)[0] == ("p2",)
