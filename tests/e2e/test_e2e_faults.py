@@ -160,8 +160,9 @@ def test_a_measurement_helper_killed_mid_search_is_measured_again_not_stored(
     _up(agent)
     assert agent.process is not None
     before = job_ids(agent)  # below: items of at least 1 s, so that the kill lands in one
+    # (the full protocol for every item, the baselines too: quick ones take a fraction of that)
     args = ["search", "--agents", agent.url, "--space", env["SPACE"], "--iterations", "2",
-            "--population", "4", "--seed", "21", *FAST,
+            "--population", "4", "--seed", "21", *FAST, "--measure", "full",
             "--min-time-s", "1", "--time-budget-s", "1.5"]  # fmt: skip
     log = tmp_path / "controller.log"
     with log.open("w") as out:
