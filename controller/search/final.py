@@ -130,18 +130,9 @@ def open_points(
     return to_refine(pending, rivals)
 
 
-def to_remeasure(
-    figures: Sequence[Figure],
-    objectives: ObjectiveSet,
-    quick_rel: tuple[float, ...],
-    cap: int | None,
-    kind: str = "pareto",
-    *,
-    all_picks: bool = False,
-) -> list[str]:
-    """:func:`plan`, one arch id after the other."""
-    return [a for g in plan(figures, objectives, quick_rel, cap, kind, all_picks=all_picks)
-            for a in g]  # fmt: skip
+def flatten(groups: Sequence[tuple[str, ...]]) -> list[str]:
+    """A :func:`plan`'s groups, one arch id after the other."""
+    return [a for g in groups for a in g]
 
 
 def reported_frontier(

@@ -66,7 +66,7 @@ class FinalPhase:
         self._scale = 1.0  # how long batches took against their estimates (at least 1)
         self._item_s: dict[str, float] = {}
         self._cached: set[str] = set()
-        #: Items the time bound left out (for the log and the tests).
+        #: Items the time bound left out (for the log).
         self.left_out = 0
 
     async def run(self) -> None:

@@ -30,7 +30,7 @@ from lts.controller.search.algorithms import Outcome, Proposal, SearchAlgorithm,
 from lts.controller.search.device_search import DeviceSearch
 from lts.controller.search.economy import QUICK_PRIOR, Judged
 from lts.controller.search.evaluation import Evaluation
-from lts.controller.search.final import Figure, reported_frontier, to_remeasure
+from lts.controller.search.final import Figure, flatten, plan, reported_frontier
 from lts.controller.search.progress import stopped_by
 from lts.shared.config import ArchConfig
 from lts.shared.errors import AgentError
@@ -223,8 +223,8 @@ class JointFinal:
             m._emit(phase="final", final_done=0, final_total=0)
         for _ in range(MAX_ROUNDS):
             left = None if cap is None else cap - len(after)
-            chosen = [a for a in to_remeasure(list(figures.values()), joint.objectives, rel, left,
-                                              joint.config.frontier, all_picks=differ)
+            chosen = [a for a in flatten(plan(list(figures.values()), joint.objectives, rel,
+                                              left, joint.config.frontier, all_picks=differ))
                       if a not in after]  # fmt: skip
             if not after and differ:
                 chosen += [a for a in self.baselines if a not in chosen]

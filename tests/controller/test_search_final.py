@@ -11,10 +11,10 @@ from lts.controller.search.final import (
     Figure,
     comparisons,
     dominated_rows,
+    flatten,
     picks,
     plan,
     reported_frontier,
-    to_remeasure,
 )
 from lts.controller.search.final_phase import fitting, pack_batches
 from lts.shared.objectives import ObjectiveSet
@@ -80,12 +80,12 @@ def test_a_comparison_measured_quickly_is_one_group_the_largest_first() -> None:
     groups = plan(figures, OBJ, QUICK, None)
     assert groups[:3] == [("b-huge",), ("p-big", "b-big"), ("p-small", "b-small")]
     assert {a for g in groups[3:] for a in g} <= {"close1", "close2"} and groups[3:]
-    assert to_remeasure(figures, OBJ, QUICK, None) == [a for g in groups for a in g]
+    assert flatten(plan(figures, OBJ, QUICK, None)) == [a for g in groups for a in g]
     # The cap bounds the members; the baselines come on top.
     assert plan(figures, OBJ, QUICK, 1) == [("b-huge",), ("p-big", "b-big"), ("b-small",)]
 
 
-def test_to_remeasure_the_picks_first_then_the_open_quick_points_within_the_cap() -> None:
+def test_the_plan_has_the_picks_first_then_the_open_quick_points_within_the_cap() -> None:
     figures = [
         fig("sure", 5, 1.0, 1.0, quick=True),  # the fastest: a member for sure
         fig("pick", 12, 2.0, 2.0, quick=True),  # b's pick: the fastest with >= 10 params
@@ -94,15 +94,15 @@ def test_to_remeasure_the_picks_first_then_the_open_quick_points_within_the_cap(
         fig("full", 20, 9.0, 9.0),  # measured in full: exact, never measured again
         fig("b", 10, 5.0, 5.0, baseline=True),
     ]
-    chosen = to_remeasure(figures, OBJ, QUICK, None)
+    chosen = flatten(plan(figures, OBJ, QUICK, None))
     assert chosen[0] == "pick"
     assert set(chosen) == {"pick", "close1", "close2"}
-    assert to_remeasure(figures, OBJ, QUICK, 1) == ["pick"]
+    assert flatten(plan(figures, OBJ, QUICK, 1)) == ["pick"]
     # With final settings that differ from the search's, a pick measured in full is measured
     # again too, with its baseline (the comparison rests on final figures).
     exact = [fig("only", 20, 1.0, 1.0), fig("b", 10, 5.0, 5.0, baseline=True)]
-    assert to_remeasure(exact, OBJ, QUICK, None) == []
-    assert to_remeasure(exact, OBJ, QUICK, None, all_picks=True) == ["only", "b"]
+    assert flatten(plan(exact, OBJ, QUICK, None)) == []
+    assert flatten(plan(exact, OBJ, QUICK, None, all_picks=True)) == ["only", "b"]
 
 
 def test_a_pick_measured_slower_passes_its_place_to_the_next_one() -> None:
@@ -112,10 +112,10 @@ def test_a_pick_measured_slower_passes_its_place_to_the_next_one() -> None:
         fig("p1", 12, 1.0, 1.0, quick=True), fig("p2", 15, 1.5, 1.0, quick=True),
         fig("b", 10, 5.0, 5.0, baseline=True),
     ]}  # fmt: skip
-    first = to_remeasure(list(figures.values()), OBJ, (0.0, 0.0, 0.0), None)
+    first = flatten(plan(list(figures.values()), OBJ, (0.0, 0.0, 0.0), None))
     assert first == ["p1"]
     figures["p1"] = fig("p1", 12, 2.0, 1.0, final=True)
-    assert to_remeasure(list(figures.values()), OBJ, (0.0, 0.0, 0.0), None) == ["p2"]
+    assert flatten(plan(list(figures.values()), OBJ, (0.0, 0.0, 0.0), None)) == ["p2"]
 
 
 def test_four_objectives_and_a_proxy_to_minimise() -> None:
