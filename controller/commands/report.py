@@ -225,7 +225,7 @@ def _comparison_table(console: Console, d: DeviceReport) -> Table:
     rows = [_comparison_cells(c, [o.name for o in measured]) for c in d.comparisons]
     caption = ("match: the fastest frontier model with at least the baseline's decoder params; "
                "ratios: baseline / match (above 1: the match is faster, smaller)")  # fmt: skip
-    if any(r[-1] == "quick" for r in rows):
+    if any(_protocol(c) == "quick" for c in d.comparisons if c.match is not None):
         caption += ("\nprotocol quick: the ratios rest on quick measurements (the final phase "
                     "had no time left for them: --final-share)")  # fmt: skip
     return fitted(console, cols, rows, title=f"{d.device or d.agent}: layer-scaled baselines",
@@ -267,9 +267,14 @@ def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
         ratio = c.ratios.get(n)
         stand_in = c.match.values[n].stand_in if n in c.match.values else False
         ratios.append(("~" if stand_in else "") + (f"{ratio:.2f}x" if ratio is not None else "-"))
-    full = all(r.figures == "final" or r.measure != "quick" for r in (b, c.match))
-    return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios,
-            "full" if full else "quick"]  # fmt: skip
+    return [*head, c.match.arch_id, _params(c.match.decoder_params), *ratios, _protocol(c)]
+
+
+def _protocol(c: Comparison) -> str:
+    """What a comparison's ratios rest on: ``full`` figures on both sides, else ``quick``."""
+    rows = (c.baseline, c.match) if c.match is not None else (c.baseline,)
+    full = all(r.figures == "final" or r.measure != "quick" for r in rows)
+    return "full" if full else "quick"
 
 
 def size_text(n: int) -> str:
