@@ -33,7 +33,7 @@ baselines and the wall time; then per setting the median over seeds next to the 
     python benchmarks/headline.py [--backbones gpt2,transxl] [--budgets 800] [--population 100]
         [--algorithms smsemoa] [--variant NAME=JSON ...] [--seeds 0,1,2]
         [--surrogate benchmarks/data/surrogate-cpu.json] [--sigma S] [--agent URL]
-        [--search-arg ARG ...] [--keep DIR] [--json]
+        [--metric prefill|decode] [--search-arg ARG ...] [--keep DIR] [--json]
 """
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--surrogate", type=Path, default=SURROGATE)
     p.add_argument("--sigma", type=float, default=None)
     p.add_argument("--agent", default=None, help="a running agent's URL (default: simulated)")
+    p.add_argument(
+        "--metric",
+        choices=["prefill", "decode"],
+        default="prefill",
+        help="the latency the search measures (controller search --metric)",
+    )
     p.add_argument(
         "--search-arg",
         action="append",
@@ -139,7 +145,7 @@ def _load() -> list[float] | None:
 def run_one(
     url: str, workdir: Path, surrogate: Surrogate | None, *, backbone: str, variant: str,
     fields: dict[str, Any], algorithm: str, budget: int, population: int, seed: int,
-    extra: list[str],
+    extra: list[str], metric: str = "prefill",
 ) -> dict[str, Any]:  # fmt: skip
     """One ``controller search`` and its largest baseline's comparison (16 layers by default)."""
     space = {**default_space(backbone).to_dict(), **fields}
@@ -151,7 +157,7 @@ def run_one(
     cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "search",
            "--agents", url, "--space", str(space_file), "--algorithm", algorithm,
            "--iterations", str(iterations), "--population", str(population),
-           "--seed", str(seed), "--db", str(db), *extra]  # fmt: skip
+           "--seed", str(seed), "--metric", metric, "--db", str(db), *extra]  # fmt: skip
     t0 = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.monotonic() - t0
@@ -186,10 +192,11 @@ def run_one(
             archs = store.architectures([base["arch_id"], match["arch_id"]])
         finally:
             store.close()
-        true = {k: surrogate.answer(a.to_config(), MeasureSettings(), noise=False)
+        settings = MeasureSettings(metric=metric, decode=metric == "decode")
+        true = {k: surrogate.answer(a.to_config(), settings, noise=False)
                 for k, a in archs.items()}  # fmt: skip
         b, m = true[base["arch_id"]], true[match["arch_id"]]
-        row["true_speedup"] = b["prefill"] / m["prefill"]
+        row["true_speedup"] = b[metric] / m[metric]
         row["true_memory_ratio"] = b["memory"] / m["memory"]
     return row
 
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 row = run_one(url, workdir, surrogate, backbone=backbone, variant=variant,
                               fields=fields, algorithm=algorithm, budget=budget,
                               population=args.population, seed=seed,
-                              extra=args.search_arg)  # fmt: skip
+                              extra=args.search_arg, metric=args.metric)  # fmt: skip
                 rows.append(row)
                 print(f"[{i + 1}/{len(combos)}] {backbone} {variant} {algorithm} {budget} seed "
                       f"{seed}: {_f(row['speedup'])}x / {_f(row['memory_ratio'])}x "
@@ -282,7 +289,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summ = summary(rows)
     result = {"device": args.agent or f"simulated: {args.surrogate.name}"
               + (f" (sigma {args.sigma})" if args.sigma is not None else ""),
-              "population": args.population, "search_args": args.search_arg,
+              "population": args.population, "metric": args.metric,
+              "search_args": args.search_arg,
               "variants": args.variants, "runs": rows, "summary": summ,
               "load_average": {"before": load_before, "after": _load()}}  # fmt: skip
     if args.json:
