@@ -130,11 +130,6 @@ def open_points(
     return to_refine(pending, rivals)
 
 
-def flatten(groups: Sequence[tuple[str, ...]]) -> list[str]:
-    """A :func:`plan`'s groups, one arch id after the other."""
-    return [a for g in groups for a in g]
-
-
 def reported_frontier(
     figures: Sequence[Figure], objectives: ObjectiveSet, kind: str = "pareto"
 ) -> list[str]:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class FinalPhase:
     """The final phase of ``search`` (a :class:`DeviceSearch` whose iterations are done)."""
 
@@ -72,7 +73,7 @@ class FinalPhase:
     async def run(self) -> None:
         search = self.search
         figures = self._figures()
-        self._item_s, agent_s = self._search_item_s()
+        self._item_s, agent_s = search_item_s(search)
         self.budget_s = self._budget(agent_s)
         rel = tuple(search.economy.cost.quick_margin(QUICK_PRIOR) if o.timed else 0.0
                     for o in self.objectives.objectives)  # fmt: skip
@@ -140,11 +141,6 @@ class FinalPhase:
         left = None if self.budget_s is None else self.budget_s - (time.monotonic() - self.started)
         return fitting([self._batch_s(b, slots) for b in batches], left)
 
-    def _fits(self, seconds: float) -> bool:
-        if self.budget_s is None:
-            return True
-        return time.monotonic() - self.started + seconds <= self.budget_s
-
     def _batch_s(self, batch: Sequence[str], slots: int) -> float:
         """A batch's estimated seconds: its longest item's, once per ``slots`` items."""
         longest = max(self._item_estimate(a) for a in batch)
@@ -156,10 +152,7 @@ class FinalPhase:
         none for one the store already holds."""
         if arch_id in self._cached:
             return 0.0
-        base = self._item_s.get(arch_id)
-        if base is None:  # never measured on this device (a baseline of an older search)
-            base = max(self._item_s.values(), default=0.0)
-        return base + self.final.warmup_s + self.final.time_budget_s
+        return item_estimate(self._item_s, arch_id, self.final)
 
     async def _measure(
         self, cfgs: list[ArchConfig], figures: dict[str, Figure], after: dict[str, int]
@@ -198,31 +191,9 @@ class FinalPhase:
         return [known[a] for a in arch_ids if a in known]
 
     def _budget(self, agent_s: float) -> float | None:
-        """The seconds this phase may take: ``final_share`` of the device search's wall time,
-        that is its time so far x share / (1 - share). Its time so far: this run's (from its
-        start), or for a resumed search, if more, the agent-seconds its measurements took over
-        the agent's slots (the runs before the interruption included)."""
-        share = self.search.config.final_share
-        if share >= 1:
-            return None
-        slots = max(1, self.search.dispatcher.slots)
-        elapsed = max(self.started - self.search.progress.started_s, agent_s / slots, 0.0)
-        return elapsed * share / (1 - share)
-
-    def _search_item_s(self) -> tuple[dict[str, float], float]:
-        """Each architecture's search-time measurement's seconds on the agent (its
-        ``item_s``, the last one's), and the sum over the measurements this search took
-        (cache hits left out)."""
-        search = self.search
-        out: dict[str, float] = {}
-        total = 0.0
-        for j in search.store.candidate_joins(search.sd.search_id, search.device.id):
-            m = j.measurement
-            item_s = None if m is None else m.context.get("item_s")
-            if isinstance(item_s, int | float):
-                out[j.arch.arch_id] = float(item_s)
-                total += 0.0 if j.candidate.cache_hit else float(item_s)
-        return out, total
+        """The seconds this phase may take (:func:`budget_s`)."""
+        return budget_s(self.search.config.final_share,
+                        searched_s(self.search, self.started, agent_s))  # fmt: skip
 
     def _search_measurements(self) -> dict[str, int]:
         """Each architecture's search-time measurement: its last candidate's."""
@@ -270,3 +241,45 @@ def fitting(estimates: Sequence[float], left_s: float | None) -> int:
         if total > left_s:
             return n
     return len(estimates)
+
+
+def item_estimate(item_s: dict[str, float], arch_id: str, final: MeasureSettings) -> float:
+    """One final measurement's estimated seconds on a device whose search-time measurements
+    took ``item_s``: the architecture's (the build, the memory pass and its runs; the longest
+    of the search's for one never measured there, as a baseline of an older search) plus the
+    final protocol's warm-up and budget."""
+    base = item_s.get(arch_id)
+    if base is None:
+        base = max(item_s.values(), default=0.0)
+    return base + final.warmup_s + final.time_budget_s
+
+
+def search_item_s(search: DeviceSearch) -> tuple[dict[str, float], float]:
+    """Each architecture's search-time measurement's seconds on ``search``'s agent (its
+    ``item_s``, the last one's), and the sum over the measurements this search took (cache
+    hits left out)."""
+    out: dict[str, float] = {}
+    total = 0.0
+    for j in search.store.candidate_joins(search.sd.search_id, search.device.id):
+        m = j.measurement
+        item_s = None if m is None else m.context.get("item_s")
+        if isinstance(item_s, int | float):
+            out[j.arch.arch_id] = float(item_s)
+            total += 0.0 if j.candidate.cache_hit else float(item_s)
+    return out, total
+
+
+def searched_s(search: DeviceSearch, now: float, agent_s: float) -> float:
+    """The device search's wall time up to ``now`` (monotonic): this run's (from its start),
+    or for a resumed search, if more, the agent-seconds its measurements took (``agent_s``)
+    over the agent's slots (the runs before the interruption included)."""
+    slots = max(1, search.dispatcher.slots)
+    return max(now - search.progress.started_s, agent_s / slots, 0.0)
+
+
+def budget_s(share: float, searched: float) -> float | None:
+    """The seconds a final phase may take: ``share`` of the search's wall time, that is the
+    time it searched x share / (1 - share) (None: no bound, ``share`` 1)."""
+    if share >= 1:
+        return None
+    return searched * share / (1 - share)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,8 @@ from lts.controller.search.algorithms import Outcome, Proposal, SearchAlgorithm,
 from lts.controller.search.device_search import DeviceSearch
 from lts.controller.search.economy import QUICK_PRIOR, Judged
 from lts.controller.search.evaluation import Evaluation
-from lts.controller.search.final import Figure, flatten, plan, reported_frontier
+from lts.controller.search.final import Figure, plan, reported_frontier
+from lts.controller.search.final_phase import budget_s, item_estimate, search_item_s, searched_s
 from lts.controller.search.progress import stopped_by
 from lts.shared.config import ArchConfig
 from lts.shared.errors import AgentError
@@ -211,6 +213,14 @@ class JointFinal:
         self.baselines = {a: e.cfg for b in baselines for a, e in b.items()}
         self.settings = list(settings)
         self.final = [joint.config.final_settings(s) for s in settings]
+        self.started = time.monotonic()
+        #: Seconds this phase may take (None: no bound); set by :meth:`run`.
+        self.budget_s: float | None = None
+        self._scale = 1.0  # how long rounds took against their estimates (at least 1)
+        self._item_s: list[dict[str, float]] = [{} for _ in joint.members]
+        self._cached: list[set[str]] = [set() for _ in joint.members]
+        #: Items the time bound left out (for the log).
+        self.left_out = 0
 
     async def run(self) -> None:
         joint, members = self.joint, self.joint.members
@@ -219,20 +229,41 @@ class JointFinal:
         cap = joint.config.final_max_members
         differ = any(f != s for f, s in zip(self.final, self.settings, strict=True))
         after: dict[str, list[int | None]] = {}
+        self.budget_s = self._budget()
         for m in members:
             m._emit(phase="final", final_done=0, final_total=0)
+        # Each round measures, on every device at once, the plan's groups (a baseline's
+        # comparison together) that fit in the time left, in the plan's order; a round that
+        # cannot take them all is the last.
         for _ in range(MAX_ROUNDS):
             left = None if cap is None else cap - len(after)
-            chosen = [a for a in flatten(plan(list(figures.values()), joint.objectives, rel,
-                                              left, joint.config.frontier, all_picks=differ))
-                      if a not in after]  # fmt: skip
+            groups = [g for g in (tuple(a for a in g if a not in after) for g in
+                                  plan(list(figures.values()), joint.objectives, rel, left,
+                                       joint.config.frontier, all_picks=differ)) if g]  # fmt: skip
             if not after and differ:
-                chosen += [a for a in self.baselines if a not in chosen]
-            if not chosen:
+                planned = {a for g in groups for a in g}
+                groups += [(a,) for a in self.baselines if a not in planned]
+            if not groups:
                 break
+            self._note_cached(groups)
+            n = self._fitting(groups)
+            self.left_out = sum(map(len, groups[n:]))
+            if not n:
+                break
+            chosen = [a for g in groups[:n] for a in g]
             for m in members:
                 m._emit(final_total=m.progress.final_total + len(chosen))
+            estimate = self._round_s(chosen)
+            t0 = time.monotonic()
             await self._measure([self._config(a) for a in chosen], figures, after)
+            if estimate > 0:
+                self._scale = max(self._scale, (time.monotonic() - t0) / estimate)
+            if self.left_out:
+                break
+        if self.left_out:
+            logger.info("joint search: the final phase's time bound (%.0f s) left %d "
+                        "item(s) with their search-time figures", self.budget_s or 0.0,
+                        self.left_out)  # fmt: skip
         front = reported_frontier(list(figures.values()), joint.objectives, joint.config.frontier)
         sid = members[0].sd.search_id
         for k, m in enumerate(members):
@@ -241,6 +272,43 @@ class JointFinal:
             entries = [(a, "frontier", during.get(a), ids.get(a)) for a in front]
             entries += [(a, "baseline", during.get(a), ids.get(a)) for a in self.baselines]
             joint.store.set_reported(sid, m.device.id, entries)
+
+    def _budget(self) -> float | None:
+        """``final_share`` of the joint search's wall time: the longest of its devices' (each
+        from its start, or its agent-seconds over its slots when resumed; :func:`searched_s`)."""
+        searched = 0.0
+        for k, m in enumerate(self.joint.members):
+            self._item_s[k], agent_s = search_item_s(m)
+            searched = max(searched, searched_s(m, self.started, agent_s))
+        return budget_s(self.joint.config.final_share, searched)
+
+    def _note_cached(self, groups: Sequence[tuple[str, ...]]) -> None:
+        """Note which of ``groups`` each device's store holds with its final settings."""
+        ids = [a for g in groups for a in g]
+        for k, (m, final) in enumerate(zip(self.joint.members, self.final, strict=True)):
+            found = m.store.find_measurements(ids, m.device.id, final.cache_key())
+            self._cached[k] = {a for a, x in found.items() if x.ok}
+
+    def _round_s(self, arch_ids: Sequence[str]) -> float:
+        """A round's estimated seconds: its slowest device's, each device measuring the
+        items over its slots (their total over the slots, at least the longest item)."""
+        worst = 0.0
+        for k, (m, final) in enumerate(zip(self.joint.members, self.final, strict=True)):
+            each = [0.0 if a in self._cached[k] else item_estimate(self._item_s[k], a, final)
+                    for a in arch_ids]  # fmt: skip
+            slots = max(1, m.dispatcher.slots)
+            worst = max(worst, sum(each) / slots, max(each, default=0.0))
+        return worst * self._scale
+
+    def _fitting(self, groups: Sequence[tuple[str, ...]]) -> int:
+        """How many of ``groups``, in order, fit in the time left by their estimate."""
+        if self.budget_s is None:
+            return len(groups)
+        left = self.budget_s - (time.monotonic() - self.started)
+        n = 0
+        while n < len(groups) and self._round_s([a for g in groups[: n + 1] for a in g]) <= left:
+            n += 1
+        return n
 
     def _quick_rel(self, name: str) -> float:
         """The relative uncertainty of a quick figure of objective ``name`` (qualified):

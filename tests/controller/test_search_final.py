@@ -11,7 +11,6 @@ from lts.controller.search.final import (
     Figure,
     comparisons,
     dominated_rows,
-    flatten,
     picks,
     plan,
     reported_frontier,
@@ -21,6 +20,11 @@ from lts.shared.objectives import ObjectiveSet
 
 OBJ = ObjectiveSet()  # params (maximised), latency, memory
 QUICK = (0.0, 0.1, 0.0)  # a quick latency is known to 10 %
+
+
+def flatten(groups: list[tuple[str, ...]]) -> list[str]:
+    """A plan's groups, one arch id after the other."""
+    return [a for g in groups for a in g]
 
 
 def fig(a: str, params: float, latency: float, memory: float, **kw: bool) -> Figure:

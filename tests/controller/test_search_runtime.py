@@ -733,3 +733,29 @@ def test_the_same_device_twice_is_refused(tmp_path: Path) -> None:
         first, second = outcome.devices
         assert first.status == "done"
         assert second.status == "failed" and "same device" in (second.message or "")
+
+
+def test_the_joint_final_phase_keeps_to_its_share_of_the_search_time(tmp_path: Path) -> None:
+    """The same bound in a joint search: 15% of a fake agents' search fits no 60 s final
+    measurement on either device, so nothing is measured again and every device reports the
+    joint frontier on its search-time figures; with no bound (share 1) the comparisons are
+    measured again on both devices."""
+    for share, measured_again in ((0.15, False), (1.0, True)):
+        agents = {"a": FakeAgent("a"), "b": FakeAgent("b", threads=2)}
+        with Store.open(tmp_path / f"joint-{share}.sqlite") as store:
+            config = _config(joint=True, final_share=share, measure={"time_budget_s": 60.0})
+            search = start_search(store, config)
+            seen: list[DeviceProgress] = []
+            outcome = _run(store, search.id, agents, observer=seen.append)
+            assert outcome.status == "done"
+            finals = set()
+            for sd in outcome.devices:
+                reported = store.reported(search.id, sd.device_id)
+                assert reported and all(r.search_measurement_id for r in reported)
+                finals.add(any(r.final_measurement_id for r in reported))
+            assert finals == {measured_again}
+            for agent in agents.values():  # the final settings: twice the budget
+                again = [k for _, k in agent.measured if json.loads(k)["time_budget_s"] == 120.0]
+                assert bool(again) is measured_again
+            last = [p for p in seen if p.phase == "done"]
+            assert last and all(p.final_total == p.final_done for p in last)
