@@ -52,14 +52,13 @@ from typing import Any
 
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.store import Store
+from lts.shared.backbones import backbone_names, get_backbone
 from lts.shared.schemas import MeasureSettings
 from lts.shared.space import default_space
 from lts.shared.surrogate import Surrogate
 
 HERE = Path(__file__).resolve().parent
 SURROGATE = HERE / "data" / "surrogate-cpu.json"
-#: The paper's headline per backbone: (latency ratio, memory ratio) at the 16-layer baseline.
-PAPER = {"gpt2": (1.3, 1.2), "transxl": (1.7, 1.9)}
 MAX_RUNS = 200
 
 
@@ -90,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", type=Path, default=None, help="keep the stores in this folder")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    args.backbones = _names(p, "--backbones", args.backbones, {"gpt2", "transxl"})
+    args.backbones = _names(p, "--backbones", args.backbones, set(backbone_names()))
     args.algorithms = _names(p, "--algorithms", args.algorithms, None)
     args.budgets = _ints(p, "--budgets", args.budgets, 1, 30_000)
     args.seeds = _ints(p, "--seeds", args.seeds, 0, 2**31 - 1)
@@ -223,8 +222,14 @@ def summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "memory_ratio": med("memory_ratio"), "true_speedup": med("true_speedup"),
                     "true_memory_ratio": med("true_memory_ratio"),
                     "median_speedup_all": med("median_speedup_all"), "wall_s": med("wall_s"),
-                    "paper": list(PAPER[k[0]])})  # fmt: skip
+                    "paper": _paper(k[0])})  # fmt: skip
     return out
+
+
+def _paper(backbone: str) -> list[float] | None:
+    """The paper's (latency, memory) ratios at its 16-layer baseline (the backbone's registry)."""
+    figures = get_backbone(backbone).paper_headline
+    return list(figures) if figures else None
 
 
 def _f(value: Any, fmt: str = "{:.2f}") -> str:
@@ -250,8 +255,8 @@ def print_text(rows: list[dict[str, Any]], summ: list[dict[str, Any]]) -> None:
         print(f"{s['backbone']:8} {s['variant']:10} {s['algorithm']:9} {s['budget']:>6} "
               f"seeds {s['seeds']}: latency {_f(s['speedup'])}x (true {_f(s['true_speedup'])}x)"
               f", memory {_f(s['memory_ratio'])}x (true {_f(s['true_memory_ratio'])}x); "
-              f"all baselines {_f(s['median_speedup_all'])}x; paper {s['paper'][0]}x / "
-              f"{s['paper'][1]}x")  # fmt: skip
+              f"all baselines {_f(s['median_speedup_all'])}x; paper "
+              + (f"{s['paper'][0]}x / {s['paper'][1]}x" if s["paper"] else "-"))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -47,7 +47,10 @@ class Backbone:
     :class:`lts.shared.models.base.LanguageModel` (imported on first use, with torch);
     ``paper_baseline``: the genes (``d_model``, ``n_head``, ``d_inner``, ``d_embed``,
     ``div_val``) of the paper's hand-designed model, which the layer-scaled baselines
-    (:mod:`lts.controller.search.baselines`) scale in depth.
+    (:mod:`lts.controller.search.baselines`) scale in depth; ``paper_headline``: the ratios the
+    paper reports at its 16-layer baseline's decoder parameters (latency, peak memory: the
+    baseline's over its frontier model's), which ``benchmarks/headline.py`` prints beside its
+    own.
     """
 
     name: str
@@ -62,6 +65,7 @@ class Backbone:
     cache_width: Callable[[ArchConfig], int]
     model: str | None = None
     paper_baseline: Mapping[str, int] | None = None
+    paper_headline: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -50,4 +50,6 @@ GPT2_BACKBONE = Backbone(
     # which do not divide 1024 (this config format would need an explicit d_head for that),
     # so the baseline uses the 16 heads a 1024-wide GPT-2 block normally has.
     paper_baseline={"d_model": 1024, "n_head": 16, "d_inner": 2048, "d_embed": 784, "div_val": 4},
+    # 1.3x (Core i7) to 1.5x (TITAN Xp) lower latency, 1.2x lower memory
+    paper_headline=(1.3, 1.2),
 )
