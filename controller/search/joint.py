@@ -275,7 +275,8 @@ class JointFinal:
 
     def _budget(self) -> float | None:
         """``final_share`` of the joint search's wall time: the longest of its devices' (each
-        from its start, or its agent-seconds over its slots when resumed; :func:`searched_s`)."""
+        from its start, or its agent-seconds over its slots when resumed; :func:`searched_s`).
+        Notes each device's search-time item seconds on the way (the estimates' base)."""
         searched = 0.0
         for k, m in enumerate(self.joint.members):
             self._item_s[k], agent_s = search_item_s(m)
