@@ -45,9 +45,17 @@ DISCARD_LIMIT = 64 * 1024
 DISCARD_KEY = "lts.discard_bytes"
 
 #: File descriptors kept for the service itself (its libraries, log files, helper sockets,
-#: the database) and for a burst of not yet counted connections (the accept backlog) when the
-#: connection limit is derived from the file limit.
-RESERVED_FDS = 256
+#: the database) when the connection limit is derived from the file limit.
+SERVICE_FDS = 128
+
+#: Descriptors of connections not yet counted, per connection of the accept backlog. asyncio
+#: accepts up to ``backlog`` connections per loop tick, but a connection is counted (and can
+#: make room) only two ticks later, when its protocol's ``connection_made`` runs, and the
+#: connections it closes to make room release their descriptors a tick after that: up to
+#: three ticks of accepts are open beside the counted ones, four with a margin. With 1,100
+#: idle clients against a file limit of 1,024 and only 256 descriptors kept, the agent peaked
+#: at 906-985 open descriptors here and hit EMFILE on a loaded machine.
+ACCEPT_TICKS = 4
 
 
 def raise_open_files_limit() -> tuple[int, int]:
@@ -63,13 +71,14 @@ def raise_open_files_limit() -> tuple[int, int]:
     return hard, hard
 
 
-def connection_limit(max_connections: int) -> int:
-    """``max_connections``, lowered where the soft file limit would not leave
-    :data:`RESERVED_FDS` descriptors to the service (at least 16)."""
+def connection_limit(max_connections: int, backlog: int) -> int:
+    """``max_connections``, lowered where the soft file limit would not leave the service
+    :data:`SERVICE_FDS` descriptors plus :data:`ACCEPT_TICKS` x ``backlog`` for connections
+    accepted but not yet counted (at least 16)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return max_connections
-    return max(16, min(max_connections, soft - RESERVED_FDS))
+    return max(16, min(max_connections, soft - SERVICE_FDS - ACCEPT_TICKS * backlog))
 
 
 def guarded_protocol(*, header_timeout_s: float, max_connections: int) -> type[H11Protocol]:

@@ -216,7 +216,7 @@ def run_server(
 
     from lts.shared.connections import LoopErrorLog, connection_limit, guarded_protocol
 
-    limit = connection_limit(max_connections)
+    limit = connection_limit(max_connections, backlog)
     config = uvicorn.Config(
         app,
         host=host,

@@ -30,11 +30,19 @@ def test_loop_errors_are_logged_once_per_kind_and_window(caplog: pytest.LogCaptu
     assert all(r.exc_info is None for r in caplog.records)
 
 
-def test_the_connection_limit_leaves_room_under_the_file_limit():
-    import resource
+def test_the_connection_limit_leaves_room_under_the_file_limit(monkeypatch):
+    from lts.shared import connections
 
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert connection_limit(100) == 100
-    assert connection_limit(10**9) <= max(16, soft - 128)
+    def limits(soft: int):
+        monkeypatch.setattr(connections.resource, "getrlimit", lambda _: (soft, soft))
+
+    limits(1024)  # the service's own 128, and 4 ticks of a 128-connection accept backlog
+    assert connection_limit(1000, 128) == 1024 - 128 - 4 * 128
+    assert connection_limit(1000, 64) == 1024 - 128 - 4 * 64
+    assert connection_limit(100, 128) == 100
+    limits(300)
+    assert connection_limit(1000, 128) == 16  # never below 16
+    limits(connections.resource.RLIM_INFINITY)
+    assert connection_limit(1000, 128) == 1000
     with pytest.raises(ValueError):
         guarded_protocol(header_timeout_s=0, max_connections=10)
