@@ -108,6 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--variant: NAME=JSON with a JSON object, got {text[:80]!r}")
         variants[name] = fields
     args.variants = variants
+    if "--no-baselines" in args.search_arg:
+        p.error("--search-arg=--no-baselines: the comparison is with the baselines")
     runs = len(args.backbones) * len(args.budgets) * len(args.algorithms) * len(variants)
     if runs * len(args.seeds) > MAX_RUNS:
         p.error(f"{runs * len(args.seeds)} runs asked; at most {MAX_RUNS}")
@@ -166,6 +168,8 @@ def run_one(
                           "results", "--db", str(db), "--json"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     device = json.loads(out.stdout)["devices"][0]
+    if not device["baselines"]:
+        raise RuntimeError(f"{tag}: the search has no baselines to compare (drop --no-baselines)")
     comps = [c for c in device["baselines"] if c.get("match")]
     largest = max(device["baselines"], key=lambda c: c["baseline"]["decoder_params"])
     row: dict[str, Any] = {
@@ -177,7 +181,7 @@ def run_one(
     base, match = largest["baseline"], largest.get("match")
     row["baseline_params"] = base["decoder_params"]
     if match is None:
-        row.update(pick=None, speedup=None, memory_ratio=None)
+        row.update(pick_layers=None, speedup=None, memory_ratio=None)
         return row
     row.update(
         pick_layers=match["n_layer"], pick_d_model=match["d_model"],

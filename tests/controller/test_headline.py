@@ -29,6 +29,7 @@ def bench():
         (["--variant", "x=[1]"], "--variant: NAME=JSON with a JSON object"),
         (["--seeds", "0-300"], "--seeds: comma-separated integers"),
         (["--budgets", "10,20", "--seeds", ",".join(map(str, range(101)))], "at most 200"),
+        (["--search-arg=--no-baselines"], "the comparison is with the baselines"),
     ],
 )
 def test_bad_arguments_are_refused_naming_the_flag(bench, capsys, args, message) -> None:
