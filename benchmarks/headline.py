@@ -31,7 +31,7 @@ baselines and the wall time; then per setting the median over seeds next to the 
 ``--json`` prints one JSON object instead; the load average is printed before and after.
 
     python benchmarks/headline.py [--backbones gpt2,transxl] [--budgets 800] [--population 100]
-        [--algorithms smsemoa] [--variant NAME=JSON ...] [--seeds 0,1,2]
+        [--algorithms smsemoa-crowding] [--variant NAME=JSON ...] [--seeds 0,1,2]
         [--surrogate benchmarks/data/surrogate-cpu.json] [--sigma S] [--agent URL]
         [--metric prefill|decode] [--search-arg ARG ...] [--keep DIR] [--json]
 """
@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lts.controller.search.algorithms import DEFAULT_ALGORITHM
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.store import Store
 from lts.shared.backbones import backbone_names, get_backbone
@@ -67,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backbones", default="gpt2,transxl")
     p.add_argument("--budgets", default="800")
     p.add_argument("--population", type=int, default=100)
-    p.add_argument("--algorithms", default="smsemoa")
+    p.add_argument("--algorithms", default=DEFAULT_ALGORITHM)
     p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--surrogate", type=Path, default=SURROGATE)

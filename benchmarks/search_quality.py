@@ -1,6 +1,8 @@
 """Search quality per evaluation: every algorithm of ``ALGORITHMS`` on a surrogate device.
 
-Each run drives one algorithm (``--population`` per iteration, no seeded baselines) until it
+Each run drives one algorithm (``--population`` per iteration, no seeded baselines, iteration
+0 filled by ``--start``: ``spread`` or ``uniform``; ``NAME:START`` in ``--algorithms`` runs
+NAME with that start, listed under that label; ``random`` is always uniform) until it
 has evaluated ``max(--budgets)`` distinct valid architectures (failed or repeated ones never
 count; no algorithm adapts to its budget, so the first ``b`` evaluations of a run are its run
 with budget ``b``), for ``--seeds`` seeds, on the surrogate of ``--surrogate`` noise-free and,
@@ -31,7 +33,8 @@ Backends (``--backend``):
 then not reported). ``--workers`` runs that many runs at once (processes). ``--json`` prints
 one JSON object. The machine's load average is printed before and after.
 
-    python benchmarks/search_quality.py [--algorithms lts,nsga2,...] [--seeds 5] [--seed-start 0]
+    python benchmarks/search_quality.py [--algorithms lts,nsga2:uniform,...] [--start spread]
+        [--seeds 5] [--seed-start 0]
         [--budgets 200,500,1000,3000] [--population 100] [--backbone gpt2] [--homogeneous]
         [--surrogate benchmarks/data/surrogate-cpu.json] [--sigma S] [--no-noisy]
         [--backend direct|agent] [--runs FILE] [--report-only] [--workers N] [--json]
@@ -58,6 +61,7 @@ import numpy as np
 
 from lts.controller.pareto import hypervolume, non_dominated
 from lts.controller.search.algorithms import ALGORITHMS, Outcome, SearchParams, get_algorithm
+from lts.controller.search.algorithms.types import STARTS
 from lts.shared.config import ArchConfig
 from lts.shared.objectives import PROXY, ObjectiveSet, get
 from lts.shared.params import decoder_params
@@ -94,12 +98,13 @@ def run_direct(
     seed: int,
     noisy: bool,
     population: int,
+    start: str = "spread",
 ) -> dict[str, Any]:
     """One run in-process: ``budget`` distinct valid evaluations in order, each as
     ``[params, told values..., true values...]``, and the algorithm's CPU seconds."""
     cls = get_algorithm(algorithm)
     params = SearchParams(iterations=10_000, population=population,
-                          parents=max(1, population // 5))  # fmt: skip
+                          parents=max(1, population // 5), start=start)  # fmt: skip
     search = cls(space, params, np.random.default_rng(seed), objectives=objectives)
     rows: list[list[float]] = []
     cpu = 0.0
@@ -123,7 +128,7 @@ def run_direct(
 
 def run_agent(
     algorithm: str, *, budget: int, seed: int, noisy: bool, population: int,
-    surrogate_path: Path, backbone: str, workdir: Path,
+    surrogate_path: Path, backbone: str, workdir: Path, start: str = "spread",
 ) -> dict[str, Any]:  # fmt: skip
     """One run through ``agent serve --simulate`` and ``controller search --algorithm``."""
     from lts.controller.search.local_agent import LocalAgent
@@ -139,7 +144,8 @@ def run_agent(
         t0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cmd = [sys.executable, "-c", "from lts.controller.cli import main; main()", "search",
                "--agents", agent.url,
-               "--algorithm", algorithm, "--iterations", str(iterations), "--population",
+               "--algorithm", algorithm, "--start", start, "--iterations", str(iterations),
+               "--population",
                str(population), "--seed", str(seed), "--no-screen", "--measure", "full",
                "--no-baselines", "--backbone", backbone, "--final-budget-factor", "1",
                "--db", str(db), "--json"]  # fmt: skip
@@ -254,23 +260,43 @@ def _task(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["sigma"] is not None:
         surrogate = surrogate.with_sigma(spec["sigma"])
     objectives = ObjectiveSet(tuple(spec["objectives"]))
+    algorithm, start = _name(spec["algorithm"]), spec["start"]
     if spec["backend"] == "agent":
         with tempfile.TemporaryDirectory(prefix="lts-quality-") as tmp:
-            result = run_agent(spec["algorithm"], budget=spec["budget"], seed=spec["seed"],
+            result = run_agent(algorithm, budget=spec["budget"], seed=spec["seed"],
                                noisy=spec["noisy"], population=spec["population"],
                                surrogate_path=Path(spec["surrogate"]),
-                               backbone=spec["backbone"], workdir=Path(tmp))  # fmt: skip
+                               backbone=spec["backbone"], workdir=Path(tmp),
+                               start=start)  # fmt: skip
     else:
         space = default_space(spec["backbone"], spec["homogeneous"])
-        result = run_direct(spec["algorithm"], space, surrogate, objectives,
+        result = run_direct(algorithm, space, surrogate, objectives,
                             budget=spec["budget"], seed=spec["seed"], noisy=spec["noisy"],
-                            population=spec["population"])  # fmt: skip
+                            population=spec["population"], start=start)  # fmt: skip
     return {**spec, **result}
 
 
+def _name(label: str) -> str:
+    """The algorithm of a label (``NAME`` or ``NAME:START``)."""
+    return label.partition(":")[0]
+
+
+def _start(label: str, default: str) -> str:
+    """The start a run of ``label`` uses: its own, else ``default``; ``uniform`` for an
+    algorithm that ignores the start (``random``)."""
+    if not get_algorithm(_name(label)).honours_start:
+        return "uniform"
+    start = label.partition(":")[2] or default
+    if start not in STARTS:
+        raise SystemExit(f"error: {label}: the start must be one of {', '.join(STARTS)}")
+    return start
+
+
 def _key(spec: dict[str, Any]) -> tuple[Any, ...]:
-    return (spec["algorithm"], spec["seed"], spec["noisy"], spec["budget"], spec["backbone"],
-            spec["homogeneous"], spec["population"], spec["backend"], spec["sigma"])  # fmt: skip
+    # runs stored before the start existed used the uniform one
+    return (spec["algorithm"], spec.get("start", "uniform"), spec["seed"], spec["noisy"],
+            spec["budget"], spec["backbone"], spec["homogeneous"], spec["population"],
+            spec["backend"], spec["sigma"])  # fmt: skip
 
 
 def _print(result: dict[str, Any], budgets: Sequence[int], load: dict[str, Any]) -> None:
@@ -303,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budgets", default="200,500,1000,3000")
     parser.add_argument("--grid", type=int, default=50)
     parser.add_argument("--population", type=int, default=100)
+    parser.add_argument("--start", default="spread", choices=STARTS)
     parser.add_argument("--backbone", default="gpt2", choices=("gpt2", "transxl"))
     parser.add_argument("--homogeneous", action="store_true")
     parser.add_argument("--objectives", default="params,latency,memory")
@@ -321,9 +348,10 @@ def main(argv: list[str] | None = None) -> None:
     caps = {k: int(v) for k, v in (s.split("=") for s in args.algorithm_budget)}
     algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()]
     for a in algorithms:
-        get_algorithm(a)
+        get_algorithm(_name(a))
     specs = [
-        {"algorithm": a, "seed": seed, "noisy": noisy, "budget": caps.get(a, max(budgets)),
+        {"algorithm": a, "start": _start(a, args.start), "seed": seed, "noisy": noisy,
+         "budget": caps.get(a, max(budgets)),
          "backbone": args.backbone, "homogeneous": args.homogeneous,
          "population": args.population, "backend": args.backend, "sigma": args.sigma,
          "surrogate": str(args.surrogate), "objectives": args.objectives.split(",")}
@@ -351,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
     load = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
     result.update(load=load, cores=os.cpu_count(), budgets=budgets, backend=args.backend,
                   surrogate=str(args.surrogate), population=args.population,
-                  backbone=args.backbone, proxy=PROXY)  # fmt: skip
+                  backbone=args.backbone, proxy=PROXY, start=args.start)  # fmt: skip
     if args.json:
         print(json.dumps(result))
     else:

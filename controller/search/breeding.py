@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: How many random architectures :meth:`Breeder.spread` draws per one it keeps (a spread
+#: population of 100 takes about 50 ms here, one of 10,000, the largest, 7.5 s).
+SPREAD_OVERSAMPLE = 10
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -53,16 +57,43 @@ class Breeder:
 
     def random(self, n: int, taken: set[str], seen: set[str]) -> list[Proposal]:
         """Up to ``n`` random architectures."""
+        out = self._sample(n, n * self.params.tries_per_child, taken, seen)
+        if len(out) < n:
+            logger.info("only %d of %d random candidates are new and within bounds", len(out), n)
+        return out
+
+    def spread(self, n: int, taken: set[str], seen: set[str]) -> list[Proposal]:
+        """Up to ``n`` random architectures spread evenly over the logarithm of their decoder
+        parameters (the proxy, known before measuring): of :data:`SPREAD_OVERSAMPLE` x ``n``
+        random ones, the nearest to each of ``n`` evenly spaced values between the smallest
+        and the largest, in that order. Uniform sampling puts most of a population at middle
+        sizes; this one covers the ends of the frontier from the first iteration on."""
+        tries = n * max(SPREAD_OVERSAMPLE, self.params.tries_per_child)
+        pool = self._sample(n * SPREAD_OVERSAMPLE, tries, set(taken), seen)
+        if len(pool) > n:
+            size = np.log([float(decoder_params(p.cfg)) for p in pool])
+            free = np.ones(len(pool), dtype=bool)
+            chosen: list[Proposal] = []
+            for target in np.linspace(size.min(), size.max(), n):
+                j = int(np.argmin(np.where(free, np.abs(size - target), np.inf)))
+                free[j] = False
+                chosen.append(pool[j])
+            pool = chosen
+        if len(pool) < n:
+            logger.info("only %d of %d random candidates are new and within bounds", len(pool), n)
+        taken.update(p.arch_id for p in pool)
+        return pool
+
+    def _sample(self, n: int, tries: int, taken: set[str], seen: set[str]) -> list[Proposal]:
+        """Up to ``n`` acceptable random architectures in at most ``tries`` draws."""
         out: list[Proposal] = []
-        for _ in range(n * self.params.tries_per_child):
+        for _ in range(tries):
             if len(out) >= n:
                 break
             cfg = operators.sample(self.space, self.rng)
             if self.acceptable(cfg, taken, seen):
                 taken.add(cfg.arch_id)
                 out.append(Proposal(cfg, "random"))
-        if len(out) < n:
-            logger.info("only %d of %d random candidates are new and within bounds", len(out), n)
         return out
 
     def select_parents(

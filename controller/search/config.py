@@ -57,6 +57,7 @@ Positive = Annotated[float, Field(gt=0)]
 BatchSize = Annotated[int, Field(ge=1, le=256)]
 FailAfter = Annotated[float, Field(gt=0, le=MAX_FAIL_AFTER_S)]
 MeasureMode = Literal["quick", "race", "full"]
+Start = Literal["spread", "uniform"]
 
 ObjectiveNames = Annotated[
     list[Annotated[str, Field(max_length=32)]], Field(min_length=2, max_length=16)
@@ -89,6 +90,9 @@ class SearchConfig(BaseModel):
     #: stored settings hold the number the search used.
     parents: Parents
     mutation_prob: Probability = 0.3
+    #: Iteration 0's random architectures: spread over log decoder parameters, or uniform
+    #: (the paper's) (:attr:`SearchParams.start`).
+    start: Start = "spread"
     frontier: str = "pareto"
     max_latency_ms: Positive | None = None
     max_decode_latency_ms: Positive | None = None
@@ -195,6 +199,7 @@ class SearchConfig(BaseModel):
             parents=self.parents,
             mutation_prob=self.mutation_prob,
             frontier=self.frontier,
+            start=self.start,
         )
 
     def bounds(self) -> Bounds:

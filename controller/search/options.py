@@ -89,6 +89,11 @@ class SearchOptions(BaseModel):
         c.Parents | None, Option("Parents per iteration.", default="20% of --population")
     ] = None
     mutation_prob: Annotated[c.Probability | None, Option("Per-gene mutation probability.")] = None
+    start: Annotated[
+        c.Start | None,
+        Option("Iteration 0's random architectures: spread (evenly over log decoder "
+               "parameters) | uniform (the paper's; --algorithm random is always uniform)."),
+    ] = None
     seed: Annotated[c.Seed | None, Option("Seed of the search.")] = None
     frontier: Annotated[
         Literal["pareto", "convex"] | None, Option("pareto | convex (lower convex hull).")

@@ -56,9 +56,10 @@ def test_a_tiny_run_on_the_simulated_agent(bench, capsys, tmp_path) -> None:
         assert r["speedup"] > 0 and r["true_speedup"] > 0 and r["true_memory_ratio"] > 0
         assert r["protocol"] == "full/full"  # --final-share 1: both measured in the final phase
     # the variant reached the search: every candidate of "wide" has d_inner >= 3.5 d_model
+    from lts.controller.search.algorithms import DEFAULT_ALGORITHM
     from lts.controller.store import Store
 
-    store = Store.open(tmp_path / "gpt2-wide-smsemoa-20-0.sqlite")
+    store = Store.open(tmp_path / f"gpt2-wide-{DEFAULT_ALGORITHM}-20-0.sqlite")
     try:
         search = store.latest_search()
         cands = [c for c in store.candidates(search.id) if c.origin != "baseline"]

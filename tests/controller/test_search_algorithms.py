@@ -59,7 +59,9 @@ def history_of(asked: list[list[Proposal]], told: list[dict]) -> list:
 
 
 def test_the_registry_names_every_algorithm_and_refuses_an_unknown_one() -> None:
-    assert set(ALGORITHMS) == {"lts", "lts-elitist", "nsga2", "smsemoa", "tpe", "random"}
+    assert set(ALGORITHMS) == {
+        "lts", "lts-elitist", "nsga2", "smsemoa", "smsemoa-crowding", "tpe", "random"
+    }
     with pytest.raises(ConfigError, match="unknown algorithm 'nope'"):
         get_algorithm("nope")
 
@@ -198,7 +200,7 @@ def test_seeds_outside_the_space_never_breed() -> None:
     outside = inside.replace(n_head=(16,) * inside.n_layer, d_model=1024,
                              d_inner=(2048,) * inside.n_layer)  # fmt: skip
     assert not space.contains(outside)
-    for name in ("lts", "lts-elitist", "nsga2", "smsemoa"):
+    for name in ("lts", "lts-elitist", "nsga2", "smsemoa", "smsemoa-crowding"):
         search = make(name, default_space("gpt2"), seeds=[outside], bounds=Bounds())
         while not search.done:
             proposals = search.ask()

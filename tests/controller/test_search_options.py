@@ -71,12 +71,20 @@ def test_a_space_file_and_the_same_space_inline_make_the_same_search(tmp_path: P
     [({"device_type": "tpu"}, "device_type"), ({"threads": 0}, "threads"),
      ({"population": 4, "parents": 10}, "parents"),
      ({"baseline_layers": "3-1"}, "baseline_layers"), ({"space": {"n_layer": [1]}}, "backbone"),
-     ({"space": {**SPACE, "n_layer": [0]}}, "space.n_layer[0]")],
+     ({"space": {**SPACE, "n_layer": [0]}}, "space.n_layer[0]"), ({"start": "sobol"}, "start")],
 )  # fmt: skip
 def test_invalid_options_are_named_as_given(given: dict, field: str) -> None:
     with pytest.raises(ConfigError) as exc:
         build_config(["a"], given)
     assert exc.value.field == field
+
+
+def test_the_start_is_stored_and_reaches_the_algorithm() -> None:
+    assert build_config(["a"], {}).algorithm_params().start == "spread"
+    config = build_config(["a"], {"start": "uniform"})
+    assert SearchConfig(**config.model_dump()).algorithm_params().start == "uniform"
+    body = SearchCreate(agents=["a"], start="uniform").given()
+    assert build_config(["a"], body).start == "uniform"  # POST /searches alike
 
 
 def test_a_resumed_search_takes_no_option() -> None:

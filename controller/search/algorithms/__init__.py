@@ -17,7 +17,11 @@ from lts.controller.search.algorithms.base import (
     SearchAlgorithm,
     SearchParams,
 )
-from lts.controller.search.algorithms.evolutionary import NSGA2Search, SMSEMOASearch
+from lts.controller.search.algorithms.evolutionary import (
+    NSGA2Search,
+    SMSEMOACrowdingSearch,
+    SMSEMOASearch,
+)
 from lts.controller.search.algorithms.lts import LTSElitistSearch, LTSSearch
 from lts.controller.search.algorithms.random_search import RandomSearch
 from lts.controller.search.algorithms.tpe import TPESearch
@@ -27,12 +31,20 @@ from lts.shared.errors import ConfigError
 #: Every algorithm by its ``--algorithm`` name.
 ALGORITHMS: dict[str, type[SearchAlgorithm]] = {
     cls.name: cls
-    for cls in (LTSSearch, LTSElitistSearch, NSGA2Search, SMSEMOASearch, TPESearch, RandomSearch)
+    for cls in (
+        LTSSearch,
+        LTSElitistSearch,
+        NSGA2Search,
+        SMSEMOASearch,
+        SMSEMOACrowdingSearch,
+        TPESearch,
+        RandomSearch,
+    )
 }
 
 #: The algorithm a search uses unless told otherwise: the winner of benchmarks/search_quality.py
 #: at the budgets users run (docs/algorithms.md).
-DEFAULT_ALGORITHM = "smsemoa"
+DEFAULT_ALGORITHM = "smsemoa-crowding"
 
 
 def get_algorithm(name: str) -> type[SearchAlgorithm]:
@@ -59,6 +71,7 @@ __all__ = [
     "Proposal",
     "ProxyLike",
     "RandomSearch",
+    "SMSEMOACrowdingSearch",
     "SMSEMOASearch",
     "SearchAlgorithm",
     "SearchParams",

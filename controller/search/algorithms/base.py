@@ -7,7 +7,8 @@ The contract, for one device:
   architecture, its origin and parents), each new to the search, in the space and within the
   decoder-parameter bounds; iteration 0 is the *seeds* given at construction (the layer-scaled
   baselines, measured anyway, so the frontier can never lose to them) filled up to
-  ``population`` with random architectures;
+  ``population`` with random architectures (spread over log decoder parameters or uniform:
+  ``SearchParams.start``);
 * :meth:`SearchAlgorithm.tell` reports how they measured (an :class:`Outcome` per arch id:
   the measured objective values, or an error) and advances the iteration;
 * :meth:`SearchAlgorithm.state_dict` is a JSON state after a ``tell``; with it and the told
@@ -74,6 +75,8 @@ class SearchAlgorithm(abc.ABC):
 
     #: The name ``--algorithm`` gives it.
     name: ClassVar[str]
+    #: Whether iteration 0 follows ``params.start`` (False: always uniform, for ``random``).
+    honours_start: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -159,7 +162,9 @@ class SearchAlgorithm(abc.ABC):
             proposals = [Proposal(cfg, "baseline") for cfg in self._seeds]
             taken.update(p.arch_id for p in proposals)
             wanted = max(self.params.population - len(proposals), 0)
-            proposals += self.breeder.random(wanted, taken, self.seen)
+            spread = self.honours_start and self.params.start == "spread"
+            fill = self.breeder.spread if spread else self.breeder.random
+            proposals += fill(wanted, taken, self.seen)
         else:
             proposals = self.propose(taken)
         self._pending = proposals

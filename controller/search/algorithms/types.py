@@ -14,6 +14,9 @@ from lts.shared.config import ArchConfig
 from lts.shared.errors import ConfigError
 from lts.shared.objectives import PROXY
 
+#: How iteration 0 fills the population beside the seeds (:attr:`SearchParams.start`).
+STARTS = ("spread", "uniform")
+
 
 class ProxyLike(Protocol):
     """A perplexity proxy (``lts.controller.proxies.get_proxy(name)`` returns one)."""
@@ -29,7 +32,10 @@ class SearchParams:
     """Settings every algorithm takes: ``iterations`` of ``population`` candidates, the
     frontier's kind, and tries per wanted child before a shortfall is filled at random.
     ``parents`` and ``mutation_prob`` are the paper's algorithm's (others read what they
-    need); the defaults are the paper's (100 = 20 + 40 + 40, p = 0.3, 30 iterations)."""
+    need); the defaults are the paper's (100 = 20 + 40 + 40, p = 0.3, 30 iterations).
+    ``start``: iteration 0's random architectures, ``spread`` evenly over log decoder
+    parameters (:meth:`Breeder.spread`) or ``uniform`` (the paper's; ``random`` always
+    samples uniformly)."""
 
     iterations: int = 30
     population: int = 100
@@ -37,6 +43,7 @@ class SearchParams:
     mutation_prob: float = 0.3
     frontier: str = "pareto"
     tries_per_child: int = 50
+    start: str = "spread"
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -51,6 +58,8 @@ class SearchParams:
             raise ConfigError("mutation_prob", f"must be in [0, 1], got {self.mutation_prob}")
         if self.frontier not in FRONTIER_KINDS:
             raise ConfigError("frontier", f"must be one of {', '.join(FRONTIER_KINDS)}")
+        if self.start not in STARTS:
+            raise ConfigError("start", f"must be one of {', '.join(STARTS)}, got {self.start!r}")
         if self.tries_per_child < 1:
             raise ConfigError("tries_per_child", f"must be >= 1, got {self.tries_per_child}")
 
