@@ -42,8 +42,9 @@ ALGORITHMS: dict[str, type[SearchAlgorithm]] = {
     )
 }
 
-#: The algorithm a search uses unless told otherwise: the winner of benchmarks/search_quality.py
-#: at the budgets users run (docs/algorithms.md).
+#: The algorithm a search uses unless told otherwise: of those cheap in controller CPU, the best
+#: on benchmarks/search_quality.py at the budgets users run (``tpe`` leads up to about 500
+#: evaluations at hundreds of times the CPU; docs/algorithms.md).
 DEFAULT_ALGORITHM = "smsemoa-crowding"
 
 
