@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lts.controller.report.rows import protocol
 from lts.controller.search.algorithms import DEFAULT_ALGORITHM
 from lts.controller.search.local_agent import LocalAgent
 from lts.controller.store import Store
@@ -188,7 +189,7 @@ def run_one(
         pick_layers=match["n_layer"], pick_d_model=match["d_model"],
         pick_params=match["decoder_params"], speedup=largest["speedup"],
         memory_ratio=largest["memory_ratio"],
-        protocol="/".join(_protocol(x) for x in (base, match)),
+        protocol="/".join(protocol(x["figures"], x["measure"]) for x in (base, match)),
     )  # fmt: skip
     if surrogate is not None:
         store = Store.open(db)
@@ -203,12 +204,6 @@ def run_one(
         row["true_speedup"] = b[metric] / m[metric]
         row["true_memory_ratio"] = b["memory"] / m["memory"]
     return row
-
-
-def _protocol(model: dict[str, Any]) -> str:
-    """``full`` where the figures are the final phase's or the search measured in full, else
-    ``quick`` (as the baselines table's protocol column)."""
-    return "full" if model["figures"] == "final" or model["measure"] != "quick" else "quick"
 
 
 # ---------------------------------------------------------------------------------- output

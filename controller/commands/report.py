@@ -21,6 +21,7 @@ from lts.controller.report import (
     build_report,
 )
 from lts.controller.report.joint import JointReport, joint_report
+from lts.controller.report.rows import protocol
 from lts.controller.search.lease import live_devices, live_search
 from lts.controller.store import DEFAULT_DB, CandidateCounts, Store
 from lts.shared.errors import ConfigError
@@ -273,7 +274,7 @@ def _comparison_cells(c: Comparison, names: list[str]) -> list[str]:
 def _protocol(c: Comparison) -> str:
     """What a comparison's ratios rest on: ``full`` figures on both sides, else ``quick``."""
     rows = (c.baseline, c.match) if c.match is not None else (c.baseline,)
-    full = all(r.figures == "final" or r.measure != "quick" for r in rows)
+    full = all(protocol(r.figures, r.measure) == "full" for r in rows)
     return "full" if full else "quick"
 
 

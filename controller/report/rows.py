@@ -37,6 +37,12 @@ class Figure:
     stand_in: bool = False
 
 
+def protocol(figures: str, measure: str | None) -> str:
+    """What a model's figures rest on: ``full`` where they are the final phase's or the
+    search measured it in full, else ``quick``."""
+    return "full" if figures == "final" or measure != "quick" else "quick"
+
+
 @dataclass(frozen=True)
 class ModelRow:
     """One model on one device. ``values``: a :class:`Figure` per measured objective of the

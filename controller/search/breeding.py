@@ -57,10 +57,7 @@ class Breeder:
 
     def random(self, n: int, taken: set[str], seen: set[str]) -> list[Proposal]:
         """Up to ``n`` random architectures."""
-        out = self._sample(n, n * self.params.tries_per_child, taken, seen)
-        if len(out) < n:
-            logger.info("only %d of %d random candidates are new and within bounds", len(out), n)
-        return out
+        return _noting_shortfall(self._sample(n, n * self.params.tries_per_child, taken, seen), n)
 
     def spread(self, n: int, taken: set[str], seen: set[str]) -> list[Proposal]:
         """Up to ``n`` random architectures spread evenly over the logarithm of their decoder
@@ -79,10 +76,8 @@ class Breeder:
                 free[j] = False
                 chosen.append(pool[j])
             pool = chosen
-        if len(pool) < n:
-            logger.info("only %d of %d random candidates are new and within bounds", len(pool), n)
         taken.update(p.arch_id for p in pool)
-        return pool
+        return _noting_shortfall(pool, n)
 
     def _sample(self, n: int, tries: int, taken: set[str], seen: set[str]) -> list[Proposal]:
         """Up to ``n`` acceptable random architectures in at most ``tries`` draws."""
@@ -173,3 +168,10 @@ def parent_weights(counts: Sequence[int]) -> np.ndarray:
     scaled = (c - lo) / (hi - lo) if hi > lo else np.zeros_like(c)
     w = 1.0 / (1.0 + scaled)
     return w / w.sum()
+
+
+def _noting_shortfall(out: list[Proposal], n: int) -> list[Proposal]:
+    """``out``, logged when it holds fewer than the ``n`` random candidates wanted."""
+    if len(out) < n:
+        logger.info("only %d of %d random candidates are new and within bounds", len(out), n)
+    return out
